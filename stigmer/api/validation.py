@@ -1,0 +1,435 @@
+"""Validation of agents and workflows, shared by the SDK, the CLI and the server.
+
+Every problem names the field it is about, in dotted form (``spec.tasks[2].config.endpoint``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+SLUG_MAX = 63
+SEMVER_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DURATION_RE = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+TASK_KINDS = (
+    "set",
+    "http_call",
+    "grpc_call",
+    "switch",
+    "for",
+    "fork",
+    "try",
+    "wait",
+    "raise",
+    "agent_call",
+    "run",
+)
+FLOW_DIRECTIVES = ("continue", "exit", "end")
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ValidationError(ValueError):
+    """One or more problems with a resource; ``str()`` lists them all."""
+
+    def __init__(self, problems: Iterable[Problem], subject: str = "") -> None:
+        self.problems = list(problems)
+        self.subject = subject
+        text = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"{subject}: {text}" if subject else text)
+
+
+def raise_if(problems: list[Problem], subject: str = "") -> None:
+    if problems:
+        raise ValidationError(problems, subject)
+
+
+def slug_problems(field: str, value: str) -> list[Problem]:
+    if not value:
+        return [Problem(field, "name is required")]
+    if len(value) > SLUG_MAX:
+        return [Problem(field, f"{value!r} is {len(value)} characters long; at most {SLUG_MAX} are allowed")]
+    if not SLUG_RE.match(value):
+        return [
+            Problem(
+                field,
+                f"{value!r} is not a valid name: use lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit",
+            )
+        ]
+    return []
+
+
+def check_slug(field: str, value: str) -> None:
+    raise_if(slug_problems(field, value))
+
+
+def version_problems(field: str, value: str) -> list[Problem]:
+    if not value:
+        return [Problem(field, "version is required")]
+    if not SEMVER_RE.match(value):
+        return [Problem(field, f"{value!r} is not a semantic version such as 1.0.0")]
+    return []
+
+
+def parse_duration(value: str) -> float | None:
+    """Seconds in an ISO 8601 duration such as ``PT1M30S``, or None when it is not one."""
+    match = DURATION_RE.match(value)
+    if not match or value in ("P", "PT") or value.endswith("T"):
+        return None
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+def expression_problems(field: str, value: Any) -> list[Problem]:
+    """Problems with every ``${ ... }`` jq expression found in a value (recursively)."""
+    problems: list[Problem] = []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("${"):
+            if not text.endswith("}"):
+                problems.append(Problem(field, f"expression {value!r} is missing its closing '}}'"))
+            else:
+                problems.extend(_jq_problems(field, text[2:-1].strip()))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            problems.extend(expression_problems(f"{field}.{key}", item))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems.extend(expression_problems(f"{field}[{index}]", item))
+    return problems
+
+
+def _jq_problems(field: str, program: str) -> list[Problem]:
+    if not program:
+        return [Problem(field, "expression is empty")]
+    try:
+        import jq
+    except ImportError:  # expression syntax is checked where jq is installed
+        return []
+    try:
+        jq.compile(program)
+    except ValueError as exc:
+        return [Problem(field, f"invalid jq expression {program!r}: {str(exc).splitlines()[0]}")]
+    return []
+
+
+def env_problems(field: str, env: Iterable[Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, var in enumerate(env):
+        where = f"{field}[{index}].name"
+        if not ENV_NAME_RE.match(var.name or ""):
+            problems.append(Problem(where, f"{var.name!r} is not a valid environment variable name"))
+        elif var.name in seen:
+            problems.append(Problem(where, f"duplicate environment variable {var.name!r}"))
+        seen.add(var.name)
+    return problems
+
+
+def _unique_names(field: str, items: Iterable[Any], what: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        where = f"{field}[{index}].name"
+        if not item.name:
+            problems.append(Problem(where, f"{what} name is required"))
+        elif item.name in seen:
+            problems.append(Problem(where, f"duplicate {what} name {item.name!r}"))
+        seen.add(item.name)
+    return problems
+
+
+def agent_problems(agent: Any) -> list[Problem]:
+    """Problems with a ``stigmer.api.v1.Agent`` message."""
+    spec = agent.spec
+    problems = slug_problems("metadata.name", agent.metadata.name)
+    if not spec.instructions.strip():
+        problems.append(Problem("spec.instructions", "instructions are required"))
+    if not spec.model.strip():
+        problems.append(Problem("spec.model", "model is required"))
+    if spec.icon_url and not re.match(r"^(https?|data|file)://|^data:", spec.icon_url):
+        problems.append(Problem("spec.icon_url", f"{spec.icon_url!r} is not an http(s), file or data URL"))
+    problems += _unique_names("spec.skills", spec.skills, "skill")
+    for index, skill in enumerate(spec.skills):
+        if not skill.markdown.strip():
+            problems.append(Problem(f"spec.skills[{index}].markdown", "skill content is required"))
+    problems += _unique_names("spec.mcp_servers", spec.mcp_servers, "MCP server")
+    for index, server in enumerate(spec.mcp_servers):
+        problems += _mcp_problems(f"spec.mcp_servers[{index}]", server)
+    problems += _unique_names("spec.sub_agents", spec.sub_agents, "sub-agent")
+    skill_names = {s.name for s in spec.skills}
+    server_names = {s.name for s in spec.mcp_servers}
+    for index, sub in enumerate(spec.sub_agents):
+        where = f"spec.sub_agents[{index}]"
+        if sub.agent_ref:
+            problems += slug_problems(f"{where}.agent_ref", sub.agent_ref)
+            continue
+        if not sub.instructions.strip():
+            problems.append(Problem(f"{where}.instructions", "instructions are required"))
+        for ref in sub.skill_refs:
+            if ref not in skill_names:
+                problems.append(Problem(f"{where}.skill_refs", f"unknown skill {ref!r}"))
+        for ref in sub.mcp_server_refs:
+            if ref not in server_names:
+                problems.append(Problem(f"{where}.mcp_server_refs", f"unknown MCP server {ref!r}"))
+    problems += env_problems("spec.env", spec.env)
+    return problems
+
+
+def _mcp_problems(field: str, server: Any) -> list[Problem]:
+    transport = server.WhichOneof("transport")
+    if transport is None:
+        return [Problem(f"{field}.transport", "one of stdio, http or docker is required")]
+    if transport == "stdio" and not server.stdio.command:
+        return [Problem(f"{field}.stdio.command", "command is required")]
+    if transport == "http" and not re.match(r"^https?://", server.http.url):
+        return [Problem(f"{field}.http.url", f"{server.http.url!r} is not an http(s) URL")]
+    if transport == "docker" and not server.docker.image:
+        return [Problem(f"{field}.docker.image", "image is required")]
+    return []
+
+
+def validate_agent(agent: Any) -> None:
+    raise_if(agent_problems(agent), f"agent {agent.metadata.name!r}")
+
+
+# --- workflows -------------------------------------------------------------------------
+
+RefCheck = Callable[[str], bool]
+
+
+def task_to_dict(task: Any) -> dict[str, Any]:
+    """The dict form of a ``Task`` message, the same shape nested tasks have inside configs."""
+    from google.protobuf.json_format import MessageToDict
+
+    data: dict[str, Any] = {
+        "name": task.name,
+        "kind": task.kind,
+        "config": MessageToDict(task.config) if task.HasField("config") else {},
+    }
+    for key in ("then", "condition", "export"):
+        if getattr(task, key):
+            data[key] = getattr(task, key)
+    return data
+
+
+def workflow_problems(
+    workflow: Any,
+    agent_exists: RefCheck | None = None,
+    workflow_exists: RefCheck | None = None,
+) -> list[Problem]:
+    """Problems with a ``stigmer.api.v1.Workflow`` message.
+
+    ``agent_exists`` / ``workflow_exists`` resolve references of agent_call / run tasks; when
+    None, references are checked for shape only.
+    """
+    spec = workflow.spec
+    problems = slug_problems("metadata.name", workflow.metadata.name)
+    problems += (
+        slug_problems("spec.namespace", spec.namespace)
+        if spec.namespace
+        else [Problem("spec.namespace", "namespace is required")]
+    )
+    problems += version_problems("spec.version", spec.version)
+    problems += env_problems("spec.env", spec.env)
+    if not spec.tasks:
+        problems.append(Problem("spec.tasks", "a workflow needs at least one task"))
+    checker = _TaskChecker(agent_exists, workflow_exists)
+    problems += checker.task_list("spec.tasks", [task_to_dict(t) for t in spec.tasks])
+    return problems
+
+
+def validate_workflow(
+    workflow: Any,
+    agent_exists: RefCheck | None = None,
+    workflow_exists: RefCheck | None = None,
+) -> None:
+    raise_if(workflow_problems(workflow, agent_exists, workflow_exists), f"workflow {workflow.metadata.name!r}")
+
+
+class _TaskChecker:
+    def __init__(self, agent_exists: RefCheck | None, workflow_exists: RefCheck | None) -> None:
+        self.agent_exists = agent_exists
+        self.workflow_exists = workflow_exists
+
+    def task_list(self, field: str, tasks: Any) -> list[Problem]:
+        if not isinstance(tasks, list):
+            return [Problem(field, "expected a list of tasks")]
+        problems: list[Problem] = []
+        names: list[str] = []
+        for index, task in enumerate(tasks):
+            where = f"{field}[{index}]"
+            if not isinstance(task, Mapping):
+                problems.append(Problem(where, "expected a task object with name, kind and config"))
+                continue
+            name = task.get("name", "")
+            if not name:
+                problems.append(Problem(f"{where}.name", "task name is required"))
+            elif name in names:
+                problems.append(Problem(f"{where}.name", f"duplicate task name {name!r}"))
+            else:
+                problems += [Problem(f"{where}.name", p.message) for p in slug_problems("", name)]
+            names.append(name)
+            problems += self.task(where, task)
+        targets = set(names) | set(FLOW_DIRECTIVES)
+        for index, task in enumerate(tasks):
+            if not isinstance(task, Mapping):
+                continue
+            then = task.get("then")
+            if then and then not in targets:
+                problems.append(Problem(f"{field}[{index}].then", f"unknown task {then!r}"))
+            if task.get("kind") == "switch":
+                for case_index, case in enumerate(_as_list(task.get("config", {}).get("cases"))):
+                    target = case.get("then") if isinstance(case, Mapping) else None
+                    if target and target not in targets:
+                        problems.append(
+                            Problem(f"{field}[{index}].config.cases[{case_index}].then", f"unknown task {target!r}")
+                        )
+        return problems
+
+    def task(self, field: str, task: Mapping[str, Any]) -> list[Problem]:
+        kind = task.get("kind", "")
+        config = task.get("config") or {}
+        if kind not in TASK_KINDS:
+            return [Problem(f"{field}.kind", f"unknown task kind {kind!r}; expected one of {', '.join(TASK_KINDS)}")]
+        if not isinstance(config, Mapping):
+            return [Problem(f"{field}.config", "expected an object")]
+        problems: list[Problem] = []
+        for key in ("condition", "export"):
+            if task.get(key):
+                problems += expression_problems(f"{field}.{key}", task[key])
+        check = getattr(self, f"_{kind}")
+        problems += check(f"{field}.config", config)
+        return problems
+
+    def _nested(self, field: str, config: Mapping[str, Any], key: str, required: bool = True) -> list[Problem]:
+        if key not in config:
+            return [Problem(f"{field}.{key}", "a list of tasks is required")] if required else []
+        return self.task_list(f"{field}.{key}", config[key])
+
+    def _set(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        values = config.get("set")
+        if not isinstance(values, Mapping) or not values:
+            return [Problem(f"{field}.set", "at least one variable to set is required")]
+        return expression_problems(f"{field}.set", values)
+
+    def _http_call(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        problems: list[Problem] = []
+        method = str(config.get("method", "")).upper()
+        if method not in HTTP_METHODS:
+            problems.append(
+                Problem(f"{field}.method", f"{config.get('method')!r} is not one of {', '.join(HTTP_METHODS)}")
+            )
+        endpoint = config.get("endpoint", "")
+        if not isinstance(endpoint, str) or not (
+            re.match(r"^https?://", endpoint) or endpoint.strip().startswith("${")
+        ):
+            problems.append(Problem(f"{field}.endpoint", f"{endpoint!r} is not an http(s) URL or an expression"))
+        return problems + expression_problems(field, dict(config))
+
+    def _grpc_call(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        problems = [
+            Problem(f"{field}.{key}", f"{key} is required")
+            for key in ("address", "service", "method")
+            if not config.get(key)
+        ]
+        return problems + expression_problems(f"{field}.arguments", config.get("arguments", {}))
+
+    def _switch(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        cases = config.get("cases")
+        if not isinstance(cases, list) or not cases:
+            return [Problem(f"{field}.cases", "at least one case is required")]
+        problems: list[Problem] = []
+        defaults = 0
+        for index, case in enumerate(cases):
+            where = f"{field}.cases[{index}]"
+            if not isinstance(case, Mapping) or not case.get("then"):
+                problems.append(Problem(f"{where}.then", "each case needs a 'then' target"))
+                continue
+            if case.get("when"):
+                problems += expression_problems(f"{where}.when", case["when"])
+            else:
+                defaults += 1
+        if defaults > 1:
+            problems.append(Problem(f"{field}.cases", "at most one default case (without 'when') is allowed"))
+        return problems
+
+    def _for(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        problems: list[Problem] = []
+        if not config.get("in"):
+            problems.append(Problem(f"{field}.in", "the collection to iterate ('in') is required"))
+        else:
+            problems += expression_problems(f"{field}.in", config["in"])
+        return problems + self._nested(field, config, "do")
+
+    def _fork(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        branches = config.get("branches")
+        if not isinstance(branches, list) or len(branches) < 2:
+            return [Problem(f"{field}.branches", "a fork needs at least two branches")]
+        return self.task_list(f"{field}.branches", branches)
+
+    def _try(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        problems = self._nested(field, config, "do")
+        catch = config.get("catch")
+        if not isinstance(catch, Mapping):
+            problems.append(Problem(f"{field}.catch", "a catch block is required"))
+        elif "do" in catch:
+            problems += self.task_list(f"{field}.catch.do", catch["do"])
+        return problems
+
+    def _wait(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        duration = config.get("duration")
+        if not isinstance(duration, str) or parse_duration(duration) is None:
+            return [Problem(f"{field}.duration", f"{duration!r} is not an ISO 8601 duration such as PT5S")]
+        return []
+
+    def _raise(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        error = config.get("error")
+        if not isinstance(error, Mapping):
+            return [Problem(f"{field}.error", "an error object with type, status and title is required")]
+        return [
+            Problem(f"{field}.error.{key}", f"{key} is required") for key in ("type", "status") if not error.get(key)
+        ]
+
+    def _agent_call(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        ref = config.get("agent", "")
+        problems: list[Problem] = []
+        if not ref:
+            problems.append(Problem(f"{field}.agent", "the agent to call is required"))
+        elif self.agent_exists is not None and not self.agent_exists(ref):
+            problems.append(Problem(f"{field}.agent", f"agent {ref!r} not found"))
+        if not config.get("message"):
+            problems.append(Problem(f"{field}.message", "a message for the agent is required"))
+        call_config = config.get("config") or {}
+        temperature = call_config.get("temperature") if isinstance(call_config, Mapping) else None
+        if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
+            problems.append(Problem(f"{field}.config.temperature", f"{temperature!r} is not between 0 and 2"))
+        return problems + expression_problems(f"{field}.message", config.get("message", ""))
+
+    def _run(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
+        ref = config.get("workflow", "")
+        if not ref:
+            return [Problem(f"{field}.workflow", "the workflow to run is required")]
+        if self.workflow_exists is not None and not self.workflow_exists(ref):
+            return [Problem(f"{field}.workflow", f"workflow {ref!r} not found")]
+        return []
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
