@@ -12,10 +12,13 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(name)
-    from stigmer import sdk
+    import importlib
+    import importlib.util
 
+    # A submodule (`from stigmer import config`) is for the import system to load, not the SDK.
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        raise AttributeError(name)
+    sdk = importlib.import_module("stigmer.sdk")
     try:
         return getattr(sdk, name)
     except AttributeError:

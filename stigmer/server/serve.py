@@ -1,0 +1,152 @@
+"""Build and run stigmer-server: the Stigmer services, grpc.health.v1 and server reflection."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from stigmer.config import Settings
+from stigmer.server.events import ExecutionFeed
+from stigmer.server.migrations import SchemaError
+from stigmer.server.servicers import add_servicers
+from stigmer.server.store import Store
+
+log = logging.getLogger("stigmer.server")
+
+GRACE_SECONDS = 5.0
+MAX_WORKERS = 64
+
+
+class BindError(Exception):
+    """The server cannot listen on its address (for example, the port is in use)."""
+
+
+@dataclass
+class StigmerServer:
+    """A built stigmer-server; ``start()`` serves, ``stop()`` shuts down and closes the store."""
+
+    server: grpc.Server
+    port: int
+    address: str
+    store: Store
+    health: health.HealthServicer
+    feed: ExecutionFeed
+    executor: ThreadPoolExecutor
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self, grace: float = GRACE_SECONDS) -> None:
+        """Report NOT_SERVING, end Subscribe streams, let in-flight calls finish within ``grace``."""
+        self.health.enter_graceful_shutdown()
+        self.feed.close()
+        self.server.stop(grace).wait(grace + 1)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+
+    def __enter__(self) -> StigmerServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def build_server(settings: Settings, *, address: str | None = None) -> StigmerServer:
+    """Open the store and build a server bound to ``address`` (default ``settings.server_addr``).
+
+    Port 0 binds a free port (see ``StigmerServer.port``). The server is not started. Raises
+    ``BindError`` when the address cannot be bound.
+    """
+    address = address or settings.server_addr
+    store = Store.open(settings.db_path)
+    executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="stigmer-rpc")
+    try:
+        # Without this, gRPC sets SO_REUSEPORT and a second server silently shares a port in use.
+        server = grpc.server(executor, options=[("grpc.so_reuseport", 0)])
+        feed = ExecutionFeed()
+        services = add_servicers(server, store, feed)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        for service in ("", *services):
+            health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        reflection.enable_server_reflection([*services, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise BindError(f"cannot listen on {address} (is the port already in use?): {exc}") from exc
+    except BaseException:
+        executor.shutdown(wait=False)
+        store.close()
+        raise
+    host = address.rsplit(":", 1)[0]
+    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor)
+
+
+def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
+    """Serve until SIGTERM / SIGINT (or until ``stop`` is set); return the process exit code.
+
+    Signal handlers are installed only when called from the main thread.
+    """
+    _configure_logging()
+    stop = stop or threading.Event()
+    restore_signals = _handle_signals(stop)
+    try:
+        try:
+            running = build_server(settings)
+        except BindError as exc:
+            log.error("stigmer-server %s", exc)
+            return 1
+        except (SchemaError, sqlite3.Error, OSError) as exc:
+            log.error("stigmer-server cannot open its database %s: %s", settings.db_path, exc)
+            return 1
+        running.start()
+        log.info("stigmer-server listening on %s", running.address)
+        log.info("database %s", settings.db_path)
+        try:
+            stop.wait()
+        finally:
+            log.info("stigmer-server stopping (grace period %.0f s)", GRACE_SECONDS)
+            running.stop(GRACE_SECONDS)
+        log.info("stigmer-server stopped")
+        return 0
+    finally:
+        restore_signals()
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def _handle_signals(stop: threading.Event) -> Callable[[], None]:
+    """Set ``stop`` on SIGTERM / SIGINT; return a function that restores the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_signal(signum: int, frame: object) -> None:
+        # The main thread may hold the event's lock when a handler runs: set it from another thread.
+        threading.Thread(target=stop.set, name="stigmer-stop", daemon=True).start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

@@ -1,0 +1,83 @@
+"""Settings: environment over config.yaml over defaults, and clear errors for bad configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import stigmer.config as config
+from stigmer.config import ConfigError, load_settings
+
+
+def test_defaults_without_config_file(tmp_path: Path) -> None:
+    settings = load_settings({"STIGMER_HOME": str(tmp_path)})
+    assert settings.home == tmp_path.resolve()
+    assert settings.server_addr == "127.0.0.1:7234"
+    assert settings.temporal_addr == "127.0.0.1:7233"
+    assert settings.ollama_host == config.DEFAULT_OLLAMA_HOST
+    assert settings.llm_model == config.DEFAULT_LLM_MODEL
+    assert settings.agent_runner_mode == "process"
+    assert settings.db_path == tmp_path.resolve() / "stigmer.db"
+    assert settings.log_file("stigmer-server") == tmp_path.resolve() / "logs" / "stigmer-server.log"
+    assert settings.pid_file("temporal") == tmp_path.resolve() / "pids" / "temporal.pid"
+
+
+def test_home_defaults_to_dot_stigmer_in_the_user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_settings({}).home == (tmp_path / ".stigmer").resolve()
+
+
+def test_config_file_overrides_defaults_and_environment_overrides_both(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("server_addr: 127.0.0.1:9000\nllm_model: qwen2.5:0.5b\n")
+    from_file = load_settings({"STIGMER_HOME": str(tmp_path)})
+    assert from_file.server_addr == "127.0.0.1:9000"
+    assert from_file.llm_model == "qwen2.5:0.5b"
+    assert from_file.temporal_addr == "127.0.0.1:7233"
+
+    from_env = load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_SERVER_ADDR": "127.0.0.1:9100"})
+    assert from_env.server_addr == "127.0.0.1:9100"
+    assert from_env.llm_model == "qwen2.5:0.5b"
+
+
+@pytest.mark.parametrize(
+    ("var", "attribute", "value"),
+    [
+        ("STIGMER_SERVER_ADDR", "server_addr", "127.0.0.1:1"),
+        ("STIGMER_TEMPORAL_ADDR", "temporal_addr", "127.0.0.1:2"),
+        ("OLLAMA_HOST", "ollama_host", "http://127.0.0.1:3"),
+        ("STIGMER_LLM_MODEL", "llm_model", "tiny"),
+        ("STIGMER_AGENT_RUNNER_MODE", "agent_runner_mode", "docker"),
+    ],
+)
+def test_each_environment_variable_sets_its_setting(tmp_path: Path, var: str, attribute: str, value: str) -> None:
+    settings = load_settings({"STIGMER_HOME": str(tmp_path), var: value})
+    assert getattr(settings, attribute) == value
+
+
+def test_empty_config_file_means_defaults(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("")
+    assert load_settings({"STIGMER_HOME": str(tmp_path)}).server_addr == config.DEFAULT_SERVER_ADDR
+
+
+def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("server_addr: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml: not valid YAML"):
+        load_settings({"STIGMER_HOME": str(tmp_path)})
+
+
+def test_config_file_must_be_a_mapping(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("- server_addr\n")
+    with pytest.raises(ConfigError, match="expected a mapping of settings, got list"):
+        load_settings({"STIGMER_HOME": str(tmp_path)})
+
+
+def test_unknown_keys_are_rejected_and_the_known_ones_listed(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("server_address: 127.0.0.1:1\n")
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) server_address; known: .*server_addr"):
+        load_settings({"STIGMER_HOME": str(tmp_path)})
+
+
+def test_bad_agent_runner_mode_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'podman' is not one of process, docker"):
+        load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_AGENT_RUNNER_MODE": "podman"})
