@@ -33,6 +33,8 @@ TASK_KINDS = (
     "run",
 )
 FLOW_DIRECTIVES = ("continue", "exit", "end")
+# Arguments every runtime expression may use (DSL 1.0 runtime arguments, plus $env for the workflow's env).
+RUNTIME_VARIABLES = ("context", "input", "output", "secrets", "task", "workflow", "runtime", "authorization", "env")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,11 @@ def parse_duration(value: str) -> float | None:
     return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
-def expression_problems(field: str, value: Any) -> list[Problem]:
-    """Problems with every ``${ ... }`` jq expression found in a value (recursively)."""
+def expression_problems(field: str, value: Any, variables: Iterable[str] = ()) -> list[Problem]:
+    """Problems with every ``${ ... }`` jq expression found in a value (recursively).
+
+    Expressions may use the runtime variables and the extra ``variables`` in scope (loop items, caught errors).
+    """
     problems: list[Problem] = []
     if isinstance(value, str):
         text = value.strip()
@@ -105,17 +110,17 @@ def expression_problems(field: str, value: Any) -> list[Problem]:
             if not text.endswith("}"):
                 problems.append(Problem(field, f"expression {value!r} is missing its closing '}}'"))
             else:
-                problems.extend(_jq_problems(field, text[2:-1].strip()))
+                problems.extend(_jq_problems(field, text[2:-1].strip(), variables))
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            problems.extend(expression_problems(f"{field}.{key}", item))
+            problems.extend(expression_problems(f"{field}.{key}", item, variables))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            problems.extend(expression_problems(f"{field}[{index}]", item))
+            problems.extend(expression_problems(f"{field}[{index}]", item, variables))
     return problems
 
 
-def _jq_problems(field: str, program: str) -> list[Problem]:
+def _jq_problems(field: str, program: str, variables: Iterable[str]) -> list[Problem]:
     if not program:
         return [Problem(field, "expression is empty")]
     try:
@@ -123,7 +128,7 @@ def _jq_problems(field: str, program: str) -> list[Problem]:
     except ImportError:  # expression syntax is checked where jq is installed
         return []
     try:
-        jq.compile(program)
+        jq.compile(program, args=dict.fromkeys((*RUNTIME_VARIABLES, *variables)))
     except ValueError as exc:
         return [Problem(field, f"invalid jq expression {program!r}: {str(exc).splitlines()[0]}")]
     return []
@@ -267,6 +272,19 @@ class _TaskChecker:
     def __init__(self, agent_exists: RefCheck | None, workflow_exists: RefCheck | None) -> None:
         self.agent_exists = agent_exists
         self.workflow_exists = workflow_exists
+        self.scope: tuple[str, ...] = ()
+
+    def _expr(self, field: str, value: Any) -> list[Problem]:
+        return expression_problems(field, value, self.scope)
+
+    def _scoped_list(self, field: str, tasks: Any, *names: str) -> list[Problem]:
+        """Check a nested task list in which ``names`` are extra expression variables."""
+        outer = self.scope
+        self.scope = (*outer, *names)
+        try:
+            return self.task_list(field, tasks)
+        finally:
+            self.scope = outer
 
     def task_list(self, field: str, tasks: Any) -> list[Problem]:
         if not isinstance(tasks, list):
@@ -313,7 +331,7 @@ class _TaskChecker:
         problems: list[Problem] = []
         for key in ("condition", "export"):
             if task.get(key):
-                problems += expression_problems(f"{field}.{key}", task[key])
+                problems += self._expr(f"{field}.{key}", task[key])
         check = getattr(self, f"_{kind}")
         problems += check(f"{field}.config", config)
         return problems
@@ -327,7 +345,7 @@ class _TaskChecker:
         values = config.get("set")
         if not isinstance(values, Mapping) or not values:
             return [Problem(f"{field}.set", "at least one variable to set is required")]
-        return expression_problems(f"{field}.set", values)
+        return self._expr(f"{field}.set", values)
 
     def _http_call(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
         problems: list[Problem] = []
@@ -341,7 +359,7 @@ class _TaskChecker:
             re.match(r"^https?://", endpoint) or endpoint.strip().startswith("${")
         ):
             problems.append(Problem(f"{field}.endpoint", f"{endpoint!r} is not an http(s) URL or an expression"))
-        return problems + expression_problems(field, dict(config))
+        return problems + self._expr(field, dict(config))
 
     def _grpc_call(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
         problems = [
@@ -349,7 +367,7 @@ class _TaskChecker:
             for key in ("address", "service", "method")
             if not config.get(key)
         ]
-        return problems + expression_problems(f"{field}.arguments", config.get("arguments", {}))
+        return problems + self._expr(f"{field}.arguments", config.get("arguments", {}))
 
     def _switch(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
         cases = config.get("cases")
@@ -363,7 +381,7 @@ class _TaskChecker:
                 problems.append(Problem(f"{where}.then", "each case needs a 'then' target"))
                 continue
             if case.get("when"):
-                problems += expression_problems(f"{where}.when", case["when"])
+                problems += self._expr(f"{where}.when", case["when"])
             else:
                 defaults += 1
         if defaults > 1:
@@ -375,8 +393,11 @@ class _TaskChecker:
         if not config.get("in"):
             problems.append(Problem(f"{field}.in", "the collection to iterate ('in') is required"))
         else:
-            problems += expression_problems(f"{field}.in", config["in"])
-        return problems + self._nested(field, config, "do")
+            problems += self._expr(f"{field}.in", config["in"])
+        if "do" not in config:
+            return [*problems, Problem(f"{field}.do", "a list of tasks is required")]
+        names = (str(config.get("each") or "item"), str(config.get("at") or "index"))
+        return problems + self._scoped_list(f"{field}.do", config["do"], *names)
 
     def _fork(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
         branches = config.get("branches")
@@ -390,7 +411,7 @@ class _TaskChecker:
         if not isinstance(catch, Mapping):
             problems.append(Problem(f"{field}.catch", "a catch block is required"))
         elif "do" in catch:
-            problems += self.task_list(f"{field}.catch.do", catch["do"])
+            problems += self._scoped_list(f"{field}.catch.do", catch["do"], str(catch.get("as") or "error"))
         return problems
 
     def _wait(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
@@ -420,7 +441,7 @@ class _TaskChecker:
         temperature = call_config.get("temperature") if isinstance(call_config, Mapping) else None
         if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
             problems.append(Problem(f"{field}.config.temperature", f"{temperature!r} is not between 0 and 2"))
-        return problems + expression_problems(f"{field}.message", config.get("message", ""))
+        return problems + self._expr(f"{field}.message", config.get("message", ""))
 
     def _run(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
         ref = config.get("workflow", "")

@@ -330,3 +330,25 @@ def test_task_to_dict_matches_the_nested_task_shape() -> None:
 def test_validate_workflow_names_the_workflow() -> None:
     with pytest.raises(ValidationError, match=r"^workflow 'fetch-data': spec.tasks\[0\]\.kind: unknown task kind"):
         validation.validate_workflow(make_workflow(make_task("x", "nope", {})))
+
+
+def test_runtime_variables_are_known_to_expressions() -> None:
+    task = make_task("s", "set", {"set": {"token": "${ $env.SLACK_TOKEN }", "wf": "${ $workflow.id }"}})
+    assert validation.workflow_problems(make_workflow(task)) == []
+
+
+def test_loop_variables_are_in_scope_only_inside_the_loop() -> None:
+    inner = {"name": "charge", "kind": "set", "config": {"set": {"id": "${ $order.id }", "at": "${ $i }"}}}
+    loop = make_task("each-order", "for", {"in": "${ .orders }", "each": "order", "at": "i", "do": [inner]})
+    outside = make_task("after", "set", {"set": {"id": "${ $order.id }"}})
+    problems = texts(validation.workflow_problems(make_workflow(loop, outside)))
+    assert len(problems) == 1
+    assert problems[0].startswith("spec.tasks[1].config.set.id: invalid jq expression")
+    assert "$order is not defined" in problems[0]
+
+
+def test_caught_error_is_in_scope_in_the_catch_block() -> None:
+    handler = {"name": "report", "kind": "set", "config": {"set": {"why": "${ $failure.title }"}}}
+    guarded = {"name": "call", "kind": "set", "config": {"set": {"x": 1}}}
+    task = make_task("guard", "try", {"do": [guarded], "catch": {"as": "failure", "do": [handler]}})
+    assert validation.workflow_problems(make_workflow(task)) == []

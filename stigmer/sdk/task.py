@@ -1,0 +1,101 @@
+"""The ``Task`` value that task builders return and workflows hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+from stigmer.api.v1 import common_pb2, workflow_pb2
+from stigmer.api.validation import Problem, ValidationError, workflow_problems
+from stigmer.sdk.checks import check, scoped, without_forward_refs
+from stigmer.sdk.variables import Var, resolve
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """One step of a workflow: a name, a kind, the kind's config, and optional flow fields.
+
+    ``config`` may hold context values (``Var``) and nested tasks (for ``do`` / ``branches``), which
+    are resolved by ``to_dict`` / ``to_proto``. Build tasks with the functions of ``stigmer.tasks``.
+    """
+
+    name: str
+    kind: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    then: str = ""
+    condition: str = ""
+    export: str = ""
+    uses: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    """Resources of the project this task refers to (agents, workflows), checked at synthesis."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the task with the shared workflow rules; targets of ``then`` may come later."""
+        probe = workflow_pb2.Workflow(
+            metadata=common_pb2.Metadata(name="probe"),
+            spec=workflow_pb2.WorkflowSpec(namespace="probe", version="1.0.0", tasks=[self.to_proto()]),
+        )
+        problems = scoped(without_forward_refs(workflow_problems(probe)), "spec.tasks[0]")
+        check(problems, f"task {self.name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The task as ``{name, kind, config, then?, condition?, export?}``, the nested-task shape."""
+        data: dict[str, Any] = {"name": self.name, "kind": self.kind, "config": _plain(self.config)}
+        for key in ("then", "condition", "export"):
+            value = resolve(getattr(self, key))
+            if value:
+                data[key] = value
+        return data
+
+    def to_proto(self) -> workflow_pb2.Task:
+        """The ``stigmer.api.v1.Task`` message."""
+        data = self.to_dict()
+        config = struct_pb2.Struct()
+        try:
+            config.update(data["config"])
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                [Problem("config", f"values must be JSON-like data: {exc}")], f"task {self.name!r}"
+            ) from exc
+        return workflow_pb2.Task(
+            name=data["name"],
+            kind=data["kind"],
+            config=config,
+            then=data.get("then", ""),
+            condition=data.get("condition", ""),
+            export=data.get("export", ""),
+        )
+
+    def walk(self) -> Iterator[Task]:
+        """This task and every task nested in its config, depth first."""
+        yield self
+        yield from _nested_tasks(self.config)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-like data: context values resolved, nested tasks as dicts, tuples as lists."""
+    if isinstance(value, Task):
+        return value.to_dict()
+    if isinstance(value, Var):
+        return _plain(value.value)
+    if isinstance(value, Mapping):
+        return {str(resolve(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _nested_tasks(value: Any) -> Iterator[Task]:
+    if isinstance(value, Task):
+        yield from value.walk()
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _nested_tasks(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _nested_tasks(item)
