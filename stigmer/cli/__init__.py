@@ -1,0 +1,1 @@
+"""The ``stigmer`` command line: a thin entry (:mod:`stigmer.cli.main`) and one module per command group."""

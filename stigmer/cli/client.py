@@ -1,0 +1,70 @@
+"""The gRPC client of stigmer-server: channel, stubs, and a short check that the server answers."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import grpc
+
+from stigmer.api.v1 import (
+    agent_pb2_grpc,
+    apply_pb2_grpc,
+    execution_pb2_grpc,
+    workflow_pb2_grpc,
+)
+from stigmer.cli.environment import Environment
+from stigmer.cli.errors import ServerUnavailableError
+from stigmer.daemon.health import HealthProbe, HealthState
+
+CONNECT_TIMEOUT = 5.0
+DEFAULT_RPC_TIMEOUT = 30.0
+CHANNEL_OPTIONS = (("grpc.enable_http_proxy", 0),)
+
+
+class StigmerClient:
+    """Stubs for every service of stigmer-server at ``address``; ``timeout`` is the default per call."""
+
+    def __init__(self, address: str, timeout: float = DEFAULT_RPC_TIMEOUT) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.apply = apply_pb2_grpc.ApplyServiceStub(self.channel)
+        self.agents = agent_pb2_grpc.AgentServiceStub(self.channel)
+        self.workflows = workflow_pb2_grpc.WorkflowServiceStub(self.channel)
+        self.agent_executions = execution_pb2_grpc.AgentExecutionServiceStub(self.channel)
+        self.workflow_executions = execution_pb2_grpc.WorkflowExecutionServiceStub(self.channel)
+
+    def check_connection(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        """Raise :class:`ServerUnavailableError` unless a server answers at the address."""
+        with HealthProbe(self.address, channel=self.channel) as probe:
+            state = probe.check(timeout)
+        if state is HealthState.UNREACHABLE:
+            raise ServerUnavailableError(self.address)
+        if state is HealthState.NOT_SERVING:
+            raise ServerUnavailableError(self.address, "it is not serving; it may be shutting down")
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> StigmerClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def connect(env: Environment, *, check: bool = True) -> StigmerClient:
+    """A client for the server the environment points at (``--server`` > env > config > default)."""
+    client = StigmerClient(env.server_addr)
+    if check:
+        try:
+            client.check_connection()
+        except BaseException:
+            client.close()
+            raise
+    return client

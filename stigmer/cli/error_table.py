@@ -1,0 +1,81 @@
+"""The one table from exceptions to exit codes and ``Error:`` lines.
+
+Commands raise; only :func:`report_error` (called by the root command) turns an exception into
+what the user sees. It is imported when an error happens, never at start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from stigmer.api.validation import ValidationError
+from stigmer.cli.environment import Environment
+from stigmer.cli.errors import CliError, ServerUnavailableError
+from stigmer.cli.exit_status import ExitStatus
+from stigmer.config import ConfigError
+from stigmer.daemon.errors import DaemonError
+
+Describe = Callable[[Any, str], tuple[ExitStatus, str]]
+
+# The gRPC status codes whose details are already a sentence for the user
+# (e.g. "agent 'x' not found", "validation error: agent 'x': spec.model: model is required").
+_PLAIN_RPC_CODES = ("NOT_FOUND", "INVALID_ARGUMENT", "ALREADY_EXISTS", "FAILED_PRECONDITION")
+
+
+def _rpc_error(exc: Any, address: str) -> tuple[ExitStatus, str]:
+    code = exc.code()
+    details = exc.details() or ""
+    if code.name == "UNAVAILABLE":
+        return ExitStatus.SERVER_UNAVAILABLE, ServerUnavailableError(address).message
+    if code.name == "DEADLINE_EXCEEDED":
+        return ExitStatus.TIMEOUT, f"stigmer-server at {address} did not answer in time"
+    if code.name == "CANCELLED":
+        return ExitStatus.INTERRUPTED, "the call to stigmer-server was cancelled"
+    if code.name in _PLAIN_RPC_CODES and details:
+        return ExitStatus.ERROR, details
+    return ExitStatus.ERROR, f"stigmer-server answered {code.name}: {details}".rstrip(": ")
+
+
+def _status(exit_status: ExitStatus, fmt: str) -> Describe:
+    return lambda exc, address: (exit_status, fmt.format(exc=exc))
+
+
+# First match wins; keep subclasses above their bases.
+_TABLE: list[tuple[type[BaseException], Describe]] = [
+    (KeyboardInterrupt, _status(ExitStatus.INTERRUPTED, "interrupted")),
+    (CliError, lambda exc, address: (exc.exit_status, exc.message)),
+    (ValidationError, _status(ExitStatus.ERROR, "validation error: {exc}")),
+    (ConfigError, _status(ExitStatus.ERROR, "configuration error: {exc}")),
+    (TimeoutError, _status(ExitStatus.TIMEOUT, "{exc}")),  # also daemon.StartTimeoutError
+    (DaemonError, _status(ExitStatus.ERROR, "{exc}")),
+    (OSError, _status(ExitStatus.ERROR, "{exc}")),
+]
+
+
+def describe_error(exc: BaseException, address: str) -> tuple[ExitStatus, str]:
+    """The exit status and message for ``exc``; ``address`` is the server the CLI talked to."""
+    grpc = sys.modules.get("grpc")  # an RpcError can only exist once grpc was imported
+    if grpc is not None and isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        return _rpc_error(exc, address)
+    for exc_type, describe in _TABLE:
+        if isinstance(exc, exc_type):
+            return describe(exc, address)
+    return ExitStatus.ERROR, f"{type(exc).__name__}: {exc} (run again with --traceback for details)"
+
+
+def report_error(exc: BaseException, env: Environment) -> ExitStatus:
+    """Print ``Error: ...`` (and the traceback with ``--traceback``) to stderr; return the exit status."""
+    try:
+        address = env.server_addr
+    except Exception:  # the settings themselves may be what failed
+        address = env.server_override or "the configured address"
+    status, message = describe_error(exc, address)
+    if env.show_traceback:
+        env.err("".join(traceback.format_exception(exc)).rstrip())
+    if status is ExitStatus.INTERRUPTED and isinstance(exc, KeyboardInterrupt):
+        env.err("")
+    env.err(f"Error: {message}")
+    return status

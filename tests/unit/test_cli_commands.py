@@ -1,0 +1,284 @@
+"""apply / run / get / list / delete / new, in-process (click's CliRunner) against an in-process server."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.cli.app import cli
+from stigmer.cli.client import StigmerClient
+from stigmer.config import Settings
+
+serve = pytest.importorskip("stigmer.server.serve", reason="stigmer-server (stigmer.server.serve) is not built yet")
+
+REPO = Path(__file__).resolve().parents[2]
+
+# An entry point that writes the SDK's synthesis output itself (so these tests do not depend on the SDK).
+ENTRY_POINT = """
+import json, os
+from pathlib import Path
+from google.protobuf.json_format import MessageToJson
+from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
+from stigmer.api.v1.common_pb2 import Metadata
+from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
+
+MODEL = {model!r}
+out = Path(os.environ["STIGMER_SYNTH_DIR"])
+(out / "agents").mkdir()
+(out / "workflows").mkdir()
+agent = Agent(metadata=Metadata(name="helper"), spec=AgentSpec(instructions="Help people", model=MODEL))
+(out / "agents" / "helper.json").write_text(MessageToJson(agent, preserving_proto_field_name=True))
+task = Task(name="init", kind="set")
+task.config.update({{"set": {{"x": 1}}}})
+workflow = Workflow(metadata=Metadata(name="flow"), spec=WorkflowSpec(namespace="demo", version="1.0.0", tasks=[task]))
+(out / "workflows" / "demo--flow.json").write_text(MessageToJson(workflow, preserving_proto_field_name=True))
+(out / "manifest.json").write_text(json.dumps({{"agents": ["helper"], "workflows": ["demo/flow"]}}))
+print("synthesized helper and demo/flow")
+"""
+
+
+@dataclass
+class Stack:
+    address: str
+    home: Path
+    tmp: Path
+
+    def cli(self, *args: str) -> Result:
+        env = {
+            "STIGMER_HOME": str(self.home),
+            "STIGMER_SERVER_ADDR": self.address,
+            "PYTHONPATH": str(REPO),  # the entry point's subprocess imports this checkout
+        }
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    def client(self) -> StigmerClient:
+        return StigmerClient(self.address)
+
+    def project(self, model: str = "llama3.2:1b") -> Path:
+        root = self.tmp / f"project-{model or 'nomodel'}"
+        root.mkdir(exist_ok=True)
+        (root / "Stigmer.yaml").write_text("name: demo\nruntime: python\nmain: main.py\n")
+        (root / "main.py").write_text(textwrap.dedent(ENTRY_POINT.format(model=model)))
+        return root
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    home = tmp_path / "home"
+    running = serve.build_server(Settings(home=home), address="127.0.0.1:0")
+    with running:
+        yield Stack(address=running.address, home=home, tmp=tmp_path)
+
+
+@pytest.fixture
+def applied(stack: Stack) -> Stack:
+    result = stack.cli("apply", "--config", str(stack.project()))
+    assert result.exit_code == 0, result.stderr
+    return stack
+
+
+def test_apply_creates_then_reports_unchanged(stack: Stack) -> None:
+    project = stack.project()
+    first = stack.cli("apply", "--config", str(project))
+    assert first.exit_code == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == "Deployment successful"
+    assert lines[2].split() == ["TYPE", "NAME", "ACTION", "ID"]
+    assert lines[3].split()[:3] == ["agent", "helper", "Created"]
+    assert lines[4].split()[:3] == ["workflow", "flow", "Created"]
+    assert lines[-1] == "Deployed: 1 agent(s), 1 workflow(s)"
+    assert "synthesized helper and demo/flow" in first.stderr  # the entry point's output, on stderr
+
+    second = stack.cli("apply", "--config", str(project / "Stigmer.yaml"), "-o", "json")
+    report = json.loads(second.stdout)
+    assert [(r["kind"], r["name"], r["action"]) for r in report["results"]] == [
+        ("agent", "helper", "Unchanged"),
+        ("workflow", "flow", "Unchanged"),
+    ]
+    assert (report["dry_run"], report["agents"], report["workflows"]) == (False, 1, 1)
+
+
+def test_dry_run_persists_nothing(stack: Stack) -> None:
+    result = stack.cli("apply", "--config", str(stack.project()), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Dry run successful"
+    assert result.stdout.splitlines()[-1] == "Would deploy: 1 agent(s), 1 workflow(s)"
+    listing = stack.cli("list", "agents")
+    assert (listing.exit_code, listing.stdout, listing.stderr) == (0, "", "No agents found.\n")
+
+
+def test_invalid_resource_is_rejected_before_sending(stack: Stack) -> None:
+    result = stack.cli("apply", "--config", str(stack.project(model="")))
+    assert result.exit_code == 1
+    assert "Error: validation error: agent 'helper': spec.model: model is required" in result.stderr
+    assert stack.cli("list", "agents").stdout == ""
+
+
+def test_bad_project_exits_1(stack: Stack) -> None:
+    result = stack.cli("apply", "--config", str(stack.tmp))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no Stigmer.yaml in")
+
+
+def test_get_list_delete(applied: Stack) -> None:
+    agent = applied.cli("get", "agent", "helper")
+    assert agent.exit_code == 0
+    assert "Agent:" in agent.stdout and "helper" in agent.stdout and "Help people" in agent.stdout
+
+    as_json = json.loads(applied.cli("get", "agent", "helper", "-o", "json").stdout)
+    agent_id = as_json["metadata"]["id"]
+    assert agent_id.startswith("agt-") and as_json["spec"]["model"] == "llama3.2:1b"
+    assert json.loads(applied.cli("get", "agent", agent_id, "-o", "json").stdout)["metadata"]["name"] == "helper"
+
+    workflow = applied.cli("get", "workflow", "demo/flow")
+    assert workflow.exit_code == 0 and "demo/flow" in workflow.stdout and "init (set)" in workflow.stdout
+
+    agents = applied.cli("list", "agent").stdout.splitlines()
+    assert agents[0].split() == ["NAME", "ID", "MODEL", "UPDATED"]
+    assert agents[1].split()[:3] == ["helper", agent_id, "llama3.2:1b"]
+    workflows = json.loads(applied.cli("list", "workflows", "-o", "json").stdout)
+    assert [w["metadata"]["name"] for w in workflows["workflows"]] == ["flow"]
+
+    deleted = applied.cli("delete", "agent", "helper")
+    assert (deleted.exit_code, deleted.stdout) == (0, f"Deleted agent helper ({agent_id})\n")
+    missing = applied.cli("get", "agent", "helper")
+    assert (missing.exit_code, missing.stderr) == (1, "Error: agent 'helper' not found\n")
+    assert applied.cli("delete", "agent", "helper").exit_code == 1
+
+
+def test_run_no_follow_then_inspect_the_execution(applied: Stack) -> None:
+    result = applied.cli(
+        "run", "helper", "-m", "Hello", "--runtime-env", "REGION=eu", "--runtime-env", "secret:TOKEN=hunter2",
+        "--follow=false",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Agent execution started: helper"
+    assert lines[1].startswith("Execution ID: aex-")
+    execution_id = lines[1].split(": ")[1]
+
+    shown = applied.cli("get", "execution", execution_id)
+    assert "Phase:" in shown.stdout and "PENDING" in shown.stdout
+    assert "👤 Human: Hello" in shown.stdout and "REGION=eu" in shown.stdout
+    assert "hunter2" not in shown.stdout + applied.cli("get", "execution", execution_id, "-o", "json").stdout
+
+    listed = applied.cli("list", "executions").stdout.splitlines()
+    assert listed[1].split()[:4] == [execution_id, "agent", "helper", "PENDING"]
+    deleted = applied.cli("delete", "execution", execution_id)
+    assert deleted.stdout == f"Deleted agent execution {execution_id}\n"
+
+
+def test_run_workflow_with_input_as_json(applied: Stack) -> None:
+    result = applied.cli("run", "demo/flow", "--input", '{"city": "Paris"}', "--no-follow", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    execution = json.loads(result.stdout)
+    assert execution["metadata"]["id"].startswith("wex-")
+    assert execution["spec"]["workflow_name"] == "flow"
+    assert execution["spec"]["input"] == {"city": "Paris"}
+
+
+def test_run_unknown_reference(stack: Stack) -> None:
+    result = stack.cli("run", "nope")
+    assert (result.exit_code, result.stderr) == (1, "Error: agent or workflow 'nope' not found\n")
+
+
+def test_follow_times_out_with_exit_4(applied: Stack) -> None:
+    result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "1")
+    assert result.exit_code == 4
+    assert "👤 Human: Hi" in result.stdout
+    assert "ℹ️  System: Waiting for the execution engine" in result.stdout
+    assert "Error: timed out after 1s waiting for execution aex-" in result.stderr
+    assert result.stderr.rstrip().endswith("(phase PENDING)")
+
+
+def drive_first_execution(stack: Stack, final_phase: int, error: str = "") -> threading.Thread:
+    """In the background: wait for the CLI to create an execution, then report progress like a runner."""
+
+    def drive() -> None:
+        with stack.client() as client:
+            deadline = time.monotonic() + 20
+            while True:
+                found = client.agent_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+                if found or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)  # poll interval of the list, bounded by the deadline
+            execution_id = found[0].metadata.id
+            call = pb.ToolCall(id="c1", name="lookup", result="42")
+            call.arguments.update({"q": "answer"})
+            client.agent_executions.UpdateStatus(
+                pb.UpdateStatusRequest(
+                    execution_id=execution_id,
+                    phase=pb.EXECUTION_PHASE_IN_PROGRESS,
+                    messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="Thinking")],
+                    tool_calls=[call],
+                    tasks=[pb.TaskStatus(name="answer", phase=pb.EXECUTION_PHASE_IN_PROGRESS)],
+                ),
+                timeout=5,
+            )
+            client.agent_executions.UpdateStatus(
+                pb.UpdateStatusRequest(
+                    execution_id=execution_id,
+                    phase=final_phase,
+                    messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="The answer is 42")],
+                    tasks=[pb.TaskStatus(name="answer", phase=final_phase, error=error)],
+                    error=error,
+                ),
+                timeout=5,
+            )
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_follow_streams_to_completion(applied: Stack) -> None:
+    driver = drive_first_execution(applied, pb.EXECUTION_PHASE_COMPLETED)
+    result = applied.cli("run", "helper", "-m", "What is the answer?", "--timeout", "30")
+    driver.join(timeout=10)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    for line in (
+        "👤 Human: What is the answer?",
+        "🤖 Agent: Thinking",
+        '🔧 Tool: lookup(q="answer") → 42',
+        "▶ Task answer started",
+        "🤖 Agent: The answer is 42",
+        "✓ Task answer completed",
+        "✅ Execution completed",
+        "Total messages: 4",
+        "Tool calls: 1",
+    ):
+        assert out.count(line) == 1, f"{line!r} should appear exactly once in:\n{out}"
+    assert out.index("✅ Execution completed") > out.index("🤖 Agent: The answer is 42")
+    assert "Duration: " in out
+
+
+def test_follow_failed_execution_exits_1(applied: Stack) -> None:
+    driver = drive_first_execution(applied, pb.EXECUTION_PHASE_FAILED, error="model not found")
+    result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "30")
+    driver.join(timeout=10)
+    assert result.exit_code == 1
+    assert "✗ Task answer failed: model not found" in result.stdout
+    assert "❌ Execution failed\nError: model not found\nDuration:" in result.stdout
+
+
+def test_new_project_applies_out_of_the_box(stack: Stack) -> None:
+    created = stack.cli("new", "demo-bot", "--dir", str(stack.tmp))
+    assert created.exit_code == 0, created.stderr
+    root = stack.tmp / "demo-bot"
+    assert sorted(os.listdir(root)) == ["README.md", "Stigmer.yaml", "main.py"]
+    applied = stack.cli("apply", "--config", str(root))
+    assert applied.exit_code == 0, applied.stderr
+    assert applied.stdout.splitlines()[3].split()[:3] == ["agent", "demo-bot", "Created"]
+    refused = stack.cli("new", "demo-bot", "--dir", str(stack.tmp))
+    assert refused.exit_code == 1 and "already exists and is not empty" in refused.stderr
