@@ -1,0 +1,67 @@
+"""Read the CLI's human output: the key lines of ``stigmer apply`` and ``stigmer run``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SUMMARY_RE = re.compile(r"^(Deployed|Would deploy): (\d+) agent\(s\), (\d+) workflow\(s\)$", re.MULTILINE)
+_EXECUTION_ID_RE = re.compile(r"^Execution ID: (\S+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ApplyRow:
+    """One row of the apply table."""
+
+    kind: str
+    name: str
+    action: str
+    id: str
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """The parsed text output of ``stigmer apply``."""
+
+    headline: str
+    rows: tuple[ApplyRow, ...]
+    summary: str
+    agents: int
+    workflows: int
+
+    def row(self, kind: str, name: str) -> ApplyRow:
+        """The row for one resource; fails listing the rows when there is none."""
+        for row in self.rows:
+            if row.kind == kind and row.name == name:
+                return row
+        raise AssertionError(f"no {kind} {name!r} in the apply table; rows: {list(self.rows)}")
+
+    def actions(self) -> dict[tuple[str, str], str]:
+        """(kind, name) -> action."""
+        return {(row.kind, row.name): row.action for row in self.rows}
+
+
+def parse_apply(stdout: str) -> ApplyReport:
+    """Parse the apply output; an ``AssertionError`` says which part is missing."""
+    lines = [line.rstrip() for line in stdout.splitlines()]
+    headlines = [line for line in lines if line in ("Deployment successful", "Dry run successful")]
+    assert headlines, f"no 'Deployment successful' / 'Dry run successful' line in:\n{stdout}"
+    header = [i for i, line in enumerate(lines) if line.split() == ["TYPE", "NAME", "ACTION", "ID"]]
+    assert header, f"no 'TYPE NAME ACTION ID' table header in:\n{stdout}"
+    rows = []
+    for line in lines[header[0] + 1 :]:
+        if not line.strip():
+            break
+        cells = line.split()
+        assert len(cells) in (3, 4), f"apply table row {line!r} does not have TYPE NAME ACTION [ID]"
+        rows.append(ApplyRow(cells[0], cells[1], cells[2], cells[3] if len(cells) == 4 else ""))
+    summary = _SUMMARY_RE.search(stdout)
+    assert summary, f"no 'Deployed: N agent(s), M workflow(s)' line in:\n{stdout}"
+    return ApplyReport(headlines[0], tuple(rows), summary.group(0), int(summary[2]), int(summary[3]))
+
+
+def execution_id(stdout: str) -> str:
+    """The ID on the ``Execution ID: <id>`` line."""
+    match = _EXECUTION_ID_RE.search(stdout)
+    assert match, f"no 'Execution ID: <id>' line in:\n{stdout}"
+    return match[1]

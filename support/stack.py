@@ -1,0 +1,242 @@
+"""An isolated Stigmer stack: its own STIGMER_HOME under a temp dir, its own free ports, its own label.
+
+It is started with ``stigmer server start`` and stopped with ``stigmer server stop`` (the user's way);
+teardown then kills whatever still carries the stack's label.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psutil
+
+from support.cli import Cli, CliResult, CliTimeoutError, isolated_env
+from support.client import StackClient
+from support.ports import LOOPBACK, free_ports
+from support.processes import RunId, is_gone, kill_processes, label_env, processes_of
+from support.waits import ProcessDiedError, eventually, wait_process_gone
+
+SERVER = "stigmer-server"
+TAIL_LINES = 40
+
+
+class StackError(Exception):
+    """The stack could not be started or stopped; the message carries the CLI output and logs."""
+
+
+class StackLeftoverWarning(UserWarning):
+    """Teardown found processes of a stack still running after ``stigmer server stop``."""
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    """A component's pid file: ``{"pid", "create_time", "address", "started_at"}``."""
+
+    pid: int
+    create_time: float | None
+    address: str | None
+
+
+@dataclass
+class Stack:
+    """One private stack. ``components`` lists what it runs (its first entry is the API server)."""
+
+    name: str
+    root: Path
+    binary: Path
+    run_id: RunId
+    components: tuple[str, ...] = (SERVER,)
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    start_timeout: float = 30.0
+    stop_timeout: float = 10.0
+    history: list[CliResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port, self.temporal_port = free_ports(2)
+
+    @property
+    def home(self) -> Path:
+        """The stack's STIGMER_HOME."""
+        return self.root / "home"
+
+    @property
+    def address(self) -> str:
+        """host:port of the stack's stigmer-server."""
+        return f"{LOOPBACK}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment every process of this stack gets (isolated from the user's settings)."""
+        env = isolated_env()
+        env.update(
+            STIGMER_HOME=str(self.home),
+            STIGMER_SERVER_ADDR=self.address,
+            # nothing listens here unless a tier provisions Temporal: no stack reaches a stranger's
+            STIGMER_TEMPORAL_ADDR=f"{LOOPBACK}:{self.temporal_port}",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return label_env(env, self.run_id)
+
+    def cli(self, history: list[CliResult] | None = None) -> Cli:
+        """A CLI runner pointed at this stack."""
+        return Cli(self.binary, self.env(), history=self.history if history is None else history)
+
+    def client(self) -> StackClient:
+        """gRPC handles for this stack's server (close them, or use as a context manager)."""
+        return StackClient(self.address)
+
+    def start(self) -> CliResult:
+        """``stigmer server start``; returns once the server's health check says SERVING."""
+        timeout = self.start_timeout
+        result = self.cli()("server", "start", "--timeout", f"{timeout:g}", timeout=timeout + 15)
+        if result.exit_code != 0:
+            raise StackError(f"stack {self.name!r} did not start:\n{result}\n{self.tail()}")
+        self.wait_serving(timeout=10)
+        return result
+
+    def stop(self, check: bool = True) -> CliResult:
+        """``stigmer server stop``; with ``check``, fails unless it exits 0."""
+        timeout = self.stop_timeout
+        result = self.cli()("server", "stop", "--timeout", f"{timeout:g}", timeout=timeout + 15)
+        if check and result.exit_code != 0:
+            raise StackError(f"stack {self.name!r} did not stop:\n{result}\n{self.tail()}")
+        return result
+
+    def restart(self) -> None:
+        """Stop, then start again (same home, same port)."""
+        self.stop()
+        self.start()
+
+    def status(self) -> CliResult:
+        """``stigmer server status -o json``."""
+        return self.cli()("server", "status", "-o", "json")
+
+    def wait_serving(self, timeout: float) -> None:
+        """Wait until the server's grpc.health.v1 check says SERVING (fails fast if it died)."""
+        with self.client() as api:
+
+            def serving() -> None:
+                try:
+                    status = api.health_status()
+                except grpc.RpcError as exc:
+                    raise AssertionError(f"health check of {self.address} failed: {exc}") from None
+                assert status == "SERVING", f"health check of {self.address} says {status}"
+
+            eventually(serving, timeout=timeout, alive=self.assert_alive)
+
+    def pid_record(self, component: str = SERVER) -> PidRecord | None:
+        """The component's pid file, or None when there is none."""
+        path = self.pid_file(component)
+        try:
+            raw = path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        data: Any = json.loads(raw) if raw.startswith("{") else {"pid": int(raw)}
+        return PidRecord(int(data["pid"]), data.get("create_time"), data.get("address"))
+
+    def pid_file(self, component: str = SERVER) -> Path:
+        """Where the component's pid file lives."""
+        return self.home / "pids" / f"{component}.pid"
+
+    def server_pid(self) -> int | None:
+        """The stigmer-server PID from its pid file, or None."""
+        record = self.pid_record(SERVER)
+        return record.pid if record else None
+
+    def running_pid(self, component: str = SERVER) -> int | None:
+        """The component's PID when its pid file names a running process, else None."""
+        record = self.pid_record(component)
+        if record is None or is_gone(record.pid, record.create_time):
+            return None
+        return record.pid
+
+    def assert_alive(self) -> None:
+        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines."""
+        record = self.pid_record(SERVER)
+        if record is None:
+            raise ProcessDiedError(f"stack {self.name!r}: no stigmer-server pid file\n{self.tail()}")
+        if is_gone(record.pid, record.create_time):
+            raise ProcessDiedError(f"stack {self.name!r}: stigmer-server (pid {record.pid}) died\n{self.tail()}")
+
+    def kill_server(self, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` to stigmer-server; for SIGKILL/SIGTERM wait until it is gone. Returns its PID."""
+        record = self.pid_record(SERVER)
+        if record is None or is_gone(record.pid, record.create_time):
+            raise StackError(f"stack {self.name!r}: stigmer-server is not running, nothing to kill")
+        os.kill(record.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            wait_process_gone(record.pid, create_time=record.create_time, timeout=self.stop_timeout)
+        return record.pid
+
+    def labelled(self) -> list[psutil.Process]:
+        """Processes carrying this stack's label."""
+        return processes_of(self.run_id)
+
+    def log_paths(self) -> dict[str, Path]:
+        """Component name -> log file, for every log the stack has written."""
+        logs = self.home / "logs"
+        return {path.stem: path for path in sorted(logs.glob("*.log"))} if logs.is_dir() else {}
+
+    def tail(self, lines: int = TAIL_LINES) -> str:
+        """The last lines of every component log, for failure messages."""
+        parts = []
+        for component, path in self.log_paths().items():
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- last {len(text)} lines of {component} log ({path}) ---\n" + "\n".join(text))
+        return "\n".join(parts) if parts else f"(no logs in {self.home / 'logs'})"
+
+    def teardown(self) -> list[int]:
+        """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed."""
+        if self.running_pid(SERVER) is not None:
+            with contextlib.suppress(CliTimeoutError):
+                self.stop(check=False)
+        killed = kill_processes(self.labelled())
+        if killed:
+            warnings.warn(
+                StackLeftoverWarning(f"stack {self.name!r}: killed leftover processes {killed} after stop"),
+                stacklevel=2,
+            )
+        return killed
+
+
+@dataclass
+class StackFactory:
+    """Makes stacks under one base directory, all labelled with the run's ID plus their own tag."""
+
+    base_dir: Path
+    binary: Path
+    run_id: RunId
+    created: int = 0
+
+    def create(
+        self,
+        name: str,
+        components: tuple[str, ...] = (SERVER,),
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Stack:
+        """A new, not yet started stack named after ``name`` (made unique)."""
+        self.created += 1
+        tag = f"{_tag_safe(name)[:40]}-{self.created}"
+        return Stack(
+            name=tag,
+            root=self.base_dir / tag,
+            binary=self.binary,
+            run_id=self.run_id.with_tag(tag),
+            components=components,
+            extra_env=dict(extra_env or {}),
+        )
+
+
+def _tag_safe(name: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in name).strip("-_.")
+    return cleaned or "stack"

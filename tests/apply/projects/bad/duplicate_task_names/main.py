@@ -1,0 +1,18 @@
+"""Two tasks with the same name."""
+
+import stigmer
+from stigmer import Agent, Workflow, tasks
+
+
+def main(ctx: stigmer.Context) -> None:
+    ctx.add(Agent(name="seed-agent", model="llama3.2:1b", instructions="Stay as you are.", description="changed"))
+    workflow = Workflow(name="twins", namespace="e2e-bad", version="1.0.0")
+    workflow.add(
+        tasks.set_vars("step", {"a": 1}),
+        tasks.set_vars("step", {"b": 2}),
+    )
+    ctx.add(workflow)
+
+
+if __name__ == "__main__":
+    stigmer.synthesize(main)
