@@ -71,7 +71,8 @@ def smoke(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["e2e", "apply"])
 def apply(session: nox.Session) -> None:
     """Run tier 2: persistence through apply / get / delete / restart."""
-    _pytest(session, "apply")
+    # one worker per core; loadfile keeps a module, and so its stack, on one worker
+    _pytest(session, "apply", "-n", "2", "--dist", "loadfile")
 
 
 @nox.session(python=PYTHON, default=False)
