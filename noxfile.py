@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent))
+from support.tiers import TIERS
 
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -15,34 +19,33 @@ nox.options.sessions = ["lint", "unit", "smoke", "apply"]
 PYTHON = "3.11"
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "reports"
-# Wall-clock ceiling of one pytest run, over the per-test timeout in pyproject.toml.
-SESSION_TIMEOUT_S = {"unit": 600, "smoke": 600, "apply": 900}
 
 
 def _install(session: nox.Session, *extras: str) -> None:
     session.install("-e", f".[{','.join(('test', *extras))}]")
 
 
-def _pytest(session: nox.Session, tier: str, *extra_args: str) -> None:
-    """Run one tier's tests: the only place that knows pytest's flags."""
-    _install(session, *(("dev",) if tier == "unit" else ()))
+def _pytest(session: nox.Session, name: str) -> None:
+    """Run one tier's tests (its own pytest arguments come from support/tiers.py)."""
+    tier = TIERS[name]
+    _install(session, *(("dev",) if name == "unit" else ()))
     session.run("python", "--version")
     session.run("python", "-m", "pytest", "--version")
     REPORTS.mkdir(exist_ok=True)
-    args = session.posargs or [f"tests/{tier}"]
+    args = session.posargs or [tier.path]
     session.run(
         "timeout",
         "--kill-after=30",
-        str(SESSION_TIMEOUT_S[tier]),
+        str(tier.timeout_s),
         "python",
         "-m",
         "pytest",
-        f"--junitxml={REPORTS / f'junit-{tier}.xml'}",
+        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
         "-o",
-        f"junit_suite_name={tier}",
-        *extra_args,
+        f"junit_suite_name={name}",
+        *tier.pytest_args,
         *args,
-        env={"STIGMER_E2E_TIER": tier, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={"STIGMER_E2E_TIER": name, "PYTHONDONTWRITEBYTECODE": "1"},
         external=True,
     )
 
@@ -71,8 +74,7 @@ def smoke(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["e2e", "apply"])
 def apply(session: nox.Session) -> None:
     """Run tier 2: persistence through apply / get / delete / restart."""
-    # one worker per core; loadfile keeps a module, and so its stack, on one worker
-    _pytest(session, "apply", "-n", "2", "--dist", "loadfile")
+    _pytest(session, "apply")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -21,9 +21,9 @@ from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
 from support.stack import Stack, StackFactory
+from support.tiers import TIERS
 
 ROOT = Path(__file__).resolve().parent.parent
-TIER_TIMEOUT_S = 600
 
 
 @dataclass
@@ -83,13 +83,14 @@ def apply_all(stack: Stack) -> float:
     return time.monotonic() - started
 
 
-def bench_tier(tier: str) -> float:
-    """Wall seconds of one pytest run of a tier (in this interpreter's environment)."""
+def bench_tier(name: str) -> float:
+    """Wall seconds of one pytest run of a tier, with the arguments its nox session uses."""
+    tier = TIERS[name]
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", f"tests/{tier}", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", tier.path, "-q", "-p", "no:cacheprovider", *tier.pytest_args],
         cwd=ROOT,
-        timeout=TIER_TIMEOUT_S,
+        timeout=tier.timeout_s,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -97,7 +98,7 @@ def bench_tier(tier: str) -> float:
     )
     elapsed = time.monotonic() - started
     if completed.returncode != 0:
-        raise SystemExit(f"tier {tier} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}")
+        raise SystemExit(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}")
     return elapsed
 
 

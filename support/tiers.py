@@ -1,0 +1,28 @@
+"""How each tier's pytest run is invoked: read by noxfile.py and by the benchmark (stdlib only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    # Wall-clock ceiling of the whole pytest run, over the per-test timeout in pyproject.toml.
+    timeout_s: int
+    pytest_args: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return f"tests/{self.name}"
+
+
+TIERS = {
+    tier.name: tier
+    for tier in (
+        Tier("unit", 600),
+        Tier("smoke", 600),
+        # one worker per core; loadfile keeps a module, and so its stack, on one worker
+        Tier("apply", 900, ("-n", "2", "--dist", "loadfile")),
+    )
+}
