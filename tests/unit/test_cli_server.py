@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +13,9 @@ from click.testing import CliRunner, Result
 
 from stigmer.cli.app import cli
 from stigmer.daemon.process_tree import is_alive
+from tests.unit.network import free_address
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture

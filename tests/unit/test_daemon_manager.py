@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -18,14 +17,9 @@ from stigmer.daemon.components import STIGMER_SERVER, Component
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
 from stigmer.daemon.manager import Daemon
 from stigmer.daemon.process_tree import is_alive
+from tests.unit.network import free_address
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture

@@ -2,53 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.apply_pb2 import (
     APPLY_ACTION_CREATED,
     APPLY_ACTION_UNCHANGED,
     APPLY_ACTION_UPDATED,
     ApplyRequest,
 )
-from stigmer.api.v1.common_pb2 import Metadata
-from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
 from stigmer.server import resources
 from stigmer.server.apply import apply
 from stigmer.server.errors import Invalid, NotFound
 from stigmer.server.store import Store
-
-
-def make_agent(name: str = "code-reviewer", **spec: Any) -> Agent:
-    fields = {"instructions": "Review code", "model": "llama3.2:1b", **spec}
-    return Agent(metadata=Metadata(name=name), spec=AgentSpec(**fields))
-
-
-def make_workflow(name: str = "fetch-data", namespace: str = "demo", *tasks: Task) -> Workflow:
-    if not tasks:
-        task = Task(name="init", kind="set")
-        task.config.update({"set": {"x": 1}})
-        tasks = (task,)
-    return Workflow(
-        metadata=Metadata(name=name), spec=WorkflowSpec(namespace=namespace, version="1.0.0", tasks=list(tasks))
-    )
-
-
-def task(name: str, kind: str, config: dict[str, Any]) -> Task:
-    result = Task(name=name, kind=kind)
-    result.config.update(config)
-    return result
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "stigmer.db")
-    yield opened
-    opened.close()
+from tests.unit.messages import make_agent, make_task, make_workflow
 
 
 def actions(response: Any) -> list[tuple[str, str, int]]:
@@ -149,25 +117,23 @@ def test_duplicate_resources_in_one_batch_are_invalid(store: Store) -> None:
 def test_workflow_references_resolve_against_the_batch_and_the_store(store: Store) -> None:
     apply(store, ApplyRequest(agents=[make_agent("stored-agent")]))
     caller = make_workflow(
-        "caller",
-        "demo",
-        task("ask-stored", "agent_call", {"agent": "stored-agent", "message": "hi"}),
-        task("ask-new", "agent_call", {"agent": "batch-agent", "message": "hi"}),
-        task("child", "run", {"workflow": "demo/callee"}),
-        task("child-by-name", "run", {"workflow": "callee"}),
+        make_task("ask-stored", "agent_call", {"agent": "stored-agent", "message": "hi"}),
+        make_task("ask-new", "agent_call", {"agent": "batch-agent", "message": "hi"}),
+        make_task("child", "run", {"workflow": "demo/callee"}),
+        make_task("child-by-name", "run", {"workflow": "callee"}),
+        name="caller",
     )
     response = apply(
-        store, ApplyRequest(agents=[make_agent("batch-agent")], workflows=[caller, make_workflow("callee")])
+        store, ApplyRequest(agents=[make_agent("batch-agent")], workflows=[caller, make_workflow(name="callee")])
     )
     assert [r.action for r in response.results] == [APPLY_ACTION_CREATED] * 3
 
 
 def test_unresolvable_workflow_references_are_invalid(store: Store) -> None:
     workflow = make_workflow(
-        "caller",
-        "demo",
-        task("ask", "agent_call", {"agent": "ghost", "message": "hi"}),
-        task("child", "run", {"workflow": "demo/nowhere"}),
+        make_task("ask", "agent_call", {"agent": "ghost", "message": "hi"}),
+        make_task("child", "run", {"workflow": "demo/nowhere"}),
+        name="caller",
     )
     with pytest.raises(Invalid) as caught:
         apply(store, ApplyRequest(workflows=[workflow]))
@@ -179,6 +145,11 @@ def test_unresolvable_workflow_references_are_invalid(store: Store) -> None:
 
 
 def test_workflows_are_identified_by_namespace_and_name(store: Store) -> None:
-    response = apply(store, ApplyRequest(workflows=[make_workflow("sync", "team-a"), make_workflow("sync", "team-b")]))
+    response = apply(
+        store,
+        ApplyRequest(
+            workflows=[make_workflow(name="sync", namespace="team-a"), make_workflow(name="sync", namespace="team-b")]
+        ),
+    )
     assert [r.action for r in response.results] == [APPLY_ACTION_CREATED, APPLY_ACTION_CREATED]
     assert resources.get_workflow(store, "team-b/sync").metadata.id == response.results[1].id

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf.struct_pb2 import Struct
 
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.apply_pb2 import ApplyRequest
-from stigmer.api.v1.common_pb2 import Metadata
-from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
 from stigmer.server import executions, resources
 from stigmer.server.apply import apply
 from stigmer.server.errors import Conflict, Invalid, NotFound, Unavailable
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.executions import AGENT, WORKFLOW
 from stigmer.server.store import Store
+from tests.unit.messages import make_agent, make_workflow
 
 PENDING = pb.EXECUTION_PHASE_PENDING
 IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
@@ -30,22 +26,11 @@ FAILED = pb.EXECUTION_PHASE_FAILED
 CANCELLED = pb.EXECUTION_PHASE_CANCELLED
 
 
-def make_agent(name: str) -> Agent:
-    return Agent(metadata=Metadata(name=name), spec=AgentSpec(instructions="Help", model="llama3.2:1b"))
-
-
-def make_workflow(name: str, namespace: str = "demo") -> Workflow:
-    task = Task(name="init", kind="set")
-    task.config.update({"set": {"x": 1}})
-    return Workflow(metadata=Metadata(name=name), spec=WorkflowSpec(namespace=namespace, version="1.0.0", tasks=[task]))
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "stigmer.db")
-    apply(opened, ApplyRequest(agents=[make_agent("code-reviewer")], workflows=[make_workflow("fetch-data")]))
-    yield opened
-    opened.close()
+def store(store: Store) -> Store:
+    """The empty store from tests/unit/conftest.py, with agent `code-reviewer` and workflow `demo/fetch-data`."""
+    apply(store, ApplyRequest(agents=[make_agent("code-reviewer")], workflows=[make_workflow(name="fetch-data")]))
+    return store
 
 
 @pytest.fixture

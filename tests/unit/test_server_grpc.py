@@ -14,12 +14,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from stigmer.api.v1 import agent_pb2_grpc, apply_pb2_grpc, execution_pb2_grpc, workflow_pb2_grpc
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.apply_pb2 import APPLY_ACTION_CREATED, APPLY_ACTION_UPDATED, ApplyRequest
-from stigmer.api.v1.common_pb2 import ListRequest, Metadata, Ref
-from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
+from stigmer.api.v1.common_pb2 import ListRequest, Ref
 from stigmer.config import Settings
 from stigmer.server.serve import StigmerServer, build_server
+from tests.unit.messages import make_agent, make_workflow
 
 SERVICES = [
     "stigmer.api.v1.ApplyService",
@@ -29,17 +28,6 @@ SERVICES = [
     "stigmer.api.v1.WorkflowExecutionService",
 ]
 TIMEOUT = 10
-
-
-def make_agent(name: str = "code-reviewer", **spec: Any) -> Agent:
-    fields = {"instructions": "Review code", "model": "llama3.2:1b", **spec}
-    return Agent(metadata=Metadata(name=name), spec=AgentSpec(**fields))
-
-
-def make_workflow(name: str = "fetch-data") -> Workflow:
-    task = Task(name="init", kind="set")
-    task.config.update({"set": {"x": 1}})
-    return Workflow(metadata=Metadata(name=name), spec=WorkflowSpec(namespace="demo", version="1.0.0", tasks=[task]))
 
 
 @pytest.fixture

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.apply_pb2 import ApplyRequest
-from stigmer.api.v1.common_pb2 import Metadata
-from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
 from stigmer.server import pagination, resources
 from stigmer.server.apply import apply
 from stigmer.server.errors import Invalid, NotFound
 from stigmer.server.store import Store
-
-
-def make_agent(name: str) -> Agent:
-    return Agent(metadata=Metadata(name=name), spec=AgentSpec(instructions="Help", model="llama3.2:1b"))
-
-
-def make_workflow(name: str, namespace: str = "demo") -> Workflow:
-    task = Task(name="init", kind="set")
-    task.config.update({"set": {"x": 1}})
-    return Workflow(metadata=Metadata(name=name), spec=WorkflowSpec(namespace=namespace, version="1.0.0", tasks=[task]))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "stigmer.db")
-    yield opened
-    opened.close()
+from tests.unit.messages import make_agent, make_workflow
 
 
 def test_an_agent_is_found_by_id_and_by_slug(store: Store) -> None:
@@ -55,7 +33,7 @@ def test_an_empty_reference_is_invalid(store: Store) -> None:
 
 
 def test_a_workflow_is_found_by_id_name_and_namespace_slash_name(store: Store) -> None:
-    workflow_id = apply(store, ApplyRequest(workflows=[make_workflow("fetch-data")])).results[0].id
+    workflow_id = apply(store, ApplyRequest(workflows=[make_workflow(name="fetch-data")])).results[0].id
     for ref in (workflow_id, "fetch-data", "demo/fetch-data"):
         assert resources.get_workflow(store, ref).metadata.id == workflow_id
     with pytest.raises(NotFound, match="workflow 'other/fetch-data' not found"):
@@ -63,7 +41,12 @@ def test_a_workflow_is_found_by_id_name_and_namespace_slash_name(store: Store) -
 
 
 def test_a_name_used_in_two_namespaces_is_ambiguous(store: Store) -> None:
-    apply(store, ApplyRequest(workflows=[make_workflow("sync", "team-a"), make_workflow("sync", "team-b")]))
+    apply(
+        store,
+        ApplyRequest(
+            workflows=[make_workflow(name="sync", namespace="team-a"), make_workflow(name="sync", namespace="team-b")]
+        ),
+    )
     with pytest.raises(Invalid, match="'sync' is ambiguous: it exists in namespaces team-a, team-b"):
         resources.get_workflow(store, "sync")
     assert resources.get_workflow(store, "team-a/sync").spec.namespace == "team-a"
@@ -109,7 +92,7 @@ def test_a_bad_page_token_is_invalid(store: Store, token: str) -> None:
 
 
 def test_delete_returns_the_resource_and_then_it_is_gone(store: Store) -> None:
-    apply(store, ApplyRequest(agents=[make_agent("code-reviewer")], workflows=[make_workflow("fetch-data")]))
+    apply(store, ApplyRequest(agents=[make_agent("code-reviewer")], workflows=[make_workflow(name="fetch-data")]))
     assert resources.delete_agent(store, "code-reviewer").metadata.name == "code-reviewer"
     assert resources.delete_workflow(store, "demo/fetch-data").metadata.name == "fetch-data"
     with pytest.raises(NotFound, match="agent 'code-reviewer' not found"):

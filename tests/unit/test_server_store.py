@@ -11,19 +11,20 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stigmer.api import ids
-from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
+from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.common_pb2 import Metadata
 from stigmer.server import migrations
 from stigmer.server.migrations import SchemaError
 from stigmer.server.store import Store
+from tests.unit.messages import make_agent
 
 
-def make_agent(name: str, instructions: str = "Review code") -> Agent:
+def stored_agent(name: str) -> Agent:
+    """An agent as the store holds it: `make_agent` plus an ID, a generation and timestamps."""
     now = Timestamp(seconds=1_700_000_000)
-    return Agent(
-        metadata=Metadata(id=ids.new_id(ids.AGENT), name=name, generation=1, created_at=now, updated_at=now),
-        spec=AgentSpec(instructions=instructions, model="llama3.2:1b"),
-    )
+    agent = make_agent(name)
+    agent.metadata.MergeFrom(Metadata(id=ids.new_id(ids.AGENT), generation=1, created_at=now, updated_at=now))
+    return agent
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_open_creates_the_database_in_wal_mode_at_the_latest_schema(store: Store
 
 def test_a_database_at_an_older_version_is_migrated_and_keeps_its_data(db_path: Path) -> None:
     old = Store.open(db_path, schema_version=1)
-    agent = make_agent("code-reviewer")
+    agent = stored_agent("code-reviewer")
     with old.transaction() as tx:
         tx.save_agent(agent)
     old.close()
@@ -94,7 +95,7 @@ def test_a_database_from_a_newer_server_is_refused(db_path: Path) -> None:
 
 def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError, match="boom"), store.transaction() as tx:
-        tx.save_agent(make_agent("code-reviewer"))
+        tx.save_agent(stored_agent("code-reviewer"))
         raise RuntimeError("boom")
     with store.transaction() as tx:
         assert tx.agent_by_slug("code-reviewer") is None
@@ -102,7 +103,7 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
 
 def test_committed_changes_survive_reopening(db_path: Path) -> None:
     first = Store.open(db_path)
-    agent = make_agent("code-reviewer")
+    agent = stored_agent("code-reviewer")
     with first.transaction() as tx:
         tx.save_agent(agent)
     # no close(): as after a crash, only what was committed counts
@@ -136,7 +137,7 @@ def test_threads_share_the_store(store: Store) -> None:
     def write(worker: int) -> None:
         for n in range(25):
             with store.transaction() as tx:
-                tx.save_agent(make_agent(f"agent-{worker}-{n}"))
+                tx.save_agent(stored_agent(f"agent-{worker}-{n}"))
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
     for thread in threads:

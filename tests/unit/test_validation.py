@@ -7,27 +7,11 @@ from typing import Any
 import pytest
 
 from stigmer.api import validation
-from stigmer.api.v1.agent_pb2 import Agent, AgentSpec, McpServer, Skill, StdioServer, SubAgent
-from stigmer.api.v1.common_pb2 import EnvVar, Metadata
-from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
+from stigmer.api.v1.agent_pb2 import McpServer, Skill, StdioServer, SubAgent
+from stigmer.api.v1.common_pb2 import EnvVar
+from stigmer.api.v1.workflow_pb2 import Task
 from stigmer.api.validation import ValidationError
-
-
-def make_agent(name: str = "code-reviewer", **spec: Any) -> Agent:
-    fields = {"instructions": "Review code", "model": "llama3.2:1b", **spec}
-    return Agent(metadata=Metadata(name=name), spec=AgentSpec(**fields))
-
-
-def make_task(name: str, kind: str, config: dict[str, Any], **extra: str) -> Task:
-    task = Task(name=name, kind=kind, **extra)
-    task.config.update(config)
-    return task
-
-
-def make_workflow(*tasks: Task, name: str = "fetch-data", namespace: str = "demo", version: str = "1.0.0") -> Workflow:
-    return Workflow(
-        metadata=Metadata(name=name), spec=WorkflowSpec(namespace=namespace, version=version, tasks=list(tasks))
-    )
+from tests.unit.messages import make_agent, make_task, make_workflow
 
 
 def texts(problems: list[validation.Problem]) -> list[str]:
@@ -178,6 +162,7 @@ def test_a_workflow_with_every_task_kind_has_no_problems() -> None:
 
 def test_workflow_identity_fields_are_required() -> None:
     workflow = make_workflow(name="", namespace="", version="")
+    del workflow.spec.tasks[:]  # make_workflow adds a task when given none
     assert texts(validation.workflow_problems(workflow)) == [
         "metadata.name: name is required",
         "spec.namespace: namespace is required",
