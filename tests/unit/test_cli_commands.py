@@ -6,7 +6,6 @@ import json
 import os
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.cli.app import cli
 from stigmer.cli.client import StigmerClient
 from stigmer.config import Settings
+from support.waits import eventually
 
 serve = pytest.importorskip("stigmer.server.serve", reason="stigmer-server (stigmer.server.serve) is not built yet")
 
@@ -206,13 +206,13 @@ def drive_first_execution(stack: Stack, final_phase: int, error: str = "") -> th
 
     def drive() -> None:
         with stack.client() as client:
-            deadline = time.monotonic() + 20
-            while True:
+
+            def created() -> str:
                 found = client.agent_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
-                if found or time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)  # poll interval of the list, bounded by the deadline
-            execution_id = found[0].metadata.id
+                assert found, "the CLI created no execution"
+                return found[0].metadata.id
+
+            execution_id = eventually(created, timeout=20, interval=0.02)
             call = pb.ToolCall(id="c1", name="lookup", result="42")
             call.arguments.update({"q": "answer"})
             client.agent_executions.UpdateStatus(

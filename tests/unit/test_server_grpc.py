@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from stigmer.api.v1.apply_pb2 import APPLY_ACTION_CREATED, APPLY_ACTION_UPDATED,
 from stigmer.api.v1.common_pb2 import ListRequest, Ref
 from stigmer.config import Settings
 from stigmer.server.serve import StigmerServer, build_server
+from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
 
 SERVICES = [
@@ -212,7 +212,7 @@ def test_a_subscriber_that_goes_away_is_released(server: StigmerServer, api: Stu
 
     stream.cancel()
 
-    deadline = time.monotonic() + TIMEOUT
-    while server.feed.subscriber_count(execution_id) and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling the subscriber count, bounded by the deadline
-    assert server.feed.subscriber_count(execution_id) == 0, "the server kept following a cancelled Subscribe"
+    def released() -> None:
+        assert server.feed.subscriber_count(execution_id) == 0, "the server kept following a cancelled Subscribe"
+
+    eventually(released, timeout=TIMEOUT, interval=0.02)
