@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 from stigmer.api.v1.common_pb2 import ListRequest
@@ -22,39 +23,24 @@ def _pages(call: Callable[[Any], Any], make_request: Callable[[str], Any], field
             return
 
 
-def _take(items: Iterator[Any], limit: int) -> list[Any]:
-    taken = []
-    for item in items:
-        if len(taken) >= limit:
-            break
-        taken.append(item)
-    return taken
+def _list_resources(client: StigmerClient, stub: Any, field: str, limit: int) -> list[Any]:
+    size = min(limit, PAGE_SIZE)
+    pages = _pages(
+        lambda r: stub.List(r, timeout=client.timeout),
+        lambda t: ListRequest(page_size=size, page_token=t),
+        field,
+    )
+    return list(islice(pages, limit))
 
 
 def list_agents(client: StigmerClient, limit: int) -> list[Any]:
     """Up to ``limit`` agents, in the server's order."""
-    size = min(limit, PAGE_SIZE)
-    return _take(
-        _pages(
-            lambda r: client.agents.List(r, timeout=client.timeout),
-            lambda t: ListRequest(page_size=size, page_token=t),
-            "agents",
-        ),
-        limit,
-    )
+    return _list_resources(client, client.agents, "agents", limit)
 
 
 def list_workflows(client: StigmerClient, limit: int) -> list[Any]:
     """Up to ``limit`` workflows, in the server's order."""
-    size = min(limit, PAGE_SIZE)
-    return _take(
-        _pages(
-            lambda r: client.workflows.List(r, timeout=client.timeout),
-            lambda t: ListRequest(page_size=size, page_token=t),
-            "workflows",
-        ),
-        limit,
-    )
+    return _list_resources(client, client.workflows, "workflows", limit)
 
 
 def list_executions(client: StigmerClient, limit: int) -> list[Any]:
