@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stigmer.config import Settings
+from stigmer.server.dispatch import Dispatcher
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.migrations import SchemaError
 from stigmer.server.servicers import add_servicers
@@ -43,15 +44,20 @@ class StigmerServer:
     health: health.HealthServicer
     feed: ExecutionFeed
     executor: ThreadPoolExecutor
+    dispatcher: Dispatcher | None = None
 
     def start(self) -> None:
         self.server.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
 
     def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report NOT_SERVING, end Subscribe streams, let in-flight calls finish within ``grace``."""
         self.health.enter_graceful_shutdown()
         self.feed.close()
         self.server.stop(grace).wait(grace + 1)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
 
@@ -65,11 +71,12 @@ class StigmerServer:
         self.stop()
 
 
-def build_server(settings: Settings, *, address: str | None = None) -> StigmerServer:
+def build_server(settings: Settings, *, address: str | None = None, dispatch: bool = False) -> StigmerServer:
     """Open the store and build a server bound to ``address`` (default ``settings.server_addr``).
 
     Port 0 binds a free port (see ``StigmerServer.port``). The server is not started. Raises
-    ``BindError`` when the address cannot be bound.
+    ``BindError`` when the address cannot be bound. With ``dispatch``, executions are dispatched to
+    Temporal at ``settings.temporal_addr`` (connecting in the background once the server starts).
     """
     address = address or settings.server_addr
     store = Store.open(settings.db_path)
@@ -78,7 +85,8 @@ def build_server(settings: Settings, *, address: str | None = None) -> StigmerSe
         # Without this, gRPC sets SO_REUSEPORT and a second server silently shares a port in use.
         server = grpc.server(executor, options=[("grpc.so_reuseport", 0)])
         feed = ExecutionFeed()
-        services = add_servicers(server, store, feed)
+        dispatcher = Dispatcher(store, feed, settings.temporal_addr) if dispatch else None
+        services = add_servicers(server, store, feed, on_created=dispatcher.submit if dispatcher else None)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for service in ("", *services):
@@ -93,7 +101,7 @@ def build_server(settings: Settings, *, address: str | None = None) -> StigmerSe
         store.close()
         raise
     host = address.rsplit(":", 1)[0]
-    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor)
+    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor, dispatcher)
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
@@ -106,7 +114,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
     restore_signals = _handle_signals(stop)
     try:
         try:
-            running = build_server(settings)
+            running = build_server(settings, dispatch=True)
         except BindError as exc:
             log.error("stigmer-server %s", exc)
             return 1
@@ -116,6 +124,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
         running.start()
         log.info("stigmer-server listening on %s", running.address)
         log.info("database %s", settings.db_path)
+        log.info("dispatching executions to Temporal at %s", settings.temporal_addr)
         try:
             stop.wait()
         finally:

@@ -24,6 +24,12 @@ from stigmer.server.events import ExecutionFeed
 from stigmer.server.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Called with (execution ID, kind) right after an execution's creation committed (the dispatcher's submit).
+OnCreated = Callable[[str, str], None]
+
+
+def _ignore_created(execution_id: str, kind: str) -> None:
+    pass
 
 
 def unary(method: F) -> F:
@@ -100,9 +106,14 @@ class _ExecutionServicer:
 
     kind: executions.ExecutionKind
 
-    def __init__(self, store: Store, feed: ExecutionFeed) -> None:
+    def __init__(self, store: Store, feed: ExecutionFeed, on_created: OnCreated | None = None) -> None:
         self._store = store
         self._feed = feed
+        self._on_created = on_created or _ignore_created
+
+    def _created(self, execution: Any) -> Any:
+        self._on_created(execution.metadata.id, self.kind.name)
+        return execution
 
     @unary
     def Get(self, request, context):
@@ -130,7 +141,7 @@ class AgentExecutionServicer(_ExecutionServicer, execution_pb2_grpc.AgentExecuti
 
     @unary
     def Create(self, request, context):
-        return executions.create_agent_execution(self._store, request)
+        return self._created(executions.create_agent_execution(self._store, request))
 
 
 class WorkflowExecutionServicer(_ExecutionServicer, execution_pb2_grpc.WorkflowExecutionServiceServicer):
@@ -138,16 +149,23 @@ class WorkflowExecutionServicer(_ExecutionServicer, execution_pb2_grpc.WorkflowE
 
     @unary
     def Create(self, request, context):
-        return executions.create_workflow_execution(self._store, request)
+        return self._created(executions.create_workflow_execution(self._store, request))
 
 
-def add_servicers(server: grpc.Server, store: Store, feed: ExecutionFeed) -> list[str]:
-    """Register every Stigmer service on ``server``; return their full names."""
+def add_servicers(
+    server: grpc.Server, store: Store, feed: ExecutionFeed, *, on_created: OnCreated | None = None
+) -> list[str]:
+    """Register every Stigmer service on ``server``; return their full names.
+
+    ``on_created(execution_id, kind)`` is called after every execution creation (to dispatch it).
+    """
     apply_pb2_grpc.add_ApplyServiceServicer_to_server(ApplyServicer(store), server)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(store), server)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(WorkflowServicer(store), server)
-    execution_pb2_grpc.add_AgentExecutionServiceServicer_to_server(AgentExecutionServicer(store, feed), server)
-    execution_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(WorkflowExecutionServicer(store, feed), server)
+    agent_executions = AgentExecutionServicer(store, feed, on_created)
+    workflow_executions = WorkflowExecutionServicer(store, feed, on_created)
+    execution_pb2_grpc.add_AgentExecutionServiceServicer_to_server(agent_executions, server)
+    execution_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(workflow_executions, server)
     return [
         service.full_name
         for module in (apply_pb2, agent_pb2, workflow_pb2, execution_pb2)
