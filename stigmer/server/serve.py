@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -134,6 +136,24 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
         return 0
     finally:
         restore_signals()
+
+
+def main(settings: Settings) -> int:
+    """``run`` as the process's main job (``stigmer server serve``): serve, then end the process.
+
+    From the main thread, the process ends with ``os._exit`` once logs and streams are flushed: a
+    graceful stop has already closed everything, and skipping interpreter finalization avoids both
+    its cost (~0.3 s with temporalio loaded) and the abort at exit that the Temporal core's threads can
+    cause (temporalio/sdk-python#300). Anywhere else (tests), it returns the exit code like ``run``.
+    """
+    code = run(settings)
+    if threading.current_thread() is not threading.main_thread():
+        return code
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing left to flush
+            stream.flush()
+    os._exit(code)
 
 
 def _configure_logging() -> None:
