@@ -27,6 +27,7 @@ from support.llm_standin.rulebook import Answer, Rulebook
 from support.llm_standin.rules import Rule, RuleError, rules_from_json
 
 CONTROL_PREFIX = "/_standin/"
+_POLL_INTERVAL = 0.05  # how soon serve_forever notices stop()
 Log = Callable[[str], None]
 
 
@@ -75,14 +76,14 @@ class LLMStandin:
     def start(self) -> LLMStandin:
         """Serve in a background thread; returns at once (the socket is already listening)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"llm-standin {self.address}")
+            self._thread = threading.Thread(target=self.serve_forever, name=f"llm-standin {self.address}")
             self._thread.daemon = True
             self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in this thread until ``stop()`` is called from another one (or a signal handler's thread)."""
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=_POLL_INTERVAL)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving, cut open connections (and pending latencies) and close the socket. Idempotent."""
