@@ -81,10 +81,12 @@ def start_standin_process(
     run_id: RunId | None = None,
     timeout: float = 15.0,
     python: str = sys.executable,
+    extra_args: Sequence[str] = (),
 ) -> StandinProcess:
     """Start ``python -m support.llm_standin`` and return once it answers ``GET /api/version``.
 
-    Its output goes to ``log_path``; ``rules`` are written next to it and loaded at start. Raises
+    Its output goes to ``log_path``; ``rules`` are written next to it and loaded at start;
+    ``extra_args`` are passed on to the command line (see ``--help``). Raises
     ``StandinStartError`` (with the output) when it exits or is not ready within ``timeout`` seconds;
     the process is killed in that case.
     """
@@ -98,6 +100,7 @@ def start_standin_process(
         rules_path = log_path.with_name(f"{log_path.stem}.rules.json")
         rules_path.write_text(json.dumps(rules_to_json(rules), indent=2))
         command += ["--rules", str(rules_path)]
+    command += extra_args
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
     if run_id is not None:
