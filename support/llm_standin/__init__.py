@@ -15,6 +15,7 @@ As a process: ``python -m support.llm_standin --port 11434`` by hand, ``start_st
 from support.llm_standin.control import StandinClient, StandinControlError
 from support.llm_standin.recording import RecordedRequest
 from support.llm_standin.rules import (
+    BrokenStream,
     HttpError,
     Match,
     Reply,
@@ -35,6 +36,7 @@ from support.llm_standin.wire import DEFAULT_MODELS
 
 __all__ = [
     "DEFAULT_MODELS",
+    "BrokenStream",
     "HttpError",
     "LLMStandin",
     "Match",

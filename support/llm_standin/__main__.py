@@ -27,6 +27,10 @@ rules file (JSON list, first match wins; "times": null means always):
                 "reply": "It is {result} in Paris."}},
    {"match": {"model": "qwen2.5:0.5b"}, "respond": {"kind": "error", "status": 500, "message": "boom"},
     "times": 1}]
+  respond kinds: reply (text, chunks), tool_calls (calls, text), tool_loop (tool, arguments, reply),
+  error (status, message), broken_stream (text, after, message); no "respond": the default reply.
+  match fields: model, user_contains, user_regex, system_contains, system_regex, tools_offered,
+  tool_offered, after_tool (true/false/tool name). Rule fields: times, delay, chunk_delay, name.
 """
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2

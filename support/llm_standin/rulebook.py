@@ -11,6 +11,7 @@ from support.llm_standin.chat import Chat
 from support.llm_standin.rules import (
     DEFAULT_AFTER_TOOL_REPLY,
     DEFAULT_REPLY,
+    BrokenStream,
     HttpError,
     Reply,
     Rule,
@@ -24,13 +25,16 @@ DEFAULT_RULE = "default"
 
 @dataclass(frozen=True)
 class Answer:
-    """What the stand-in sends for one chat request: an error, or text and/or tool calls."""
+    """What the stand-in sends for one chat request: an error, or text and/or tool calls (and, for a
+    broken stream, the error line that follows the first ``broken_after`` pieces)."""
 
     rule: str
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     chunks: int | None = None
     error: HttpError | None = None
+    broken: str | None = None
+    broken_after: int = 0
     delay: float = 0.0
     chunk_delay: float = 0.0
 
@@ -96,6 +100,9 @@ def _answer_of(entry: _Entry, chat: Chat) -> tuple[Answer, bool]:
         return Answer(entry.label, text=chat.fill(respond.text, chat.model), chunks=respond.chunks, **timing), True
     if isinstance(respond, ToolCalls):
         return Answer(entry.label, text=chat.fill(respond.text, chat.model), tool_calls=respond.calls, **timing), True
+    if isinstance(respond, BrokenStream):
+        text = chat.fill(respond.text, chat.model)
+        return Answer(entry.label, text=text, broken=respond.message, broken_after=respond.after, **timing), True
     if isinstance(respond, ToolLoop):
         if chat.tool_result(respond.tool) is not None:
             return Answer(entry.label, text=chat.fill(respond.reply, chat.model, respond.tool), **timing), True

@@ -150,7 +150,24 @@ class HttpError:
         return {"kind": "error", "status": self.status, "message": self.message}
 
 
-Response = Reply | ToolCalls | ToolLoop | HttpError
+@dataclass(frozen=True)
+class BrokenStream:
+    """Stream the first ``after`` words of ``text``, then Ollama's mid-stream error line
+    ``{"error": message}`` (as when the model runner dies); without streaming, HTTP 500 with it."""
+
+    text: str
+    after: int = 1
+    message: str = "an error was encountered while running the model: unexpected EOF"
+
+    def __post_init__(self) -> None:
+        if self.after < 0:
+            raise RuleError(f"broken_stream.after must not be negative, got {self.after}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "broken_stream", "text": self.text, "after": self.after, "message": self.message}
+
+
+Response = Reply | ToolCalls | ToolLoop | HttpError | BrokenStream
 
 
 @dataclass(frozen=True)
@@ -222,7 +239,7 @@ def error(status: int, message: str, **conditions: Any) -> Rule:
 
 
 def response_from_json(data: Mapping[str, Any]) -> Response:
-    """A response from its JSON form (``kind``: reply, tool_calls, tool_loop, error)."""
+    """A response from its JSON form (``kind``: reply, tool_calls, tool_loop, error, broken_stream)."""
     kind = data.get("kind")
     body = {key: value for key, value in data.items() if key != "kind"}
     try:
@@ -239,9 +256,12 @@ def response_from_json(data: Mapping[str, Any]) -> Response:
         if kind == "error":
             _known_keys("error", body, HttpError.__dataclass_fields__)
             return HttpError(**body)
+        if kind == "broken_stream":
+            _known_keys("broken_stream", body, BrokenStream.__dataclass_fields__)
+            return BrokenStream(**body)
     except TypeError as exc:
         raise RuleError(f"{kind}: {exc}") from None
-    raise RuleError(f"respond.kind must be one of reply, tool_calls, tool_loop, error; got {kind!r}")
+    raise RuleError(f"respond.kind must be one of reply, tool_calls, tool_loop, error, broken_stream; got {kind!r}")
 
 
 def rules_from_json(data: Any) -> list[Rule]:

@@ -250,9 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         chat = Chat.from_body(body)
         answer = standin.rulebook.answer(chat, canonical)
         self._rule = answer.rule
-        if answer.error is not None:
+        if answer.error is not None or (answer.broken is not None and not chat.stream):
             standin.wait(answer.delay)
-            self._respond("POST", path, body, answer.error.status, wire.error_body(answer.error.message))
+            status, message = (answer.error.status, answer.error.message) if answer.error else (500, answer.broken)
+            self._respond("POST", path, body, status, wire.error_body(message or ""))
             return
         if chat.stream:
             self._stream(model, body, answer)
@@ -268,12 +269,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if answer.broken is not None:
+            pieces = pieces[: answer.broken_after]
         sent = 0
         for piece in pieces:
             if sent:
                 standin.wait(answer.chunk_delay)
             self._write_chunk(wire.chunk(model, piece))
             sent += 1
+        if answer.broken is not None:
+            self._write_chunk(wire.error_body(answer.broken))
+            self._end_chunks()
+            return
         if answer.tool_calls:
             if sent:
                 standin.wait(answer.chunk_delay)
@@ -290,8 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
             streamed=True,
         )
         self._write_chunk(done)
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        self._end_chunks()
 
     def _whole(self, model: str, body: Any, answer: Answer) -> None:
         pieces = wire.split_text(answer.text, answer.chunks)
@@ -366,6 +372,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head_only:
             self.wfile.write(data)
+
+    def _end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _write_chunk(self, obj: dict[str, Any]) -> None:
         line = json.dumps(obj).encode() + b"\n"

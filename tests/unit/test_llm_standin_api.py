@@ -3,6 +3,7 @@ latency and recording."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Any
 import ollama
 import pytest
 
-from support.llm_standin import LLMStandin, Reply, Rule, error, reply, tool_call, tool_loop
+from support.llm_standin import BrokenStream, LLMStandin, Reply, Rule, error, reply, tool_call, tool_loop
 from support.llm_standin.rules import Match, ToolCall, ToolCalls
 
 MODEL = "llama3.2:1b"
@@ -187,6 +188,22 @@ def test_default_reply_after_a_tool_result_quotes_it(client: ollama.Client) -> N
     assert client.chat(model=MODEL, messages=messages).message.content == "Stand-in reply after tool answer: 42"
 
 
+def test_async_client_streams_tool_calls_too(llm: LLMStandin) -> None:
+    llm.add_rules(tool_call("get_weather", {"city": "Rome"}))
+
+    async def ask() -> list[ollama.ChatResponse]:
+        client = ollama.AsyncClient(host=llm.url, timeout=10)
+        stream = await client.chat(model=MODEL, messages=user("w"), tools=[WEATHER_TOOL], stream=True)
+        return [part async for part in stream]
+
+    parts = asyncio.run(ask())
+    calls = [call for part in parts for call in part.message.tool_calls or []]
+    assert [(call.function.name, dict(call.function.arguments)) for call in calls] == [
+        ("get_weather", {"city": "Rome"})
+    ]
+    assert parts[-1].done
+
+
 # -- matching
 
 
@@ -253,6 +270,18 @@ def test_error_rule_answers_the_status_and_message(llm: LLMStandin, client: olla
         streamed(client, messages=user("x"))
     assert (caught.value.status_code, caught.value.error) == (500, "llama runner process has terminated")
     assert client.chat(model=MODEL, messages=user("x")).message.content == "Stand-in reply to: x"
+
+
+def test_broken_stream_sends_some_words_then_ollamas_error_line(llm: LLMStandin, client: ollama.Client) -> None:
+    llm.add_rules(Rule(respond=BrokenStream("one two three", after=2, message="runner died")))
+    received = []
+    with pytest.raises(ollama.ResponseError, match="runner died"):
+        for part in client.chat(model=MODEL, messages=user("x"), stream=True):
+            received.append(part.message.content)
+    assert received == ["one ", "two "]
+    with pytest.raises(ollama.ResponseError) as caught:
+        client.chat(model=MODEL, messages=user("x"))
+    assert (caught.value.status_code, caught.value.error) == (500, "runner died")
 
 
 def test_latency_delays_the_answer_and_spaces_the_chunks(llm: LLMStandin, client: ollama.Client) -> None:

@@ -118,5 +118,5 @@ def test_rules_file_format_in_help_is_valid() -> None:
     from support.llm_standin.__main__ import EPILOG
     from support.llm_standin.rules import rules_from_json
 
-    example = EPILOG.split('times": null means always):', 1)[1]
+    example = EPILOG.split('times": null means always):', 1)[1].split("respond kinds:")[0]
     assert len(rules_from_json(json.loads(example))) == 2

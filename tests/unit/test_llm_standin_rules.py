@@ -7,6 +7,7 @@ import re
 import pytest
 
 from support.llm_standin import (
+    BrokenStream,
     HttpError,
     Match,
     Reply,
@@ -27,6 +28,7 @@ RULES = [
     Rule(match=Match(after_tool="a"), respond=ToolLoop("b", {"x": [1, 2]}, "got {result}"), delay=0.5),
     Rule(match=Match(model="qwen2.5:0.5b", system_regex="^You"), respond=HttpError(503, "busy"), chunk_delay=0.1),
     Rule(match=Match(after_tool=False)),
+    Rule(respond=BrokenStream("partial", after=3, message="died"), times=2),
 ]
 
 
@@ -63,6 +65,7 @@ def test_minimal_json_rule_defaults_to_always_and_the_default_reply() -> None:
         ({"match": {"user_regex": "("}}, "invalid regular expression"),
         ({"times": 0}, "times must be at least 1"),
         ({"delay": -1}, "must not be negative"),
+        ({"respond": {"kind": "broken_stream", "text": "x", "after": -1}}, "after must not be negative"),
         ("not rules", "JSON list"),
     ],
 )
