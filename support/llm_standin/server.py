@@ -196,7 +196,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError as exc:
-            self._respond(method, path, None, HTTPStatus.BAD_REQUEST, wire.error_body(f"invalid JSON body: {exc}"))
+            error = wire.error_body(f"invalid JSON body: {exc}")
+            if path.startswith(CONTROL_PREFIX):
+                self._send(HTTPStatus.BAD_REQUEST, error)
+            else:
+                self._respond(method, path, None, HTTPStatus.BAD_REQUEST, error)
             return
         try:
             if path.startswith(CONTROL_PREFIX):
@@ -250,12 +254,13 @@ class _Handler(BaseHTTPRequestHandler):
         chat = Chat.from_body(body)
         answer = standin.rulebook.answer(chat, canonical)
         self._rule = answer.rule
-        if answer.error is not None or (answer.broken is not None and not chat.stream):
+        failure = _failure(answer, chat.stream)
+        # recorded once answered, before any latency: the order of the recording is the order of answers
+        self._record("POST", path, body, failure[0] if failure else HTTPStatus.OK)
+        if failure is not None:
             standin.wait(answer.delay)
-            status, message = (answer.error.status, answer.error.message) if answer.error else (500, answer.broken)
-            self._respond("POST", path, body, status, wire.error_body(message or ""))
-            return
-        if chat.stream:
+            self._send(failure[0], wire.error_body(failure[1]))
+        elif chat.stream:
             self._stream(model, body, answer)
         else:
             self._whole(model, body, answer)
@@ -263,7 +268,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, model: str, body: Any, answer: Answer) -> None:
         standin = self.server.standin
         pieces = wire.split_text(answer.text, answer.chunks)
-        self._record("POST", "/api/chat", body, HTTPStatus.OK)
         standin.wait(answer.delay)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "application/x-ndjson")
@@ -312,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
             pieces=len(pieces),
             waited=waited,
         )
-        self._respond("POST", "/api/chat", body, HTTPStatus.OK, done)
+        self._send(HTTPStatus.OK, done)
 
     # -- control endpoint
 
@@ -381,6 +385,15 @@ class _Handler(BaseHTTPRequestHandler):
         line = json.dumps(obj).encode() + b"\n"
         self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
         self.wfile.flush()
+
+
+def _failure(answer: Answer, stream: bool) -> tuple[int, str] | None:
+    """The HTTP status and message when the answer is an error (a broken stream is one when not streaming)."""
+    if answer.error is not None:
+        return answer.error.status, answer.error.message
+    if answer.broken is not None and not stream:
+        return HTTPStatus.INTERNAL_SERVER_ERROR, answer.broken
+    return None
 
 
 def _model_of(body: Any) -> str:

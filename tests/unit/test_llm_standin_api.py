@@ -15,6 +15,7 @@ import pytest
 
 from support.llm_standin import BrokenStream, LLMStandin, Reply, Rule, error, reply, tool_call, tool_loop
 from support.llm_standin.rules import Match, ToolCall, ToolCalls
+from support.waits import eventually
 
 MODEL = "llama3.2:1b"
 WEATHER_TOOL: dict[str, Any] = {
@@ -306,6 +307,11 @@ def test_a_slow_answer_does_not_hold_up_others(llm: LLMStandin, client: ollama.C
         answered.set()
 
     threading.Thread(target=ask_slowly, daemon=True).start()
+
+    def slow_one_recorded() -> None:
+        assert [r.rule for r in llm.chats()] == ["rule 0"], "the slow request has not arrived"
+
+    eventually(slow_one_recorded, timeout=10)  # recorded while it waits out its latency
     with ollama.Client(host=llm.url, timeout=10) as other:
         assert other.chat(model=MODEL, messages=user("fast")).message.content == "Stand-in reply to: fast"
     assert not answered.is_set()
