@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from support.cli import CliResult, resolve_binary
@@ -61,10 +62,10 @@ def bench_stack(factory: StackFactory, runs: int, metrics: dict[str, Metric]) ->
         stack = factory.create(f"bench-{run}")
         try:
             cli = stack.cli()
-            metrics["version"].samples.append(timed(lambda cli=cli: cli("--version")))
+            metrics["version"].samples.append(timed(partial(cli, "--version")))
             metrics["cold_start"].samples.append(timed(stack.start))
-            metrics["apply_01"].samples.append(timed(lambda cli=cli: cli("apply", "--config", example_01)))
-            metrics["reapply_01"].samples.append(timed(lambda cli=cli: cli("apply", "--config", example_01)))
+            metrics["apply_01"].samples.append(timed(partial(cli, "apply", "--config", example_01)))
+            metrics["reapply_01"].samples.append(timed(partial(cli, "apply", "--config", example_01)))
             if run == 0:
                 metrics["apply_all"].samples.append(apply_all(stack))
             stack.stop()
