@@ -18,6 +18,7 @@ change goes through the store and the execution feed, so Subscribe streams see i
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -110,8 +111,7 @@ def _save(tx: Transaction, feed: ExecutionFeed, execution: Execution) -> None:
     now = clock.now()
     execution.metadata.updated_at.CopyFrom(now)
     revision = tx.update_execution_status(execution.metadata.id, execution.status, now)
-    snapshot = type(execution)()
-    snapshot.CopyFrom(execution)
+    snapshot = copy.deepcopy(execution)  # subscribers share it: never modified afterwards
     tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
 
 
