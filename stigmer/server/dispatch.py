@@ -224,6 +224,7 @@ class Dispatcher:
         self._outage_attempts = 0  # failed connection attempts since the last connection
         self._waiting: set[str] = set()  # executions known to wait for a connection (loop thread only)
         self._cancels: set[str] = set()  # workflow cancellations still to send (loop thread only)
+        self._rejected: set[str] = set()  # executions Temporal refused to start (logged once each)
 
     # --- called from any thread ---
 
@@ -265,18 +266,29 @@ class Dispatcher:
         from stigmer.server.engine import new_runtime
 
         runtime = new_runtime()
-        self._waiting.update(p.execution_id for p in pending_dispatch(self._store))
         consumer = asyncio.create_task(self._consume())
         try:
             while True:
-                engine = await self._connect(runtime)
-                self._connected(engine)
-                reason = await self._watch(engine)
-                self._disconnected(reason)
+                try:
+                    await self._supervise(runtime)
+                except Exception:  # e.g. the store failed: never leave the server without dispatching
+                    log.exception("the dispatcher failed; restarting it in %.1f s", self._backoff_max)
+                    self._engine = None
+                    self.connected.clear()
+                    await asyncio.sleep(self._backoff_max)
         finally:
             consumer.cancel()
             self._engine = None
             self.connected.clear()
+
+    async def _supervise(self, runtime: temporalio.runtime.Runtime) -> None:
+        """Connect, dispatch, watch; on a lost connection, reconnect: forever."""
+        self._waiting.update(p.execution_id for p in pending_dispatch(self._store))
+        while True:
+            engine = await self._connect(runtime)
+            self._connected(engine)
+            reason = await self._watch(engine)
+            self._disconnected(reason)
 
     async def _connect(self, runtime: temporalio.runtime.Runtime) -> Engine:
         """Connect, retrying with exponential backoff (and jitter) for as long as it takes."""
@@ -355,6 +367,7 @@ class Dispatcher:
             record = tx.execution(execution_id)
         if record is None or not _needs_dispatch(record.execution):
             self._waiting.discard(execution_id)
+            self._rejected.discard(execution_id)
             return
         engine = self._engine
         if engine is None:
@@ -371,11 +384,14 @@ class Dispatcher:
             self._connection_lost(str(exc))
             return
         except EngineRejected as exc:
-            log.warning("Temporal did not start execution %s: %s (retrying)", execution_id, exc)
+            if execution_id not in self._rejected:  # one line per execution, not one per retry
+                self._rejected.add(execution_id)
+                log.warning("Temporal did not start execution %s: %s (retrying)", execution_id, exc)
             mark_waiting(self._store, self._feed, [execution_id], rejected(str(exc)))
             asyncio.get_running_loop().call_later(self._backoff_max, self._queue.put_nowait, item)
             return
         self._waiting.discard(execution_id)
+        self._rejected.discard(execution_id)
         execution = mark_dispatched(self._store, self._feed, execution_id, route.task_queue)
         log.info(
             "dispatched %s execution %s: workflow %s on task queue %s (run %s)",
