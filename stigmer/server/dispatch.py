@@ -231,6 +231,8 @@ class Dispatcher:
     def start(self) -> None:
         """Start the dispatcher's thread; it connects to Temporal in the background."""
         if self._thread is None:
+            self._queue = asyncio.Queue()  # asyncio objects bind to the first loop that uses them
+            self._lost = asyncio.Event()
             self._thread = LoopThread("stigmer-dispatch")
             self._thread.spawn(self._main())
 
@@ -401,8 +403,8 @@ class Dispatcher:
             route.task_queue,
             run_id,
         )
-        if execution is not None and execution.status.cancel_requested:  # cancelled while being started
-            await self._cancel(execution_id)
+        if execution is not None and (execution.status.cancel_requested or execution.status.phase == CANCELLED):
+            await self._cancel(execution_id)  # cancelled while it was being started
 
     async def _cancel(self, execution_id: str) -> None:
         with self._store.transaction() as tx:
