@@ -94,7 +94,6 @@ class Engine:
                 runtime=runtime,
                 retry_config=retry,
                 connect_timeout=CONNECT_TIMEOUT,
-                identity=f"stigmer-server@{address}",
             )
         except RuntimeError as exc:  # the core reports connection failures as RuntimeError
             raise EngineUnavailable(str(exc)) from exc
@@ -144,6 +143,8 @@ class Engine:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
             raise _classify(exc) from exc
+        except Exception as exc:
+            raise _classify(exc) from exc
         return True
 
 
@@ -164,7 +165,6 @@ class LoopThread:
     def __init__(self, name: str) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._closed = threading.Event()
         self._thread.start()
 
     def _run(self) -> None:
@@ -179,7 +179,6 @@ class LoopThread:
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         finally:
             self._loop.close()
-            self._closed.set()
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run ``coro`` on the loop; its result arrives through the returned future."""
