@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 1.0
 BACKOFF_INITIAL = 0.1
 BACKOFF_MAX = 2.0
+BACKOFF_JITTER = 0.1
 STOP_TIMEOUT = 3.0
 SCAN_PAGE = 200
 
@@ -297,7 +298,8 @@ class Dispatcher:
         self._outage_attempts = 0
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(EngineUnavailable),
-            wait=tenacity.wait_exponential_jitter(multiplier=BACKOFF_INITIAL, max=self._backoff_max, jitter=0.1),
+            wait=tenacity.wait_exponential(multiplier=BACKOFF_INITIAL, max=self._backoff_max)
+            + tenacity.wait_random(0, BACKOFF_JITTER),
             stop=tenacity.stop_never,
             before_sleep=self._connect_failed,
             reraise=True,
