@@ -82,6 +82,8 @@ class Stack:
             STIGMER_SERVER_ADDR=self.address,
             # nothing listens here unless a tier provisions Temporal: no stack reaches a stranger's
             STIGMER_TEMPORAL_ADDR=f"{LOOPBACK}:{self.temporal_port}",
+            # every `stigmer server start` of this stack runs the tier's components, not all of them
+            STIGMER_COMPONENTS=",".join(self.components),
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
@@ -96,9 +98,12 @@ class Stack:
         return StackClient(self.address)
 
     def start(self) -> CliResult:
-        """``stigmer server start``; returns once the server's health check says SERVING."""
+        """``stigmer server start`` of the stack's components; returns once the server says SERVING."""
         timeout = self.start_timeout
-        result = self.cli()("server", "start", "--timeout", f"{timeout:g}", timeout=timeout + 15)
+        components = ",".join(self.components)
+        result = self.cli()(
+            "server", "start", "--components", components, "--timeout", f"{timeout:g}", timeout=timeout + 15
+        )
         if result.exit_code != 0:
             raise StackError(f"stack {self.name!r} did not start:\n{result}\n{self.tail()}")
         self.wait_serving(timeout=10)
@@ -197,7 +202,8 @@ class Stack:
 
     def teardown(self) -> list[int]:
         """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed."""
-        if self.running_pid(SERVER) is not None:
+        recorded = (self.home / "run" / "stack.json").exists() or any((self.home / "pids").glob("*.pid"))
+        if recorded or self.running_pid(SERVER) is not None:
             with contextlib.suppress(CliTimeoutError):
                 self.stop(check=False)
         killed = kill_processes(self.labelled())

@@ -183,8 +183,8 @@ class Daemon:
 
     def stop(self, timeout: float) -> list[Stopped]:
         """Stop the supervisor and every component it runs; kill what is left after ``timeout``."""
-        if not self.settings.home.is_dir():
-            return []
+        if not self._anything_recorded() and not os.access(self.settings.home, os.W_OK):
+            return []  # nothing can run from a home that does not exist or cannot be written
         with self._lock(timeout + 5.0):
             stopped: list[Stopped] = []
             current = state.read(self.settings.state_file)
@@ -233,6 +233,11 @@ class Daemon:
             stopped.append(Stopped(name, component.pid, killed=result.killed))
         self._remove_run_files()
         return stopped
+
+    def _anything_recorded(self) -> bool:
+        if self.settings.state_file.exists():
+            return True
+        return any(self.settings.pid_file(name).exists() for name in (*COMPONENTS, SUPERVISOR))
 
     def _remove_run_files(self) -> None:
         live = state.read_live(self.settings.state_file)
