@@ -226,13 +226,21 @@ def serve_command(env: Environment) -> Any:
     return run(_settings(env))
 
 
-@server_group.command("supervise", hidden=True)
-@click.option("--components", "components", required=True)
-@click.option("--timeout", type=float, required=True)
-@click.option("--notify-fd", type=int, default=None)
+@server_group.command(
+    "supervise",
+    hidden=True,
+    epilog="Example (normally run by `stigmer server start`):\n\n"
+    "  stigmer server supervise --components stigmer-server --timeout 30",
+)
+@click.option("--components", "components", required=True, help="Comma-separated components to run.")
+@click.option("--timeout", type=float, required=True, help="Seconds until every component must be ready.")
+@click.option("--notify-fd", type=int, default=None, help="Pipe to write the one-line verdict to.")
 @click.pass_obj
 def supervise_command(env: Environment, components: str, timeout: float, notify_fd: int | None) -> int:
-    """The supervisor `stigmer server start` spawns (internal; runs until SIGTERM)."""
+    """The supervisor `stigmer server start` spawns (internal; runs until SIGTERM).
+
+    It starts the components, restarts crashed ones within a budget, and stops them on SIGTERM.
+    """
     from stigmer.daemon.supervise import supervise
 
     return supervise(_settings(env), env.environ, _component_names((components,)) or (), timeout, notify_fd)
