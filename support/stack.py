@@ -166,12 +166,33 @@ class Stack:
         return record.pid
 
     def assert_alive(self) -> None:
-        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines."""
+        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines.
+
+        While the stack's supervisor runs (``run/stack.json``), the server counts as alive unless the
+        supervisor gave up on it: a crashed server is being restarted. Without one, its pid file decides.
+        """
+        supervised = self.supervised_state(SERVER)
+        if supervised is not None:
+            if supervised == "failed":
+                raise ProcessDiedError(f"stack {self.name!r}: stigmer-server failed for good\n{self.tail()}")
+            return
         record = self.pid_record(SERVER)
         if record is None:
             raise ProcessDiedError(f"stack {self.name!r}: no stigmer-server pid file\n{self.tail()}")
         if is_gone(record.pid, record.create_time):
             raise ProcessDiedError(f"stack {self.name!r}: stigmer-server (pid {record.pid}) died\n{self.tail()}")
+
+    def supervised_state(self, component: str) -> str | None:
+        """The component's state per the stack's live supervisor, or None when no supervisor runs."""
+        try:
+            data = json.loads((self.home / "run" / "stack.json").read_text())
+        except (OSError, ValueError):
+            return None
+        pid = data.get("supervisor_pid")
+        if not isinstance(pid, int) or pid <= 0 or is_gone(pid, data.get("supervisor_create_time")):
+            return None
+        states = {c.get("name"): c.get("state") for c in data.get("components", [])}
+        return states.get(component)
 
     def kill_server(self, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` to stigmer-server; for SIGKILL/SIGTERM wait until it is gone. Returns its PID."""

@@ -118,25 +118,30 @@ class Supervisor:
     # --- the whole life ------------------------------------------------------------------
 
     def run(self, timeout: float, notify: Notify) -> int:
-        """Start everything, report, supervise until stopped, stop everything. Returns the exit code."""
-        self._save()
+        """Start everything, report, supervise until stopped, stop everything. Returns the exit code.
+
+        Whatever happens (a failed start, a bug, a signal), what was started is stopped again.
+        """
         try:
-            self.start_all(time.monotonic() + timeout)
-        except (DaemonError, OSError) as exc:
-            self._log(f"start failed: {exc}")
-            self.state.phase, self.state.error = state.PHASE_FAILED, str(exc)
             self._save()
-            kind = "timeout" if isinstance(exc, TimeoutError) else "error"
-            notify({"event": "failed", "kind": kind, "error": str(exc)})
+            try:
+                self.start_all(time.monotonic() + timeout)
+            except (DaemonError, OSError) as exc:
+                self._log(f"start failed: {exc}")
+                self.state.phase, self.state.error = state.PHASE_FAILED, str(exc)
+                self._save()
+                kind = "timeout" if isinstance(exc, TimeoutError) else "error"
+                notify({"event": "failed", "kind": kind, "error": str(exc)})
+                return 1
+            self.state.phase = state.PHASE_RUNNING
+            self._save()
+            ready = ", ".join(f"{s.name}={s.record.state}" for s in self.slots.values())
+            self._log(f"all components ready: {ready}")
+            notify({"event": "running"})
+            self.monitor()
+            return 0
+        finally:
             self.stop_all()
-            return 1
-        self.state.phase = state.PHASE_RUNNING
-        self._save()
-        self._log("all components ready: " + ", ".join(f"{s.name}={s.record.state}" for s in self.slots.values()))
-        notify({"event": "running"})
-        self.monitor()
-        self.stop_all()
-        return 0
 
     # --- start ---------------------------------------------------------------------------
 
@@ -288,6 +293,7 @@ class Supervisor:
             message = f"{how}; restarting in {delay:.1f}s (restart {slot.record.restarts + 1})"
             slot.restart_at = now + delay
             self._set(slot, state.RESTARTING, last_exit=code, error=None, pid=None, create_time=None)
+            self._remove_pidfile(slot)
         self._log(f"{slot.name}: {message}")
         self._component_log(slot, message)
 

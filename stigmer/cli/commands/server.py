@@ -89,7 +89,7 @@ Examples:
     help="Seconds to wait until every component is ready (exit code 4 after that).",
 )
 @click.pass_obj
-def start_command(env: Environment, components: tuple[str, ...], timeout: float) -> None:
+def start_command(env: Environment, components: tuple[str, ...], timeout: float) -> ExitStatus:
     """Start the local stack in the background and wait until every component is ready.
 
     Ready means: stigmer-server and Temporal answer their gRPC health check with SERVING, a runner has
@@ -104,17 +104,26 @@ def start_command(env: Environment, components: tuple[str, ...], timeout: float)
         result = _daemon(env).start(names, timeout=timeout)
     for name in result.stopped_leftovers:
         env.err(f"Stopped a leftover {name} of a stack whose supervisor had died")
-    for component in result.state.components:
-        env.out(_start_line(component.name, component.state, component.address, component.pid, result.already_running))
+    lines = [_start_line(c.name, c.state, c.address, c.pid, result.already_running) for c in result.state.components]
+    for line in lines:
+        env.out(line)
+    failed = [c.name for c in result.state.components if c.state == "failed"]
+    if failed:
+        env.err(f"{', '.join(failed)} crashed too often and is not restarted; see `stigmer server logs -c {failed[0]}`")
+        env.err("To start it again: stigmer server stop && stigmer server start")
+        return ExitStatus.ERROR
+    return ExitStatus.OK
 
 
 def _start_line(name: str, state: str, address: str | None, pid: int | None, already: bool) -> str:
     where = f"at {address} " if address else ""
     if state == "external":
         return f"✓ {name} {where}is external (already answering; not managed by this STIGMER_HOME)"
-    if already:
+    if not already:
+        return f"✓ {name} ready {where}(pid {pid})"
+    if state == "running":
         return f"{name} is already running {where}(pid {pid})"
-    return f"✓ {name} ready {where}(pid {pid})"
+    return f"{name} is {state}" + (f" (pid {pid})" if pid else "")
 
 
 @server_group.command("stop", epilog="Example:\n\n  stigmer server stop --timeout 30")
