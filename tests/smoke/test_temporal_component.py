@@ -57,3 +57,21 @@ def test_temporal_that_already_answers_is_external(stack: Stack, make_stack: Cal
     assert stopped.exit_code == 0 and "temporal" not in stopped.stdout, stopped
     with StackClient(f"127.0.0.1:{stack.temporal_port}") as api:
         assert api.health_status(WORKFLOW_SERVICE) == "SERVING", "stop stopped a Temporal it did not start"
+
+
+def test_stop_leaves_no_temporal_process(make_stack: Callable[[], Stack]) -> None:
+    fresh = make_stack()
+    fresh.start()
+    pids = {name: c["pid"] for name, c in _components(fresh).items()}
+    assert set(pids) == {SERVER, TEMPORAL} and all(pids.values()), pids
+    stopped = fresh.stop()
+    assert f"Stopped {TEMPORAL} (pid {pids[TEMPORAL]})" in stopped.stdout, stopped
+    assert not any(_is_running(pid) for pid in pids.values()), f"still running after stop: {pids}"
+    assert fresh.labelled() == [], f"processes of the stack still run after stop: {fresh.labelled()}"
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
