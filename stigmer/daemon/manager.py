@@ -167,11 +167,12 @@ class Daemon:
             raise
         finally:
             os.close(read_end)
-        if verdict is None:
-            code = process.poll()
-            if code is None:
+        if verdict is None:  # it closed the pipe without a verdict (it died), or the deadline passed
+            try:
+                code = process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
                 terminate_tree(process.pid, timeout=10.0)
-                raise StartTimeoutError("the supervisor did not report in time" + self._excerpt(log_start))
+                raise StartTimeoutError("the supervisor did not report in time" + self._excerpt(log_start)) from None
             raise DaemonError(f"the supervisor exited with code {code} while starting" + self._excerpt(log_start))
         if verdict.get("event") == "failed":
             with contextlib.suppress(subprocess.TimeoutExpired):

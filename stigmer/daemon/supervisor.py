@@ -283,7 +283,9 @@ class Supervisor:
         if slot.probe is not None:
             slot.probe.close()
             slot.probe = None
-        slot.process = None  # already reaped: never signal its pid again (it may be reused)
+        if slot.process is not None:
+            _kill_group(slot.process.pid)  # what it started may still run in its process group
+        slot.process = None  # already reaped: its pid is never signalled again (it may be reused)
         delay = slot.budget.next_delay(now)
         if delay is None:
             message = f"{how}; not restarted: it crashed too often ({slot.budget.describe()})"
@@ -385,6 +387,16 @@ class Supervisor:
     def _component_log(self, slot: Slot, message: str) -> None:
         with contextlib.suppress(OSError), Path(self.settings.log_file(slot.name)).open("a") as log:
             log.write(f"--- {_stamp()} supervisor: {slot.name} {message} ---\n")
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a process group whose leader exited.
+
+    Safe against pid reuse: Linux does not hand out a pid that is still the id of a live group, so the
+    group is either the dead leader's or gone.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _print(line: str) -> None:

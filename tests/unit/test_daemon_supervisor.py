@@ -225,3 +225,29 @@ def _in(seconds: float) -> float:
 
 def _must_not_run(settings: Settings, environ: object) -> None:
     raise AssertionError("preflight of an adopted component ran")
+
+
+def test_what_a_crashed_component_started_is_killed_with_it(
+    settings: Settings, supervisors: list[Supervisor], tmp_path: Path
+) -> None:
+    child_pid_file = tmp_path / "child.pid"
+    script = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(child_pid_file)!r}, 'w').write(str(child.pid))\n"
+        "open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid()))\n"
+        "time.sleep(0.3)\n"
+        "os._exit(9)\n"
+    )
+    budget = lambda: RestartBudget(limit=0)  # noqa: E731
+    supervisor = make(settings, supervisors, worker("workflow-runner", script), budget=budget)
+    supervisor.start_all(deadline=_in(30))
+    child = int(child_pid_file.read_text())
+    assert alive(child)
+
+    def left_failed_and_child_gone() -> None:
+        supervisor.check_once(_in(0))
+        assert supervisor.state.components[0].state == state.FAILED
+        assert not alive(child), f"the crashed component's child {child} still runs"
+
+    eventually(left_failed_and_child_gone, timeout=10)
