@@ -86,6 +86,11 @@ class Settings:
     def state_file(self) -> Path:
         return self.run_dir / "stack.json"
 
+    @property
+    def stop_request_file(self) -> Path:
+        """Written by ``stigmer server stop`` before it signals the supervisor: how long stopping may take."""
+        return self.run_dir / "stop-request.json"
+
     def ready_file(self, component: str) -> Path:
         return self.run_dir / f"{component}.ready"
 

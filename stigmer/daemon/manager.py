@@ -37,6 +37,7 @@ SUPERVISOR = "supervisor"
 VERDICT_MARGIN = 5.0  # the supervisor enforces the start timeout; this covers its own start-up
 LOG_LINES_ON_FAILURE = 20
 STOP_POLL_INTERVAL = 0.02
+STOP_MARGIN = 0.5  # of --timeout, left for the supervisor itself after its components stopped
 NOT_MANAGED = "running, not managed by this STIGMER_HOME"
 
 
@@ -206,6 +207,9 @@ class Daemon:
         Its exit is watched with :meth:`StackState.supervisor_alive`, which counts a zombie as gone: the
         supervisor is not our child, and whoever inherited it may be slow to reap it.
         """
+        request = self.settings.stop_request_file
+        with contextlib.suppress(OSError):
+            request.write_text(json.dumps({"timeout": max(timeout - STOP_MARGIN, 0.0)}) + "\n")
         with contextlib.suppress(ProcessLookupError):
             os.kill(current.supervisor_pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -245,6 +249,7 @@ class Daemon:
         if live is not None:
             return  # a supervisor runs: its files are its own
         state.remove(self.settings.state_file)
+        state.remove(self.settings.stop_request_file)
         for name in (*COMPONENTS, SUPERVISOR):
             with contextlib.suppress(OSError):
                 pidfile.remove(self.settings.pid_file(name))

@@ -17,6 +17,7 @@ server) or adopted unmanaged (Temporal: ``external``), per :class:`WhenAnswering
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -315,7 +316,10 @@ class Supervisor:
         """Stop every managed component, last wave first (a wave's components at once); remove our files."""
         self.state.phase = state.PHASE_STOPPING
         self._save()
-        self._log("stopping")
+        requested = _requested_timeout(self.settings.stop_request_file)
+        if requested is not None:  # `stop --timeout`: shared by the waves, which stop one after the other
+            self.stop_grace = requested / max(len(self.waves), 1)
+        self._log(f"stopping (grace period {self.stop_grace:g}s per component)")
         for wave in reversed(self.waves):
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                 for slot, forced in zip(wave, pool.map(self._stop_slot, wave), strict=True):
@@ -328,6 +332,7 @@ class Supervisor:
                 self._remove_pidfile(slot)
                 state.remove(self.settings.ready_file(slot.name))
         state.remove(self.settings.state_file)
+        state.remove(self.settings.stop_request_file)
 
     def _stop_slot(self, slot: Slot) -> bool | None:
         """Stop one slot's process; None when none ran, else whether SIGKILL was needed."""
@@ -387,6 +392,14 @@ class Supervisor:
     def _component_log(self, slot: Slot, message: str) -> None:
         with contextlib.suppress(OSError), Path(self.settings.log_file(slot.name)).open("a") as log:
             log.write(f"--- {_stamp()} supervisor: {slot.name} {message} ---\n")
+
+
+def _requested_timeout(path: Path) -> float | None:
+    """The seconds ``stigmer server stop --timeout`` allows for stopping everything, if it said so."""
+    try:
+        return max(float(json.loads(path.read_text())["timeout"]), 0.0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _kill_group(pgid: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stigmer.cli.app import cli
+from support.waits import eventually
 from tests.unit.network import free_address
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +159,26 @@ def test_logs_before_any_start(stigmer: tuple[Run, Path, str]) -> None:
     result = run("server", "logs")
     assert result.exit_code == 1 and "no log for stigmer-server yet" in result.stderr
     assert run("server", "logs", "--component", "nope").exit_code == 2
+
+
+def test_stop_cleans_up_after_a_killed_supervisor(stigmer: tuple[Run, Path, str]) -> None:
+    run, home, _ = stigmer
+    assert run("server", "start").exit_code == 0
+    stack = json.loads((home / "run" / "stack.json").read_text())
+    supervisor, server = stack["supervisor_pid"], stack["components"][0]["pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    eventually(lambda: _assert_not_alive(supervisor), timeout=10)
+
+    status = run("server", "status", "-o", "json")
+    [orphan] = json.loads(status.stdout)["components"]
+    assert (orphan["state"], orphan["pid"]) == ("running", server)
+    assert "supervisor is gone" in orphan["note"]
+
+    stopped = run("server", "stop")
+    assert (stopped.exit_code, stopped.stdout) == (0, f"Stopped stigmer-server (pid {server})\n")
+    assert not alive(server)
+    assert list((home / "pids").iterdir()) == [] and not (home / "run" / "stack.json").exists()
+
+
+def _assert_not_alive(pid: int) -> None:
+    assert not alive(pid), f"process {pid} still runs"

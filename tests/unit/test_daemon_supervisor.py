@@ -251,3 +251,19 @@ def test_what_a_crashed_component_started_is_killed_with_it(
         assert not alive(child), f"the crashed component's child {child} still runs"
 
     eventually(left_failed_and_child_gone, timeout=10)
+
+
+def test_stop_request_bounds_the_grace_period(settings: Settings, supervisors: list[Supervisor]) -> None:
+    stubborn = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid()))\n"
+        "time.sleep(600)\n"
+    )
+    supervisor = make(settings, supervisors, worker("workflow-runner", stubborn))
+    supervisor.start_all(deadline=_in(30))
+    pid = supervisor.state.components[0].pid
+    settings.stop_request_file.write_text('{"timeout": 0.5}\n')
+    began = _in(0)
+    supervisor.stop_all()
+    assert _in(0) - began < 5, "the requested timeout was not used as the grace period"
+    assert_nothing_left(settings, pid)
