@@ -28,6 +28,7 @@ from stigmer.server.store import Store
 log = logging.getLogger("stigmer.server")
 
 GRACE_SECONDS = 5.0
+SIGNAL_CHECK_SECONDS = 0.5
 MAX_WORKERS = 64
 
 
@@ -128,7 +129,10 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
         log.info("database %s", settings.db_path)
         log.info("dispatching executions to Temporal at %s", settings.temporal_addr)
         try:
-            stop.wait()
+            # A signal can land on any thread (gRPC's, Temporal's); Python runs its handler on the main
+            # thread, which only notices when it wakes: so it wakes at least every SIGNAL_CHECK_SECONDS.
+            while not stop.wait(SIGNAL_CHECK_SECONDS):
+                pass
         finally:
             log.info("stigmer-server stopping (grace period %.0f s)", GRACE_SECONDS)
             running.stop(GRACE_SECONDS)
