@@ -34,6 +34,13 @@ AGENT_FAILURES = (LlmError, McpSetupError, MissingEnvError, MaxTurnsError, NoMod
 TERMINAL = {pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED}
 
 
+def single(error: BaseException) -> BaseException:
+    """The one exception inside nested exception groups (the group itself when it holds several)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
 def phase_name(phase: int) -> str:
     return pb.ExecutionPhase.Name(phase).removeprefix("EXECUTION_PHASE_")
 
@@ -89,6 +96,8 @@ class AgentActivities:
                 async with AsyncExitStack() as stack, asyncio.timeout(timeout):
                     run = AgentRun(self.settings, execution, agent, env, reporter, api, stack)
                     answer = await run.run()
+            except BaseExceptionGroup as group:  # MCP clients' task groups wrap what ends them
+                raise single(group) from None
             except TimeoutError:
                 raise LlmError(
                     f"the agent did not finish within the execution's timeout of {timeout} s "

@@ -72,7 +72,7 @@ async def chat_turn(
                 turn.tool_requests.append(ToolRequest(call.function.name, _arguments(call.function.arguments)))
     except ollama.ResponseError as exc:
         raise _response_error(options, exc) from None
-    except ConnectionError:
+    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
         raise LlmError(_unreachable(options)) from None
     except httpx.TimeoutException:
         raise LlmError(

@@ -10,6 +10,7 @@ activity: server env and headers may hold secrets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 from collections.abc import Iterable, Mapping
@@ -112,17 +113,23 @@ async def connect_server(
             streams = streamable_http_client(url, http_client=await stack.enter_async_context(client))
     else:
         raise McpSetupError(f"{where} has no transport (stdio, http or docker)")
+    # The server's contexts live on their own stack, so a failed start is unwound here, before the error
+    # is raised (otherwise the SDK's task groups would wrap it in an ExceptionGroup on the way out).
+    own = AsyncExitStack()
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
-            read, write = await stack.enter_async_context(streams)
-            session = await stack.enter_async_context(ClientSession(read, write))
+            read, write = await own.enter_async_context(streams)
+            session = await own.enter_async_context(ClientSession(read, write))
             await session.initialize()
-    except TimeoutError:
-        raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None
-    except McpSetupError:
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):
+            await own.aclose()
+        if isinstance(exc, TimeoutError):
+            raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None
+        if isinstance(exc, Exception):  # the SDK raises anything from OSError to ExceptionGroup
+            raise McpSetupError(f"{where} ({transport}) failed to start: {_describe(exc)}") from None
         raise
-    except Exception as exc:  # the SDK raises anything from OSError to ExceptionGroup
-        raise McpSetupError(f"{where} ({transport}) failed to start: {_describe(exc)}") from None
+    stack.push_async_callback(own.aclose)
     return session
 
 
