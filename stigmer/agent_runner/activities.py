@@ -27,10 +27,12 @@ from stigmer.api.v1 import execution_pb2 as pb
 
 log = logging.getLogger("stigmer.agent_runner")
 
-HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_SECONDS = 1.0
+# Error types of failed run_agent attempts (retried; the last one's message becomes the execution's error).
 RUNNER_ERROR = "RunnerError"
-# Failures of the agent itself: reported as FAILED at once, never retried.
-AGENT_FAILURES = (LlmError, McpSetupError, MissingEnvError, MaxTurnsError, NoModelError)
+LLM_UNAVAILABLE = "LlmUnavailable"
+# Failures of the agent itself (and non-retryable LLM errors): reported as FAILED at once, never retried.
+AGENT_FAILURES = (McpSetupError, MissingEnvError, MaxTurnsError, NoModelError)
 TERMINAL = {pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED}
 
 
@@ -106,11 +108,16 @@ class AgentActivities:
             await reporter.completed(answer.message_id, answer.text)
             log.info("execution %s COMPLETED after %d turn(s) with %s", execution_id, answer.turns, run.model)
             return "COMPLETED"
-        except AGENT_FAILURES as exc:
+        except LlmError as exc:
+            if not exc.retryable:
+                return await self._failed(reporter, execution_id, redact(str(exc)))
             message = redact(str(exc))
-            log.warning("execution %s FAILED: %s", execution_id, message)
-            await reporter.failed(message)
-            return "FAILED"
+            log.warning(
+                "execution %s: LLM call failed (attempt %d, will be retried): %s", execution_id, attempt, message
+            )
+            raise ApplicationError(message, type=LLM_UNAVAILABLE) from None
+        except AGENT_FAILURES as exc:
+            return await self._failed(reporter, execution_id, redact(str(exc)))
         except ExecutionFinishedError as exc:
             log.info("execution %s ended meanwhile: %s", execution_id, redact(str(exc)))
             return "FINISHED"
@@ -118,10 +125,15 @@ class AgentActivities:
             log.info("execution %s: run cancelled", execution_id)
             raise
         except Exception as exc:
-            message = redact(f"{type(exc).__name__}: {exc}")
+            message = redact(f"agent-runner error: {type(exc).__name__}: {exc}")
             log.error("execution %s: runner error (attempt %d): %s", execution_id, attempt, message)
             # No chained cause: the original exception's text could hold a secret.
             raise ApplicationError(message, type=RUNNER_ERROR) from None
+
+    async def _failed(self, reporter: Reporter, execution_id: str, message: str) -> str:
+        log.warning("execution %s FAILED: %s", execution_id, message)
+        await reporter.failed(message)
+        return "FAILED"
 
     @activity.defn(name="report_outcome")
     async def report_outcome(self, execution_id: str, phase: str, error: str) -> str:

@@ -12,7 +12,15 @@ import ollama
 
 
 class LlmError(Exception):
-    """The model could not answer; the message tells the user how to fix it."""
+    """The model could not answer; the message tells the user how to fix it.
+
+    ``retryable``: the LLM may answer on another attempt (unreachable, 5xx, broken stream); an unknown
+    model, another 4xx or a timeout will not change by retrying.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -73,14 +81,14 @@ async def chat_turn(
     except ollama.ResponseError as exc:
         raise _response_error(options, exc) from None
     except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
-        raise LlmError(_unreachable(options)) from None
+        raise LlmError(_unreachable(options), retryable=True) from None
     except httpx.TimeoutException:
         raise LlmError(
             f"the model {options.model!r} at {options.host} did not answer within {options.timeout_seconds:g} s; "
             "raise the execution's timeout_seconds, use a smaller model, or check that Ollama is not overloaded"
         ) from None
     except httpx.HTTPError as exc:
-        raise LlmError(f"the LLM at {options.host} failed: {exc}; {_unreachable(options)}") from None
+        raise LlmError(f"the LLM at {options.host} failed: {exc}; {_unreachable(options)}", retryable=True) from None
     finally:
         await client._client.aclose()
     return turn
@@ -109,7 +117,14 @@ def _response_error(options: ChatOptions, exc: ollama.ResponseError) -> LlmError
             f"model {options.model!r} is not available at {options.host} ({detail}): "
             f"run `ollama pull {options.model}`, or set STIGMER_LLM_MODEL to a model you have"
         )
+    if exc.status_code < 0:  # an error line in the middle of the stream
+        return LlmError(
+            f"the LLM at {options.host} broke off its answer: {detail} "
+            f"(model {options.model!r}; check the `ollama serve` logs)",
+            retryable=True,
+        )
     return LlmError(
         f"the LLM at {options.host} answered HTTP {exc.status_code}: {detail} "
-        f"(model {options.model!r}; check `ollama serve` logs, or OLLAMA_HOST)"
+        f"(model {options.model!r}; check the `ollama serve` logs, or OLLAMA_HOST)",
+        retryable=exc.status_code >= 500,
     )

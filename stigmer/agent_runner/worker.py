@@ -29,6 +29,7 @@ log = logging.getLogger("stigmer.agent_runner")
 CONNECT_TIMEOUT_SECONDS = 60.0
 READY_TIMEOUT_SECONDS = 30.0
 GRACEFUL_SHUTDOWN = timedelta(seconds=3)
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
 
 
 class StartupError(Exception):
@@ -43,6 +44,9 @@ def build_worker(client: Client, settings: RunnerSettings, task_queue: str = TAS
         workflows=[AgentExecutionWorkflow],
         activities=[activities.run_agent, activities.report_outcome],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        # Heartbeats reach Temporal (and a cancel comes back) within a second, not 80% of the timeout.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 

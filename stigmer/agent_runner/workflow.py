@@ -48,7 +48,7 @@ class AgentExecutionWorkflow:
                 raise asyncio.CancelledError() from None
             cause = exc.cause
             detail = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-            await self._report(execution_id, "FAILED", f"the agent-runner failed: {detail}")
+            await self._report(execution_id, "FAILED", detail)
             return "FAILED"
 
     async def _report(self, execution_id: str, phase: str, error: str) -> None:

@@ -1,0 +1,178 @@
+"""The pieces the agent-runner's integration tests run against: a Temporal dev server on its own event
+loop thread, an in-process stigmer-server (with a test RunnerService while the server has none), and
+builders for agents and executions."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import threading
+import uuid
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import stigmer.server.servicers
+from stigmer.agent_runner import WORKFLOW_TYPE
+from stigmer.agent_runner.env_values import from_spec
+from stigmer.agent_runner.settings import TOKEN_METADATA, RunnerSettings
+from stigmer.agent_runner.worker import build_worker
+from stigmer.api.v1 import agent_pb2, execution_pb2_grpc
+from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.api.v1.apply_pb2 import ApplyRequest
+from stigmer.api.v1.apply_pb2_grpc import ApplyServiceStub
+from stigmer.api.v1.common_pb2 import Metadata, Ref
+from stigmer.config import Settings
+from stigmer.server.executions import AGENT, get_execution
+from stigmer.server.resources import find_agent
+from stigmer.server.serve import StigmerServer, build_server
+
+T = TypeVar("T")
+TIMEOUT = 60.0
+TOKEN = "test-runner-token"
+TEMPORAL_BINARY = Path(sys.executable).parent / "temporal"
+MCP_FIXTURE = Path(__file__).with_name("agent_runner_mcp_server.py")
+
+
+def temporal_binary() -> str | None:
+    found = TEMPORAL_BINARY if TEMPORAL_BINARY.exists() else shutil.which("temporal")
+    return str(found) if found else None
+
+
+class LoopThread:
+    """An event loop in a thread: Temporal's environment, clients and in-process workers live on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="temporal-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = TIMEOUT) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class Temporal:
+    loop: LoopThread
+    env: WorkflowEnvironment
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    @property
+    def address(self) -> str:
+        return self.client.service_client.config.target_host
+
+    @contextmanager
+    def worker(self, settings: RunnerSettings) -> Iterator[str]:
+        """An in-process agent-runner worker on a task queue of its own; yields the queue."""
+        queue = f"agents-{uuid.uuid4().hex[:8]}"
+
+        async def start() -> tuple[Worker, asyncio.Task[None]]:
+            worker = build_worker(self.client, settings, task_queue=queue)
+            return worker, asyncio.ensure_future(worker.run())
+
+        worker, task = self.loop.run(start())
+        try:
+            yield queue
+        finally:
+            self.loop.run(worker.shutdown())
+            self.loop.run(asyncio.wait_for(asyncio.shield(task), 10))
+
+    def start_execution(self, execution_id: str, queue: str) -> WorkflowHandle[Any, Any]:
+        """What the server's dispatcher does: workflow AgentExecution, ID = execution ID, one argument."""
+
+        async def start() -> WorkflowHandle[Any, Any]:
+            return await self.client.start_workflow(WORKFLOW_TYPE, execution_id, id=execution_id, task_queue=queue)
+
+        return self.loop.run(start())
+
+    def result(self, handle: WorkflowHandle[Any, Any], timeout: float = TIMEOUT) -> Any:
+        return self.loop.run(handle.result(), timeout)
+
+    def history_json(self, handle: WorkflowHandle[Any, Any]) -> str:
+        async def fetch() -> str:
+            return (await handle.fetch_history()).to_json()
+
+        return self.loop.run(fetch())
+
+
+@contextmanager
+def temporal_dev_server(binary: str) -> Iterator[Temporal]:
+    loop = LoopThread()
+    try:
+        env = loop.run(WorkflowEnvironment.start_local(dev_server_existing_path=binary), timeout=120)
+        try:
+            yield Temporal(loop, env)
+        finally:
+            loop.run(env.shutdown(), timeout=30)
+    finally:
+        loop.close()
+
+
+class TestRunnerService(execution_pb2_grpc.RunnerServiceServicer):
+    """Stands in for the server's RunnerService until it exists: checks the token, returns the env."""
+
+    def __init__(self, running: StigmerServer) -> None:
+        self.running = running
+        self.calls = 0
+
+    def GetRuntimeEnv(self, request: Ref, context: grpc.ServicerContext) -> pb.RuntimeEnv:
+        self.calls += 1
+        if dict(context.invocation_metadata()).get(TOKEN_METADATA) != TOKEN:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "runner token required")
+        execution = get_execution(self.running.store, AGENT, request.value)
+        spec = execution.spec.agent
+        if not execution.spec.HasField("agent"):
+            with self.running.store.transaction() as tx:
+                spec = find_agent(tx, execution.spec.agent_id).spec
+        env = from_spec(spec.env, execution.spec.runtime_env)
+        return pb.RuntimeEnv(values=dict(env.values), secret_names=sorted(env.secret_names))
+
+
+def server_has_runner_service() -> bool:
+    return any("Runner" in name for name in dir(stigmer.server.servicers))
+
+
+@contextmanager
+def stigmer_server(home: Path) -> Iterator[StigmerServer]:
+    home.mkdir(parents=True, exist_ok=True)
+    token = home / "runner.token"
+    if not token.exists():
+        token.write_text(TOKEN)
+        token.chmod(0o600)
+    running = build_server(Settings(home=home), address="127.0.0.1:0")
+    if not server_has_runner_service():
+        execution_pb2_grpc.add_RunnerServiceServicer_to_server(TestRunnerService(running), running.server)
+    with running:
+        yield running
+
+
+class Api:
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.apply = ApplyServiceStub(channel)
+        self.executions = execution_pb2_grpc.AgentExecutionServiceStub(channel)
+
+    def deploy(self, name: str, spec: agent_pb2.AgentSpec) -> None:
+        self.apply.Apply(ApplyRequest(agents=[agent_pb2.Agent(metadata=Metadata(name=name), spec=spec)]), timeout=10)
+
+    def create(self, agent: str, message: str, **fields: Any) -> pb.AgentExecution:
+        request = pb.CreateAgentExecutionRequest(agent_ref=agent, message=message, **fields)
+        return self.executions.Create(request, timeout=10)
+
+    def get(self, execution_id: str) -> pb.AgentExecution:
+        return self.executions.Get(Ref(value=execution_id), timeout=10)
