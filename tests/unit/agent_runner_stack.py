@@ -5,7 +5,10 @@ builders for agents and executions."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import threading
 import uuid
@@ -34,6 +37,7 @@ from stigmer.config import Settings
 from stigmer.server.executions import AGENT, get_execution
 from stigmer.server.resources import find_agent
 from stigmer.server.serve import StigmerServer, build_server
+from support.waits import ProcessDiedError, eventually
 
 T = TypeVar("T")
 TIMEOUT = 60.0
@@ -176,3 +180,48 @@ class Api:
 
     def get(self, execution_id: str) -> pb.AgentExecution:
         return self.executions.Get(Ref(value=execution_id), timeout=10)
+
+
+class RunnerProcess:
+    """``python -m stigmer.agent_runner`` with its stderr in a file; ``stop()`` sends SIGTERM."""
+
+    def __init__(self, home: Path, environ: dict[str, str], log: Path) -> None:
+        self.home, self.log_path = home, log
+        self._log = log.open("wb")
+        env = {**os.environ, "STIGMER_HOME": str(home), **environ}
+        env.pop("STIGMER_LLM_MODEL", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stigmer.agent_runner"], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def ready_file(self) -> Path:
+        return self.home / "run" / "agent-runner.ready"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> None:
+        if self.process.poll() is not None:
+            raise ProcessDiedError(f"agent-runner exited with {self.process.returncode}:\n{self.log_text()[-2000:]}")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def ready() -> None:
+            assert self.ready_file.exists(), f"{self.ready_file} was not written"
+            assert self.ready_file.read_text().strip() == str(self.process.pid), "the ready file holds another PID"
+
+        eventually(ready, timeout=timeout, interval=0.05, alive=self.alive)
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()

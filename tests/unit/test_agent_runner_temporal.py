@@ -16,6 +16,7 @@ import grpc
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from stigmer.agent_runner import TASK_QUEUE
 from stigmer.agent_runner.settings import RunnerSettings
 from stigmer.api.v1 import agent_pb2
 from stigmer.api.v1 import execution_pb2 as pb
@@ -27,6 +28,7 @@ from support.waits import eventually
 from tests.unit.agent_runner_stack import (
     MCP_FIXTURE,
     Api,
+    RunnerProcess,
     Temporal,
     stigmer_server,
     temporal_binary,
@@ -306,3 +308,47 @@ def test_a_missing_runtime_value_fails_naming_it(
         execution = run(temporal, api, queue, "research-lead", "Hi")
     assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
     assert "reads ${ $env.API_TOKEN } but the execution has no API_TOKEN" in execution.status.error
+
+
+def runner_process(home: Path, server: StigmerServer, temporal: Temporal, llm_url: str, log: Path) -> RunnerProcess:
+    environ = {"STIGMER_SERVER_ADDR": server.address, "STIGMER_TEMPORAL_ADDR": temporal.address, "OLLAMA_HOST": llm_url}
+    return RunnerProcess(home, environ, log)
+
+
+@pytest.mark.timeout(900)
+def test_the_worker_process_is_ready_then_exits_cleanly_twenty_times(
+    temporal: Temporal, server: StigmerServer, llm: LLMStandin, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    codes = []
+    for cycle in range(20):
+        runner = runner_process(home, server, temporal, llm.url, tmp_path / f"runner-{cycle}.log")
+        try:
+            runner.wait_ready()
+            codes.append(runner.stop())
+        finally:
+            runner.close()
+        assert not runner.ready_file.exists(), "the ready file outlived the worker"
+    assert codes == [0] * 20, [f"cycle {n}: exit {code}" for n, code in enumerate(codes) if code]
+
+
+def test_the_worker_process_runs_an_agent_and_keeps_the_secret_out_of_its_log(
+    temporal: Temporal, server: StigmerServer, api: Api, llm: LLMStandin, tmp_path: Path
+) -> None:
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    llm.add_rules(reply(f"Your key is {SECRET}."))
+    runner = runner_process(tmp_path / "home", server, temporal, llm.url, tmp_path / "runner.log")
+    try:
+        runner.wait_ready()
+        created = api.create("helper", "Key?", runtime_env={"KEY": pb.RuntimeEnvValue(value=SECRET, secret=True)})
+        handle = temporal.start_execution(created.metadata.id, TASK_QUEUE)
+        assert temporal.result(handle) == "COMPLETED"
+        assert runner.stop() == 0
+    finally:
+        runner.close()
+    status = api.get(created.metadata.id).status
+    assert status.messages[-1].content == "Your key is ***."
+    log = runner.log_text()
+    assert f"execution {created.metadata.id} COMPLETED" in log
+    assert SECRET not in log, "a secret reached the runner's log"
+    assert SECRET not in temporal.history_json(handle)
