@@ -36,6 +36,10 @@ class StartupError(Exception):
     pass
 
 
+class StoppedError(Exception):
+    """Told to stop before the worker started."""
+
+
 def build_worker(client: Client, settings: RunnerSettings, task_queue: str = TASK_QUEUE) -> Worker:
     activities = AgentActivities(settings)
     return Worker(
@@ -59,7 +63,9 @@ async def connect(address: str, stop: asyncio.Event) -> Client:
         try:
             return await Client.connect(address)
         except Exception as exc:
-            if loop.time() + delay > deadline or stop.is_set():
+            if stop.is_set():
+                raise StoppedError from None
+            if loop.time() + delay > deadline:
                 raise StartupError(
                     f"cannot reach Temporal at {address}: {exc} (start it with `stigmer server start`, "
                     "or set STIGMER_TEMPORAL_ADDR)"
@@ -75,7 +81,9 @@ async def wait_polling(worker: Worker, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_TIMEOUT_SECONDS
     while not worker.is_running:
-        if worker.is_shutdown or stop.is_set() or loop.time() > deadline:
+        if stop.is_set():
+            raise StoppedError
+        if worker.is_shutdown or loop.time() > deadline:
             raise StartupError("the Temporal worker did not start")
         await asyncio.sleep(0.02)
 
@@ -116,6 +124,8 @@ async def main_async(settings: RunnerSettings) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await serve(settings, stop)
+    except StoppedError:
+        log.info("agent-runner stopped before it started")
     except StartupError as exc:
         log.error("agent-runner %s", exc)
         return 1
