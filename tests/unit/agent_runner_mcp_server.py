@@ -1,7 +1,8 @@
-"""An MCP server (stdio) for the agent-runner tests: records the env and calls it got to a JSON file.
+"""An MCP server for the agent-runner tests: records the env and calls it got to a JSON file.
 
-``python agent_runner_mcp_server.py RECORD_FILE``: at start it writes ``{"env": {...}, "calls": []}`` to
-RECORD_FILE and appends every tool call. It never prints what it received (stdout is the protocol).
+``python agent_runner_mcp_server.py RECORD_FILE [PORT]``: at start it writes ``{"env": {...}, "calls": []}``
+to RECORD_FILE and appends every tool call. Without PORT it speaks stdio (and never prints what it
+received: stdout is the protocol); with PORT, streamable HTTP on 127.0.0.1:PORT at ``/mcp``.
 """
 
 from __future__ import annotations
@@ -39,4 +40,7 @@ def hidden_tool() -> str:
 
 if __name__ == "__main__":
     RECORD.write_text(json.dumps({"env": dict(os.environ), "calls": []}))
-    server.run("stdio")
+    if len(sys.argv) > 2:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), stateless_http=True)
+    else:
+        server.run("stdio")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.server.serve import StigmerServer
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
 from support.llm_standin.rules import BrokenStream, ToolLoop
-from support.waits import eventually
+from support.waits import ProcessDiedError, eventually
 from tests.unit.agent_runner_stack import (
     MCP_FIXTURE,
     Api,
@@ -352,3 +354,72 @@ def test_the_worker_process_runs_an_agent_and_keeps_the_secret_out_of_its_log(
     assert f"execution {created.metadata.id} COMPLETED" in log
     assert SECRET not in log, "a secret reached the runner's log"
     assert SECRET not in temporal.history_json(handle)
+
+
+@pytest.fixture
+def http_mcp_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The MCP fixture over streamable HTTP; yields its URL and its record file."""
+    record = tmp_path / "http-record.json"
+    host, port = free_address().split(":")
+    log = (tmp_path / "http-mcp.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(MCP_FIXTURE), str(record), port], stdout=log, stderr=subprocess.STDOUT
+    )
+
+    def alive() -> None:
+        if process.poll() is not None:
+            raise ProcessDiedError(f"MCP fixture exited: {(tmp_path / 'http-mcp.log').read_text()[-2000:]}")
+
+    def listening() -> None:
+        with socket.socket() as sock:
+            assert sock.connect_ex((host, int(port))) == 0, f"MCP fixture not listening on {host}:{port}"
+
+    try:
+        eventually(listening, timeout=30, interval=0.05, alive=alive)
+        yield f"http://{host}:{port}/mcp", record
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+
+
+def test_http_mcp_tools_and_a_stored_sub_agent(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings, http_mcp_server: tuple[str, Path]
+) -> None:
+    url, record = http_mcp_server
+    api.deploy("formatter", agent_pb2.AgentSpec(instructions="You format citations.", model="llama3.2:1b"))
+    server = agent_pb2.McpServer(
+        name="remote",
+        http=agent_pb2.HttpServer(url=url, headers={"Authorization": "Bearer ${ $env.KEY }"}, timeout_seconds=10),
+    )
+    spec = agent_pb2.AgentSpec(
+        instructions="You lead.",
+        model="llama3.2:1b",
+        mcp_servers=[server],
+        sub_agents=[agent_pb2.SubAgent(name="formatter", agent_ref="formatter")],
+    )
+    api.deploy("lead", spec)
+    llm.add_rules(
+        reply("[1] Formatted.", system_contains="You format citations."),
+        Rule(
+            Match(system_contains="You lead.", after_tool=False),
+            ToolCalls((ToolCall("lookup", {"key": "k2"}), ToolCall("formatter", {"message": "Format k2"}))),
+            times=1,
+        ),
+        reply("Done.", system_contains="You lead.", after_tool=True),
+    )
+    with temporal.worker(settings) as queue:
+        execution = run(
+            temporal, api, queue, "lead", "Go", runtime_env={"KEY": pb.RuntimeEnvValue(value=SECRET, secret=True)}
+        )
+    status = execution.status
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    assert [(c.name, c.source, c.result) for c in status.tool_calls] == [
+        ("lookup", "mcp:remote", "value-of-k2"),
+        ("formatter", "sub-agent:formatter", "[1] Formatted."),
+    ]
+    assert json.loads(record.read_text())["calls"][0]["key"] == "k2"
