@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from stigmer.agent_runner.env_values import RuntimeEnv
 from stigmer.agent_runner.llm import ChatOptions
@@ -20,9 +21,8 @@ from stigmer.api.v1 import agent_pb2, execution_pb2
 from stigmer.api.v1.agent_pb2 import Agent
 
 
-class AgentLookup:
-    async def agent(self, ref: str) -> Agent:  # pragma: no cover - protocol
-        raise NotImplementedError
+class AgentLookup(Protocol):
+    async def agent(self, ref: str) -> Agent: ...
 
 
 @dataclass
@@ -37,8 +37,10 @@ class AgentRun:
     lookup: AgentLookup
     stack: AsyncExitStack
     model: str = ""
-    _workspace: Workspace | None = None
-    _mcp: list[Tool] | None = None
+    _mcp: list[Tool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._workspace = Workspace(self.settings.workspace_root / self.execution.metadata.id)
 
     @property
     def config(self) -> execution_pb2.ExecutionConfig:
@@ -57,9 +59,8 @@ class AgentRun:
         return system_prompt(instructions, skills, self.env.values, self.env.secret_names, subs)
 
     async def run(self) -> Answer:
-        workspace = Workspace(self.settings.workspace_root / self.execution.metadata.id)
+        workspace = self._workspace
         workspace.create()
-        self._workspace = workspace
         self.model = choose_model(
             override=self.settings.model_override, call_model=self.config.model, agent_model=self.agent.model
         )

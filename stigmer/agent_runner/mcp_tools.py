@@ -23,6 +23,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.types import TextContent
 
 from stigmer.agent_runner.env_values import expand, expand_all
 from stigmer.agent_runner.tools import Tool, ToolError, mcp_source
@@ -160,7 +161,7 @@ async def server_tools(session: ClientSession, server: agent_pb2.McpServer) -> l
 def _caller(session: ClientSession, name: str) -> Any:
     async def call(arguments: dict[str, Any], call_id: str) -> str:
         result = await session.call_tool(name, arguments, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
-        text = "\n".join(block.text if getattr(block, "type", "") == "text" else str(block) for block in result.content)
+        text = "\n".join(block.text if isinstance(block, TextContent) else str(block) for block in result.content)
         if not text and result.structured_content is not None:
             text = str(result.structured_content)
         if result.is_error:

@@ -68,7 +68,7 @@ class Reporter:
     async def _send(self, **fields: Any) -> None:
         await self._api.update(pb.UpdateStatusRequest(execution_id=self._id, **fields))
 
-    def _message(self, message_id: str, text: str, kind: int = pb.MESSAGE_TYPE_AGENT) -> pb.Message:
+    def _message(self, message_id: str, text: str, kind: pb.MessageType = pb.MESSAGE_TYPE_AGENT) -> pb.Message:
         return pb.Message(id=message_id, type=kind, content=self._redact(text))
 
     async def started(self) -> None:
@@ -86,7 +86,7 @@ class Reporter:
         name: str,
         source: str,
         arguments: dict[str, Any],
-        phase: int,
+        phase: pb.ExecutionPhase,
         result: str = "",
         error: bool = False,
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import grpc
 
@@ -58,7 +59,7 @@ class ServerApi:
                 raise ExecutionFinishedError(exc.details() or "the execution is finished") from None
             raise
 
-    async def _retrying(self, method, request):  # type: ignore[no-untyped-def]
+    async def _retrying(self, method: Any, request: Any) -> Any:
         """Call ``method``; while the server is UNAVAILABLE (restarting), retry with backoff for a while."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + UNAVAILABLE_RETRY_SECONDS
