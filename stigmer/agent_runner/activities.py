@@ -21,7 +21,7 @@ from stigmer.agent_runner.loop import MaxTurnsError
 from stigmer.agent_runner.mcp_tools import McpSetupError
 from stigmer.agent_runner.model_choice import NoModelError
 from stigmer.agent_runner.reporting import Reporter
-from stigmer.agent_runner.server_api import ExecutionFinishedError, ServerApi
+from stigmer.agent_runner.server_api import ExecutionFinishedError, ExecutionGoneError, RunnerTokenError, ServerApi
 from stigmer.agent_runner.settings import RunnerSettings
 from stigmer.api.v1 import execution_pb2 as pb
 
@@ -80,13 +80,23 @@ class AgentActivities:
             await api.close()
 
     async def _run(self, api: ServerApi, execution_id: str) -> str:
+        try:
+            return await self._run_execution(api, execution_id)
+        except ExecutionGoneError as exc:
+            log.warning("execution %s: nothing to run: %s", execution_id, exc)
+            return "GONE"
+
+    async def _run_execution(self, api: ServerApi, execution_id: str) -> str:
         execution = await api.execution(execution_id)
         if execution.status.phase in TERMINAL:
             log.info("execution %s is %s already: nothing to do", execution_id, phase_name(execution.status.phase))
             return phase_name(execution.status.phase)
         spec = execution.spec
         agent = spec.agent if spec.HasField("agent") else (await api.agent(spec.agent_id)).spec
-        env = await api.runtime_env(execution, agent)
+        try:
+            env = await api.runtime_env(execution, agent)
+        except RunnerTokenError as exc:
+            return await self._failed(Reporter(api, execution_id, str), execution_id, str(exc))
         redact = env.redactor()
         reporter = Reporter(api, execution_id, redact)
         attempt = activity.info().attempt
@@ -146,8 +156,8 @@ class AgentActivities:
             else:
                 await reporter.failed(error or "the agent-runner failed")
             log.info("execution %s %s", execution_id, phase)
-        except ExecutionFinishedError:
-            log.info("execution %s had ended already; %s not reported", execution_id, phase)
+        except (ExecutionFinishedError, ExecutionGoneError) as exc:
+            log.info("execution %s: %s not reported (%s)", execution_id, phase, exc)
         finally:
             await api.close()
         return phase

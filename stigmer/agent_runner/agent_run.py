@@ -64,7 +64,9 @@ class AgentRun:
         self.model = choose_model(
             override=self.settings.model_override, call_model=self.config.model, agent_model=self.agent.model
         )
-        self._mcp = await mcp_tools(self.stack, self.agent.mcp_servers, self.env.values, workspace.root)
+        self._mcp = await mcp_tools(
+            self.stack, self.agent.mcp_servers, self.env.values, workspace.root, self.env.redactor()
+        )
         toolbox = ToolBox([*workspace_tools(workspace), *self._mcp])
         for tool in sub_agent_tools(self.agent.sub_agents, self._run_sub_agent):
             toolbox.add(tool)
@@ -79,7 +81,9 @@ class AgentRun:
         for tool in self._mcp:
             if tool.source.removeprefix("mcp:") in plan.parent_servers:
                 toolbox.add(tool)
-        for tool in await mcp_tools(self.stack, plan.own_servers, self.env.values, self._workspace.root):
+        for tool in await mcp_tools(
+            self.stack, plan.own_servers, self.env.values, self._workspace.root, self.env.redactor()
+        ):
             toolbox.add(tool)
         loop = Loop(
             self.chat_options(plan.model),

@@ -90,7 +90,7 @@ async def chat_turn(
     except httpx.HTTPError as exc:
         raise LlmError(f"the LLM at {options.host} failed: {exc}; {_unreachable(options)}", retryable=True) from None
     finally:
-        await client._client.aclose()
+        await client.close()
     return turn
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx2
 from mcp import ClientSession, StdioServerParameters, stdio_client
@@ -26,6 +25,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import TextContent
 
 from stigmer.agent_runner.env_values import expand, expand_all
+from stigmer.agent_runner.stderr_pipe import RedactingPipe
 from stigmer.agent_runner.tools import Tool, ToolError, mcp_source
 from stigmer.api.v1 import agent_pb2
 
@@ -83,15 +83,19 @@ async def connect_server(
     server: agent_pb2.McpServer,
     env: Mapping[str, str],
     workspace: Path,
+    redact: Callable[[str], str],
 ) -> ClientSession:
     """Start or reach ``server`` and return its initialized session (closed with ``stack``)."""
     where = f"MCP server {server.name!r}"
     transport = server.WhichOneof("transport")
+    # The server's contexts live on their own stack, so a failed start is unwound here, before the error
+    # is raised (otherwise the SDK's task groups would wrap it in an ExceptionGroup on the way out).
+    own = AsyncExitStack()
     if transport == "stdio":
         process_env = {**env, **expand_all(server.stdio.env, env, f"{where} env")}
         args = [expand(arg, env, f"{where} args") for arg in server.stdio.args]
         params = StdioServerParameters(command=server.stdio.command, args=args, env=process_env, cwd=workspace)
-        streams = stdio_client(params, errlog=sys.stderr)
+        streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
     elif transport == "docker":
         problem = await docker_engine_error()
         if problem is not None:
@@ -102,7 +106,7 @@ async def connect_server(
         command, args = docker_command(server, process_env)
         args = [expand(arg, env, f"{where} args") for arg in args]
         params = StdioServerParameters(command=command, args=args, env=process_env, cwd=workspace)
-        streams = stdio_client(params, errlog=sys.stderr)
+        streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
     elif transport == "http":
         url = expand(server.http.url, env, f"{where} url")
         headers = expand_all(server.http.headers, env, f"{where} header")
@@ -114,9 +118,6 @@ async def connect_server(
             streams = streamable_http_client(url, http_client=await stack.enter_async_context(client))
     else:
         raise McpSetupError(f"{where} has no transport (stdio, http or docker)")
-    # The server's contexts live on their own stack, so a failed start is unwound here, before the error
-    # is raised (otherwise the SDK's task groups would wrap it in an ExceptionGroup on the way out).
-    own = AsyncExitStack()
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
             read, write = await own.enter_async_context(streams)
@@ -132,6 +133,12 @@ async def connect_server(
         raise
     stack.push_async_callback(own.aclose)
     return session
+
+
+def _stderr(stack: AsyncExitStack, name: str, redact: Callable[[str], str]) -> TextIO:
+    pipe = RedactingPipe(f"[mcp:{name}] ", redact)
+    stack.callback(pipe.close)  # runs after the process has stopped (the stack unwinds in reverse)
+    return pipe.writer
 
 
 async def server_tools(session: ClientSession, server: agent_pb2.McpServer) -> list[Tool]:
@@ -172,11 +179,15 @@ def _caller(session: ClientSession, name: str) -> Any:
 
 
 async def mcp_tools(
-    stack: AsyncExitStack, servers: Iterable[agent_pb2.McpServer], env: Mapping[str, str], workspace: Path
+    stack: AsyncExitStack,
+    servers: Iterable[agent_pb2.McpServer],
+    env: Mapping[str, str],
+    workspace: Path,
+    redact: Callable[[str], str],
 ) -> list[Tool]:
     tools: list[Tool] = []
     for server in servers:
-        session = await connect_server(stack, server, env, workspace)
+        session = await connect_server(stack, server, env, workspace, redact)
         tools += await server_tools(session, server)
     return tools
 

@@ -23,6 +23,14 @@ class ExecutionFinishedError(Exception):
     """The execution is terminal already (the server refused to change it)."""
 
 
+class ExecutionGoneError(Exception):
+    """The execution does not exist (any more): it was deleted."""
+
+
+class RunnerTokenError(Exception):
+    """stigmer-server refused the runner token."""
+
+
 class ServerApi:
     def __init__(self, address: str, token: str) -> None:
         self._channel = grpc.aio.insecure_channel(address)
@@ -35,7 +43,12 @@ class ServerApi:
         await self._channel.close()
 
     async def execution(self, execution_id: str) -> execution_pb2.AgentExecution:
-        return await self._retrying(self._executions.Get, Ref(value=execution_id))
+        try:
+            return await self._retrying(self._executions.Get, Ref(value=execution_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise ExecutionGoneError(f"execution {execution_id} does not exist (deleted?)") from None
+            raise
 
     async def agent(self, ref: str) -> agent_pb2.Agent:
         return await self._retrying(self._agents.Get, Ref(value=ref))
@@ -45,6 +58,11 @@ class ServerApi:
         try:
             reply = await self._retrying(self._runner.GetRuntimeEnv, Ref(value=execution.metadata.id))
         except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                raise RunnerTokenError(
+                    f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
+                    "the same $STIGMER_HOME/runner.token as the server (check STIGMER_HOME of both)"
+                ) from None
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise
             log.warning("stigmer-server has no RunnerService.GetRuntimeEnv: using the execution's own env values")
@@ -57,6 +75,8 @@ class ServerApi:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise ExecutionFinishedError(exc.details() or "the execution is finished") from None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise ExecutionGoneError(exc.details() or "the execution does not exist") from None
             raise
 
     async def _retrying(self, method: Any, request: Any) -> Any:

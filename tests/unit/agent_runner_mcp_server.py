@@ -40,6 +40,8 @@ def hidden_tool() -> str:
 
 if __name__ == "__main__":
     RECORD.write_text(json.dumps({"env": dict(os.environ), "calls": []}))
+    # a careless server: the runner must keep this out of its log
+    print(f"fixture started with token {os.environ.get('API_TOKEN', '')}", file=sys.stderr, flush=True)
     if len(sys.argv) > 2:
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), stateless_http=True)
     else:

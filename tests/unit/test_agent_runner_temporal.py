@@ -117,6 +117,7 @@ def test_an_agent_with_tools_mcp_and_a_sub_agent_completes_and_keeps_its_secret(
     settings: RunnerSettings,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.INFO)
     record = tmp_path / "mcp-record.json"
@@ -193,6 +194,9 @@ def test_an_agent_with_tools_mcp_and_a_sub_agent_completes_and_keeps_its_secret(
     assert SECRET not in temporal.history_json(handle), "a secret reached the Temporal history"
     assert SECRET not in str(status) and SECRET not in status.output_json
     assert SECRET not in caplog.text, "a secret reached the runner's log"
+    stderr = capfd.readouterr().err
+    assert "[mcp:fixture] fixture started with token ***" in stderr
+    assert SECRET not in stderr, "an MCP server's stderr leaked a secret into the runner's log"
     print(f"agent run create -> COMPLETED: {elapsed:.2f} s")
 
 
@@ -423,3 +427,28 @@ def test_http_mcp_tools_and_a_stored_sub_agent(
         ("formatter", "sub-agent:formatter", "[1] Formatted."),
     ]
     assert json.loads(record.read_text())["calls"][0]["key"] == "k2"
+
+
+def test_the_call_timeout_fails_a_run_that_takes_longer(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings
+) -> None:
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    llm.add_rules(reply("Too late.", delay=5))
+    config = pb.ExecutionConfig(timeout_seconds=1)
+    with temporal.worker(settings) as queue:
+        execution = run(temporal, api, queue, "helper", "Hi", config=config)
+    assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
+    assert "1 s" in execution.status.error and "timeout" in execution.status.error, execution.status.error
+
+
+def test_a_runner_without_the_stack_token_fails_saying_so(
+    temporal: Temporal, api: Api, settings: RunnerSettings, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "other-home"
+    elsewhere.mkdir()
+    (elsewhere / "runner.token").write_text("not-the-token")
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    with temporal.worker(replace(settings, home=elsewhere)) as queue:
+        execution = run(temporal, api, queue, "helper", "Hi")
+    assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
+    assert "stigmer-server refused the agent-runner's token" in execution.status.error
