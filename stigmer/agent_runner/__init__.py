@@ -13,12 +13,15 @@ Contracts:
 - **Stable report IDs** (the server upserts by them, so a retried activity never duplicates anything):
   agent messages ``agent-<turn>`` (turn counts from 1 per execution), tool calls ``call-<turn>-<index>``,
   a sub-agent's own tool calls ``<parent call id>/call-<turn>-<index>``, the failure note ``runner-error``.
-- **Model precedence** (first set wins): ``STIGMER_LLM_MODEL`` in the runner's environment (the stack says
-  which model its LLM serves), the execution's ``config.model`` (per call), the agent's (or inline
-  sub-agent's) ``model``; an inline sub-agent without a model uses its parent's.
+- **Model precedence** (first set wins): the execution's ``config.model`` (an explicit choice for this
+  call), then ``STIGMER_LLM_MODEL`` in the runner's environment (the model the stack's LLM serves: it
+  replaces the models agents declare, as the daemon always passes the configured one), then the agent's
+  (or sub-agent's) own ``model``; an inline sub-agent without one uses its parent's. The per-call model
+  applies to the called agent only, not to its sub-agents.
 - **Output**: ``output_json`` is ``{"response": "<final text>"}``; the final text is also the last agent
   message.
-- **Readiness**: once the worker polls, ``$STIGMER_HOME/run/agent-runner.ready`` holds the PID.
+- **Readiness**: once the worker polls, ``$STIGMER_READY_FILE`` (default
+  ``$STIGMER_HOME/run/agent-runner.ready``) holds the PID, written atomically.
 """
 
 TASK_QUEUE = "stigmer-agents"

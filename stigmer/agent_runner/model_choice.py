@@ -8,8 +8,8 @@ class NoModelError(Exception):
 
 
 def choose_model(*, override: str | None, call_model: str = "", agent_model: str = "", inherited: str = "") -> str:
-    """``override`` (STIGMER_LLM_MODEL), else the per-call model, else the agent's, else the parent's."""
-    for candidate in (override, call_model, agent_model, inherited):
+    """The per-call model, else ``override`` (STIGMER_LLM_MODEL), else the agent's, else the parent's."""
+    for candidate in (call_model, override, agent_model, inherited):
         if candidate and candidate.strip():
             return candidate.strip()
     raise NoModelError("no model: the agent declares none and neither the call nor STIGMER_LLM_MODEL sets one")

@@ -20,9 +20,10 @@ class RunnerSettings:
     server_addr: str
     temporal_addr: str
     ollama_host: str
-    # Only an explicit STIGMER_LLM_MODEL overrides the agents' models (config.yaml's llm_model does not).
+    # STIGMER_LLM_MODEL as given to the runner (the daemon passes the stack's configured model).
     model_override: str | None = None
     llm_timeout_seconds: float = DEFAULT_LLM_TIMEOUT_SECONDS
+    ready_path: Path | None = None
 
     @property
     def workspace_root(self) -> Path:
@@ -34,7 +35,8 @@ class RunnerSettings:
 
     @property
     def ready_file(self) -> Path:
-        return self.home / "run" / "agent-runner.ready"
+        """``STIGMER_READY_FILE`` when the daemon gives one, else ``$STIGMER_HOME/run/agent-runner.ready``."""
+        return self.ready_path or self.home / "run" / "agent-runner.ready"
 
     def read_token(self) -> str:
         """The runner token, or "" when the stack has none (the server then refuses GetRuntimeEnv)."""
@@ -54,4 +56,5 @@ def from_environ(environ: Mapping[str, str] | None = None) -> RunnerSettings:
         temporal_addr=stack.temporal_addr,
         ollama_host=stack.ollama_host,
         model_override=env.get("STIGMER_LLM_MODEL") or None,
+        ready_path=Path(env["STIGMER_READY_FILE"]) if env.get("STIGMER_READY_FILE") else None,
     )

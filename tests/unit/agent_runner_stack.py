@@ -188,15 +188,18 @@ class RunnerProcess:
     def __init__(self, home: Path, environ: dict[str, str], log: Path) -> None:
         self.home, self.log_path = home, log
         self._log = log.open("wb")
-        env = {**os.environ, "STIGMER_HOME": str(home), **environ}
-        env.pop("STIGMER_LLM_MODEL", None)
+        env = {
+            key: value for key, value in os.environ.items() if key not in ("STIGMER_LLM_MODEL", "STIGMER_READY_FILE")
+        }
+        env.update({"STIGMER_HOME": str(home), **environ})
+        self._ready_file = Path(environ.get("STIGMER_READY_FILE") or home / "run" / "agent-runner.ready")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stigmer.agent_runner"], env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     @property
     def ready_file(self) -> Path:
-        return self.home / "run" / "agent-runner.ready"
+        return self._ready_file
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -37,12 +37,13 @@ def test_first_messages_are_system_then_user() -> None:
     [
         (None, "", "agent-m", "", "agent-m"),
         (None, "call-m", "agent-m", "", "call-m"),
-        ("env-m", "call-m", "agent-m", "", "env-m"),
+        ("env-m", "call-m", "agent-m", "", "call-m"),
+        ("env-m", "", "agent-m", "parent-m", "env-m"),
         (None, "", "", "parent-m", "parent-m"),
         ("", " ", "agent-m", "", "agent-m"),
     ],
 )
-def test_model_precedence_env_then_call_then_agent_then_parent(
+def test_model_precedence_call_then_env_then_agent_then_parent(
     override: str | None, call_model: str, agent_model: str, inherited: str, expected: str
 ) -> None:
     assert choose_model(override=override, call_model=call_model, agent_model=agent_model, inherited=inherited) == (

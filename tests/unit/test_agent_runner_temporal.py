@@ -316,9 +316,11 @@ def test_a_missing_runtime_value_fails_naming_it(
     assert "reads ${ $env.API_TOKEN } but the execution has no API_TOKEN" in execution.status.error
 
 
-def runner_process(home: Path, server: StigmerServer, temporal: Temporal, llm_url: str, log: Path) -> RunnerProcess:
+def runner_process(
+    home: Path, server: StigmerServer, temporal: Temporal, llm_url: str, log: Path, **extra: str
+) -> RunnerProcess:
     environ = {"STIGMER_SERVER_ADDR": server.address, "STIGMER_TEMPORAL_ADDR": temporal.address, "OLLAMA_HOST": llm_url}
-    return RunnerProcess(home, environ, log)
+    return RunnerProcess(home, {**environ, **extra}, log)
 
 
 @pytest.mark.timeout(900)
@@ -338,12 +340,21 @@ def test_the_worker_process_is_ready_then_exits_cleanly_twenty_times(
     assert codes == [0] * 20, [f"cycle {n}: exit {code}" for n, code in enumerate(codes) if code]
 
 
-def test_the_worker_process_runs_an_agent_and_keeps_the_secret_out_of_its_log(
+def test_the_worker_process_runs_an_agent_with_the_stack_model_and_keeps_the_secret_out_of_its_log(
     temporal: Temporal, server: StigmerServer, api: Api, llm: LLMStandin, tmp_path: Path
 ) -> None:
-    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="gpt-4"))
     llm.add_rules(reply(f"Your key is {SECRET}."))
-    runner = runner_process(tmp_path / "home", server, temporal, llm.url, tmp_path / "runner.log")
+    ready = tmp_path / "daemon-run" / "agent-runner.ready"
+    runner = runner_process(
+        tmp_path / "home",
+        server,
+        temporal,
+        llm.url,
+        tmp_path / "runner.log",
+        STIGMER_LLM_MODEL="qwen2.5:0.5b",
+        STIGMER_READY_FILE=str(ready),
+    )
     try:
         runner.wait_ready()
         created = api.create("helper", "Key?", runtime_env={"KEY": pb.RuntimeEnvValue(value=SECRET, secret=True)})
@@ -354,6 +365,8 @@ def test_the_worker_process_runs_an_agent_and_keeps_the_secret_out_of_its_log(
         runner.close()
     status = api.get(created.metadata.id).status
     assert status.messages[-1].content == "Your key is ***."
+    assert [c.body["model"] for c in llm.chats()] == ["qwen2.5:0.5b"], "STIGMER_LLM_MODEL replaces the agent's"
+    assert runner.ready_file == ready and not ready.exists()
     log = runner.log_text()
     assert f"execution {created.metadata.id} COMPLETED" in log
     assert SECRET not in log, "a secret reached the runner's log"
