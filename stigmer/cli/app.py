@@ -8,6 +8,7 @@ import click
 
 from stigmer import __version__
 from stigmer.cli.environment import Environment
+from stigmer.cli.errors import Terminated
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.cli.lazy_group import LazyGroup
 
@@ -36,7 +37,7 @@ class RootGroup(LazyGroup):
             result = super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
-        except (Exception, KeyboardInterrupt) as exc:
+        except (Exception, KeyboardInterrupt, Terminated) as exc:
             from stigmer.cli.error_table import report_error
 
             env = ctx.obj if isinstance(ctx.obj, Environment) else Environment.from_process()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -47,19 +51,41 @@ print("synthesized helper and demo/flow")
 """
 
 
+# `stigmer` as a subprocess, with Ctrl-C raising KeyboardInterrupt even when the test runner was started
+# with SIGINT ignored (a background job): the CLI keeps an ignored SIGINT ignored, as programs should.
+STIGMER_WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from stigmer.cli.main import main; sys.exit(main())"
+)
+
+
 @dataclass
 class Stack:
     address: str
     home: Path
     tmp: Path
+    server: Any  # the in-process stigmer.server.serve.StigmerServer
 
-    def cli(self, *args: str) -> Result:
-        env = {
+    @property
+    def environ(self) -> dict[str, str]:
+        return {
             "STIGMER_HOME": str(self.home),
             "STIGMER_SERVER_ADDR": self.address,
             "PYTHONPATH": str(REPO),  # the entry point's subprocess imports this checkout
         }
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    def cli(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=self.environ, catch_exceptions=False)
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """``stigmer ARGS`` as a subprocess (stdout and stderr piped)."""
+        return subprocess.Popen(
+            [sys.executable, "-c", STIGMER_WITH_CTRL_C, *args],
+            env={**os.environ, **self.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def client(self) -> StigmerClient:
         return StigmerClient(self.address)
@@ -77,7 +103,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     home = tmp_path / "home"
     running = serve.build_server(Settings(home=home), address="127.0.0.1:0")
     with running:
-        yield Stack(address=running.address, home=home, tmp=tmp_path)
+        yield Stack(address=running.address, home=home, tmp=tmp_path, server=running)
 
 
 @pytest.fixture
@@ -199,6 +225,48 @@ def test_follow_times_out_with_exit_4(applied: Stack) -> None:
     assert "ℹ️  System: Waiting for the execution engine" in result.stdout
     assert "Error: timed out after 1s waiting for execution aex-" in result.stderr
     assert result.stderr.rstrip().endswith("(phase PENDING)")
+
+
+def followed_execution(stack: Stack) -> str:
+    """The ID of the one agent execution, once a client follows it (Subscribe is open)."""
+    with stack.client() as client:
+
+        def subscribed() -> str:
+            found = client.agent_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+            assert len(found) == 1, f"expected one execution, found {len(found)}"
+            execution_id = found[0].metadata.id
+            assert stack.server.feed.subscriber_count(execution_id) == 1, "nobody follows the execution yet"
+            return execution_id
+
+        return eventually(subscribed, timeout=30, interval=0.02)
+
+
+@pytest.mark.parametrize(
+    ("sig", "status", "line"),
+    [(signal.SIGTERM, 143, "Terminated (SIGTERM)"), (signal.SIGINT, 130, "Interrupted (SIGINT)")],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_signal_while_following_names_it_and_exits_128_plus_signum(
+    applied: Stack, sig: signal.Signals, status: int, line: str
+) -> None:
+    process = applied.spawn("run", "helper", "-m", "Hi", "--timeout", "120")
+    try:
+        execution_id = followed_execution(applied)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert process.returncode == status == 128 + sig, stderr
+    assert f"Execution ID: {execution_id}" in stdout
+    assert stderr.splitlines()[-1] == line, stderr
+    assert "Error" not in stderr and "Traceback" not in stderr, stderr
+
+    def unsubscribed() -> None:
+        assert applied.server.feed.subscriber_count(execution_id) == 0, "the CLI's stream was left open"
+
+    eventually(unsubscribed, timeout=10)
 
 
 def drive_first_execution(stack: Stack, final_phase: int, error: str = "") -> threading.Thread:
