@@ -18,10 +18,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.api.v1.apply_pb2 import ApplyRequest
+from stigmer.api.v1.common_pb2 import EnvVar, Ref
 from stigmer.cli.app import cli
 from stigmer.cli.client import StigmerClient
+from stigmer.cli.executions import follow
+from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import Settings
 from support.waits import eventually
+from tests.unit.messages import make_agent, make_workflow
 
 serve = pytest.importorskip("stigmer.server.serve", reason="stigmer-server (stigmer.server.serve) is not built yet")
 
@@ -121,7 +126,7 @@ def test_apply_creates_then_reports_unchanged(stack: Stack) -> None:
     assert lines[0] == "Deployment successful"
     assert lines[2].split() == ["TYPE", "NAME", "ACTION", "ID"]
     assert lines[3].split()[:3] == ["agent", "helper", "Created"]
-    assert lines[4].split()[:3] == ["workflow", "flow", "Created"]
+    assert lines[4].split()[:3] == ["workflow", "demo/flow", "Created"]
     assert lines[-1] == "Deployed: 1 agent(s), 1 workflow(s)"
     assert "synthesized helper and demo/flow" in first.stderr  # the entry point's output, on stderr
 
@@ -129,7 +134,7 @@ def test_apply_creates_then_reports_unchanged(stack: Stack) -> None:
     report = json.loads(second.stdout)
     assert [(r["kind"], r["name"], r["action"]) for r in report["results"]] == [
         ("agent", "helper", "Unchanged"),
-        ("workflow", "flow", "Unchanged"),
+        ("workflow", "demo/flow", "Unchanged"),
     ]
     assert (report["dry_run"], report["agents"], report["workflows"]) == (False, 1, 1)
 
@@ -315,12 +320,14 @@ def test_follow_streams_to_completion(applied: Stack) -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     for line in (
+        "⏳ Execution pending...",
         "👤 Human: What is the answer?",
+        "▶️ Execution started",
         "🤖 Agent: Thinking",
         '🔧 Tool: lookup(q="answer") → 42',
-        "▶ Task answer started",
+        "⚙️ Task: answer [Running]",
         "🤖 Agent: The answer is 42",
-        "✓ Task answer completed",
+        "✓ Task: answer [Completed]",
         "✅ Execution completed",
         "Total messages: 4",
         "Tool calls: 1",
@@ -330,13 +337,92 @@ def test_follow_streams_to_completion(applied: Stack) -> None:
     assert "Duration: " in out
 
 
-def test_follow_failed_execution_exits_1(applied: Stack) -> None:
+def test_follow_failed_execution_exits_5(applied: Stack) -> None:
     driver = drive_first_execution(applied, pb.EXECUTION_PHASE_FAILED, error="model not found")
     result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "30")
     driver.join(timeout=10)
-    assert result.exit_code == 1
-    assert "✗ Task answer failed: model not found" in result.stdout
+    assert result.exit_code == ExitStatus.EXECUTION_FAILED == 5
+    assert "✗ Task: answer [Failed]\n  Error: model not found\n" in result.stdout
     assert "❌ Execution failed\nError: model not found\nDuration:" in result.stdout
+
+
+def test_follow_cancelled_execution_exits_6(applied: Stack) -> None:
+    driver = drive_first_execution(applied, pb.EXECUTION_PHASE_CANCELLED)
+    result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "30")
+    driver.join(timeout=10)
+    assert result.exit_code == ExitStatus.EXECUTION_CANCELLED == 6
+    assert "⛔ Execution cancelled\nDuration:" in result.stdout
+
+
+def finish(stack: Stack, execution_id: str, kind: str = "agent", **update: Any) -> None:
+    with stack.client() as client:
+        service = client.agent_executions if kind == "agent" else client.workflow_executions
+        request = pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_IN_PROGRESS)
+        service.UpdateStatus(request, timeout=5)
+        service.UpdateStatus(pb.UpdateStatusRequest(execution_id=execution_id, **update), timeout=5)
+
+
+def test_following_a_finished_execution_ends_at_once_with_its_json(applied: Stack) -> None:
+    created = applied.cli("run", "demo/flow", "--no-follow", "-o", "json")
+    execution_id = json.loads(created.stdout)["metadata"]["id"]
+    finish(
+        applied,
+        execution_id,
+        "workflow",
+        phase=pb.EXECUTION_PHASE_COMPLETED,
+        tasks=[
+            pb.TaskStatus(path="init", name="init", phase=pb.EXECUTION_PHASE_COMPLETED),
+            pb.TaskStatus(path="later", name="later", phase=pb.EXECUTION_PHASE_SKIPPED),
+        ],
+        output_json='{"n": 9007199254740993}',
+    )
+    with applied.client() as client:
+        final = follow(client, "workflow", execution_id, timeout=30)
+    assert final.status.phase == pb.EXECUTION_PHASE_COMPLETED
+
+    shown = applied.cli("get", "execution", execution_id)
+    assert "  ✓ Task: init [Completed]\n  ⊘ Task: later [Skipped]" in shown.stdout
+    assert "Workflow:" in shown.stdout and "demo/flow (wfl-" in shown.stdout
+    data = json.loads(applied.cli("get", "execution", execution_id, "-o", "json").stdout)
+    assert data["status"]["output"] == {"n": 9007199254740993}  # integers stay exact
+    assert [t["path"] for t in data["status"]["tasks"]] == ["init", "later"]
+
+
+def test_run_of_an_ambiguous_workflow_name_lists_the_namespaces(applied: Stack) -> None:
+    with applied.client() as client:
+        client.apply.Apply(ApplyRequest(workflows=[make_workflow(name="flow", namespace="other")]), timeout=10)
+    result = applied.cli("run", "flow", "--no-follow")
+    assert result.exit_code == ExitStatus.ERROR
+    assert "ambiguous" in result.stderr
+    assert "demo" in result.stderr and "other" in result.stderr
+    assert result.stdout == ""
+    named = applied.cli("run", "other/flow", "--no-follow")
+    assert named.exit_code == 0, named.stderr
+    assert named.stdout.splitlines()[0] == "Workflow execution started: other/flow"
+
+
+def test_workflows_are_named_with_their_namespace_and_runnable_by_id(applied: Stack) -> None:
+    workflow_id = json.loads(applied.cli("get", "workflow", "flow", "-o", "json").stdout)["metadata"]["id"]
+    started = applied.cli("run", workflow_id, "--no-follow")
+    assert started.exit_code == 0, started.stderr
+    assert started.stdout.splitlines()[0] == "Workflow execution started: demo/flow"
+    listed = applied.cli("list", "executions").stdout.splitlines()
+    assert listed[1].split()[1:3] == ["workflow", "demo/flow"]
+    deleted = applied.cli("delete", "workflow", workflow_id)
+    assert deleted.stdout == f"Deleted workflow demo/flow ({workflow_id})\n"
+
+
+def test_run_marks_values_of_declared_secrets_secret(applied: Stack) -> None:
+    agent = make_agent("vault", env=[EnvVar(name="TOKEN", secret=True)])
+    with applied.client() as client:
+        client.apply.Apply(ApplyRequest(agents=[agent]), timeout=10)
+    result = applied.cli("run", "vault", "--runtime-env", "TOKEN=hunter2", "--no-follow", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    execution = json.loads(result.stdout)
+    with applied.client() as client:
+        stored = client.agent_executions.Get(Ref(value=execution["metadata"]["id"]), timeout=5)
+    assert stored.spec.runtime_env["TOKEN"].secret  # sent as a secret, though given without secret:
 
 
 def test_new_project_applies_out_of_the_box(stack: Stack) -> None:
