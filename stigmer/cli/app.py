@@ -48,7 +48,13 @@ class RootGroup(LazyGroup):
         return result
 
 
-@click.group(cls=RootGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS)
+EXIT_CODES_HELP = """\b
+Exit codes: 0 success, 1 error (not found, invalid, ambiguous, still referenced), 2 bad command line,
+3 stigmer-server unreachable, 4 timed out, 5 execution failed, 6 execution cancelled,
+70 a bug in stigmer (see --traceback), 130 interrupted (SIGINT), 143 terminated (SIGTERM)."""
+
+
+@click.group(cls=RootGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, "--version", prog_name="stigmer", message="%(prog)s %(version)s")
 @click.option(
     "--server",

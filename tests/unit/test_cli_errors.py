@@ -210,3 +210,9 @@ def test_usage_errors_exit_2() -> None:
     assert "'NOEQUALS' is not KEY=VALUE or secret:KEY=VALUE" in bad_env.stderr
     bad_follow = CliRunner().invoke(cli, ["run", "x", "--follow=maybe"])
     assert bad_follow.exit_code == ExitStatus.USAGE
+
+
+def test_root_help_lists_every_exit_code() -> None:
+    help_text = " ".join(CliRunner().invoke(cli, ["--help"]).stdout.split())
+    for status in ExitStatus:
+        assert f" {int(status)} " in help_text, f"exit code {int(status)} ({status.name}) is not in stigmer --help"
