@@ -12,7 +12,8 @@ for what changed since the previous one:
   ends when another item is printed or the execution ends, so a streamed message reads as it is
   written and, in the end, every character of it was printed exactly once. Text appended after the line
   was ended continues on a new line (``🤖 Agent: …<rest>``); a message rewritten rather than extended is
-  printed again whole, marked ``(revised)``;
+  printed again whole, marked ``(revised)``. Other messages (human, system) are whole when reported:
+  their line ends at once;
 - tool calls: ``🔧 Tool: NAME(args)`` when they start and `` → result`` when they finish (on the same
   line when nothing came in between, else as ``🔧 Tool: NAME → result``);
 - task statuses by path, on each phase change: ``⚙️ Task: PATH [Running]``, ``✓ Task: PATH
@@ -34,6 +35,7 @@ TERMINAL_PHASES = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.E
 _DONE_TOOL_PHASES = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
 TOOL_TEXT_WIDTH = 200  # tool arguments and results are shown on one line, cut to this many characters
 
+AGENT_MESSAGE = pb.MESSAGE_TYPE_AGENT
 PENDING_LINE = "⏳ Execution pending..."
 STARTED_LINE = "▶️ Execution started"
 
@@ -223,6 +225,8 @@ class ExecutionView:
         if printable > printed:
             self._out.append(text[printed:printable])
             self._printed[key] = text[:printable]
+        if message.type != AGENT_MESSAGE:  # only the agent streams: other messages are whole when reported
+            self._end_line()
 
     def _unprinted(self, key: str) -> str:
         text = self._full[key]

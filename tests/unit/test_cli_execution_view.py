@@ -115,6 +115,15 @@ def test_messages_with_different_ids_are_separate_lines() -> None:
     assert view.update(execution) == "▶️ Execution started\n👤 Human: Hi\n🤖 Agent: Hello"
 
 
+def test_human_and_system_messages_are_whole_lines_at_once() -> None:
+    execution = agent_execution(PENDING)
+    execution.status.messages.add(id="h", type=pb.MESSAGE_TYPE_HUMAN, content="Hi")
+    execution.status.messages.add(id="s", type=pb.MESSAGE_TYPE_SYSTEM, content="Waiting for the engine")
+    assert ExecutionView().update(execution) == (
+        "⏳ Execution pending...\n👤 Human: Hi\nℹ️  System: Waiting for the engine\n"
+    )
+
+
 def test_a_tool_call_finishing_after_other_output_gets_its_own_result_line() -> None:
     view = ExecutionView()
     execution = agent_execution()
