@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -143,6 +144,7 @@ def list_command(env: Environment, kind: str, limit: int, output: str) -> None:
     from stigmer.cli.listing import list_agents, list_executions, list_workflows, more_hint
     from stigmer.cli.output import to_json
 
+    render: Callable[[list[Any]], str]
     with connect(env) as client:
         if kind == AGENT:
             listing, key, render = list_agents(client, limit), "agents", views.agents_table
