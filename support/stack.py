@@ -6,11 +6,9 @@ teardown then kills whatever still carries the stack's label.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +31,8 @@ class StackError(Exception):
     """The stack could not be started or stopped; the message carries the CLI output and logs."""
 
 
-class StackLeftoverWarning(UserWarning):
-    """Teardown found processes of a stack still running after ``stigmer server stop``."""
+class StackLeftoverError(StackError):
+    """Teardown found ``stigmer server stop`` failing, or processes of the stack outliving it."""
 
 
 @dataclass(frozen=True)
@@ -196,17 +194,36 @@ class Stack:
         return "\n".join(parts) if parts else f"(no logs in {self.home / 'logs'})"
 
     def teardown(self) -> list[int]:
-        """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed."""
+        """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed.
+
+        Raises ``StackLeftoverError`` when ``stigmer server stop`` failed or processes of the stack
+        outlived it: what ``stop`` promises (no process behind) did not hold. They are killed first,
+        so nothing is left either way.
+        """
+        problems = []
         if self.running_pid(SERVER) is not None:
-            with contextlib.suppress(CliTimeoutError):
-                self.stop(check=False)
-        killed = kill_processes(self.labelled())
+            try:
+                stopped = self.stop(check=False)
+            except CliTimeoutError as exc:
+                problems.append(str(exc))
+            else:
+                if stopped.exit_code != 0:
+                    problems.append(f"`stigmer server stop` failed:\n{stopped}")
+        leftovers = self.labelled()
+        described = [_describe(proc) for proc in leftovers]
+        killed = kill_processes(leftovers)
         if killed:
-            warnings.warn(
-                StackLeftoverWarning(f"stack {self.name!r}: killed leftover processes {killed} after stop"),
-                stacklevel=2,
-            )
+            problems.append(f"{len(killed)} process(es) still ran after stop (now killed): {'; '.join(described)}")
+        if problems:
+            raise StackLeftoverError(f"stack {self.name!r}: " + "\n".join(problems) + f"\n{self.tail()}")
         return killed
+
+
+def _describe(proc: psutil.Process) -> str:
+    try:
+        return f"pid {proc.pid} {' '.join(proc.cmdline())[:200]}"
+    except psutil.Error:
+        return f"pid {proc.pid}"
 
 
 @dataclass
