@@ -145,7 +145,3 @@ class Cli:
         )
         record = transcript(argv, exited, stdout, stderr, time.monotonic() - started)
         return CliTimeoutError(f"stigmer {' '.join(argv)} did not finish within {limit:g}s: it {why}\n{record}")
-
-    def with_env(self, **overrides: str) -> Cli:
-        """A runner for the same binary with some environment variables changed (shares history)."""
-        return Cli(self.binary, {**self.env, **overrides}, self.cwd, self.timeout, self.history)

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import psutil
 
 from support.cli import Cli, CliResult, CliTimeoutError, isolated_env
-from support.client import StackClient
+from support.client import StackClient, wait_serving
 from support.ports import LOOPBACK, free_ports
 from support.processes import RunId, is_gone, kill_processes, label_env, processes_of
-from support.waits import ProcessDiedError, eventually, wait_process_gone
+from support.waits import ProcessDiedError, wait_process_gone
 
 SERVER = "stigmer-server"
 TAIL_LINES = 40
@@ -110,27 +109,9 @@ class Stack:
             raise StackError(f"stack {self.name!r} did not stop:\n{result}\n{self.tail()}")
         return result
 
-    def restart(self) -> None:
-        """Stop, then start again (same home, same port)."""
-        self.stop()
-        self.start()
-
-    def status(self) -> CliResult:
-        """``stigmer server status -o json``."""
-        return self.cli()("server", "status", "-o", "json")
-
     def wait_serving(self, timeout: float) -> None:
         """Wait until the server's grpc.health.v1 check says SERVING (fails fast if it died)."""
-        with self.client() as api:
-
-            def serving() -> None:
-                try:
-                    status = api.health_status()
-                except grpc.RpcError as exc:
-                    raise AssertionError(f"health check of {self.address} failed: {exc}") from None
-                assert status == "SERVING", f"health check of {self.address} says {status}"
-
-            eventually(serving, timeout=timeout, alive=self.assert_alive)
+        wait_serving(self.address, timeout=timeout, alive=self.assert_alive)
 
     def pid_record(self, component: str = SERVER) -> PidRecord | None:
         """The component's pid file, or None when there is none."""

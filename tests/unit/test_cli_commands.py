@@ -17,9 +17,8 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.cli.app import cli
 from stigmer.cli.client import StigmerClient
 from stigmer.config import Settings
+from stigmer.server import serve
 from support.waits import eventually
-
-serve = pytest.importorskip("stigmer.server.serve", reason="stigmer-server (stigmer.server.serve) is not built yet")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,14 +13,14 @@ from click.testing import CliRunner, Result
 
 from stigmer.cli.app import cli
 from stigmer.daemon.process_tree import is_alive
-from tests.unit.network import free_address
+from support.ports import LOOPBACK, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def stigmer(tmp_path: Path) -> Iterator[tuple[object, Path, str]]:
-    home, address = tmp_path / "home", free_address()
+    home, address = tmp_path / "home", f"{LOOPBACK}:{free_port()}"
     env = {"STIGMER_HOME": str(home), "STIGMER_SERVER_ADDR": address, "PYTHONPATH": str(REPO)}
 
     def run(*args: str) -> Result:

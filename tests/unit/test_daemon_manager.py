@@ -17,14 +17,14 @@ from stigmer.daemon.components import STIGMER_SERVER, Component
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
 from stigmer.daemon.manager import Daemon
 from stigmer.daemon.process_tree import is_alive
-from tests.unit.network import free_address
+from support.ports import LOOPBACK, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", server_addr=free_address())
+    return Settings(home=tmp_path / "home", server_addr=f"{LOOPBACK}:{free_port()}")
 
 
 def fake(script: str) -> Component:
