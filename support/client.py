@@ -89,7 +89,7 @@ def wait_serving(address: str, *, timeout: float, alive: Liveness | None = None)
     """Wait until the grpc.health.v1 check at ``address`` says SERVING (``alive`` ends the wait at once
     when the server's process died); on timeout, fails with the last status or RPC error."""
     with grpc.insecure_channel(address, options=_FAST_RECONNECT) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
+        health: Any = health_pb2_grpc.HealthStub(channel)  # the published stub type lists no methods
 
         def serving() -> None:
             try:
