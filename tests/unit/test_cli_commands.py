@@ -25,10 +25,9 @@ from stigmer.cli.client import StigmerClient
 from stigmer.cli.executions import follow
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import Settings
+from stigmer.server import serve
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
-
-serve = pytest.importorskip("stigmer.server.serve", reason="stigmer-server (stigmer.server.serve) is not built yet")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from stigmer.cli.errors import CommandTimeoutError, NotFoundError, ProjectError,
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import ConfigError
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
+from support.ports import free_port
 
 ADDRESS = "127.0.0.1:7234"
 
@@ -115,12 +115,6 @@ def test_report_error_prints_only_the_error_line_without_traceback() -> None:
     assert status == ExitStatus.ERROR
     assert env.stderr.getvalue() == "Error: agent 'x' not found\n"
     assert env.stdout.getvalue() == ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_unreachable_server_exits_3_with_the_start_hint(tmp_path: Path) -> None:
