@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stigmer.cli.app import cli
+from support.ports import LOOPBACK, free_port
 from support.waits import eventually
-from tests.unit.network import free_address
 
 REPO = Path(__file__).resolve().parents[2]
 Run = Callable[..., Result]
@@ -23,11 +23,11 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def stigmer(tmp_path: Path) -> Iterator[tuple[Run, Path, str]]:
-    home, address = tmp_path / "home", free_address()
+    home, address = tmp_path / "home", f"{LOOPBACK}:{free_port()}"
     env = {
         "STIGMER_HOME": str(home),
         "STIGMER_SERVER_ADDR": address,
-        "STIGMER_TEMPORAL_ADDR": free_address(),
+        "STIGMER_TEMPORAL_ADDR": f"{LOOPBACK}:{free_port()}",
         "STIGMER_COMPONENTS": "stigmer-server",
         "PYTHONPATH": str(REPO),
     }
