@@ -26,6 +26,7 @@ from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.server.serve import StigmerServer
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
 from support.llm_standin.rules import BrokenStream, ToolLoop
+from support.ports import LOOPBACK, free_port
 from support.waits import ProcessDiedError, eventually
 from tests.unit.agent_runner_stack import (
     MCP_FIXTURE,
@@ -36,7 +37,6 @@ from tests.unit.agent_runner_stack import (
     temporal_binary,
     temporal_dev_server,
 )
-from tests.unit.network import free_address
 
 SECRET = "tok-Zq8sWv3NxK"
 LEAD = "You are the research lead."
@@ -212,7 +212,7 @@ def test_an_unknown_model_fails_with_how_to_pull_it(temporal: Temporal, api: Api
 def test_an_unreachable_llm_fails_after_retries_saying_how_to_start_it(
     temporal: Temporal, api: Api, settings: RunnerSettings
 ) -> None:
-    nobody = "http://" + free_address()
+    nobody = f"http://{LOOPBACK}:{free_port()}"
     api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
     with temporal.worker(replace(settings, ollama_host=nobody)) as queue:
         execution = run(temporal, api, queue, "helper", "Hi")
@@ -377,7 +377,7 @@ def test_the_worker_process_runs_an_agent_with_the_stack_model_and_keeps_the_sec
 def http_mcp_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The MCP fixture over streamable HTTP; yields its URL and its record file."""
     record = tmp_path / "http-record.json"
-    host, port = free_address().split(":")
+    host, port = LOOPBACK, str(free_port())
     log = (tmp_path / "http-mcp.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, str(MCP_FIXTURE), str(record), port], stdout=log, stderr=subprocess.STDOUT
