@@ -12,7 +12,8 @@ Contracts:
   phase name and raise only redacted errors. Every text reported to the server or logged is redacted.
 - **Stable report IDs** (the server upserts by them, so a retried activity never duplicates anything):
   agent messages ``agent-<turn>`` (turn counts from 1 per execution), tool calls ``call-<turn>-<index>``,
-  a sub-agent's own tool calls ``<parent call id>/call-<turn>-<index>``, the failure note ``runner-error``.
+  a sub-agent's own tool calls ``<parent call id>/call-<turn>-<index>``, system notes ``runner-retry`` (an
+  attempt failed on a transient LLM error and is retried) and ``runner-error`` (the failure).
 - **Model precedence** (first set wins): the execution's ``config.model`` (an explicit choice for this
   call), then ``STIGMER_LLM_MODEL`` in the runner's environment (the model the stack's LLM serves: it
   replaces the models agents declare, as the daemon always passes the configured one), then the agent's

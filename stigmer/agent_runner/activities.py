@@ -7,6 +7,7 @@ and return only a phase name: secrets are fetched, used and dropped inside ``run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -125,6 +126,8 @@ class AgentActivities:
             log.warning(
                 "execution %s: LLM call failed (attempt %d, will be retried): %s", execution_id, attempt, message
             )
+            with contextlib.suppress(Exception):  # the note is a courtesy; the retry must happen anyway
+                await reporter.retrying(message, attempt)
             raise ApplicationError(message, type=LLM_UNAVAILABLE) from None
         except AGENT_FAILURES as exc:
             return await self._failed(reporter, execution_id, redact(str(exc)))

@@ -16,6 +16,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 STREAM_INTERVAL_SECONDS = 0.1
 STREAM_CHARS = 200
 RUNNER_ERROR_MESSAGE_ID = "runner-error"
+RUNNER_RETRY_MESSAGE_ID = "runner-retry"
 
 
 def agent_message_id(turn: int) -> str:
@@ -115,6 +116,11 @@ class Reporter:
             error=error,
             messages=[self._message(RUNNER_ERROR_MESSAGE_ID, error, pb.MESSAGE_TYPE_SYSTEM)],
         )
+
+    async def retrying(self, error: str, attempt: int) -> None:
+        """A system note that this attempt failed and Temporal will run it again (one note, updated)."""
+        text = f"attempt {attempt} failed, retrying: {error}"
+        await self._send(messages=[self._message(RUNNER_RETRY_MESSAGE_ID, text, pb.MESSAGE_TYPE_SYSTEM)])
 
     async def cancelled(self) -> None:
         await self._send(phase=pb.EXECUTION_PHASE_CANCELLED)
