@@ -38,6 +38,8 @@ class AgentRun:
     stack: AsyncExitStack
     model: str = ""
     _mcp: list[Tool] = field(default_factory=list)
+    # MCP tools of sub-agents by agent_ref, by sub-agent name: their servers start once per execution.
+    _sub_mcp: dict[str, list[Tool]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._workspace = Workspace(self.settings.workspace_root / self.execution.metadata.id)
@@ -81,9 +83,11 @@ class AgentRun:
         for tool in self._mcp:
             if tool.source.removeprefix("mcp:") in plan.parent_servers:
                 toolbox.add(tool)
-        for tool in await mcp_tools(
-            self.stack, plan.own_servers, self.env.values, self._workspace.root, self.env.redactor()
-        ):
+        if plan.name not in self._sub_mcp:
+            self._sub_mcp[plan.name] = await mcp_tools(
+                self.stack, plan.own_servers, self.env.values, self._workspace.root, self.env.redactor()
+            )
+        for tool in self._sub_mcp[plan.name]:
             toolbox.add(tool)
         loop = Loop(
             self.chat_options(plan.model),
