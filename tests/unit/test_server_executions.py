@@ -58,7 +58,7 @@ def revision(store: Store, execution_id: str) -> int:
 # --- creation ------------------------------------------------------------------------------
 
 
-def test_a_new_agent_execution_is_pending_with_the_users_message_then_a_system_message(store: Store) -> None:
+def test_a_new_agent_execution_is_pending_with_the_users_message_and_waits_for_dispatch(store: Store) -> None:
     execution = create(store, runtime_env={"TOKEN": pb.RuntimeEnvValue(value="s3cret", secret=True)})
 
     assert execution.metadata.id.startswith("aex-")
@@ -66,19 +66,17 @@ def test_a_new_agent_execution_is_pending_with_the_users_message_then_a_system_m
     assert execution.spec.agent_id.startswith("agt-")
     assert execution.spec.runtime_env["TOKEN"].secret
     assert execution.status.phase == PENDING
-    assert [(m.type, m.content) for m in execution.status.messages] == [
-        (pb.MESSAGE_TYPE_HUMAN, "Review PR 1"),
-        (pb.MESSAGE_TYPE_SYSTEM, executions.WAITING_FOR_ENGINE),
-    ]
-    assert executions.WAITING_FOR_ENGINE == (
-        "Waiting for the execution engine: no Temporal connection is configured for this stack yet."
+    assert [(m.type, m.content) for m in execution.status.messages] == [(pb.MESSAGE_TYPE_HUMAN, "Review PR 1")]
+    assert execution.status.dispatch == pb.DispatchState(
+        waiting=True, reason="no execution engine has picked it up yet"
     )
     assert executions.get_execution(store, AGENT, execution.metadata.id) == execution
 
 
-def test_without_a_message_only_the_system_message_is_stored(store: Store) -> None:
+def test_without_a_message_no_message_is_stored(store: Store) -> None:
     execution = create(store, message="")
-    assert [m.type for m in execution.status.messages] == [pb.MESSAGE_TYPE_SYSTEM]
+    assert list(execution.status.messages) == []
+    assert execution.status.dispatch.waiting
 
 
 def test_the_agent_can_be_named_by_id(store: Store) -> None:
@@ -120,7 +118,7 @@ def test_a_workflow_execution_names_its_workflow(store: Store, ref: str) -> None
     assert execution.spec.workflow_name == "fetch-data"
     assert json.loads(execution.spec.input_json) == {"city": "Paris", "n": 9007199254740993}
     assert execution.status.phase == PENDING
-    assert execution.status.messages[-1].content == executions.WAITING_FOR_ENGINE
+    assert execution.status.dispatch.waiting
 
 
 def test_an_unknown_workflow_is_not_found(store: Store) -> None:
@@ -317,7 +315,7 @@ def test_follow_sends_the_current_state_then_every_change_then_ends(store: Store
 
     states = [follower.next() for _ in range(4)]
     assert [s.status.phase for s in states] == [IN_PROGRESS, IN_PROGRESS, IN_PROGRESS, COMPLETED]
-    assert [len(s.status.messages) for s in states] == [2, 3, 4, 4]
+    assert [len(s.status.messages) for s in states] == [1, 2, 3, 3]
     follower.join()
     assert follower.states.empty()
     assert feed.subscriber_count(execution_id) == 0

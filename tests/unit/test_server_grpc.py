@@ -143,7 +143,7 @@ def test_subscribe_yields_the_current_state_then_each_update_then_ends(api: Stub
         pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", message="Review PR 7"), timeout=TIMEOUT
     )
     execution_id = created.metadata.id
-    assert [m.type for m in created.status.messages] == [pb.MESSAGE_TYPE_HUMAN, pb.MESSAGE_TYPE_SYSTEM]
+    assert [m.type for m in created.status.messages] == [pb.MESSAGE_TYPE_HUMAN]
 
     stream = api.agent_executions.Subscribe(Ref(value=execution_id), timeout=TIMEOUT)
     assert next(stream).status.phase == pb.EXECUTION_PHASE_PENDING
@@ -160,9 +160,9 @@ def test_subscribe_yields_the_current_state_then_each_update_then_ends(api: Stub
 
     rest = list(stream)  # ends by itself after the terminal phase
     assert [(e.status.phase, len(e.status.messages)) for e in rest] == [
+        (pb.EXECUTION_PHASE_IN_PROGRESS, 1),
         (pb.EXECUTION_PHASE_IN_PROGRESS, 2),
-        (pb.EXECUTION_PHASE_IN_PROGRESS, 3),
-        (pb.EXECUTION_PHASE_COMPLETED, 3),
+        (pb.EXECUTION_PHASE_COMPLETED, 2),
     ]
 
     late = pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_FAILED)
