@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from support import bench_streams
@@ -62,10 +63,10 @@ def bench_stack(factory: StackFactory, runs: int, metrics: dict[str, Metric]) ->
         stack = factory.create(f"bench-{run}")
         try:
             cli = stack.cli()
-            metrics["version"].samples.append(timed(lambda cli=cli: cli("--version")))
+            metrics["version"].samples.append(timed(partial(cli, "--version")))
             metrics["cold_start"].samples.append(timed(stack.start))
-            metrics["apply_01"].samples.append(timed(lambda cli=cli: cli("apply", "--config", example_01)))
-            metrics["reapply_01"].samples.append(timed(lambda cli=cli: cli("apply", "--config", example_01)))
+            metrics["apply_01"].samples.append(timed(partial(cli, "apply", "--config", example_01)))
+            metrics["reapply_01"].samples.append(timed(partial(cli, "apply", "--config", example_01)))
             if run == 0:
                 metrics["apply_all"].samples.append(apply_all(stack))
             stack.stop()
@@ -101,6 +102,23 @@ def bench_subscribe_streams(factory: StackFactory, metrics: dict[str, Metric]) -
     metrics["stream_health_p95"] = Metric(
         f"health check p95 with {result.streams} open streams", 0.1, [result.health_p95_ms / 1000]
     )
+
+
+def bench_workflow_add(tasks_count: int = 1000) -> tuple[float, float]:
+    """Seconds to build a workflow of ``tasks_count`` tasks with ``add`` one by one, and all at once."""
+    from stigmer import Workflow, tasks
+
+    def build() -> list[object]:
+        return [tasks.set_vars(f"t{i}", {"v": "${ .x + 1 }", "i": i}) for i in range(tasks_count)]
+
+    started = time.monotonic()
+    workflow = Workflow(name="big", namespace="bench", version="1.0.0")
+    for task in build():
+        workflow.add(task)
+    one_by_one = time.monotonic() - started
+    started = time.monotonic()
+    Workflow(name="big", namespace="bench", version="1.0.0", tasks=build())
+    return one_by_one, time.monotonic() - started
 
 
 def bench_tier(name: str) -> float:
@@ -152,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         "reapply_01": Metric("stigmer apply of example 01 (unchanged)", 1.0),
         "apply_all": Metric("apply of all 19 examples, sequential", None),
     }
+    one_by_one, at_once = bench_workflow_add()
+    metrics["workflow_add"] = Metric("1,000-task workflow built with add, one by one", 2.0, [one_by_one])
+    metrics["workflow_at_once"] = Metric("1,000-task workflow built with its tasks at once", 2.0, [at_once])
     with tempfile.TemporaryDirectory(prefix="stigmer-bench-") as tmp:
         factory = StackFactory(Path(tmp), binary, RunId.for_process(tag="bench"))
         print(f"measuring {args.runs} cold stack(s) with {binary} ...", file=sys.stderr, flush=True)

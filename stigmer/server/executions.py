@@ -290,7 +290,7 @@ def list_executions(
         last = items[count - 1].metadata.id if count else page.after
         remaining = tx.count_executions(kind.name, last, target_id=target_id, phase=request.phase)
     token = pagination.next_token([e.metadata.id for e in items], count)
-    return kind.list_response(executions=items[:count], next_page_token=token, remaining=remaining)
+    return kind.list_response(executions=items[:count], next_page_token=token, remaining=remaining)  # type: ignore[arg-type]
 
 
 def _target_id(tx: Transaction, kind: ExecutionKind, ref: str) -> str:
@@ -360,7 +360,7 @@ def _save_status(tx: Transaction, feed: ExecutionFeed, execution: Execution, now
     snapshot = secret_values.redacted(execution)
     if snapshot is execution:
         snapshot = type(execution)()
-        snapshot.CopyFrom(execution)
+        snapshot.CopyFrom(execution)  # type: ignore[arg-type]  # the same message type: type(execution)()
     tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
     return snapshot
 
