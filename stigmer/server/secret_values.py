@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
+from typing import TypeVar
 
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
@@ -26,6 +27,8 @@ RUNNER_TOKEN_METADATA = "x-stigmer-runner-token"
 RUNNER_TOKEN_MODE = 0o600
 
 _EMPTY = pb.RuntimeEnvValue()
+
+E = TypeVar("E", bound=Execution)
 
 
 # --- runtime values --------------------------------------------------------------------------
@@ -53,12 +56,12 @@ def copy_runtime_env(
 
 def declared_env(execution: Execution) -> list[EnvVar]:
     """The env vars the pinned agent or workflow of the execution declares."""
-    spec = execution.spec
-    snapshot = spec.agent if isinstance(execution, pb.AgentExecution) else spec.workflow
-    return list(snapshot.env)
+    if isinstance(execution, pb.AgentExecution):
+        return list(execution.spec.agent.env)
+    return list(execution.spec.workflow.env)
 
 
-def redacted(execution: Execution) -> Execution:
+def redacted(execution: E) -> E:
     """The execution as every reader sees it: secret values replaced by ``REDACTED``.
 
     Returns ``execution`` itself when it holds no secret value, a redacted copy otherwise (the
@@ -69,7 +72,7 @@ def redacted(execution: Execution) -> Execution:
     if not secret_values and not secret_defaults:
         return execution
     copy = type(execution)()
-    copy.CopyFrom(execution)
+    copy.CopyFrom(execution)  # type: ignore[arg-type]  # the same message type: type(execution)()
     for name in secret_values:
         copy.spec.runtime_env[name].value = REDACTED
     env = copy.spec.agent.env if isinstance(copy, pb.AgentExecution) else copy.spec.workflow.env
