@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from stigmer.api import validation
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.apply_pb2 import ApplyRequest
-from stigmer.server import executions, resources
+from stigmer.server import executions, limits, pagination, resources
 from stigmer.server.apply import apply
 from stigmer.server.errors import AlreadyExists, Conflict, Invalid, NotFound, Unavailable
 from stigmer.server.events import ExecutionFeed
@@ -637,3 +638,30 @@ def test_a_status_that_would_grow_past_the_limit_is_refused(
         str(caught.value),
     ), str(caught.value)
     assert revision(store, execution_id) == before
+
+
+def test_executions_stored_before_dispatch_state_and_pinning_still_work(store: Store, feed: ExecutionFeed) -> None:
+    """An execution as older servers stored it: no dispatch state, no pinned agent, a system message."""
+    agent = resources.get_agent(store, "code-reviewer")
+    agent.spec.env.add(name="REGION", default_value="eu")
+    apply(store, ApplyRequest(agents=[agent]))
+    legacy = pb.AgentExecution()
+    legacy.metadata.id = "aex-legacy"
+    legacy.spec.agent_id = agent.metadata.id
+    legacy.spec.agent_name = "code-reviewer"
+    legacy.status.phase = PENDING
+    legacy.status.messages.add(id="system-waiting", type=pb.MESSAGE_TYPE_SYSTEM, content="Waiting ...")
+    with store.transaction() as tx:
+        tx.insert_execution("agent", legacy)
+
+    assert [r.execution.metadata.id for r in executions.pending_dispatch(store)] == ["aex-legacy"]
+    assert dict(executions.runtime_env(store, "aex-legacy").values) == {"REGION": "eu"}
+    assert executions.mark_dispatched(store, feed, "aex-legacy", "q").status.dispatch.task_queue == "q"
+    assert executions.pending_dispatch(store) == []
+
+
+def test_the_size_limits_nest() -> None:
+    """A resource fits in a page, a pinned resource plus its run in an execution, an execution in a message."""
+    assert validation.MAX_RESOURCE_BYTES <= pagination.PAGE_BYTES
+    assert 2 * validation.MAX_RESOURCE_BYTES <= executions.MAX_EXECUTION_BYTES
+    assert executions.MAX_EXECUTION_BYTES < limits.MAX_MESSAGE_BYTES
