@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from stigmer.api.json_values import message_to_dict
 from stigmer.api.v1 import (
     agent_pb2_grpc,
     apply_pb2_grpc,
@@ -63,8 +63,8 @@ class _DefaultDeadline(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientI
 
 
 def to_dict(message: Message) -> dict[str, Any]:
-    """A resource as the CLI's JSON shows it: ``MessageToDict(preserving_proto_field_name=True)``."""
-    return MessageToDict(message, preserving_proto_field_name=True)
+    """A resource as the CLI's JSON shows it (``*_json`` fields decoded, see ``stigmer.api.json_values``)."""
+    return message_to_dict(message)
 
 
 def ref(value: str) -> common_pb2.Ref:

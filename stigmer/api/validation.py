@@ -220,14 +220,17 @@ RefCheck = Callable[[str], bool]
 
 
 def task_to_dict(task: Any) -> dict[str, Any]:
-    """The dict form of a ``Task`` message, the same shape nested tasks have inside configs."""
-    from google.protobuf.json_format import MessageToDict
+    """The dict form of a ``Task`` message, the same shape nested tasks have inside configs.
 
-    data: dict[str, Any] = {
-        "name": task.name,
-        "kind": task.kind,
-        "config": MessageToDict(task.config) if task.HasField("config") else {},
-    }
+    A ``config_json`` that is not a JSON object is kept as its text, for validation to report.
+    """
+    from stigmer.api import json_values
+
+    try:
+        config: Any = json_values.loads_object(task.config_json)
+    except json_values.JsonValueError:
+        config = task.config_json
+    data: dict[str, Any] = {"name": task.name, "kind": task.kind, "config": config}
     for key in ("then", "condition", "export"):
         if getattr(task, key):
             data[key] = getattr(task, key)
@@ -327,7 +330,7 @@ class _TaskChecker:
         if kind not in TASK_KINDS:
             return [Problem(f"{field}.kind", f"unknown task kind {kind!r}; expected one of {', '.join(TASK_KINDS)}")]
         if not isinstance(config, Mapping):
-            return [Problem(f"{field}.config", "expected an object")]
+            return [Problem(f"{field}.config", "expected a JSON object")]
         problems: list[Problem] = []
         for key in ("condition", "export"):
             if task.get(key):

@@ -30,24 +30,14 @@ def message_line(message: pb.Message) -> str:
     return f"{label}: {message.content}"
 
 
-def _plain_numbers(value: Any) -> Any:
-    """Struct numbers are doubles: show 42.0 as 42."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _plain_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain_numbers(item) for item in value]
-    return value
-
-
 def tool_call_line(call: pb.ToolCall) -> str:
-    from google.protobuf.json_format import MessageToDict
+    from stigmer.api import json_values
 
-    arguments = MessageToDict(call.arguments) if call.HasField("arguments") else {}
-    args = ", ".join(
-        f"{key}={json.dumps(_plain_numbers(value), ensure_ascii=False)}" for key, value in arguments.items()
-    )
+    try:
+        arguments = json_values.loads_object(call.arguments_json)
+    except json_values.JsonValueError:
+        arguments = {"arguments": call.arguments_json}
+    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
     line = f"🔧 Tool: {call.name}({args})"
     if call.result:
         line += f" → {'error: ' if call.error else ''}{call.result}"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf.struct_pb2 import Struct
 
+from stigmer.api import json_values
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import Ref
 from stigmer.cli.client import StigmerClient
@@ -31,11 +31,12 @@ def create(
     if target.kind == AGENT:
         request = pb.CreateAgentExecutionRequest(agent_ref=target.id, message=message, runtime_env=env)
         return client.agent_executions.Create(request, timeout=client.timeout)
-    workflow_request = pb.CreateWorkflowExecutionRequest(workflow_ref=target.id, message=message, runtime_env=env)
-    if input_data is not None:
-        struct = Struct()
-        struct.update(input_data)
-        workflow_request.input.CopyFrom(struct)
+    workflow_request = pb.CreateWorkflowExecutionRequest(
+        workflow_ref=target.id,
+        message=message,
+        runtime_env=env,
+        input_json=json_values.dumps(input_data) if input_data is not None else "",
+    )
     return client.workflow_executions.Create(workflow_request, timeout=client.timeout)
 
 

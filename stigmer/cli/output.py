@@ -37,10 +37,10 @@ def to_json(data: Any) -> str:
 
 
 def message_dict(message: Message) -> dict[str, Any]:
-    """A protobuf message as the JSON object the API documents (proto field names)."""
-    from google.protobuf.json_format import MessageToDict
+    """A protobuf message as the JSON object the API documents (see ``stigmer.api.json_values``)."""
+    from stigmer.api.json_values import message_to_dict
 
-    return MessageToDict(message, preserving_proto_field_name=True)
+    return message_to_dict(message)
 
 
 def timestamp_text(timestamp: Timestamp) -> str:

@@ -162,6 +162,13 @@ def describe_execution(execution: Any) -> str:
     activity += [line for line in (task_line(t) for t in status.tasks) if line]
     if activity:
         lines += ["Activity:", *(f"  {line}" for line in activity)]
-    if status.HasField("output"):
-        lines += ["Output:", *_indented(json.dumps(message_dict(status.output), indent=2, ensure_ascii=False))]
+    if status.output_json:
+        lines += ["Output:", *_indented(_pretty_json(status.output_json))]
     return "\n".join(lines)
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text

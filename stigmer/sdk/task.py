@@ -6,8 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import struct_pb2
-
+from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2, workflow_pb2
 from stigmer.api.validation import Problem, ValidationError, workflow_problems
 from stigmer.sdk.checks import check, scoped, without_forward_refs
@@ -55,17 +54,16 @@ class Task:
     def to_proto(self) -> workflow_pb2.Task:
         """The ``stigmer.api.v1.Task`` message."""
         data = self.to_dict()
-        config = struct_pb2.Struct()
         try:
-            config.update(data["config"])
-        except (TypeError, ValueError) as exc:
+            config = json_values.dumps(data["config"])
+        except json_values.JsonValueError as exc:
             raise ValidationError(
                 [Problem("config", f"values must be JSON-like data: {exc}")], f"task {self.name!r}"
             ) from exc
         return workflow_pb2.Task(
             name=data["name"],
             kind=data["kind"],
-            config=config,
+            config_json=config,
             then=data.get("then", ""),
             condition=data.get("condition", ""),
             export=data.get("export", ""),

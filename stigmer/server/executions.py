@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from stigmer.api import ids, validation
+from stigmer.api import ids, json_values, validation
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.server import clock, pagination
 from stigmer.server.errors import Conflict, Invalid, NotFound
@@ -22,14 +22,19 @@ from stigmer.server.store import AGENT_KIND, WORKFLOW_KIND, Execution, Execution
 
 WAITING_FOR_ENGINE = "Waiting for the execution engine: no Temporal connection is configured for this stack yet."
 
+HUMAN_MESSAGE_ID = "human"
+
 PENDING = pb.EXECUTION_PHASE_PENDING
 IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
 COMPLETED = pb.EXECUTION_PHASE_COMPLETED
 FAILED = pb.EXECUTION_PHASE_FAILED
 CANCELLED = pb.EXECUTION_PHASE_CANCELLED
+SKIPPED = pb.EXECUTION_PHASE_SKIPPED
 TERMINAL_PHASES = frozenset({COMPLETED, FAILED, CANCELLED})
+TASK_TERMINAL_PHASES = TERMINAL_PHASES | {SKIPPED}
 # A phase may only move to a phase of a higher rank.
 _PHASE_RANK = {PENDING: 1, IN_PROGRESS: 2, COMPLETED: 3, FAILED: 3, CANCELLED: 3}
+_TASK_PHASE_RANK = {**_PHASE_RANK, SKIPPED: 3}
 
 FOLLOW_POLL_SECONDS = 0.25
 
@@ -92,15 +97,16 @@ def create_agent_execution(store: Store, request: pb.CreateAgentExecutionRequest
 def create_workflow_execution(store: Store, request: pb.CreateWorkflowExecutionRequest) -> pb.WorkflowExecution:
     """Store a new PENDING execution of the workflow ``request.workflow_ref`` (ID, name or namespace/name)."""
     _check_request(request.runtime_env, None)
+    _check_input(request.input_json)
     with store.transaction() as tx:
         workflow = find_workflow(tx, request.workflow_ref)
         execution = pb.WorkflowExecution()
         spec = execution.spec
         spec.workflow_id = workflow.metadata.id
         spec.workflow_name = workflow.metadata.name
+        spec.workflow_namespace = workflow.spec.namespace
         spec.message = request.message
-        if request.HasField("input"):
-            spec.input.CopyFrom(request.input)
+        spec.input_json = request.input_json
         for key, value in request.runtime_env.items():
             spec.runtime_env[key].CopyFrom(value)
         _initialize(execution, ids.WORKFLOW_EXECUTION, request.message)
@@ -124,6 +130,13 @@ def _check_request(runtime_env: Mapping[str, pb.RuntimeEnvValue], config: pb.Exe
         raise Invalid.validation(str(validation.ValidationError(problems)))
 
 
+def _check_input(input_json: str) -> None:
+    try:
+        json_values.loads_object(input_json)
+    except json_values.JsonValueError as exc:
+        raise Invalid.validation(str(validation.Problem("input", str(exc)))) from None
+
+
 def _initialize(execution: Execution, id_prefix: str, message: str) -> None:
     now = clock.now()
     meta = execution.metadata
@@ -134,8 +147,8 @@ def _initialize(execution: Execution, id_prefix: str, message: str) -> None:
     status = execution.status
     status.phase = PENDING
     if message:
-        status.messages.add(type=pb.MESSAGE_TYPE_HUMAN, content=message, timestamp=now)
-    status.messages.add(type=pb.MESSAGE_TYPE_SYSTEM, content=WAITING_FOR_ENGINE, timestamp=now)
+        status.messages.add(id=HUMAN_MESSAGE_ID, type=pb.MESSAGE_TYPE_HUMAN, content=message, timestamp=now)
+    status.messages.add(id="system-waiting", type=pb.MESSAGE_TYPE_SYSTEM, content=WAITING_FOR_ENGINE, timestamp=now)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -240,21 +253,32 @@ def delete_execution(store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref
 def merge_status(execution: Execution, update: pb.UpdateStatusRequest, now: Timestamp) -> bool:
     """Apply ``update`` to ``execution.status`` in place; return whether anything changed.
 
-    Empty fields leave the status unchanged; messages and tool calls are appended (a message
-    without a timestamp gets ``now``); tasks are upserted by name, their set fields overwriting.
-    The phase only moves forward (PENDING, IN_PROGRESS, then COMPLETED, FAILED or CANCELLED);
-    ``started_at`` is set when the execution starts and ``completed_at`` when it ends. A terminal
-    execution accepts no update (``Conflict``).
+    Idempotent: messages and tool calls are upserted by ``id`` and tasks by ``path``, each reported
+    field overwriting the stored one, so a retried or replayed update changes nothing. Empty fields
+    leave the status unchanged; a message without a timestamp gets ``now``. The phase only moves
+    forward (PENDING, IN_PROGRESS, then COMPLETED, FAILED or CANCELLED); ``started_at`` is set when
+    the execution starts and ``completed_at`` when it ends. A terminal execution accepts an update
+    that changes nothing (a no-op) and rejects any other (``Conflict``).
     """
     status = execution.status
     execution_id = execution.metadata.id
-    if is_terminal(status.phase):
-        raise Conflict(
-            f"execution {execution_id!r} is {phase_name(status.phase)} and accepts no further status updates"
-        )
     _check_update(update)
+    if is_terminal(status.phase):
+        probe = pb.ExecutionStatus()
+        probe.CopyFrom(status)
+        if _merge(probe, update, now, execution_id):
+            raise Conflict(
+                f"execution {execution_id!r} is {phase_name(status.phase)} and accepts no further status updates"
+            )
+        return False
+    return _merge(status, update, now, execution_id)
+
+
+def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Timestamp, execution_id: str) -> bool:
     before = status.SerializeToString(deterministic=True)
     if update.phase and update.phase != status.phase:
+        if is_terminal(status.phase):
+            return True  # a terminal execution cannot change phase: the caller reports the conflict
         if _PHASE_RANK[update.phase] < _PHASE_RANK.get(status.phase, 0):
             raise Conflict(
                 f"execution {execution_id!r} cannot go from {phase_name(status.phase)} "
@@ -262,18 +286,41 @@ def merge_status(execution: Execution, update: pb.UpdateStatusRequest, now: Time
             )
         _enter_phase(status, update.phase, now)
     for message in update.messages:
-        added = status.messages.add()
-        added.CopyFrom(message)
-        if not added.HasField("timestamp"):
-            added.timestamp.CopyFrom(now)
-    status.tool_calls.extend(update.tool_calls)
+        _upsert_message(status, message, now)
+    for call in update.tool_calls:
+        _upsert_by_id(status.tool_calls, call)
     for task in update.tasks:
         _upsert_task(status, task, now)
-    if update.HasField("output"):
-        status.output.CopyFrom(update.output)
+    if update.output_json:
+        status.output_json = update.output_json
     if update.error:
         status.error = update.error
+    if update.HasField("error_info"):
+        status.error_info.CopyFrom(update.error_info)
     return status.SerializeToString(deterministic=True) != before
+
+
+def _upsert_message(status: pb.ExecutionStatus, update: pb.Message, now: Timestamp) -> None:
+    stored = next((m for m in status.messages if m.id == update.id), None)
+    if stored is None:
+        stored = status.messages.add()
+        stored.CopyFrom(update)
+        if not stored.HasField("timestamp"):
+            stored.timestamp.CopyFrom(now)
+        return
+    timestamp = Timestamp()
+    timestamp.CopyFrom(stored.timestamp)
+    stored.CopyFrom(update)
+    if not update.HasField("timestamp"):
+        stored.timestamp.CopyFrom(timestamp)
+
+
+def _upsert_by_id(items: Any, update: Any) -> None:
+    stored = next((item for item in items if item.id == update.id), None)
+    if stored is None:
+        items.add().CopyFrom(update)
+    else:
+        stored.MergeFrom(update)
 
 
 def _check_update(update: pb.UpdateStatusRequest) -> None:
@@ -288,13 +335,29 @@ def _check_update(update: pb.UpdateStatusRequest) -> None:
             pb.MESSAGE_TYPE_SYSTEM,
         ):
             problems.append(validation.Problem(f"messages[{index}].type", "a message type is required"))
+        if not message.id:
+            problems.append(validation.Problem(f"messages[{index}].id", "a message ID is required"))
+    for index, call in enumerate(update.tool_calls):
+        if not call.id:
+            problems.append(validation.Problem(f"tool_calls[{index}].id", "a tool call ID is required"))
+        problems += _json_problems(f"tool_calls[{index}].arguments_json", call.arguments_json)
     for index, task in enumerate(update.tasks):
-        if not task.name:
-            problems.append(validation.Problem(f"tasks[{index}].name", "task name is required"))
-        if task.phase and task.phase not in _PHASE_RANK:
+        if not task.path:
+            problems.append(validation.Problem(f"tasks[{index}].path", "the task's path is required"))
+        if task.phase and task.phase not in _TASK_PHASE_RANK:
             problems.append(validation.Problem(f"tasks[{index}].phase", f"unknown phase {task.phase}"))
+        problems += _json_problems(f"tasks[{index}].output_json", task.output_json)
+    problems += _json_problems("output_json", update.output_json)
     if problems:
         raise Invalid.validation(str(validation.ValidationError(problems)))
+
+
+def _json_problems(field: str, text: str) -> list[validation.Problem]:
+    try:
+        json_values.loads(text)
+    except json_values.JsonValueError as exc:
+        return [validation.Problem(field, str(exc))]
+    return []
 
 
 def _enter_phase(status: pb.ExecutionStatus | pb.TaskStatus, phase: int, now: Timestamp) -> None:
@@ -302,18 +365,19 @@ def _enter_phase(status: pb.ExecutionStatus | pb.TaskStatus, phase: int, now: Ti
     started = phase == IN_PROGRESS or phase in (COMPLETED, FAILED)
     if started and not status.HasField("started_at"):
         status.started_at.CopyFrom(now)
-    if is_terminal(phase) and not status.HasField("completed_at"):
+    if phase in TASK_TERMINAL_PHASES and not status.HasField("completed_at"):
         status.completed_at.CopyFrom(now)
 
 
 def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timestamp) -> None:
-    task = next((t for t in status.tasks if t.name == update.name), None)
+    task = next((t for t in status.tasks if t.path == update.path), None)
     if task is None:
-        task = status.tasks.add(name=update.name)
-    for field in ("started_at", "completed_at", "output"):
+        task = status.tasks.add(path=update.path, name=update.name or update.path.rpartition("/")[2])
+    for field in ("started_at", "completed_at"):
         if update.HasField(field):
             getattr(task, field).CopyFrom(getattr(update, field))
-    if update.error:
-        task.error = update.error
+    for field in ("name", "kind", "output_json", "error"):
+        if getattr(update, field):
+            setattr(task, field, getattr(update, field))
     if update.phase and update.phase != task.phase:
         _enter_phase(task, update.phase, now)

@@ -75,7 +75,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     @unary
     def Delete(self, request, context):
-        return resources.delete_agent(self._store, request.value)
+        return resources.delete_agent(self._store, request.ref)
 
 
 class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
@@ -92,7 +92,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
 
     @unary
     def Delete(self, request, context):
-        return resources.delete_workflow(self._store, request.value)
+        return resources.delete_workflow(self._store, request.ref)
 
 
 class _ExecutionServicer:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stigmer.api import json_values
 from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.execution_pb2 import AgentExecution, ExecutionStatus, WorkflowExecution
 from stigmer.api.v1.workflow_pb2 import Workflow
@@ -75,7 +77,16 @@ def _workflow(row: sqlite3.Row | None) -> Workflow | None:
     workflow = Workflow()
     _set_metadata(workflow, row, row["name"])
     workflow.spec.ParseFromString(row["spec"])
+    _upgrade_task_configs(workflow.spec.tasks)
     return workflow
+
+
+def _upgrade_task_configs(tasks: Any) -> None:
+    """Tasks stored before ``config_json`` existed keep their config in the Struct field: move it."""
+    for task in tasks:
+        if task.HasField("legacy_config") and not task.config_json:
+            task.config_json = json_values.dumps(json_format.MessageToDict(task.legacy_config))
+            task.ClearField("legacy_config")
 
 
 def _execution(row: sqlite3.Row | None) -> ExecutionRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
@@ -17,9 +18,7 @@ def make_agent(name: str = "code-reviewer", **spec: Any) -> Agent:
 
 def make_task(name: str, kind: str, config: dict[str, Any], **extra: str) -> Task:
     """A task of `kind` with `config`; keyword arguments set other `Task` fields (`then`, `condition`)."""
-    task = Task(name=name, kind=kind, **extra)
-    task.config.update(config)
-    return task
+    return Task(name=name, kind=kind, config_json=json.dumps(config), **extra)
 
 
 def make_workflow(*tasks: Task, name: str = "fetch-data", namespace: str = "demo", version: str = "1.0.0") -> Workflow:

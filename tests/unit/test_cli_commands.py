@@ -39,7 +39,7 @@ out = Path(os.environ["STIGMER_SYNTH_DIR"])
 agent = Agent(metadata=Metadata(name="helper"), spec=AgentSpec(instructions="Help people", model=MODEL))
 (out / "agents" / "helper.json").write_text(MessageToJson(agent, preserving_proto_field_name=True))
 task = Task(name="init", kind="set")
-task.config.update({{"set": {{"x": 1}}}})
+task.config_json = '{{"set": {{"x": 1}}}}'
 workflow = Workflow(metadata=Metadata(name="flow"), spec=WorkflowSpec(namespace="demo", version="1.0.0", tasks=[task]))
 (out / "workflows" / "demo--flow.json").write_text(MessageToJson(workflow, preserving_proto_field_name=True))
 (out / "manifest.json").write_text(json.dumps({{"agents": ["helper"], "workflows": ["demo/flow"]}}))
@@ -213,15 +213,14 @@ def drive_first_execution(stack: Stack, final_phase: int, error: str = "") -> th
                 return found[0].metadata.id
 
             execution_id = eventually(created, timeout=20, interval=0.02)
-            call = pb.ToolCall(id="c1", name="lookup", result="42")
-            call.arguments.update({"q": "answer"})
+            call = pb.ToolCall(id="c1", name="lookup", result="42", arguments_json='{"q": "answer"}')
             client.agent_executions.UpdateStatus(
                 pb.UpdateStatusRequest(
                     execution_id=execution_id,
                     phase=pb.EXECUTION_PHASE_IN_PROGRESS,
-                    messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="Thinking")],
+                    messages=[pb.Message(id="m1", type=pb.MESSAGE_TYPE_AGENT, content="Thinking")],
                     tool_calls=[call],
-                    tasks=[pb.TaskStatus(name="answer", phase=pb.EXECUTION_PHASE_IN_PROGRESS)],
+                    tasks=[pb.TaskStatus(path="answer", phase=pb.EXECUTION_PHASE_IN_PROGRESS)],
                 ),
                 timeout=5,
             )
@@ -229,8 +228,8 @@ def drive_first_execution(stack: Stack, final_phase: int, error: str = "") -> th
                 pb.UpdateStatusRequest(
                     execution_id=execution_id,
                     phase=final_phase,
-                    messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="The answer is 42")],
-                    tasks=[pb.TaskStatus(name="answer", phase=final_phase, error=error)],
+                    messages=[pb.Message(id="m2", type=pb.MESSAGE_TYPE_AGENT, content="The answer is 42")],
+                    tasks=[pb.TaskStatus(path="answer", phase=final_phase, error=error)],
                     error=error,
                 ),
                 timeout=5,

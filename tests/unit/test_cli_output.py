@@ -112,8 +112,7 @@ def test_execution_view_prints_each_new_item_once_then_a_summary() -> None:
 
     status.phase = pb.EXECUTION_PHASE_IN_PROGRESS
     status.started_at.CopyFrom(ts(100))
-    call = status.tool_calls.add(name="get_pr", result="3 files")
-    call.arguments.update({"number": 42})
+    status.tool_calls.add(id="c1", name="get_pr", result="3 files", arguments_json='{"number": 42}')
     status.tasks.add(name="fetch", phase=pb.EXECUTION_PHASE_IN_PROGRESS)
     status.messages.add(type=pb.MESSAGE_TYPE_AGENT, content="Looking at it")
     assert view.update(execution) == [

@@ -34,7 +34,7 @@ print("entries before:", sorted(os.listdir(out)))
 agent = Agent(metadata=Metadata(name="helper"), spec=AgentSpec(instructions="Help", model="m"))
 (out / "agents" / "helper.json").write_text(MessageToJson(agent, preserving_proto_field_name=True))
 task = Task(name="init", kind="set")
-task.config.update({"set": {"x": 1}})
+task.config_json = '{"set": {"x": 1}}'
 workflow = Workflow(metadata=Metadata(name="flow"), spec=WorkflowSpec(namespace="demo", version="1.0.0", tasks=[task]))
 (out / "workflows" / "demo--flow.json").write_text(MessageToJson(workflow, preserving_proto_field_name=True))
 manifest = {"sdk_version": "0.1.0", "agents": ["helper"], "workflows": ["demo/flow"]}

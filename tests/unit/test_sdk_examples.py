@@ -9,48 +9,16 @@ from typing import Any
 
 import pytest
 import yaml
+from google.protobuf.json_format import Parse
+
+from stigmer.api.json_values import message_to_dict
+from stigmer.api.v1 import agent_pb2, workflow_pb2
+from support.matching import subset_mismatches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
 EXPECTED = REPO_ROOT / "tests" / "apply" / "expected"
 EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if (p / "Stigmer.yaml").is_file())
-
-
-def subset_mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
-    """Where ``actual`` does not contain ``expected``: dict keys recursively, lists element-wise with
-    the same length, numbers numerically, anything else by equality."""
-    where = path or "<root>"
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return [f"{where}: expected an object, got {actual!r}"]
-        problems: list[str] = []
-        for key, value in expected.items():
-            if key not in actual:
-                problems.append(f"{path}.{key}: missing")
-            else:
-                problems += subset_mismatches(value, actual[key], f"{path}.{key}")
-        return problems
-    if isinstance(expected, list):
-        if not isinstance(actual, list) or len(actual) != len(expected):
-            return [f"{where}: expected a list of {len(expected)}, got {actual!r}"]
-        problems = []
-        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            problems += subset_mismatches(want, got, f"{path}[{index}]")
-        return problems
-    numbers = (int, float)
-    if isinstance(expected, numbers) and isinstance(actual, numbers) and not isinstance(expected, bool):
-        return [] if not isinstance(actual, bool) and float(expected) == float(actual) else [f"{where}: {actual!r}"]
-    return [] if expected == actual else [f"{where}: expected {expected!r}, got {actual!r}"]
-
-
-def test_subset_matcher_finds_what_differs() -> None:
-    actual = {"a": 1.0, "b": [{"c": "x", "d": True}], "e": "extra"}
-    assert subset_mismatches({"a": 1, "b": [{"c": "x"}]}, actual) == []
-    assert subset_mismatches({"a": 2}, actual) == [".a: 1.0"]
-    assert subset_mismatches({"z": 1}, actual) == [".z: missing"]
-    assert subset_mismatches({"b": [{"c": "x"}, {"c": "y"}]}, actual)
-    assert subset_mismatches({"b": [{"c": "y"}]}, actual) == [".b[0].c: expected 'y', got 'x'"]
-    assert subset_mismatches({"b": [{"d": 1}]}, actual)
 
 
 def _synthesize(example: Path, out: Path) -> subprocess.CompletedProcess[str]:
@@ -62,10 +30,14 @@ def _synthesize(example: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _load(out: Path) -> dict[str, dict[str, Any]]:
-    agents = {p.stem: json.loads(p.read_text()) for p in sorted((out / "agents").glob("*.json"))}
+    """The synthesized resources as the API shows them (JSON fields decoded)."""
+    agents = {
+        p.stem: message_to_dict(Parse(p.read_text(), agent_pb2.Agent()))
+        for p in sorted((out / "agents").glob("*.json"))
+    }
     workflows = {}
     for path in sorted((out / "workflows").glob("*.json")):
-        data = json.loads(path.read_text())
+        data = message_to_dict(Parse(path.read_text(), workflow_pb2.Workflow()))
         workflows[f"{data['spec']['namespace']}/{data['metadata']['name']}"] = data
     return {"agents": agents, "workflows": workflows}
 
@@ -93,7 +65,7 @@ def test_example_synthesizes_what_it_declares(example: Path, tmp_path: Path) -> 
     actual = _load(tmp_path)
     for kind in ("agents", "workflows"):
         for name, want in expected.get(kind, {}).items():
-            mismatches = subset_mismatches(want, actual[kind][name], f"{kind}[{name}]")
+            mismatches = subset_mismatches(actual[kind][name], want, f"{kind}[{name}]")
             assert not mismatches, "\n".join(mismatches)
     if "skipped_message" in expected:
         assert expected["skipped_message"] in result.stdout

@@ -1,5 +1,6 @@
 """Task builders: the config each kind gets, flow fields, and early validation."""
 
+import json
 from typing import Any
 
 import pytest
@@ -129,10 +130,16 @@ def test_flow_fields_are_set_and_expressions_wrapped() -> None:
     }
 
 
-def test_to_proto_carries_the_config_as_a_struct() -> None:
-    message = tasks.http_get("fetch", "https://x.example.com", then="end").to_proto()
-    assert (message.name, message.kind, message.then) == ("fetch", "http_call", "end")
-    assert message.config["method"] == "GET"
+def test_to_proto_carries_the_config_as_exact_json() -> None:
+    message = tasks.http_get("fetch", "https://x.example.com", query={"page": 1, "id": 9007199254740993}).to_proto()
+    assert (message.name, message.kind) == ("fetch", "http_call")
+    config = json.loads(message.config_json)
+    assert config == {
+        "method": "GET",
+        "endpoint": "https://x.example.com",
+        "query": {"page": 1, "id": 9007199254740993},
+    }
+    assert isinstance(config["query"]["page"], int)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +155,7 @@ def test_to_proto_carries_the_config_as_a_struct() -> None:
         (lambda: tasks.switch("s", cases=[tasks.case(".a ==", "x")]), "config.cases[0].when: invalid jq"),
         (lambda: tasks.for_each("l", in_="", do=[]), "config.in: the collection to iterate"),
         (lambda: tasks.agent_call("a", "", "hi"), "config.agent: the agent to call is required"),
-        (lambda: tasks.agent_call("a", "x", "hi", temperature=3), "config.config.temperature: 3.0 is not between"),
+        (lambda: tasks.agent_call("a", "x", "hi", temperature=3), "config.config.temperature: 3 is not between"),
         (lambda: tasks.raise_error("r", "", 0, "t"), "config.error.type: type is required"),
         (lambda: tasks.run_workflow("r", ""), "config.workflow: the workflow to run is required"),
         (lambda: tasks.grpc_call("g", "", "s", "m"), "config.address: address is required"),

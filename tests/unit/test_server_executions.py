@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from typing import Any
 
 import pytest
-from google.protobuf.struct_pb2 import Struct
 
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.apply_pb2 import ApplyRequest
@@ -112,12 +112,13 @@ def test_bad_runtime_env_and_config_are_invalid(store: Store) -> None:
 
 @pytest.mark.parametrize("ref", ["fetch-data", "demo/fetch-data"])
 def test_a_workflow_execution_names_its_workflow(store: Store, ref: str) -> None:
-    request = pb.CreateWorkflowExecutionRequest(workflow_ref=ref, message="go")
-    request.input.update({"city": "Paris"})
+    request = pb.CreateWorkflowExecutionRequest(
+        workflow_ref=ref, message="go", input_json='{"city": "Paris", "n": 9007199254740993}'
+    )
     execution = executions.create_workflow_execution(store, request)
     assert execution.metadata.id.startswith("wex-")
     assert execution.spec.workflow_name == "fetch-data"
-    assert execution.spec.input["city"] == "Paris"
+    assert json.loads(execution.spec.input_json) == {"city": "Paris", "n": 9007199254740993}
     assert execution.status.phase == PENDING
     assert execution.status.messages[-1].content == executions.WAITING_FOR_ENGINE
 
@@ -146,26 +147,23 @@ def test_progress_reports_merge_into_the_status(store: Store, feed: ExecutionFee
     assert not started.status.HasField("completed_at")
     assert revision(store, execution_id) == 2
 
-    args = Struct()
-    args.update({"pr": 1})
     update(
         store,
         feed,
         execution_id,
-        messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="Looking")],
-        tool_calls=[pb.ToolCall(id="t1", name="get_pr", arguments=args, result="diff")],
-        tasks=[pb.TaskStatus(name="review", phase=IN_PROGRESS)],
+        messages=[pb.Message(id="m1", type=pb.MESSAGE_TYPE_AGENT, content="Looking")],
+        tool_calls=[pb.ToolCall(id="t1", name="get_pr", arguments_json='{"pr": 1}', result="diff")],
+        tasks=[pb.TaskStatus(path="review", phase=IN_PROGRESS)],
     )
-    output = Struct()
-    output.update({"verdict": "ok"})
+    output = '{"verdict": "ok", "score": 1}'
     done = update(
         store,
         feed,
         execution_id,
         phase=COMPLETED,
-        messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="Looks good")],
-        tasks=[pb.TaskStatus(name="review", phase=COMPLETED, output=output)],
-        output=output,
+        messages=[pb.Message(id="m2", type=pb.MESSAGE_TYPE_AGENT, content="Looks good")],
+        tasks=[pb.TaskStatus(path="review", phase=COMPLETED, output_json=output)],
+        output_json=output,
     )
 
     status = done.status
@@ -175,10 +173,15 @@ def test_progress_reports_merge_into_the_status(store: Store, feed: ExecutionFee
     assert all(m.HasField("timestamp") for m in status.messages)
     assert [(c.name, c.result) for c in status.tool_calls] == [("get_pr", "diff")]
     (task,) = status.tasks
-    assert (task.name, task.phase, task.output["verdict"]) == ("review", COMPLETED, "ok")
+    assert (task.name, task.path, task.phase, json.loads(task.output_json)) == (
+        "review",
+        "review",
+        COMPLETED,
+        {"verdict": "ok", "score": 1},
+    )
     assert task.HasField("started_at")
     assert task.HasField("completed_at")
-    assert status.output["verdict"] == "ok"
+    assert json.loads(status.output_json) == {"verdict": "ok", "score": 1}
     assert revision(store, execution_id) == 4
     assert executions.get_execution(store, AGENT, execution_id) == done
 
@@ -198,7 +201,7 @@ def test_a_terminal_execution_accepts_no_further_update(store: Store, feed: Exec
     update(store, feed, execution_id, phase=terminal, error="boom" if terminal == FAILED else "")
 
     with pytest.raises(Conflict, match="accepts no further status updates"):
-        update(store, feed, execution_id, messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="late")])
+        update(store, feed, execution_id, messages=[pb.Message(id="late", type=pb.MESSAGE_TYPE_AGENT, content="late")])
     assert executions.get_execution(store, AGENT, execution_id).status.phase == terminal
     assert revision(store, execution_id) == 3
 
@@ -219,7 +222,11 @@ def test_a_pending_execution_can_be_cancelled_without_ever_starting(store: Store
 
 def test_malformed_updates_are_invalid(store: Store, feed: ExecutionFeed) -> None:
     execution_id = create(store).metadata.id
-    with pytest.raises(Invalid, match=r"messages\[0\]\.type: a message type is required; tasks\[0\]\.name"):
+    with pytest.raises(
+        Invalid,
+        match=r"messages\[0\]\.type: a message type is required; messages\[0\]\.id: a message ID is required; "
+        r"tasks\[0\]\.path: the task's path is required",
+    ):
         update(store, feed, execution_id, messages=[pb.Message(content="x")], tasks=[pb.TaskStatus()])
     with pytest.raises(NotFound, match="execution 'aex-nope' not found"):
         update(store, feed, "aex-nope", phase=IN_PROGRESS)
@@ -304,8 +311,8 @@ def test_follow_sends_the_current_state_then_every_change_then_ends(store: Store
 
     assert follower.next().status.phase == PENDING
     update(store, feed, execution_id, phase=IN_PROGRESS)
-    update(store, feed, execution_id, messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="one")])
-    update(store, feed, execution_id, messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="two")])
+    update(store, feed, execution_id, messages=[pb.Message(id="one", type=pb.MESSAGE_TYPE_AGENT, content="one")])
+    update(store, feed, execution_id, messages=[pb.Message(id="two", type=pb.MESSAGE_TYPE_AGENT, content="two")])
     update(store, feed, execution_id, phase=COMPLETED)
 
     states = [follower.next() for _ in range(4)]

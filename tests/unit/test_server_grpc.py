@@ -151,7 +151,7 @@ def test_subscribe_yields_the_current_state_then_each_update_then_ends(api: Stub
     updates = [
         pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_IN_PROGRESS),
         pb.UpdateStatusRequest(
-            execution_id=execution_id, messages=[pb.Message(type=pb.MESSAGE_TYPE_AGENT, content="Looks good")]
+            execution_id=execution_id, messages=[pb.Message(id="m1", type=pb.MESSAGE_TYPE_AGENT, content="Looks good")]
         ),
         pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_COMPLETED),
     ]

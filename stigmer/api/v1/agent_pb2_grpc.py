@@ -47,7 +47,7 @@ class AgentServiceStub:
                 _registered_method=True)
         self.Delete = channel.unary_unary(
                 '/stigmer.api.v1.AgentService/Delete',
-                request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+                request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=stigmer_dot_api_dot_v1_dot_agent__pb2.Agent.FromString,
                 _registered_method=True)
 
@@ -88,7 +88,7 @@ def add_AgentServiceServicer_to_server(servicer, server):
             ),
             'Delete': grpc.unary_unary_rpc_method_handler(
                     servicer.Delete,
-                    request_deserializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.FromString,
+                    request_deserializer=stigmer_dot_api_dot_v1_dot_common__pb2.DeleteRequest.FromString,
                     response_serializer=stigmer_dot_api_dot_v1_dot_agent__pb2.Agent.SerializeToString,
             ),
     }
@@ -171,7 +171,7 @@ class AgentService:
             request,
             target,
             '/stigmer.api.v1.AgentService/Delete',
-            stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+            stigmer_dot_api_dot_v1_dot_common__pb2.DeleteRequest.SerializeToString,
             stigmer_dot_api_dot_v1_dot_agent__pb2.Agent.FromString,
             options,
             channel_credentials,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bstigmer/api/v1/common.proto\x12\x0estigmer.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\x08Metadata\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngeneration\x18\x05 \x01(\x03\"\x14\n\x03Ref\x12\r\n\x05value\x18\x01 \x01(\t\"4\n\x0bListRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"d\n\x06\x45nvVar\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x15\n\rdefault_value\x18\x03 \x01(\t\x12\x0e\n\x06secret\x18\x04 \x01(\x08\x12\x10\n\x08required\x18\x05 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bstigmer/api/v1/common.proto\x12\x0estigmer.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\x08Metadata\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngeneration\x18\x05 \x01(\x03\"\x14\n\x03Ref\x12\r\n\x05value\x18\x01 \x01(\t\"4\n\x0bListRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"+\n\rDeleteRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"d\n\x06\x45nvVar\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x15\n\rdefault_value\x18\x03 \x01(\t\x12\x0e\n\x06secret\x18\x04 \x01(\x08\x12\x10\n\x08required\x18\x05 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REF']._serialized_end=255
   _globals['_LISTREQUEST']._serialized_start=257
   _globals['_LISTREQUEST']._serialized_end=309
-  _globals['_ENVVAR']._serialized_start=311
-  _globals['_ENVVAR']._serialized_end=411
+  _globals['_DELETEREQUEST']._serialized_start=311
+  _globals['_DELETEREQUEST']._serialized_end=354
+  _globals['_ENVVAR']._serialized_start=356
+  _globals['_ENVVAR']._serialized_end=456
 # @@protoc_insertion_point(module_scope)

@@ -36,6 +36,14 @@ class ListRequest(_message.Message):
     page_token: str
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
+class DeleteRequest(_message.Message):
+    __slots__ = ("ref", "force")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    force: bool
+    def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
 class EnvVar(_message.Message):
     __slots__ = ("name", "description", "default_value", "secret", "required")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -24,10 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from stigmer.api.v1 import agent_pb2 as stigmer_dot_api_dot_v1_dot_agent__pb2
 from stigmer.api.v1 import common_pb2 as stigmer_dot_api_dot_v1_dot_common__pb2
+from stigmer.api.v1 import workflow_pb2 as stigmer_dot_api_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1estigmer/api/v1/execution.proto\x12\x0estigmer.api.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bstigmer/api/v1/common.proto\"t\n\x07Message\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x1b.stigmer.api.v1.MessageType\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06result\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\x08\"\xe3\x01\n\nTaskStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x05phase\x18\x02 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\x12\'\n\x06output\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xde\x02\n\x0f\x45xecutionStatus\x12-\n\x05phase\x18\x01 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\x12)\n\x08messages\x18\x02 \x03(\x0b\x32\x17.stigmer.api.v1.Message\x12,\n\ntool_calls\x18\x03 \x03(\x0b\x32\x18.stigmer.api.v1.ToolCall\x12)\n\x05tasks\x18\x04 \x03(\x0b\x32\x1a.stigmer.api.v1.TaskStatus\x12\'\n\x06output\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"0\n\x0fRuntimeEnvValue\x12\r\n\x05value\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\x08\"c\n\x0f\x45xecutionConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0ftimeout_seconds\x18\x03 \x01(\x05\x42\x0e\n\x0c_temperature\"\xb6\x02\n\x12\x41gentExecutionSpec\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12G\n\x0bruntime_env\x18\x04 \x03(\x0b\x32\x32.stigmer.api.v1.AgentExecutionSpec.RuntimeEnvEntry\x12/\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionConfig\x12\x1b\n\x13parent_execution_id\x18\x06 \x01(\t\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\x9f\x01\n\x0e\x41gentExecution\x12*\n\x08metadata\x18\x01 \x01(\x0b\x32\x18.stigmer.api.v1.Metadata\x12\x30\n\x04spec\x18\x02 \x01(\x0b\x32\".stigmer.api.v1.AgentExecutionSpec\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionStatus\"\x9c\x02\n\x15WorkflowExecutionSpec\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x15\n\rworkflow_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12&\n\x05input\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12J\n\x0bruntime_env\x18\x05 \x03(\x0b\x32\x35.stigmer.api.v1.WorkflowExecutionSpec.RuntimeEnvEntry\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\xa5\x01\n\x11WorkflowExecution\x12*\n\x08metadata\x18\x01 \x01(\x0b\x32\x18.stigmer.api.v1.Metadata\x12\x33\n\x04spec\x18\x02 \x01(\x0b\x32%.stigmer.api.v1.WorkflowExecutionSpec\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionStatus\"\xb5\x02\n\x1b\x43reateAgentExecutionRequest\x12\x11\n\tagent_ref\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12P\n\x0bruntime_env\x18\x03 \x03(\x0b\x32;.stigmer.api.v1.CreateAgentExecutionRequest.RuntimeEnvEntry\x12/\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionConfig\x12\x1b\n\x13parent_execution_id\x18\x05 \x01(\t\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\x98\x02\n\x1e\x43reateWorkflowExecutionRequest\x12\x14\n\x0cworkflow_ref\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12&\n\x05input\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12S\n\x0bruntime_env\x18\x04 \x03(\x0b\x32>.stigmer.api.v1.CreateWorkflowExecutionRequest.RuntimeEnvEntry\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\x96\x02\n\x13UpdateStatusRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12-\n\x05phase\x18\x02 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\x12)\n\x08messages\x18\x03 \x03(\x0b\x32\x17.stigmer.api.v1.Message\x12,\n\ntool_calls\x18\x04 \x03(\x0b\x32\x18.stigmer.api.v1.ToolCall\x12)\n\x05tasks\x18\x05 \x03(\x0b\x32\x1a.stigmer.api.v1.TaskStatus\x12\'\n\x06output\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"\x81\x01\n\x15ListExecutionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x12\n\ntarget_ref\x18\x03 \x01(\t\x12-\n\x05phase\x18\x04 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\"j\n\x1bListAgentExecutionsResponse\x12\x32\n\nexecutions\x18\x01 \x03(\x0b\x32\x1e.stigmer.api.v1.AgentExecution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"p\n\x1eListWorkflowExecutionsResponse\x12\x35\n\nexecutions\x18\x01 \x03(\x0b\x32!.stigmer.api.v1.WorkflowExecution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xc9\x01\n\x0e\x45xecutionPhase\x12\x1f\n\x1b\x45XECUTION_PHASE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XECUTION_PHASE_PENDING\x10\x01\x12\x1f\n\x1b\x45XECUTION_PHASE_IN_PROGRESS\x10\x02\x12\x1d\n\x19\x45XECUTION_PHASE_COMPLETED\x10\x03\x12\x1a\n\x16\x45XECUTION_PHASE_FAILED\x10\x04\x12\x1d\n\x19\x45XECUTION_PHASE_CANCELLED\x10\x05*\x8b\x01\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12MESSAGE_TYPE_HUMAN\x10\x01\x12\x16\n\x12MESSAGE_TYPE_AGENT\x10\x02\x12\x15\n\x11MESSAGE_TYPE_TOOL\x10\x03\x12\x17\n\x13MESSAGE_TYPE_SYSTEM\x10\x04\x32\xde\x03\n\x15\x41gentExecutionService\x12U\n\x06\x43reate\x12+.stigmer.api.v1.CreateAgentExecutionRequest\x1a\x1e.stigmer.api.v1.AgentExecution\x12:\n\x03Get\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution\x12Z\n\x04List\x12%.stigmer.api.v1.ListExecutionsRequest\x1a+.stigmer.api.v1.ListAgentExecutionsResponse\x12\x42\n\tSubscribe\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution0\x01\x12S\n\x0cUpdateStatus\x12#.stigmer.api.v1.UpdateStatusRequest\x1a\x1e.stigmer.api.v1.AgentExecution\x12=\n\x06\x44\x65lete\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution2\xf6\x03\n\x18WorkflowExecutionService\x12[\n\x06\x43reate\x12..stigmer.api.v1.CreateWorkflowExecutionRequest\x1a!.stigmer.api.v1.WorkflowExecution\x12=\n\x03Get\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecution\x12]\n\x04List\x12%.stigmer.api.v1.ListExecutionsRequest\x1a..stigmer.api.v1.ListWorkflowExecutionsResponse\x12\x45\n\tSubscribe\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecution0\x01\x12V\n\x0cUpdateStatus\x12#.stigmer.api.v1.UpdateStatusRequest\x1a!.stigmer.api.v1.WorkflowExecution\x12@\n\x06\x44\x65lete\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecutionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1estigmer/api/v1/execution.proto\x12\x0estigmer.api.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1astigmer/api/v1/agent.proto\x1a\x1bstigmer/api/v1/common.proto\x1a\x1dstigmer/api/v1/workflow.proto\"\x80\x01\n\x07Message\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x1b.stigmer.api.v1.MessageType\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02id\x18\x04 \x01(\t\"\xa0\x01\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06result\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\x08\x12\x16\n\x0e\x61rguments_json\x18\x06 \x01(\t\x12\x0e\n\x06source\x18\x07 \x01(\t\x12-\n\x05phase\x18\x08 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhaseJ\x04\x08\x03\x10\x04\"\xf1\x01\n\nTaskStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x05phase\x18\x02 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boutput_json\x18\x07 \x01(\t\x12\x0c\n\x04path\x18\x08 \x01(\t\x12\x0c\n\x04kind\x18\t \x01(\tJ\x04\x08\x03\x10\x04\"Z\n\tErrorInfo\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x10\n\x08instance\x18\x05 \x01(\t\"\xa5\x01\n\rDispatchState\x12\x0f\n\x07waiting\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12\x31\n\rdispatched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x65ngine_workflow_id\x18\x05 \x01(\t\x12\x12\n\ntask_queue\x18\x06 \x01(\t\"\xca\x03\n\x0f\x45xecutionStatus\x12-\n\x05phase\x18\x01 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\x12)\n\x08messages\x18\x02 \x03(\x0b\x32\x17.stigmer.api.v1.Message\x12,\n\ntool_calls\x18\x03 \x03(\x0b\x32\x18.stigmer.api.v1.ToolCall\x12)\n\x05tasks\x18\x04 \x03(\x0b\x32\x1a.stigmer.api.v1.TaskStatus\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boutput_json\x18\t \x01(\t\x12/\n\x08\x64ispatch\x18\n \x01(\x0b\x32\x1d.stigmer.api.v1.DispatchState\x12-\n\nerror_info\x18\x0b \x01(\x0b\x32\x19.stigmer.api.v1.ErrorInfo\x12\x18\n\x10\x63\x61ncel_requested\x18\x0c \x01(\x08J\x04\x08\x05\x10\x06\"0\n\x0fRuntimeEnvValue\x12\r\n\x05value\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\x08\"c\n\x0f\x45xecutionConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0ftimeout_seconds\x18\x03 \x01(\x05\x42\x0e\n\x0c_temperature\"\x8e\x03\n\x12\x41gentExecutionSpec\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12G\n\x0bruntime_env\x18\x04 \x03(\x0b\x32\x32.stigmer.api.v1.AgentExecutionSpec.RuntimeEnvEntry\x12/\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionConfig\x12\x1b\n\x13parent_execution_id\x18\x06 \x01(\t\x12\x18\n\x10\x61gent_generation\x18\x07 \x01(\x03\x12(\n\x05\x61gent\x18\x08 \x01(\x0b\x32\x19.stigmer.api.v1.AgentSpec\x12\x12\n\nrequest_id\x18\t \x01(\t\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\x9f\x01\n\x0e\x41gentExecution\x12*\n\x08metadata\x18\x01 \x01(\x0b\x32\x18.stigmer.api.v1.Metadata\x12\x30\n\x04spec\x18\x02 \x01(\x0b\x32\".stigmer.api.v1.AgentExecutionSpec\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionStatus\"\xd5\x03\n\x15WorkflowExecutionSpec\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x15\n\rworkflow_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x31\n\x0clegacy_input\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x02\x18\x01\x12J\n\x0bruntime_env\x18\x05 \x03(\x0b\x32\x35.stigmer.api.v1.WorkflowExecutionSpec.RuntimeEnvEntry\x12\x12\n\ninput_json\x18\x06 \x01(\t\x12\x1a\n\x12workflow_namespace\x18\x07 \x01(\t\x12\x1b\n\x13workflow_generation\x18\x08 \x01(\x03\x12.\n\x08workflow\x18\t \x01(\x0b\x32\x1c.stigmer.api.v1.WorkflowSpec\x12\x1b\n\x13parent_execution_id\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\xa5\x01\n\x11WorkflowExecution\x12*\n\x08metadata\x18\x01 \x01(\x0b\x32\x18.stigmer.api.v1.Metadata\x12\x33\n\x04spec\x18\x02 \x01(\x0b\x32%.stigmer.api.v1.WorkflowExecutionSpec\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionStatus\"\xc9\x02\n\x1b\x43reateAgentExecutionRequest\x12\x11\n\tagent_ref\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12P\n\x0bruntime_env\x18\x03 \x03(\x0b\x32;.stigmer.api.v1.CreateAgentExecutionRequest.RuntimeEnvEntry\x12/\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x1f.stigmer.api.v1.ExecutionConfig\x12\x1b\n\x13parent_execution_id\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01\"\xbb\x02\n\x1e\x43reateWorkflowExecutionRequest\x12\x14\n\x0cworkflow_ref\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12S\n\x0bruntime_env\x18\x04 \x03(\x0b\x32>.stigmer.api.v1.CreateWorkflowExecutionRequest.RuntimeEnvEntry\x12\x12\n\ninput_json\x18\x05 \x01(\t\x12\x1b\n\x13parent_execution_id\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x1aR\n\x0fRuntimeEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.stigmer.api.v1.RuntimeEnvValue:\x02\x38\x01J\x04\x08\x03\x10\x04\"\xb7\x02\n\x13UpdateStatusRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12-\n\x05phase\x18\x02 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\x12)\n\x08messages\x18\x03 \x03(\x0b\x32\x17.stigmer.api.v1.Message\x12,\n\ntool_calls\x18\x04 \x03(\x0b\x32\x18.stigmer.api.v1.ToolCall\x12)\n\x05tasks\x18\x05 \x03(\x0b\x32\x1a.stigmer.api.v1.TaskStatus\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x13\n\x0boutput_json\x18\x08 \x01(\t\x12-\n\nerror_info\x18\t \x01(\x0b\x32\x19.stigmer.api.v1.ErrorInfoJ\x04\x08\x06\x10\x07\"\x81\x01\n\x15ListExecutionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x12\n\ntarget_ref\x18\x03 \x01(\t\x12-\n\x05phase\x18\x04 \x01(\x0e\x32\x1e.stigmer.api.v1.ExecutionPhase\"}\n\x1bListAgentExecutionsResponse\x12\x32\n\nexecutions\x18\x01 \x03(\x0b\x32\x1e.stigmer.api.v1.AgentExecution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\x03\"\x83\x01\n\x1eListWorkflowExecutionsResponse\x12\x35\n\nexecutions\x18\x01 \x03(\x0b\x32!.stigmer.api.v1.WorkflowExecution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\x03\"\x89\x01\n\nRuntimeEnv\x12\x36\n\x06values\x18\x01 \x03(\x0b\x32&.stigmer.api.v1.RuntimeEnv.ValuesEntry\x12\x14\n\x0csecret_names\x18\x02 \x03(\t\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xe6\x01\n\x0e\x45xecutionPhase\x12\x1f\n\x1b\x45XECUTION_PHASE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XECUTION_PHASE_PENDING\x10\x01\x12\x1f\n\x1b\x45XECUTION_PHASE_IN_PROGRESS\x10\x02\x12\x1d\n\x19\x45XECUTION_PHASE_COMPLETED\x10\x03\x12\x1a\n\x16\x45XECUTION_PHASE_FAILED\x10\x04\x12\x1d\n\x19\x45XECUTION_PHASE_CANCELLED\x10\x05\x12\x1b\n\x17\x45XECUTION_PHASE_SKIPPED\x10\x06*\x8b\x01\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12MESSAGE_TYPE_HUMAN\x10\x01\x12\x16\n\x12MESSAGE_TYPE_AGENT\x10\x02\x12\x15\n\x11MESSAGE_TYPE_TOOL\x10\x03\x12\x17\n\x13MESSAGE_TYPE_SYSTEM\x10\x04\x32\x9d\x04\n\x15\x41gentExecutionService\x12U\n\x06\x43reate\x12+.stigmer.api.v1.CreateAgentExecutionRequest\x1a\x1e.stigmer.api.v1.AgentExecution\x12:\n\x03Get\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution\x12Z\n\x04List\x12%.stigmer.api.v1.ListExecutionsRequest\x1a+.stigmer.api.v1.ListAgentExecutionsResponse\x12\x42\n\tSubscribe\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution0\x01\x12S\n\x0cUpdateStatus\x12#.stigmer.api.v1.UpdateStatusRequest\x1a\x1e.stigmer.api.v1.AgentExecution\x12=\n\x06\x43\x61ncel\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution\x12=\n\x06\x44\x65lete\x12\x13.stigmer.api.v1.Ref\x1a\x1e.stigmer.api.v1.AgentExecution2\xb8\x04\n\x18WorkflowExecutionService\x12[\n\x06\x43reate\x12..stigmer.api.v1.CreateWorkflowExecutionRequest\x1a!.stigmer.api.v1.WorkflowExecution\x12=\n\x03Get\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecution\x12]\n\x04List\x12%.stigmer.api.v1.ListExecutionsRequest\x1a..stigmer.api.v1.ListWorkflowExecutionsResponse\x12\x45\n\tSubscribe\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecution0\x01\x12V\n\x0cUpdateStatus\x12#.stigmer.api.v1.UpdateStatusRequest\x1a!.stigmer.api.v1.WorkflowExecution\x12@\n\x06\x43\x61ncel\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecution\x12@\n\x06\x44\x65lete\x12\x13.stigmer.api.v1.Ref\x1a!.stigmer.api.v1.WorkflowExecution2Q\n\rRunnerService\x12@\n\rGetRuntimeEnv\x12\x13.stigmer.api.v1.Ref\x1a\x1a.stigmer.api.v1.RuntimeEnvb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,56 +40,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_options = b'8\001'
   _globals['_WORKFLOWEXECUTIONSPEC_RUNTIMEENVENTRY']._loaded_options = None
   _globals['_WORKFLOWEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_options = b'8\001'
+  _globals['_WORKFLOWEXECUTIONSPEC'].fields_by_name['legacy_input']._loaded_options = None
+  _globals['_WORKFLOWEXECUTIONSPEC'].fields_by_name['legacy_input']._serialized_options = b'\030\001'
   _globals['_CREATEAGENTEXECUTIONREQUEST_RUNTIMEENVENTRY']._loaded_options = None
   _globals['_CREATEAGENTEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_options = b'8\001'
   _globals['_CREATEWORKFLOWEXECUTIONREQUEST_RUNTIMEENVENTRY']._loaded_options = None
   _globals['_CREATEWORKFLOWEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_options = b'8\001'
-  _globals['_EXECUTIONPHASE']._serialized_start=3268
-  _globals['_EXECUTIONPHASE']._serialized_end=3469
-  _globals['_MESSAGETYPE']._serialized_start=3472
-  _globals['_MESSAGETYPE']._serialized_end=3611
-  _globals['_MESSAGE']._serialized_start=142
-  _globals['_MESSAGE']._serialized_end=258
-  _globals['_TOOLCALL']._serialized_start=260
-  _globals['_TOOLCALL']._serialized_end=371
-  _globals['_TASKSTATUS']._serialized_start=374
-  _globals['_TASKSTATUS']._serialized_end=601
-  _globals['_EXECUTIONSTATUS']._serialized_start=604
-  _globals['_EXECUTIONSTATUS']._serialized_end=954
-  _globals['_RUNTIMEENVVALUE']._serialized_start=956
-  _globals['_RUNTIMEENVVALUE']._serialized_end=1004
-  _globals['_EXECUTIONCONFIG']._serialized_start=1006
-  _globals['_EXECUTIONCONFIG']._serialized_end=1105
-  _globals['_AGENTEXECUTIONSPEC']._serialized_start=1108
-  _globals['_AGENTEXECUTIONSPEC']._serialized_end=1418
-  _globals['_AGENTEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_start=1336
-  _globals['_AGENTEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_end=1418
-  _globals['_AGENTEXECUTION']._serialized_start=1421
-  _globals['_AGENTEXECUTION']._serialized_end=1580
-  _globals['_WORKFLOWEXECUTIONSPEC']._serialized_start=1583
-  _globals['_WORKFLOWEXECUTIONSPEC']._serialized_end=1867
-  _globals['_WORKFLOWEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_start=1336
-  _globals['_WORKFLOWEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_end=1418
-  _globals['_WORKFLOWEXECUTION']._serialized_start=1870
-  _globals['_WORKFLOWEXECUTION']._serialized_end=2035
-  _globals['_CREATEAGENTEXECUTIONREQUEST']._serialized_start=2038
-  _globals['_CREATEAGENTEXECUTIONREQUEST']._serialized_end=2347
-  _globals['_CREATEAGENTEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_start=1336
-  _globals['_CREATEAGENTEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_end=1418
-  _globals['_CREATEWORKFLOWEXECUTIONREQUEST']._serialized_start=2350
-  _globals['_CREATEWORKFLOWEXECUTIONREQUEST']._serialized_end=2630
-  _globals['_CREATEWORKFLOWEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_start=1336
-  _globals['_CREATEWORKFLOWEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_end=1418
-  _globals['_UPDATESTATUSREQUEST']._serialized_start=2633
-  _globals['_UPDATESTATUSREQUEST']._serialized_end=2911
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=2914
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=3043
-  _globals['_LISTAGENTEXECUTIONSRESPONSE']._serialized_start=3045
-  _globals['_LISTAGENTEXECUTIONSRESPONSE']._serialized_end=3151
-  _globals['_LISTWORKFLOWEXECUTIONSRESPONSE']._serialized_start=3153
-  _globals['_LISTWORKFLOWEXECUTIONSRESPONSE']._serialized_end=3265
-  _globals['_AGENTEXECUTIONSERVICE']._serialized_start=3614
-  _globals['_AGENTEXECUTIONSERVICE']._serialized_end=4092
-  _globals['_WORKFLOWEXECUTIONSERVICE']._serialized_start=4095
-  _globals['_WORKFLOWEXECUTIONSERVICE']._serialized_end=4597
+  _globals['_RUNTIMEENV_VALUESENTRY']._loaded_options = None
+  _globals['_RUNTIMEENV_VALUESENTRY']._serialized_options = b'8\001'
+  _globals['_EXECUTIONPHASE']._serialized_start=4312
+  _globals['_EXECUTIONPHASE']._serialized_end=4542
+  _globals['_MESSAGETYPE']._serialized_start=4545
+  _globals['_MESSAGETYPE']._serialized_end=4684
+  _globals['_MESSAGE']._serialized_start=202
+  _globals['_MESSAGE']._serialized_end=330
+  _globals['_TOOLCALL']._serialized_start=333
+  _globals['_TOOLCALL']._serialized_end=493
+  _globals['_TASKSTATUS']._serialized_start=496
+  _globals['_TASKSTATUS']._serialized_end=737
+  _globals['_ERRORINFO']._serialized_start=739
+  _globals['_ERRORINFO']._serialized_end=829
+  _globals['_DISPATCHSTATE']._serialized_start=832
+  _globals['_DISPATCHSTATE']._serialized_end=997
+  _globals['_EXECUTIONSTATUS']._serialized_start=1000
+  _globals['_EXECUTIONSTATUS']._serialized_end=1458
+  _globals['_RUNTIMEENVVALUE']._serialized_start=1460
+  _globals['_RUNTIMEENVVALUE']._serialized_end=1508
+  _globals['_EXECUTIONCONFIG']._serialized_start=1510
+  _globals['_EXECUTIONCONFIG']._serialized_end=1609
+  _globals['_AGENTEXECUTIONSPEC']._serialized_start=1612
+  _globals['_AGENTEXECUTIONSPEC']._serialized_end=2010
+  _globals['_AGENTEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_start=1928
+  _globals['_AGENTEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_end=2010
+  _globals['_AGENTEXECUTION']._serialized_start=2013
+  _globals['_AGENTEXECUTION']._serialized_end=2172
+  _globals['_WORKFLOWEXECUTIONSPEC']._serialized_start=2175
+  _globals['_WORKFLOWEXECUTIONSPEC']._serialized_end=2644
+  _globals['_WORKFLOWEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_start=1928
+  _globals['_WORKFLOWEXECUTIONSPEC_RUNTIMEENVENTRY']._serialized_end=2010
+  _globals['_WORKFLOWEXECUTION']._serialized_start=2647
+  _globals['_WORKFLOWEXECUTION']._serialized_end=2812
+  _globals['_CREATEAGENTEXECUTIONREQUEST']._serialized_start=2815
+  _globals['_CREATEAGENTEXECUTIONREQUEST']._serialized_end=3144
+  _globals['_CREATEAGENTEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_start=1928
+  _globals['_CREATEAGENTEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_end=2010
+  _globals['_CREATEWORKFLOWEXECUTIONREQUEST']._serialized_start=3147
+  _globals['_CREATEWORKFLOWEXECUTIONREQUEST']._serialized_end=3462
+  _globals['_CREATEWORKFLOWEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_start=1928
+  _globals['_CREATEWORKFLOWEXECUTIONREQUEST_RUNTIMEENVENTRY']._serialized_end=2010
+  _globals['_UPDATESTATUSREQUEST']._serialized_start=3465
+  _globals['_UPDATESTATUSREQUEST']._serialized_end=3776
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=3779
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=3908
+  _globals['_LISTAGENTEXECUTIONSRESPONSE']._serialized_start=3910
+  _globals['_LISTAGENTEXECUTIONSRESPONSE']._serialized_end=4035
+  _globals['_LISTWORKFLOWEXECUTIONSRESPONSE']._serialized_start=4038
+  _globals['_LISTWORKFLOWEXECUTIONSRESPONSE']._serialized_end=4169
+  _globals['_RUNTIMEENV']._serialized_start=4172
+  _globals['_RUNTIMEENV']._serialized_end=4309
+  _globals['_RUNTIMEENV_VALUESENTRY']._serialized_start=4264
+  _globals['_RUNTIMEENV_VALUESENTRY']._serialized_end=4309
+  _globals['_AGENTEXECUTIONSERVICE']._serialized_start=4687
+  _globals['_AGENTEXECUTIONSERVICE']._serialized_end=5228
+  _globals['_WORKFLOWEXECUTIONSERVICE']._serialized_start=5231
+  _globals['_WORKFLOWEXECUTIONSERVICE']._serialized_end=5799
+  _globals['_RUNNERSERVICE']._serialized_start=5801
+  _globals['_RUNNERSERVICE']._serialized_end=5882
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,11 @@ class AgentExecutionServiceStub:
                 request_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.UpdateStatusRequest.SerializeToString,
                 response_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.AgentExecution.FromString,
                 _registered_method=True)
+        self.Cancel = channel.unary_unary(
+                '/stigmer.api.v1.AgentExecutionService/Cancel',
+                request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+                response_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.AgentExecution.FromString,
+                _registered_method=True)
         self.Delete = channel.unary_unary(
                 '/stigmer.api.v1.AgentExecutionService/Delete',
                 request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
@@ -101,6 +106,13 @@ class AgentExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Cancel(self, request, context):
+        """A PENDING execution is CANCELLED at once; a running one is cancelled through the engine.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Delete(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -133,6 +145,11 @@ def add_AgentExecutionServiceServicer_to_server(servicer, server):
             'UpdateStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateStatus,
                     request_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.UpdateStatusRequest.FromString,
+                    response_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.AgentExecution.SerializeToString,
+            ),
+            'Cancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cancel,
+                    request_deserializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.FromString,
                     response_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.AgentExecution.SerializeToString,
             ),
             'Delete': grpc.unary_unary_rpc_method_handler(
@@ -287,6 +304,33 @@ class AgentExecutionService:
             _registered_method=True)
 
     @staticmethod
+    def Cancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stigmer.api.v1.AgentExecutionService/Cancel',
+            stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+            stigmer_dot_api_dot_v1_dot_execution__pb2.AgentExecution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Delete(request,
             target,
             options=(),
@@ -348,6 +392,11 @@ class WorkflowExecutionServiceStub:
                 request_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.UpdateStatusRequest.SerializeToString,
                 response_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.WorkflowExecution.FromString,
                 _registered_method=True)
+        self.Cancel = channel.unary_unary(
+                '/stigmer.api.v1.WorkflowExecutionService/Cancel',
+                request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+                response_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.WorkflowExecution.FromString,
+                _registered_method=True)
         self.Delete = channel.unary_unary(
                 '/stigmer.api.v1.WorkflowExecutionService/Delete',
                 request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
@@ -388,6 +437,12 @@ class WorkflowExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Cancel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Delete(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -420,6 +475,11 @@ def add_WorkflowExecutionServiceServicer_to_server(servicer, server):
             'UpdateStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateStatus,
                     request_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.UpdateStatusRequest.FromString,
+                    response_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.WorkflowExecution.SerializeToString,
+            ),
+            'Cancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cancel,
+                    request_deserializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.FromString,
                     response_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.WorkflowExecution.SerializeToString,
             ),
             'Delete': grpc.unary_unary_rpc_method_handler(
@@ -574,6 +634,33 @@ class WorkflowExecutionService:
             _registered_method=True)
 
     @staticmethod
+    def Cancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stigmer.api.v1.WorkflowExecutionService/Cancel',
+            stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+            stigmer_dot_api_dot_v1_dot_execution__pb2.WorkflowExecution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Delete(request,
             target,
             options=(),
@@ -590,6 +677,84 @@ class WorkflowExecutionService:
             '/stigmer.api.v1.WorkflowExecutionService/Delete',
             stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
             stigmer_dot_api_dot_v1_dot_execution__pb2.WorkflowExecution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RunnerServiceStub:
+    """Calls only the runners make. They present the stack's runner token (metadata "x-stigmer-runner-token",
+    the content of $STIGMER_HOME/runner.token, mode 0600); other callers get PERMISSION_DENIED.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetRuntimeEnv = channel.unary_unary(
+                '/stigmer.api.v1.RunnerService/GetRuntimeEnv',
+                request_serializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+                response_deserializer=stigmer_dot_api_dot_v1_dot_execution__pb2.RuntimeEnv.FromString,
+                _registered_method=True)
+
+
+class RunnerServiceServicer:
+    """Calls only the runners make. They present the stack's runner token (metadata "x-stigmer-runner-token",
+    the content of $STIGMER_HOME/runner.token, mode 0600); other callers get PERMISSION_DENIED.
+    """
+
+    def GetRuntimeEnv(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RunnerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetRuntimeEnv': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRuntimeEnv,
+                    request_deserializer=stigmer_dot_api_dot_v1_dot_common__pb2.Ref.FromString,
+                    response_serializer=stigmer_dot_api_dot_v1_dot_execution__pb2.RuntimeEnv.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'stigmer.api.v1.RunnerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('stigmer.api.v1.RunnerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RunnerService:
+    """Calls only the runners make. They present the stack's runner token (metadata "x-stigmer-runner-token",
+    the content of $STIGMER_HOME/runner.token, mode 0600); other callers get PERMISSION_DENIED.
+    """
+
+    @staticmethod
+    def GetRuntimeEnv(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stigmer.api.v1.RunnerService/GetRuntimeEnv',
+            stigmer_dot_api_dot_v1_dot_common__pb2.Ref.SerializeToString,
+            stigmer_dot_api_dot_v1_dot_execution__pb2.RuntimeEnv.FromString,
             options,
             channel_credentials,
             insecure,

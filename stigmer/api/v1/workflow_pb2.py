@@ -26,21 +26,23 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from stigmer.api.v1 import common_pb2 as stigmer_dot_api_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dstigmer/api/v1/workflow.proto\x12\x0estigmer.api.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1bstigmer/api/v1/common.proto\"|\n\x04Task\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04then\x18\x04 \x01(\t\x12\x11\n\tcondition\x18\x05 \x01(\t\x12\x0e\n\x06\x65xport\x18\x06 \x01(\t\"\x91\x01\n\x0cWorkflowSpec\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12#\n\x03\x65nv\x18\x04 \x03(\x0b\x32\x16.stigmer.api.v1.EnvVar\x12#\n\x05tasks\x18\x05 \x03(\x0b\x32\x14.stigmer.api.v1.Task\"b\n\x08Workflow\x12*\n\x08metadata\x18\x01 \x01(\x0b\x32\x18.stigmer.api.v1.Metadata\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.stigmer.api.v1.WorkflowSpec\"]\n\x15ListWorkflowsResponse\x12+\n\tworkflows\x18\x01 \x03(\x0b\x32\x18.stigmer.api.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xcc\x01\n\x0fWorkflowService\x12\x34\n\x03Get\x12\x13.stigmer.api.v1.Ref\x1a\x18.stigmer.api.v1.Workflow\x12J\n\x04List\x12\x1b.stigmer.api.v1.ListRequest\x1a%.stigmer.api.v1.ListWorkflowsResponse\x12\x37\n\x06\x44\x65lete\x12\x13.stigmer.api.v1.Ref\x1a\x18.stigmer.api.v1.Workflowb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dstigmer/api/v1/workflow.proto\x12\x0estigmer.api.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1bstigmer/api/v1/common.proto\"\x9c\x01\n\x04Task\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x32\n\rlegacy_config\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x02\x18\x01\x12\x0c\n\x04then\x18\x04 \x01(\t\x12\x11\n\tcondition\x18\x05 \x01(\t\x12\x0e\n\x06\x65xport\x18\x06 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x07 \x01(\t\"\x91\x01\n\x0cWorkflowSpec\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12#\n\x03\x65nv\x18\x04 \x03(\x0b\x32\x16.stigmer.api.v1.EnvVar\x12#\n\x05tasks\x18\x05 \x03(\x0b\x32\x14.stigmer.api.v1.Task\"b\n\x08Workflow\x12*\n\x08metadata\x18\x01 \x01(\x0b\x32\x18.stigmer.api.v1.Metadata\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.stigmer.api.v1.WorkflowSpec\"p\n\x15ListWorkflowsResponse\x12+\n\tworkflows\x18\x01 \x03(\x0b\x32\x18.stigmer.api.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\x03\x32\xd6\x01\n\x0fWorkflowService\x12\x34\n\x03Get\x12\x13.stigmer.api.v1.Ref\x1a\x18.stigmer.api.v1.Workflow\x12J\n\x04List\x12\x1b.stigmer.api.v1.ListRequest\x1a%.stigmer.api.v1.ListWorkflowsResponse\x12\x41\n\x06\x44\x65lete\x12\x1d.stigmer.api.v1.DeleteRequest\x1a\x18.stigmer.api.v1.Workflowb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stigmer.api.v1.workflow_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASK']._serialized_start=108
-  _globals['_TASK']._serialized_end=232
-  _globals['_WORKFLOWSPEC']._serialized_start=235
-  _globals['_WORKFLOWSPEC']._serialized_end=380
-  _globals['_WORKFLOW']._serialized_start=382
-  _globals['_WORKFLOW']._serialized_end=480
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=482
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=575
-  _globals['_WORKFLOWSERVICE']._serialized_start=578
-  _globals['_WORKFLOWSERVICE']._serialized_end=782
+  _globals['_TASK'].fields_by_name['legacy_config']._loaded_options = None
+  _globals['_TASK'].fields_by_name['legacy_config']._serialized_options = b'\030\001'
+  _globals['_TASK']._serialized_start=109
+  _globals['_TASK']._serialized_end=265
+  _globals['_WORKFLOWSPEC']._serialized_start=268
+  _globals['_WORKFLOWSPEC']._serialized_end=413
+  _globals['_WORKFLOW']._serialized_start=415
+  _globals['_WORKFLOW']._serialized_end=513
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=515
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=627
+  _globals['_WORKFLOWSERVICE']._serialized_start=630
+  _globals['_WORKFLOWSERVICE']._serialized_end=844
 # @@protoc_insertion_point(module_scope)

@@ -9,20 +9,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Task(_message.Message):
-    __slots__ = ("name", "kind", "config", "then", "condition", "export")
+    __slots__ = ("name", "kind", "legacy_config", "then", "condition", "export", "config_json")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
-    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_CONFIG_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
     EXPORT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
-    config: _struct_pb2.Struct
+    legacy_config: _struct_pb2.Struct
     then: str
     condition: str
     export: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., then: _Optional[str] = ..., condition: _Optional[str] = ..., export: _Optional[str] = ...) -> None: ...
+    config_json: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., legacy_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., then: _Optional[str] = ..., condition: _Optional[str] = ..., export: _Optional[str] = ..., config_json: _Optional[str] = ...) -> None: ...
 
 class WorkflowSpec(_message.Message):
     __slots__ = ("namespace", "version", "description", "env", "tasks")
@@ -47,9 +49,11 @@ class Workflow(_message.Message):
     def __init__(self, metadata: _Optional[_Union[_common_pb2.Metadata, _Mapping]] = ..., spec: _Optional[_Union[WorkflowSpec, _Mapping]] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
-    __slots__ = ("workflows", "next_page_token")
+    __slots__ = ("workflows", "next_page_token", "remaining")
     WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
     workflows: _containers.RepeatedCompositeFieldContainer[Workflow]
     next_page_token: str
-    def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    remaining: int
+    def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., remaining: _Optional[int] = ...) -> None: ...

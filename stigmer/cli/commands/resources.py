@@ -52,7 +52,7 @@ def _execution_kind(ref: str) -> str:
 
 
 def _fetch(env: Environment, kind: str, ref: str, *, delete: bool = False) -> Any:
-    from stigmer.api.v1.common_pb2 import Ref
+    from stigmer.api.v1.common_pb2 import DeleteRequest, Ref
     from stigmer.cli.client import connect
     from stigmer.cli.targets import execution_service
 
@@ -64,8 +64,11 @@ def _fetch(env: Environment, kind: str, ref: str, *, delete: bool = False) -> An
             stub = client.workflows
         else:
             stub = execution_service(client, _execution_kind(ref))
-        call = stub.Delete if delete else stub.Get
-        return call(request, timeout=client.timeout)
+        if not delete:
+            return stub.Get(request, timeout=client.timeout)
+        if kind in (AGENT, WORKFLOW):
+            return stub.Delete(DeleteRequest(ref=ref), timeout=client.timeout)
+        return stub.Delete(request, timeout=client.timeout)
 
 
 @click.command(

@@ -14,7 +14,11 @@ agent = {
 }
 workflow = {
     "metadata": {"name": "odd-kind"},
-    "spec": {"namespace": "e2e-bad", "version": "1.0.0", "tasks": [{"name": "jump", "kind": "teleport", "config": {}}]},
+    "spec": {
+        "namespace": "e2e-bad",
+        "version": "1.0.0",
+        "tasks": [{"name": "jump", "kind": "teleport", "config_json": "{}"}],
+    },
 }
 (out / "agents" / "seed-agent.json").write_text(json.dumps(agent))
 (out / "workflows" / "e2e-bad--odd-kind.json").write_text(json.dumps(workflow))
