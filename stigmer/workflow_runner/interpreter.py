@@ -37,8 +37,10 @@ Flow
     depth; a fork ends it once all its branches finished) or the name of a task of the same list
     (jumps may go back; a path run again gets a new run number). A ``switch`` goes to the target
     of its first case whose ``when`` holds, else to its default case, else on. A task whose
-    ``condition`` is false is SKIPPED and flow follows its ``then``. Targets of switch cases that
-    were not taken and that did not run by the end of their list are reported SKIPPED.
+    ``condition`` is false is SKIPPED and flow goes on with the next task (its ``then``
+    applies only when it runs: ``condition`` + ``then: end`` is a conditional end). Targets
+    of switch cases that were not taken and that did not run by the end of their list are
+    reported SKIPPED.
     A fork runs its branches concurrently; a branch's ``then`` is ignored (except ``end``). If a
     branch fails, the others are cancelled and the fork fails. With ``compete``, the first branch
     to complete successfully wins and the others are cancelled (CANCELLED); if all fail, the
@@ -220,7 +222,7 @@ class Interpreter:
             if outcome.ended:
                 ended = True
                 break
-            directive = outcome.target or task.get("then") or "continue"
+            directive = (outcome.target or task.get("then") or "continue") if outcome.ran else "continue"
             if directive == "end":
                 ended = True
                 break
