@@ -479,3 +479,94 @@ def test_a_cancelled_workflow_reports_cancelled(stack: Stack) -> None:
         "before": "COMPLETED",
         "nap": "CANCELLED",
     }
+
+
+# --- the worker process ----------------------------------------------------------------------------
+
+EXIT_CYCLES = int(os.environ.get("STIGMER_RUNNER_EXIT_CYCLES", "5"))
+
+
+def start_runner_process(home: Path, stack: Stack) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "STIGMER_HOME": str(home),
+        "STIGMER_SERVER_ADDR": stack.server.address,
+        "STIGMER_TEMPORAL_ADDR": stack.temporal_addr,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "stigmer.workflow_runner"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(home / "workflow-runner.log").open("ab"),
+        start_new_session=True,
+    )
+
+
+def wait_ready(proc: subprocess.Popen[bytes], home: Path) -> Path:
+    ready = home / "run" / "workflow-runner.ready"
+
+    def is_ready() -> bool:
+        assert proc.poll() is None, f"workflow-runner exited with {proc.returncode}: {log_tail(home)}"
+        return ready.exists() and ready.read_text().strip() == str(proc.pid)
+
+    wait_until(is_ready, lambda: f"readiness file {ready} with PID {proc.pid}", timeout=TIMEOUT, interval=0.02)
+    return ready
+
+
+def log_tail(home: Path) -> str:
+    return "\n".join((home / "workflow-runner.log").read_text(errors="replace").splitlines()[-20:])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.terminate()
+    try:
+        return proc.wait(10)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        raise
+
+
+def test_the_process_runs_workflows_from_the_contract_queue_and_stops_on_sigterm(stack: Stack, tmp_path: Path) -> None:
+    workflow = Workflow(name="process-check", namespace="ops", version="1.0.0")
+    workflow.add(tasks.set_vars("hello", {"greeting": '${ "hello " + $input.who }'}))
+    stack.apply(workflow)
+    proc = start_runner_process(tmp_path, stack)
+    try:
+        ready = wait_ready(proc, tmp_path)
+
+        async def scenario() -> pb.WorkflowExecution:
+            client = await Client.connect(stack.temporal_addr)
+            execution_id = await asyncio.to_thread(stack.create, "ops/process-check", {"who": "world"})
+            handle = await client.start_workflow(
+                WORKFLOW_TYPE, execution_id, id=execution_id, task_queue="stigmer-workflows"
+            )
+            await asyncio.wait_for(handle.result(), TIMEOUT)
+            return await asyncio.to_thread(stack.get, execution_id)
+
+        execution = asyncio.run(scenario())
+        assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+        assert json_values.loads(execution.status.output_json) == {"greeting": "hello world"}
+        started = time.monotonic()
+        assert stop(proc) == 0, log_tail(tmp_path)
+        assert time.monotonic() - started < 5
+        assert not ready.exists()
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
+
+
+def test_the_process_exits_cleanly_every_time(stack: Stack, tmp_path: Path) -> None:
+    """temporalio can abort the interpreter at exit (sdk-python#300); the runner must not."""
+    codes = []
+    for cycle in range(EXIT_CYCLES):
+        home = tmp_path / f"cycle-{cycle}"
+        home.mkdir()
+        proc = start_runner_process(home, stack)
+        try:
+            wait_ready(proc, home)
+            codes.append(stop(proc))
+        finally:
+            if proc.poll() is None:
+                kill_tree(proc.pid)
+        assert codes[-1] == 0, f"cycle {cycle} exited with {codes[-1]}: {log_tail(home)}"
+    assert codes == [0] * EXIT_CYCLES
