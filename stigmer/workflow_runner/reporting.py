@@ -13,6 +13,7 @@ newer status of a path replaces a queued older one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,32 +50,40 @@ class StatusReport:
 
 
 class Reporter:
-    """Queues task statuses and sends them through ``send`` in batches."""
+    """Queues task statuses and sends them through ``send`` in batches, one send at a time.
+
+    Sends are serialized and shielded from cancellation: a branch cancelled while its batch is on
+    the way does not cancel the send, and a later batch (say, the one saying CANCELLED) is sent
+    only after it, so the server sees the updates in the order they were made.
+    """
 
     def __init__(self, execution_id: str, send: Callable[[StatusReport], Awaitable[None]]) -> None:
         self.execution_id = execution_id
         self._send = send
         self._pending: dict[str, TaskReport] = {}
+        self._sending = asyncio.Lock()
 
     def task(self, report: TaskReport) -> None:
         self._pending.pop(report.path, None)  # keep the queue in the order of the latest changes
         self._pending[report.path] = report
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch = list(self._pending.values())
-        await self._send(StatusReport(self.execution_id, batch))
-        self._forget(batch)
+        if self._pending:
+            await asyncio.shield(self._deliver(""))
 
     async def finish(
         self, phase: str, *, output: Any = None, error: str = "", error_info: dict[str, Any] | None = None
     ) -> None:
-        batch = list(self._pending.values())
-        await self._send(StatusReport(self.execution_id, batch, phase, output, error, error_info))
-        self._forget(batch)
+        await asyncio.shield(self._deliver(phase, output, error, error_info))
 
-    def _forget(self, sent: list[TaskReport]) -> None:
-        for report in sent:
-            if self._pending.get(report.path) is report:
-                del self._pending[report.path]
+    async def _deliver(
+        self, phase: str, output: Any = None, error: str = "", error_info: dict[str, Any] | None = None
+    ) -> None:
+        async with self._sending:
+            batch = list(self._pending.values())
+            if not batch and not phase:
+                return
+            await self._send(StatusReport(self.execution_id, batch, phase, output, error, error_info))
+            for report in batch:
+                if self._pending.get(report.path) is report:
+                    del self._pending[report.path]

@@ -19,7 +19,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from stigmer.workflow_runner import WORKFLOW_TYPE
@@ -65,6 +65,11 @@ def task_error(exc: ActivityError) -> TaskError:
     return error("runtime", 500, "Call failed", str(cause or exc))
 
 
+def _cancelled(exc: ActivityError) -> bool:
+    """Whether the activity failed because it was cancelled (the awaiting task was cancelled)."""
+    return isinstance(exc.cause, CancelledError)
+
+
 class TemporalEffects:
     """``Effects`` on Temporal: activities for calls and reports, durable timers for waits."""
 
@@ -79,12 +84,19 @@ class TemporalEffects:
             activity = "run_workflow" if request.kind == "run" else request.kind
             return await workflow.execute_activity(activity, request, **_call_options(request))
         except ActivityError as exc:
+            if _cancelled(exc):
+                raise asyncio.CancelledError() from exc
             raise task_error(exc) from None
 
     async def report(self, report: StatusReport) -> None:
-        await workflow.execute_local_activity(
-            "report_status", report, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=LOCAL_RETRY
-        )
+        try:
+            await workflow.execute_local_activity(
+                "report_status", report, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=LOCAL_RETRY
+            )
+        except ActivityError as exc:
+            if _cancelled(exc):
+                raise asyncio.CancelledError() from exc
+            raise
 
 
 @workflow.defn(name=WORKFLOW_TYPE)

@@ -481,6 +481,114 @@ def test_a_cancelled_workflow_reports_cancelled(stack: Stack) -> None:
     }
 
 
+def test_example_09_shape_loops_with_iteration_paths_and_durable_waits(stack: Stack, httpserver: HTTPServer) -> None:
+    charged: list[tuple[str, str | None]] = []
+
+    def charge(request: Request) -> Response:
+        charged.append((request.path, request.headers.get("Idempotency-Key")))
+        return json_response({"ok": True})
+
+    httpserver.expect_request("/v1/orders").respond_with_json({"items": [{"id": 7}, {"id": 9}]})
+    for order in (7, 9):
+        httpserver.expect_request(f"/v1/orders/{order}/charge", method="POST").respond_with_handler(charge)
+    workflow = Workflow(name="charge-pending-orders", namespace="billing", version="1.0.0")
+    workflow.add(
+        tasks.http_get("orders", httpserver.url_for("/v1/orders"), query={"status": "pending"}),
+        tasks.for_each(
+            "charge-all",
+            ".orders.items",
+            each="order",
+            at="position",
+            do=[
+                {
+                    "name": "charge",
+                    "kind": "http_call",
+                    "config": {"method": "POST", "endpoint": httpserver.url_for("/v1/orders/${ $order.id }/charge")},
+                },
+                tasks.wait("pause", "PT0.05S"),
+            ],
+        ),
+        tasks.set_vars("done", {"charged": "${ .orders.items | length }"}),
+    )
+    stack.apply(workflow)
+
+    async def scenario() -> pb.WorkflowExecution:
+        async with running_worker(stack) as runner:
+            execution, _ = await runner.execute("billing/charge-pending-orders")
+            return execution
+
+    execution = asyncio.run(scenario())
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert json_values.loads(execution.status.output_json) == {"charged": 2}
+    execution_id = execution.metadata.id
+    assert charged == [
+        ("/v1/orders/7/charge", f"{execution_id}/charge-all/0/charge"),
+        ("/v1/orders/9/charge", f"{execution_id}/charge-all/1/charge"),
+    ]
+    statuses = tasks_by_path(execution)
+    assert set(statuses) == {
+        "orders",
+        "charge-all",
+        "charge-all/0",
+        "charge-all/0/charge",
+        "charge-all/0/pause",
+        "charge-all/1",
+        "charge-all/1/charge",
+        "charge-all/1/pause",
+        "done",
+    }
+    assert all(phase(t.phase) == "COMPLETED" for t in statuses.values())
+    assert (statuses["charge-all/1"].kind, statuses["charge-all/1"].name) == ("iteration", "1")
+
+
+def test_a_competing_fork_cancels_the_losers(stack: Stack) -> None:
+    workflow = Workflow(name="race", namespace="ops", version="1.0.0")
+    workflow.add(
+        tasks.fork("race", compete=True, branches=[tasks.wait("slow", "PT60S"), tasks.set_vars("fast", {"won": True})]),
+        tasks.set_vars("after", {"winner": "${ .race | keys }"}),
+    )
+    stack.apply(workflow)
+
+    async def scenario() -> pb.WorkflowExecution:
+        async with running_worker(stack) as runner:
+            execution, _ = await runner.execute("ops/race")
+            return execution
+
+    started = time.monotonic()
+    execution = asyncio.run(scenario())
+    assert time.monotonic() - started < 10
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert json_values.loads(execution.status.output_json) == {"winner": ["fast"]}
+    phases = {p: phase(t.phase) for p, t in tasks_by_path(execution).items()}
+    assert phases == {"race": "COMPLETED", "race/slow": "CANCELLED", "race/fast": "COMPLETED", "after": "COMPLETED"}
+
+
+def test_an_http_timeout_fails_the_task_with_408_after_retries(stack: Stack, httpserver: HTTPServer) -> None:
+    attempts: list[str | None] = []
+
+    def slow(request: Request) -> Response:
+        attempts.append(request.headers.get("Idempotency-Key"))
+        time.sleep(0.6)  # the endpoint is slow; the call's timeout is 0.2 s
+        return json_response({})
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    workflow = Workflow(name="slow-call", namespace="ops", version="1.0.0")
+    workflow.add(tasks.http_post("call", httpserver.url_for("/slow"), body={"x": 1}, timeout_seconds=0.2))
+    stack.apply(workflow)
+
+    async def scenario() -> pb.WorkflowExecution:
+        async with running_worker(stack) as runner:
+            execution, _ = await runner.execute("ops/slow-call")
+            return execution
+
+    execution = asyncio.run(scenario())
+    assert phase(execution.status.phase) == "FAILED"
+    info = execution.status.error_info
+    assert (info.type.rsplit("/", 1)[-1], info.status, info.instance) == ("timeout", 408, "call")
+    assert len(attempts) == 3
+    assert set(attempts) == {f"{execution.metadata.id}/call"}
+
+
 # --- the worker process ----------------------------------------------------------------------------
 
 EXIT_CYCLES = int(os.environ.get("STIGMER_RUNNER_EXIT_CYCLES", "5"))
