@@ -83,6 +83,23 @@ def apply_all(stack: Stack) -> float:
     return time.monotonic() - started
 
 
+def bench_workflow_add(tasks_count: int = 1000) -> tuple[float, float]:
+    """Seconds to build a workflow of ``tasks_count`` tasks with ``add`` one by one, and all at once."""
+    from stigmer import Workflow, tasks
+
+    def build() -> list[object]:
+        return [tasks.set_vars(f"t{i}", {"v": "${ .x + 1 }", "i": i}) for i in range(tasks_count)]
+
+    started = time.monotonic()
+    workflow = Workflow(name="big", namespace="bench", version="1.0.0")
+    for task in build():
+        workflow.add(task)  # type: ignore[arg-type]
+    one_by_one = time.monotonic() - started
+    started = time.monotonic()
+    Workflow(name="big", namespace="bench", version="1.0.0", tasks=build())  # type: ignore[arg-type]
+    return one_by_one, time.monotonic() - started
+
+
 def bench_tier(name: str) -> float:
     """Wall seconds of one pytest run of a tier, with the arguments its nox session uses."""
     tier = TIERS[name]
@@ -131,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         "reapply_01": Metric("stigmer apply of example 01 (unchanged)", 1.0),
         "apply_all": Metric("apply of all 19 examples, sequential", None),
     }
+    one_by_one, at_once = bench_workflow_add()
+    metrics["workflow_add"] = Metric("1,000-task workflow built with add, one by one", 2.0, [one_by_one])
+    metrics["workflow_at_once"] = Metric("1,000-task workflow built with its tasks at once", 2.0, [at_once])
     with tempfile.TemporaryDirectory(prefix="stigmer-bench-") as tmp:
         factory = StackFactory(Path(tmp), binary, RunId.for_process(tag="bench"))
         print(f"measuring {args.runs} cold stack(s) with {binary} ...", file=sys.stderr, flush=True)

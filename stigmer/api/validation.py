@@ -5,10 +5,13 @@ Every problem names the field it is about, in dotted form (``spec.tasks[2].confi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from stigmer.api import templates
 
 SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 SLUG_MAX = 63
@@ -16,6 +19,11 @@ SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
+ID_PREFIXES = ("agt", "wfl", "aex", "wex")
+ID_SHAPE_RE = re.compile(rf"^({'|'.join(ID_PREFIXES)})-")
+# The largest agent or workflow the API stores; far below gRPC's message limit, so that a resource
+# and a page of them always fit (see stigmer.server for the page budget).
+MAX_RESOURCE_BYTES = 1024 * 1024
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION_RE = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -35,6 +43,9 @@ TASK_KINDS = (
 FLOW_DIRECTIVES = ("continue", "exit", "end")
 # Arguments every runtime expression may use (DSL 1.0 runtime arguments, plus $env for the workflow's env).
 RUNTIME_VARIABLES = ("context", "input", "output", "secrets", "task", "workflow", "runtime", "authorization", "env")
+
+
+RefCheck = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,14 @@ def slug_problems(field: str, value: str) -> list[Problem]:
                 "starting and ending with a letter or digit",
             )
         ]
+    if ID_SHAPE_RE.match(value):
+        return [
+            Problem(
+                field,
+                f"{value!r} has the shape of an ID ({value[:4]}...), so references to it would be ambiguous: "
+                f"choose a name that does not start with {', '.join(p + '-' for p in ID_PREFIXES)}",
+            )
+        ]
     return []
 
 
@@ -98,19 +117,25 @@ def parse_duration(value: str) -> float | None:
     return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
-def expression_problems(field: str, value: Any, variables: Iterable[str] = ()) -> list[Problem]:
+def expression_problems(field: str, value: Any, variables: Iterable[str] | None = ()) -> list[Problem]:
     """Problems with every ``${ ... }`` jq expression found in a value (recursively).
 
-    Expressions may use the runtime variables and the extra ``variables`` in scope (loop items, caught errors).
+    Whole-value expressions and ``${ }`` segments inside longer strings are checked alike (see
+    ``stigmer.api.templates`` for how each is evaluated). Expressions may use the runtime variables
+    and the extra ``variables`` in scope (loop items, caught errors). ``variables=None`` means the
+    enclosing scope is not known yet (a task checked before it is placed in a workflow): then every
+    ``$name`` an expression uses is taken as defined, and only its syntax is checked.
     """
     problems: list[Problem] = []
     if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("${"):
-            if not text.endswith("}"):
-                problems.append(Problem(field, f"expression {value!r} is missing its closing '}}'"))
-            else:
-                problems.extend(_jq_problems(field, text[2:-1].strip(), variables))
+        if templates.OPEN not in value:
+            return []
+        try:
+            found = templates.segments(value)
+        except templates.TemplateError as exc:
+            return [Problem(field, str(exc))]
+        for segment in found:
+            problems.extend(_jq_problems(field, segment.program, variables))
     elif isinstance(value, Mapping):
         for key, item in value.items():
             problems.extend(expression_problems(f"{field}.{key}", item, variables))
@@ -120,18 +145,32 @@ def expression_problems(field: str, value: Any, variables: Iterable[str] = ()) -
     return problems
 
 
-def _jq_problems(field: str, program: str, variables: Iterable[str]) -> list[Problem]:
+_VARIABLE_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _jq_problems(field: str, program: str, variables: Iterable[str] | None) -> list[Problem]:
     if not program:
         return [Problem(field, "expression is empty")]
+    names = set(_VARIABLE_RE.findall(program)) if variables is None else set(variables)
+    error = _jq_compile_error(program, frozenset(names | set(RUNTIME_VARIABLES)))
+    return [Problem(field, f"invalid jq expression {program!r}: {error}")] if error else []
+
+
+@functools.lru_cache(maxsize=8192)
+def _jq_compile_error(program: str, variables: frozenset[str]) -> str:
+    """The first line of jq's compile error for ``program`` with ``variables`` bound; empty when it compiles.
+
+    Cached: a compile takes milliseconds, and a workflow repeats the same expressions.
+    """
     try:
         import jq
     except ImportError:  # expression syntax is checked where jq is installed
-        return []
+        return ""
     try:
-        jq.compile(program, args=dict.fromkeys((*RUNTIME_VARIABLES, *variables)))
+        jq.compile(program, args=dict.fromkeys(sorted(variables)))
     except ValueError as exc:
-        return [Problem(field, f"invalid jq expression {program!r}: {str(exc).splitlines()[0]}")]
-    return []
+        return str(exc).splitlines()[0]
+    return ""
 
 
 def env_problems(field: str, env: Iterable[Any]) -> list[Problem]:
@@ -147,6 +186,58 @@ def env_problems(field: str, env: Iterable[Any]) -> list[Problem]:
     return problems
 
 
+def size_problems(message: Any, what: str) -> list[Problem]:
+    """A problem naming the largest field when ``message`` is over ``MAX_RESOURCE_BYTES`` serialized."""
+    size = message.ByteSize()
+    if size <= MAX_RESOURCE_BYTES:
+        return []
+    field, field_size = _largest_field(message, "")
+    return [
+        Problem(
+            field,
+            f"{what} is {size:,} bytes, over the limit of {MAX_RESOURCE_BYTES:,} bytes "
+            f"(this field alone is {field_size:,} bytes); move large content out of the resource",
+        )
+    ]
+
+
+def _largest_field(message: Any, prefix: str) -> tuple[str, int]:
+    """The dotted name and size of the largest leaf field of ``message``."""
+    best = (prefix, message.ByteSize())
+    candidates: list[tuple[str, Any]] = []
+    for descriptor, value in message.ListFields():
+        name = f"{prefix}.{descriptor.name}" if prefix else descriptor.name
+        if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+            candidates += [(f"{name}.{key}", value[key]) for key in value]
+        elif _repeated(descriptor):
+            candidates += [(f"{name}[{index}]", item) for index, item in enumerate(value)]
+        else:
+            candidates.append((name, value))
+    sized = [(name, value, _size(value)) for name, value in candidates]
+    if not sized:
+        return best
+    name, value, size = max(sized, key=lambda item: item[2])
+    if hasattr(value, "ByteSize"):
+        return _largest_field(value, name)
+    return (name, size)
+
+
+def _repeated(descriptor: Any) -> bool:
+    if hasattr(descriptor, "is_repeated"):
+        return bool(descriptor.is_repeated)
+    return bool(descriptor.label == descriptor.LABEL_REPEATED)
+
+
+def _size(value: Any) -> int:
+    if hasattr(value, "ByteSize"):
+        return int(value.ByteSize())
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, bytes):
+        return len(value)
+    return 8
+
+
 def _unique_names(field: str, items: Iterable[Any], what: str) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -160,10 +251,15 @@ def _unique_names(field: str, items: Iterable[Any], what: str) -> list[Problem]:
     return problems
 
 
-def agent_problems(agent: Any) -> list[Problem]:
-    """Problems with a ``stigmer.api.v1.Agent`` message."""
+def agent_problems(agent: Any, agent_exists: RefCheck | None = None) -> list[Problem]:
+    """Problems with a ``stigmer.api.v1.Agent`` message.
+
+    ``agent_exists`` resolves sub-agents given by reference (``agent_ref``); when None, references
+    are checked for shape only.
+    """
     spec = agent.spec
     problems = slug_problems("metadata.name", agent.metadata.name)
+    problems += size_problems(agent, f"agent {agent.metadata.name!r}")
     if not spec.instructions.strip():
         problems.append(Problem("spec.instructions", "instructions are required"))
     if not spec.model.strip():
@@ -183,7 +279,10 @@ def agent_problems(agent: Any) -> list[Problem]:
     for index, sub in enumerate(spec.sub_agents):
         where = f"spec.sub_agents[{index}]"
         if sub.agent_ref:
-            problems += slug_problems(f"{where}.agent_ref", sub.agent_ref)
+            ref_problems = slug_problems(f"{where}.agent_ref", sub.agent_ref)
+            if not ref_problems and agent_exists is not None and not agent_exists(sub.agent_ref):
+                ref_problems = [Problem(f"{where}.agent_ref", f"agent {sub.agent_ref!r} not found")]
+            problems += ref_problems
             continue
         if not sub.instructions.strip():
             problems.append(Problem(f"{where}.instructions", "instructions are required"))
@@ -210,13 +309,11 @@ def _mcp_problems(field: str, server: Any) -> list[Problem]:
     return []
 
 
-def validate_agent(agent: Any) -> None:
-    raise_if(agent_problems(agent), f"agent {agent.metadata.name!r}")
+def validate_agent(agent: Any, agent_exists: RefCheck | None = None) -> None:
+    raise_if(agent_problems(agent, agent_exists), f"agent {agent.metadata.name!r}")
 
 
 # --- workflows -------------------------------------------------------------------------
-
-RefCheck = Callable[[str], bool]
 
 
 def task_to_dict(task: Any) -> dict[str, Any]:
@@ -256,6 +353,7 @@ def workflow_problems(
     )
     problems += version_problems("spec.version", spec.version)
     problems += env_problems("spec.env", spec.env)
+    problems += size_problems(workflow, f"workflow {workflow.metadata.name!r}")
     if not spec.tasks:
         problems.append(Problem("spec.tasks", "a workflow needs at least one task"))
     checker = _TaskChecker(agent_exists, workflow_exists)
@@ -271,11 +369,36 @@ def validate_workflow(
     raise_if(workflow_problems(workflow, agent_exists, workflow_exists), f"workflow {workflow.metadata.name!r}")
 
 
+def task_list_problems(
+    tasks: list[Mapping[str, Any]],
+    *,
+    field: str = "spec.tasks",
+    first_index: int = 0,
+    earlier_names: Iterable[str] = (),
+    scope: tuple[str, ...] | None = (),
+    check_targets: bool = True,
+    agent_exists: RefCheck | None = None,
+    workflow_exists: RefCheck | None = None,
+) -> list[Problem]:
+    """Problems with tasks (in their dict form) that follow ``earlier_names`` in a task list.
+
+    Lets a workflow check the tasks it gains without checking again the ones it has: positions
+    start at ``first_index``; names must differ from ``earlier_names``. ``scope`` lists the extra
+    expression variables in scope (None: not known yet, see ``expression_problems``);
+    ``check_targets=False`` leaves ``then`` / switch targets of this list unchecked (they may be
+    added later).
+    """
+    checker = _TaskChecker(agent_exists, workflow_exists, scope)
+    return checker.task_list(field, tasks, first_index, earlier_names, check_targets)
+
+
 class _TaskChecker:
-    def __init__(self, agent_exists: RefCheck | None, workflow_exists: RefCheck | None) -> None:
+    def __init__(
+        self, agent_exists: RefCheck | None, workflow_exists: RefCheck | None, scope: tuple[str, ...] | None = ()
+    ) -> None:
         self.agent_exists = agent_exists
         self.workflow_exists = workflow_exists
-        self.scope: tuple[str, ...] = ()
+        self.scope = scope
 
     def _expr(self, field: str, value: Any) -> list[Problem]:
         return expression_problems(field, value, self.scope)
@@ -283,18 +406,25 @@ class _TaskChecker:
     def _scoped_list(self, field: str, tasks: Any, *names: str) -> list[Problem]:
         """Check a nested task list in which ``names`` are extra expression variables."""
         outer = self.scope
-        self.scope = (*outer, *names)
+        self.scope = None if outer is None else (*outer, *names)
         try:
             return self.task_list(field, tasks)
         finally:
             self.scope = outer
 
-    def task_list(self, field: str, tasks: Any) -> list[Problem]:
+    def task_list(
+        self,
+        field: str,
+        tasks: Any,
+        first_index: int = 0,
+        earlier_names: Iterable[str] = (),
+        check_targets: bool = True,
+    ) -> list[Problem]:
         if not isinstance(tasks, list):
             return [Problem(field, "expected a list of tasks")]
         problems: list[Problem] = []
-        names: list[str] = []
-        for index, task in enumerate(tasks):
+        names: set[str] = set(earlier_names)
+        for index, task in enumerate(tasks, start=first_index):
             where = f"{field}[{index}]"
             if not isinstance(task, Mapping):
                 problems.append(Problem(where, "expected a task object with name, kind and config"))
@@ -306,17 +436,20 @@ class _TaskChecker:
                 problems.append(Problem(f"{where}.name", f"duplicate task name {name!r}"))
             else:
                 problems += [Problem(f"{where}.name", p.message) for p in slug_problems("", name)]
-            names.append(name)
+            names.add(name)
             problems += self.task(where, task)
-        targets = set(names) | set(FLOW_DIRECTIVES)
-        for index, task in enumerate(tasks):
+        if not check_targets:
+            return problems
+        targets = names | set(FLOW_DIRECTIVES)
+        for index, task in enumerate(tasks, start=first_index):
             if not isinstance(task, Mapping):
                 continue
             then = task.get("then")
             if then and then not in targets:
                 problems.append(Problem(f"{field}[{index}].then", f"unknown task {then!r}"))
-            if task.get("kind") == "switch":
-                for case_index, case in enumerate(_as_list(task.get("config", {}).get("cases"))):
+            config = task.get("config")
+            if task.get("kind") == "switch" and isinstance(config, Mapping):
+                for case_index, case in enumerate(_as_list(config.get("cases"))):
                     target = case.get("then") if isinstance(case, Mapping) else None
                     if target and target not in targets:
                         problems.append(

@@ -6,12 +6,9 @@ the shared checks, and keeping the problems about that part, with field names re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from stigmer.api.validation import Problem, raise_if
-
-_FORWARD_REF = re.compile(r"^spec\.tasks\[\d+\]\.(then|config\.cases\[\d+\]\.then)$")
 
 
 def scoped(problems: Iterable[Problem], prefix: str) -> list[Problem]:
@@ -23,11 +20,6 @@ def scoped(problems: Iterable[Problem], prefix: str) -> list[Problem]:
         elif problem.field.startswith(prefix + "."):
             kept.append(Problem(problem.field[len(prefix) + 1 :], problem.message))
     return kept
-
-
-def without_forward_refs(problems: Iterable[Problem]) -> list[Problem]:
-    """Drop "unknown task" problems of top-level flow targets: the target may be added later."""
-    return [p for p in problems if not (_FORWARD_REF.match(p.field) and p.message.startswith("unknown task "))]
 
 
 def check(problems: list[Problem], subject: str) -> None:

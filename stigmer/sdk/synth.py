@@ -79,12 +79,12 @@ def collect(ctx: Context) -> Synthesis:
     ``agent_call`` references resolve against the project's agents; slugs of agents outside the
     project are checked for shape only (the server resolves them at apply). Same for ``run``.
     """
+    agent_names = {a.slug for a in ctx.agents}
     agents = []
     for agent in ctx.agents:
         message = agent.to_proto()
-        validate_agent(message)
+        validate_agent(message, agent_exists=lambda ref: ref in agent_names or _is_slug(ref))
         agents.append(message)
-    agent_names = {a.metadata.name for a in agents}
     workflow_refs = {w.ref for w in ctx.workflows} | {w.slug for w in ctx.workflows}
     workflows = []
     for workflow in ctx.workflows:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stigmer.api import json_values
-from stigmer.api.v1 import common_pb2, workflow_pb2
-from stigmer.api.validation import Problem, ValidationError, workflow_problems
-from stigmer.sdk.checks import check, scoped, without_forward_refs
+from stigmer.api.v1 import workflow_pb2
+from stigmer.api.validation import Problem, ValidationError, task_list_problems
+from stigmer.sdk.checks import check, scoped
 from stigmer.sdk.variables import Var, resolve
 
 
@@ -34,13 +34,15 @@ class Task:
         self.validate()
 
     def validate(self) -> None:
-        """Check the task with the shared workflow rules; targets of ``then`` may come later."""
-        probe = workflow_pb2.Workflow(
-            metadata=common_pb2.Metadata(name="probe"),
-            spec=workflow_pb2.WorkflowSpec(namespace="probe", version="1.0.0", tasks=[self.to_proto()]),
-        )
-        problems = scoped(without_forward_refs(workflow_problems(probe)), "spec.tasks[0]")
-        check(problems, f"task {self.name!r}")
+        """Check the task alone with the shared workflow rules.
+
+        Its ``then`` target may come later, and the variables of the scope it will be placed in
+        (``$item`` inside a ``for_each``, ``$error`` inside a catch) are not known yet: the workflow
+        checks those when the task is added to it.
+        """
+        self.to_proto()  # JSON-like config, or a ValidationError naming it
+        problems = task_list_problems([self.to_dict()], field="task", scope=None, check_targets=False)
+        check(scoped(problems, "task[0]"), f"task {self.name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The task as ``{name, kind, config, then?, condition?, export?}``, the nested-task shape."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from stigmer.api.v1 import common_pb2, workflow_pb2
-from stigmer.api.validation import Problem, ValidationError, workflow_problems
-from stigmer.sdk.checks import check, without_forward_refs
+from stigmer.api.validation import Problem, ValidationError, task_list_problems, workflow_problems
+from stigmer.sdk.checks import check
 from stigmer.sdk.env import EnvVar
 from stigmer.sdk.task import Task
 from stigmer.sdk.variables import Var, resolve, resolve_text
@@ -37,6 +37,7 @@ class Workflow:
         self.description = description
         self.env = tuple(env)
         self._tasks: list[Task] = []
+        self._names: set[str] = set()
         for index, var in enumerate(self.env):
             if not isinstance(var, EnvVar):
                 raise ValidationError([Problem(f"spec.env[{index}]", "expected an EnvVar")], self._subject())
@@ -62,24 +63,32 @@ class Workflow:
         return tuple(self._tasks)
 
     def add(self, *tasks: Task) -> None:
-        """Append tasks (built with ``stigmer.tasks``), validating the workflow as it grows."""
+        """Append tasks (built with ``stigmer.tasks``), validating each in its place as it is added.
+
+        Only the new tasks are checked (names unique, expressions in the workflow's scope), so
+        adding tasks one by one costs the same as passing them at once; ``then`` targets may be
+        added later and are checked by ``validate()``.
+        """
         for index, task in enumerate(tasks, start=len(self._tasks)):
             if not isinstance(task, Task):
                 raise ValidationError(
                     [Problem(f"spec.tasks[{index}]", "expected a Task (build one with stigmer.tasks)")],
                     self._subject(),
                 )
+        problems = task_list_problems(
+            [task.to_dict() for task in tasks],
+            first_index=len(self._tasks),
+            earlier_names=self._names,
+            check_targets=False,
+        )
+        check(problems, self._subject())
         self._tasks.extend(tasks)
-        try:
-            self._check_so_far()
-        except ValidationError:
-            del self._tasks[len(self._tasks) - len(tasks) :]
-            raise
+        self._names.update(task.name for task in tasks)
 
     def _check_so_far(self) -> None:
-        """Validate what is declared so far: tasks and ``then`` targets may still be added."""
-        problems = without_forward_refs(workflow_problems(self.to_proto()))
-        check([p for p in problems if p.field != "spec.tasks"], self._subject())
+        """Validate the workflow's own fields (its tasks are checked as they are added)."""
+        problems = workflow_problems(self.to_proto())
+        check([p for p in problems if not p.field.startswith("spec.tasks")], self._subject())
 
     def walk(self) -> Iterator[Task]:
         """Every task, nested ones included, depth first."""

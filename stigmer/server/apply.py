@@ -94,7 +94,7 @@ def batch_problems(tx: Transaction, request: ApplyRequest) -> list[str]:
             return True
 
     for agent in request.agents:
-        problems = validation.agent_problems(agent)
+        problems = validation.agent_problems(agent, agent_exists)
         if problems:
             errors.append(str(validation.ValidationError(problems, f"agent {agent.metadata.name!r}")))
     for workflow in request.workflows:

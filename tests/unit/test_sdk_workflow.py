@@ -1,8 +1,12 @@
 """Workflows: header validation, adding tasks, forward references."""
 
+import re
+from typing import Any
+
 import pytest
 from google.protobuf.json_format import MessageToDict
 
+import stigmer.sdk.workflow as workflow_module
 from stigmer import EnvVar, ValidationError, Workflow, tasks
 
 
@@ -67,3 +71,74 @@ def test_walk_visits_nested_tasks() -> None:
         tasks=[tasks.fork("both", branches=[tasks.wait("a", 1), tasks.for_each("b", ".xs", do=[tasks.wait("c", 1)])])]
     )
     assert [t.name for t in workflow.walk()] == ["both", "a", "b", "c"]
+
+
+def test_nested_tasks_may_use_the_variables_of_their_enclosing_scope() -> None:
+    workflow = Workflow(name="scopes", namespace="demo", version="1.0.0")
+    workflow.add(
+        tasks.for_each("each-item", ".items", [tasks.set_vars("x", {"v": "${ $item }", "i": "${ $index }"})]),
+        tasks.for_each("each-order", ".orders", [tasks.set_vars("y", {"v": "${ $order.id }"})], each="order"),
+        tasks.try_catch(
+            "guard",
+            [tasks.wait("pause", "PT1S")],
+            catch_do=[tasks.set_vars("note", {"msg": "Failed: ${ $error.title }"})],
+        ),
+        tasks.try_catch(
+            "guard-as",
+            [tasks.wait("pause", "PT1S")],
+            catch_do=[tasks.set_vars("note", {"msg": "${ $oops.status }"})],
+            as_="oops",
+        ),
+    )
+    workflow.validate()
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: tasks.set_vars("top", {"v": "${ $item }"}), "spec.tasks[0].config.set.v"),
+        (
+            lambda: tasks.for_each("loop", ".items", [tasks.set_vars("x", {"v": "${ $itme }"})]),
+            "spec.tasks[0].config.do[0].config.set.v",
+        ),
+        (
+            lambda: tasks.try_catch("t", [tasks.wait("w", "PT1S")], catch_do=[tasks.set_vars("n", {"m": "${ $err }"})]),
+            "spec.tasks[0].config.catch.do[0].config.set.m",
+        ),
+    ],
+)
+def test_a_variable_outside_its_scope_is_rejected_when_the_task_is_placed(build: Any, field: str) -> None:
+    workflow = Workflow(name="scopes", namespace="demo", version="1.0.0")
+    with pytest.raises(ValidationError, match=re.escape(field) + r": invalid jq expression .* is not defined"):
+        workflow.add(build())
+    assert workflow.tasks == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Bearer ${ $env.TOKEN", "missing its closing '}'"),
+        ("id=${ .id | }", "invalid jq expression '.id |'"),
+        ("${ .a } and ${ }", "expression is empty"),
+    ],
+)
+def test_expressions_embedded_in_text_are_validated_like_whole_values(value: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        tasks.http_get("call", "https://x.example.com", headers={"Authorization": value})
+
+
+def test_add_checks_only_the_tasks_it_adds(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+    original = workflow_module.task_list_problems
+
+    def counting(task_dicts: list[Any], **kwargs: Any) -> Any:
+        checked.append(len(task_dicts))
+        return original(task_dicts, **kwargs)
+
+    monkeypatch.setattr(workflow_module, "task_list_problems", counting)
+    workflow = Workflow(name="many", namespace="demo", version="1.0.0")
+    for index in range(50):
+        workflow.add(tasks.set_vars(f"t{index}", {"i": index}))
+    assert sum(checked) == 50
+    with pytest.raises(ValidationError, match=r"spec.tasks\[50\].name: duplicate task name 't3'"):
+        workflow.add(tasks.set_vars("t3", {"i": 0}))

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from stigmer.api.v1.agent_pb2 import SubAgent
 from stigmer.api.v1.apply_pb2 import (
     APPLY_ACTION_CREATED,
     APPLY_ACTION_UNCHANGED,
@@ -153,3 +154,14 @@ def test_workflows_are_identified_by_namespace_and_name(store: Store) -> None:
     )
     assert [r.action for r in response.results] == [APPLY_ACTION_CREATED, APPLY_ACTION_CREATED]
     assert resources.get_workflow(store, "team-b/sync").metadata.id == response.results[1].id
+
+
+def test_sub_agent_references_resolve_against_the_batch_and_the_store(store: Store) -> None:
+    caller = make_agent("lead", sub_agents=[SubAgent(name="reviewer", agent_ref="code-reviewer")])
+    with pytest.raises(Invalid, match=r"spec.sub_agents\[0\].agent_ref: agent 'code-reviewer' not found"):
+        apply(store, ApplyRequest(agents=[caller]))
+    assert actions(apply(store, ApplyRequest(agents=[make_agent(), caller]))) == [
+        ("agent", "code-reviewer", APPLY_ACTION_CREATED),
+        ("agent", "lead", APPLY_ACTION_CREATED),
+    ]
+    assert actions(apply(store, ApplyRequest(agents=[caller]))) == [("agent", "lead", APPLY_ACTION_UNCHANGED)]

@@ -336,3 +336,35 @@ def test_caught_error_is_in_scope_in_the_catch_block() -> None:
     guarded = {"name": "call", "kind": "set", "config": {"set": {"x": 1}}}
     task = make_task("guard", "try", {"do": [guarded], "catch": {"as": "failure", "do": [handler]}})
     assert validation.workflow_problems(make_workflow(task)) == []
+
+
+@pytest.mark.parametrize("name", ["agt-reviewer", "wfl-1", "aex-x", "wex-01jc3m"])
+def test_a_name_with_the_shape_of_an_id_is_rejected(name: str) -> None:
+    (problem,) = texts(validation.slug_problems("metadata.name", name))
+    assert problem.startswith(f"metadata.name: {name!r} has the shape of an ID")
+
+
+def test_a_sub_agent_reference_resolves_through_the_callback() -> None:
+    agent = make_agent(sub_agents=[SubAgent(name="helper", agent_ref="code-helper")])
+    assert validation.agent_problems(agent) == []
+    assert validation.agent_problems(agent, agent_exists=lambda ref: ref == "code-helper") == []
+    assert texts(validation.agent_problems(agent, agent_exists=lambda ref: False)) == [
+        "spec.sub_agents[0].agent_ref: agent 'code-helper' not found"
+    ]
+
+
+def test_an_oversized_agent_names_its_largest_field_and_the_limit() -> None:
+    big = "x" * (validation.MAX_RESOURCE_BYTES + 10)
+    agent = make_agent(skills=[Skill(name="small", markdown="tiny"), Skill(name="huge", markdown=big)])
+    (problem,) = [p for p in validation.agent_problems(agent) if "over the limit" in p.message]
+    assert problem.field == "spec.skills[1].markdown"
+    assert f"over the limit of {validation.MAX_RESOURCE_BYTES:,} bytes" in problem.message
+    assert problem.message.startswith("agent 'code-reviewer' is ")
+
+
+def test_an_oversized_workflow_names_the_task_config() -> None:
+    big = {"set": {"blob": "y" * (validation.MAX_RESOURCE_BYTES + 10)}}
+    workflow = make_workflow(make_task("init", "set", {"set": {"x": 1}}), make_task("load", "set", big))
+    (problem,) = [p for p in validation.workflow_problems(workflow) if "over the limit" in p.message]
+    assert problem.field == "spec.tasks[1].config_json"
+    assert "workflow 'fetch-data' is " in problem.message
