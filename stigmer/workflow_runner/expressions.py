@@ -1,5 +1,8 @@
 """Runtime expressions: ``${ … }`` jq programs, evaluated with the ``jq`` package.
 
+The rule of where expressions are and how they are spliced is ``stigmer.api.templates`` (shared
+with validation); in short:
+
 Where expressions are
     Any string value of a task's config may hold expressions. A string is a *whole-value
     expression* when, stripped, it starts with ``${`` and the ``}`` that closes that ``${`` is its
@@ -39,13 +42,14 @@ evaluation microseconds). jq is deterministic, so expressions are evaluated in w
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import jq
+
+from stigmer.api import templates
 
 # the variables every program may use, in the order they are passed to jq
 RUNTIME_VARIABLES = ("input", "env", "secrets", "workflow", "task", "runtime", "output", "authorization")
@@ -63,64 +67,29 @@ class ExpressionError(ValueError):
         super().__init__(f"expression {expression!r}: {message}")
 
 
-# --- finding expressions in text ------------------------------------------------------------
+# --- finding expressions in text (the rule lives in stigmer.api.templates) ---------------
 
 
-def _closing_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``${`` at ``start``, or -1."""
-    depth = 0
-    index = start + 2
-    in_string = False
-    while index < len(text):
-        char = text[index]
-        if in_string:
-            if char == "\\":
-                index += 1
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return index
-            depth -= 1
-        index += 1
-    return -1
-
-
-def segments(text: str) -> Iterator[tuple[bool, str]]:
-    """Split ``text`` into ``(is_expression, piece)``; expression pieces are the jq programs."""
-    position = 0
-    while True:
-        start = text.find("${", position)
-        if start < 0:
-            break
-        end = _closing_brace(text, start)
-        if end < 0:
-            raise ExpressionError(text, "missing the closing '}'")
-        if start > position:
-            yield False, text[position:start]
-        yield True, text[start + 2 : end].strip()
-        position = end + 1
-    if position < len(text):
-        yield False, text[position:]
+def _segments(text: str) -> list[templates.Segment]:
+    try:
+        return templates.segments(text)
+    except templates.TemplateError:
+        raise ExpressionError(text, "missing the closing '}'") from None
 
 
 def whole_program(text: str) -> str | None:
     """The jq program when ``text`` is a whole-value expression, else None."""
-    stripped = text.strip()
-    if not stripped.startswith("${"):
+    if not has_expression(text):
         return None
-    end = _closing_brace(stripped, 0)
-    if end != len(stripped) - 1:
+    try:
+        segment = templates.whole_value(text)
+    except templates.TemplateError:
         return None
-    return stripped[2:end].strip()
+    return segment.program if segment is not None else None
 
 
 def has_expression(text: str) -> bool:
-    return "${" in text
+    return templates.is_expression(text)
 
 
 def references_env(text: str) -> bool:
@@ -195,25 +164,18 @@ def truthy(value: Any) -> bool:
     return value is not None and value is not False
 
 
-def splice(value: Any) -> str:
-    """The text of a value spliced into a string (see the interpolation rule)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+splice = templates.as_text  # the text of a value spliced into a string (see the interpolation rule)
 
 
 def render_text(text: str, context: Any, variables: Mapping[str, Any]) -> Any:
     """The value of a config string: a whole expression's value, interpolated text, or the literal."""
     if not has_expression(text):
         return text
-    program = whole_program(text)
-    if program is not None:
-        return evaluate(program, context, variables)
-    return "".join(
-        splice(evaluate(piece, context, variables)) if is_expr else piece for is_expr, piece in segments(text)
-    )
+    found = _segments(text)
+    whole = templates.whole_value(text)
+    if whole is not None:
+        return evaluate(whole.program, context, variables)
+    return templates.render(text, [evaluate(segment.program, context, variables) for segment in found])
 
 
 def render(value: Any, context: Any, variables: Mapping[str, Any]) -> Any:
