@@ -36,7 +36,7 @@ from stigmer.workflow_runner.effects import CallRequest
 from stigmer.workflow_runner.expressions import ExpressionError, fill_in, references_env
 from stigmer.workflow_runner.reporting import StatusReport
 from stigmer.workflow_runner.secrets import Scrubber, env_real
-from stigmer.workflow_runner.server_client import ServerClient
+from stigmer.workflow_runner.server_client import TOKEN_FILE, ServerClient
 
 log = logging.getLogger("stigmer.workflow_runner")
 
@@ -164,6 +164,12 @@ class RunnerActivities:
             )
             env = RuntimeEnv(dict(answer.values), sorted(answer.secret_names))
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
+                raise ApplicationError(
+                    f"the server refused the runner token ({TOKEN_FILE} of this STIGMER_HOME): {exc.details()}",
+                    type="RunnerTokenRejected",
+                    non_retryable=True,
+                ) from None
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise
             env = await self._env_from_spec(execution, execution_id)  # a server without RunnerService yet
@@ -280,6 +286,10 @@ class RunnerActivities:
                 title = f"Server refused the {request.kind}"
                 raise application_error(failed("runtime", 400, title, str(exc.details())), scrubber) from None
             raise ApplicationError(scrubber.text(f"{exc.code().name}: {exc.details()}")) from None
+        except (ApplicationError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # anything else: its text may hold a secret (a URL with a token ...)
+            raise ApplicationError(scrubber.text(f"{type(exc).__name__}: {exc}"), type=type(exc).__name__) from None
         return scrubber.value(output)
 
     @activity.defn(name="http_call")

@@ -103,13 +103,21 @@ class TemporalEffects:
 class WorkflowExecution:
     @workflow.run
     async def run(self, execution_id: str) -> dict[str, Any]:
-        loaded = await workflow.execute_local_activity(
-            "load_execution",
-            execution_id,
-            result_type=LoadedExecution,
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=LOCAL_RETRY,
-        )
+        effects = TemporalEffects()
+        try:
+            loaded = await workflow.execute_local_activity(
+                "load_execution",
+                execution_id,
+                result_type=LoadedExecution,
+                start_to_close_timeout=LOCAL_TIMEOUT,
+                retry_policy=LOCAL_RETRY,
+            )
+        except ActivityError as exc:  # e.g. the runner token was refused: the execution cannot run
+            if _cancelled(exc):
+                raise asyncio.CancelledError() from exc
+            info = ErrorInfo.from_dict({"title": "Execution could not be loaded", "detail": str(exc.cause or exc)})
+            await effects.report(StatusReport(execution_id, phase=FAILED, error=info.text(), error_info=info.as_dict()))
+            return {"phase": FAILED, "output": None}
         if loaded.terminal:
             return {"phase": "", "output": None}
         run = WorkflowRun(
@@ -121,7 +129,6 @@ class WorkflowExecution:
             env=loaded.env,
             secret_names=tuple(loaded.secret_names),
         )
-        effects = TemporalEffects()
         interpreter = Interpreter(run, effects)
         try:
             result = await interpreter.execute(loaded.tasks)

@@ -37,7 +37,7 @@ from stigmer.sdk import EnvVar, Workflow, tasks
 from stigmer.server.serve import StigmerServer, build_server
 from stigmer.workflow_runner import WORKFLOW_TYPE
 from stigmer.workflow_runner.activities import RunnerActivities
-from stigmer.workflow_runner.server_client import ServerClient
+from stigmer.workflow_runner.server_client import ServerClient, read_token
 from stigmer.workflow_runner.worker import build_worker
 from support.ports import free_port
 from support.processes import kill_tree
@@ -87,9 +87,13 @@ def temporal_addr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StigmerServer]:
-    home = tmp_path_factory.mktemp("stigmer-home")
-    with build_server(Settings(home=home), address="127.0.0.1:0") as running:
+def stigmer_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stigmer-home")
+
+
+@pytest.fixture(scope="module")
+def server(stigmer_home: Path) -> Iterator[StigmerServer]:
+    with build_server(Settings(home=stigmer_home), address="127.0.0.1:0") as running:
         yield running
 
 
@@ -104,6 +108,7 @@ class Stack:
     temporal_addr: str
     server: StigmerServer
     channel: grpc.Channel
+    home: Path
 
     @property
     def executions(self) -> execution_pb2_grpc.WorkflowExecutionServiceStub:
@@ -128,8 +133,8 @@ class Stack:
 
 
 @pytest.fixture
-def stack(temporal_addr: str, server: StigmerServer, channel: grpc.Channel) -> Stack:
-    return Stack(temporal_addr, server, channel)
+def stack(temporal_addr: str, server: StigmerServer, channel: grpc.Channel, stigmer_home: Path) -> Stack:
+    return Stack(temporal_addr, server, channel, stigmer_home)
 
 
 @dataclass
@@ -153,7 +158,7 @@ class Runner:
 @asynccontextmanager
 async def running_worker(stack: Stack) -> AsyncIterator[Runner]:
     client = await Client.connect(stack.temporal_addr)
-    server = ServerClient(stack.server.address, "")
+    server = ServerClient(stack.server.address, read_token(stack.home))
     activities = RunnerActivities(server)
     task_queue = f"wf-test-{uuid.uuid4().hex[:8]}"
     try:
@@ -595,6 +600,9 @@ EXIT_CYCLES = int(os.environ.get("STIGMER_RUNNER_EXIT_CYCLES", "5"))
 
 
 def start_runner_process(home: Path, stack: Stack) -> subprocess.Popen[bytes]:
+    token = read_token(stack.home)
+    if token:  # the runner reads the stack's token from its own STIGMER_HOME
+        (home / "runner.token").write_text(token)
     env = {
         **os.environ,
         "STIGMER_HOME": str(home),
