@@ -102,7 +102,8 @@ def _timestamp(text: str) -> Timestamp | None:
 
 def update_request(report: StatusReport) -> pb.UpdateStatusRequest:
     """The ``UpdateStatusRequest`` of a report (outputs as JSON text, times as timestamps)."""
-    request = pb.UpdateStatusRequest(execution_id=report.execution_id, phase=PHASES.get(report.phase, 0))
+    phase = PHASES.get(report.phase, pb.EXECUTION_PHASE_UNSPECIFIED)
+    request = pb.UpdateStatusRequest(execution_id=report.execution_id, phase=phase)
     for task in report.tasks:
         status = request.tasks.add(
             name=task.name, path=task.path, kind=task.kind, phase=PHASES[task.phase], error=task.error

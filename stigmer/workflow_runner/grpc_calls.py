@@ -83,7 +83,7 @@ def grpc_call(config: dict[str, Any]) -> Any:
             request = json_format.ParseDict(arguments, request_class())
         except json_format.ParseError as exc:
             raise failed("validation", 400, "Invalid gRPC arguments", str(exc)) from None
-        call = channel.unary_unary(
+        call: grpc.UnaryUnaryMultiCallable[Any, Any] = channel.unary_unary(
             f"/{service_name}/{method_name}",
             request_serializer=lambda message: message.SerializeToString(),
             response_deserializer=response_class.FromString,

@@ -52,7 +52,7 @@ The execution's output is the output of the last top-level task that ran.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -381,7 +381,7 @@ class Interpreter:
         return Outcome(outputs, ended=ended)
 
     @staticmethod
-    async def _all_succeed(running: list[asyncio.Future[Outcome]]) -> None:
+    async def _all_succeed(running: Sequence[asyncio.Future[Outcome]]) -> None:
         pending = set(running)
         while pending:
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
@@ -390,7 +390,7 @@ class Interpreter:
                     raise future.exception()  # type: ignore[misc]
 
     @staticmethod
-    async def _first_success(running: list[asyncio.Future[Outcome]]) -> int:
+    async def _first_success(running: Sequence[asyncio.Future[Outcome]]) -> int:
         pending = set(running)
         first_error: BaseException | None = None
         while pending:
@@ -407,7 +407,7 @@ class Interpreter:
         raise error("runtime", 500, "No branch completed", "every branch of the fork was skipped")
 
     @staticmethod
-    async def _cancel(running: list[asyncio.Future[Outcome]]) -> None:
+    async def _cancel(running: Sequence[asyncio.Future[Outcome]]) -> None:
         for future in running:
             if not future.done():
                 future.cancel()
