@@ -15,7 +15,8 @@ Outputs by kind
     grpc_call  the response message as JSON (proto field names)
     switch     the name of the case target taken (null when none matched)
     for        an array, one element per iteration: the object of that iteration's outputs by
-               task name (``[{"charge": {...}, "pause": null}, ...]``)
+               task name (``[{"charge": {...}, "pause": null}, ...]``). ``in`` gives an array
+               (an object: its values, with ``at`` the key; null: no iteration)
     fork       the object of the branches' outputs by branch name (with ``compete``: the
                winner's only); each branch's output is also stored under its name, in branch order
     try        the object of the ``do`` tasks' outputs by name; when an error was caught, that of

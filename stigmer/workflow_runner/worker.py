@@ -113,23 +113,34 @@ def write_ready(path: Path) -> None:
 
 
 async def serve(config: RunnerConfig) -> int:
-    """Run the worker until SIGTERM / SIGINT; return the exit code."""
+    """Run the worker until SIGTERM / SIGINT; return the exit code (a signal while starting stops too)."""
     identity = f"workflow-runner-{os.getpid()}@{socket.gethostname()}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    client = await connect(config.temporal_addr, config.namespace, identity)
+    stopping = asyncio.ensure_future(stop.wait())
+    connecting = asyncio.ensure_future(connect(config.temporal_addr, config.namespace, identity))
+    await asyncio.wait([stopping, connecting], return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        log.info("stopped before Temporal was reachable")
+        return 0
+    client = connecting.result()
     server = ServerClient(config.server_addr, read_token(config.home))
     activities = RunnerActivities(server)
     worker = build_worker(client, activities, config.task_queue)
     worker_task = asyncio.ensure_future(worker.run())
     code = 0
     try:
-        await wait_until_polling(client, config.task_queue, identity, worker_task)
-        write_ready(config.ready_file)
-        log.info("workflow-runner polling %s at %s (pid %d)", config.task_queue, config.temporal_addr, os.getpid())
-        stopping = asyncio.ensure_future(stop.wait())
+        polling = asyncio.ensure_future(wait_until_polling(client, config.task_queue, identity, worker_task))
+        await asyncio.wait([stopping, polling], return_when=asyncio.FIRST_COMPLETED)
+        if polling.done():
+            polling.result()
+            write_ready(config.ready_file)
+            log.info("workflow-runner polling %s at %s (pid %d)", config.task_queue, config.temporal_addr, os.getpid())
+        else:
+            polling.cancel()
         await asyncio.wait([stopping, worker_task], return_when=asyncio.FIRST_COMPLETED)
         if worker_task.done():
             worker_task.result()

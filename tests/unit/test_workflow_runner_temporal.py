@@ -686,3 +686,22 @@ def test_the_process_exits_cleanly_every_time(stack: Stack, tmp_path: Path) -> N
                 kill_tree(proc.pid)
         assert codes[-1] == 0, f"cycle {cycle} exited with {codes[-1]}: {log_tail(home)}"
     assert codes == [0] * EXIT_CYCLES
+
+
+def test_sigterm_stops_a_process_still_waiting_for_temporal(stack: Stack, tmp_path: Path) -> None:
+    unreachable = Stack(f"127.0.0.1:{free_port()}", stack.server, stack.channel, stack.home)
+    proc = start_runner_process(tmp_path, unreachable)
+    try:
+
+        def waiting() -> bool:
+            assert proc.poll() is None, f"workflow-runner exited with {proc.returncode}: {log_tail(tmp_path)}"
+            return "not reachable yet" in (tmp_path / "workflow-runner.log").read_text(errors="replace")
+
+        wait_until(waiting, "the runner logs that Temporal is not reachable yet", timeout=TIMEOUT)
+        started = time.monotonic()
+        assert stop(proc) == 0, log_tail(tmp_path)
+        assert time.monotonic() - started < 5
+        assert not (tmp_path / "run" / "workflow-runner.ready").exists()
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
