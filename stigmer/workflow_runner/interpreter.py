@@ -215,6 +215,7 @@ class Interpreter:
             task = tasks[position]
             name = task.get("name", "")
             outcome = await self.task(task, scope, paths.child(prefix, name))
+            await self.reporter.flush_if_full()
             ran.add(name)
             if outcome.ran:
                 outputs[name] = outcome.output

@@ -5,10 +5,11 @@ when it starts, then ``COMPLETED`` (with its output), ``FAILED`` (with its error
 ``CANCELLED`` (a cancelled execution, a fork branch that lost a ``compete``), or ``SKIPPED`` (a
 false ``condition``; a switch case target that was not taken and never ran).
 
-Updates are queued and sent together: before anything that waits (a call, a timer) and with the
-execution's final phase, so a three-task workflow costs two or three updates, not six. A report
-is an upsert of whole task statuses keyed by path, so sending one twice changes nothing, and a
-newer status of a path replaces a queued older one.
+Updates are queued and sent together: before anything that waits (a call, a timer), when
+``BATCH_LIMIT`` statuses are queued, and with the execution's final phase, so a three-task
+workflow costs two or three updates, not six. A report is an upsert of whole task statuses keyed
+by path, so sending one twice changes nothing, and a newer status of a path replaces a queued
+older one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 SKIPPED = "SKIPPED"
+# queued statuses that make a batch worth sending even when nothing waits (long loops of quick tasks)
+BATCH_LIMIT = 50
 
 
 @dataclass
@@ -70,6 +73,10 @@ class Reporter:
     async def flush(self) -> None:
         if self._pending:
             await asyncio.shield(self._deliver(""))
+
+    async def flush_if_full(self) -> None:
+        if len(self._pending) >= BATCH_LIMIT:
+            await self.flush()
 
     async def finish(
         self, phase: str, *, output: Any = None, error: str = "", error_info: dict[str, Any] | None = None

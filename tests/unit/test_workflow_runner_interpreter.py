@@ -460,3 +460,12 @@ def test_task_errors_name_the_deepest_path() -> None:
     info = error("runtime", 500, "Boom").at("a/0/b").at("a").info
     assert info.instance == "a/0/b"
     assert isinstance(error("runtime", 500, "x"), TaskError)
+
+
+def test_long_loops_of_quick_tasks_report_in_bounded_batches() -> None:
+    effects = FakeEffects()
+    body = {"name": "step", "kind": "set", "config": {"set": {"i": "${ $item }"}}}
+    result = run([tasks.for_each("loop", "[range(120)]", do=[body])], effects)
+    assert result.phase == "COMPLETED"
+    assert len(effects.statuses()) == 1 + 120 * 2
+    assert max(len(report.tasks) for report in effects.reports) <= 60
