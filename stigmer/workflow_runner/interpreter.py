@@ -44,8 +44,8 @@ Flow
     reported SKIPPED.
     A fork runs its branches concurrently; a branch's ``then`` is ignored (except ``end``). If a
     branch fails, the others are cancelled and the fork fails. With ``compete``, the first branch
-    to complete successfully wins and the others are cancelled (CANCELLED); if all fail, the
-    fork fails with the first error.
+    to complete successfully wins; the others are cancelled and reported SKIPPED (tasks inside
+    them that were running: CANCELLED); if all fail, the fork fails with the first error.
 
 The execution's output is the output of the last top-level task that ran.
 """
@@ -365,13 +365,21 @@ class Interpreter:
         try:
             if config.get("compete"):
                 winner = await self._first_success(running)
-                name = branches[winner].get("name", "")
-                scope.absorb(scopes[winner])
-                result = running[winner].result()
-                return Outcome({name: result.output}, ended=result.ended)
-            await self._all_succeed(running)
+            else:
+                await self._all_succeed(running)
         finally:
             await self._cancel(running)
+        if config.get("compete"):
+            name = branches[winner].get("name", "")
+            for branch, future in zip(branches, running, strict=True):
+                if future.cancelled():  # lost the race: SKIPPED (tasks inside it that ran: CANCELLED)
+                    loser = branch.get("name", "")
+                    report = TaskReport(paths.child(path, loser), loser, branch.get("kind", ""), SKIPPED)
+                    report.error, report.completed_at = f"branch {name!r} won the race", self._now()
+                    self.reporter.task(report)
+            scope.absorb(scopes[winner])
+            result = running[winner].result()
+            return Outcome({name: result.output}, ended=result.ended)
         outputs: dict[str, Any] = {}
         ended = False
         for branch, branch_scope, future in zip(branches, scopes, running, strict=True):

@@ -2,8 +2,9 @@
 
 Every task (and every ``for`` iteration) is reported by path with its phase: ``IN_PROGRESS``
 when it starts, then ``COMPLETED`` (with its output), ``FAILED`` (with its error),
-``CANCELLED`` (a cancelled execution, a fork branch that lost a ``compete``), or ``SKIPPED`` (a
-false ``condition``; a switch case target that was not taken and never ran).
+``CANCELLED`` (it was running when the execution was cancelled, or when its fork branch was
+cancelled), or ``SKIPPED`` (a false ``condition``; a switch case target that was not taken and
+never ran; a fork branch that lost a ``compete``).
 
 Updates are queued and sent together: before anything that waits (a call, a timer), when
 ``BATCH_LIMIT`` statuses are queued, and with the execution's final phase, so a three-task

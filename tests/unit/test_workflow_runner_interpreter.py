@@ -310,7 +310,8 @@ def test_example_11_fork_outputs_and_compete() -> None:
     assert result.output == {"stars": 42, "open_issues": 2, "fast": {"us": {"region": "us"}}}
     phases = effects.phases()
     assert phases["gather/repo"] == phases["gather/issues"] == phases["fastest-region/us"] == "COMPLETED"
-    assert phases["fastest-region/eu"] == "CANCELLED"
+    assert phases["fastest-region/eu"] == "SKIPPED"
+    assert effects.statuses()["fastest-region/eu"].error == "branch 'us' won the race"
 
 
 def test_a_failing_branch_cancels_the_others_and_fails_the_fork() -> None:
