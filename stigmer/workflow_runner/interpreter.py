@@ -53,7 +53,7 @@ The execution's output is the output of the last top-level task that ran.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +160,19 @@ class Interpreter:
         self.reporter = Reporter(run.execution_id, effects.report)
         self._runs: dict[str, int] = {}
         self._task_runs = 0
+        self._handlers: dict[str, Callable[[Step], Awaitable[Outcome]]] = {
+            "set": self._set,
+            "http_call": self._http_call,
+            "grpc_call": self._grpc_call,
+            "switch": self._switch,
+            "for": self._for,
+            "fork": self._fork,
+            "try": self._try,
+            "wait": self._wait,
+            "raise": self._raise,
+            "agent_call": self._agent_call,
+            "run": self._run,
+        }
         env, secrets = env_view(run.env, run.secret_names)
         self._variables: dict[str, Any] = {
             "input": run.input,
@@ -260,10 +273,10 @@ class Interpreter:
                 self.reporter.task(TaskReport(path, name, kind, SKIPPED, None, "", started, started))
                 return Outcome(ran=False)
             self.reporter.task(TaskReport(path, name, kind, IN_PROGRESS, None, "", started))
-            handler = getattr(self, f"_{kind}", None)
+            handler = self._handlers.get(kind)
             if handler is None:
                 raise error("configuration", 400, "Unknown task kind", f"{kind!r}")
-            outcome: Outcome = await handler(Step(config, scope, variables, path, run))
+            outcome = await handler(Step(config, scope, variables, path, run))
             output = outcome.output
             if task.get("export"):
                 output = evaluate(

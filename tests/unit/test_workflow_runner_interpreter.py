@@ -470,3 +470,11 @@ def test_long_loops_of_quick_tasks_report_in_bounded_batches() -> None:
     assert result.phase == "COMPLETED"
     assert len(effects.statuses()) == 1 + 120 * 2
     assert max(len(report.tasks) for report in effects.reports) <= 60
+
+
+@pytest.mark.parametrize("kind", ["call", "block", "now", "unknown"])
+def test_an_unknown_kind_fails_the_task_cleanly(kind: str) -> None:
+    effects = FakeEffects()
+    result = run([{"name": "odd", "kind": kind, "config": {}}], effects)
+    assert result.phase == "FAILED"
+    assert result.error is not None and result.error.title == "Unknown task kind"
