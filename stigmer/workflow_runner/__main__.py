@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 
 def main() -> None:
-    from stigmer.config import load_settings
-    from stigmer.workflow_runner.worker import RunnerConfig
-    from stigmer.workflow_runner.worker import main as run
-
     logging.basicConfig(
         level=os.environ.get("STIGMER_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = load_settings()
+    from stigmer.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"workflow-runner: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+    from stigmer.workflow_runner.worker import RunnerConfig
+    from stigmer.workflow_runner.worker import main as run
+
     run(RunnerConfig(home=settings.home, server_addr=settings.server_addr, temporal_addr=settings.temporal_addr))
 
 

@@ -75,13 +75,16 @@ async def connect(address: str, namespace: str, identity: str) -> Client:
     """A Temporal client, retrying while the server is not up yet (bounded)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CONNECT_TIMEOUT
+    attempts = 0
     while True:
+        attempts += 1
         try:
             return await Client.connect(address, namespace=namespace, identity=identity)
         except RuntimeError as exc:
             if loop.time() > deadline:
                 raise
-            log.info("Temporal at %s not reachable yet (%s); retrying", address, exc)
+            if attempts % 20 == 1:  # the first failure, then every ten seconds
+                log.info("Temporal at %s not reachable yet (%s); retrying", address, exc)
             await asyncio.sleep(0.5)
 
 
