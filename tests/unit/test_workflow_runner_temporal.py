@@ -39,9 +39,9 @@ from stigmer.workflow_runner import WORKFLOW_TYPE
 from stigmer.workflow_runner.activities import RunnerActivities
 from stigmer.workflow_runner.server_client import ServerClient, read_token
 from stigmer.workflow_runner.worker import build_worker
-from support.ports import free_port
+from support.ports import free_port, free_ports
 from support.processes import kill_tree
-from support.waits import wait_until
+from support.waits import ProcessDiedError, eventually, wait_until
 
 TEMPORAL = Path(sys.executable).parent / "temporal"
 HISTORIES = Path(__file__).parent / "histories"
@@ -57,33 +57,64 @@ pytestmark = pytest.mark.skipif(
 # --- the shared stack ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def temporal_addr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("temporal") / "temporal.log").open("w")
-    proc = subprocess.Popen(
-        [str(TEMPORAL), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+START_ATTEMPTS = 3
+
+
+def start_temporal(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Temporal dev server on free ports, accepting clients; retried when a port was taken meanwhile."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_temporal_once(log_path)
+        except ProcessDiedError as exc:
+            if attempt == START_ATTEMPTS or "address already in use" not in str(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_temporal_once(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port, http_port, metrics_port = free_ports(3)
+    command = [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [*command, "--http-port", str(http_port), "--metrics-port", str(metrics_port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     address = f"127.0.0.1:{port}"
 
-    def connects() -> bool:
-        assert proc.poll() is None, f"temporal dev server exited with {proc.returncode}"
-        try:
-            asyncio.run(asyncio.wait_for(Client.connect(address), 2))
-        except (RuntimeError, TimeoutError):
-            return False
-        return True
+    def alive() -> None:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ProcessDiedError(f"temporal dev server exited with {proc.returncode}: {tail}")
+
+    def connects() -> None:
+        assert _connected(address), f"temporal dev server at {address} accepts clients"
 
     try:
-        wait_until(connects, f"temporal dev server at {address} accepts clients", timeout=30, interval=0.2)
+        eventually(connects, timeout=30, interval=0.2, alive=alive)
+    except BaseException:
+        kill_tree(proc.pid)
+        raise
+    return proc, address
+
+
+def _connected(address: str) -> bool:
+    try:
+        asyncio.run(asyncio.wait_for(Client.connect(address), 2))
+    except (RuntimeError, TimeoutError):
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def temporal_addr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, address = start_temporal(tmp_path_factory.mktemp("temporal") / "temporal.log")
+    try:
         yield address
     finally:
         kill_tree(proc.pid)
         proc.wait(10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
