@@ -435,6 +435,15 @@ async def _dispatch_children(runner: Runner, stop: asyncio.Event) -> None:
         for execution in agents.executions:
             if execution.status.phase == pb.EXECUTION_PHASE_PENDING and execution.metadata.id not in started:
                 started.add(execution.metadata.id)
+                if execution.spec.agent_name == "broken":
+                    failure = pb.UpdateStatusRequest(
+                        execution_id=execution.metadata.id,
+                        phase=pb.EXECUTION_PHASE_FAILED,
+                        error="model unavailable",
+                        error_info=pb.ErrorInfo(type="https://x/llm", status=502, title="Model unavailable"),
+                    )
+                    await asyncio.to_thread(runner.stack.agent_executions.UpdateStatus, failure)
+                    continue
                 env = ",".join(
                     f"{k}:{'secret' if v.secret else v.value}" for k, v in sorted(execution.spec.runtime_env.items())
                 )
@@ -487,6 +496,45 @@ def test_run_and_agent_call_create_children_and_await_them(stack: Stack) -> None
     assert phase(execution.status.phase) == "COMPLETED", execution.status.error
     output = json_values.loads(execution.status.output_json)
     assert output == {"n": 42, "answer": "answer to n is 42 [MODE:fast,TOKEN:secret]"}
+
+
+def test_a_failed_agent_fails_its_task_with_the_agents_error(stack: Stack) -> None:
+    from tests.unit.messages import make_agent
+
+    apply_pb2_grpc.ApplyServiceStub(stack.channel).Apply(
+        apply_pb2.ApplyRequest(agents=[make_agent("broken")]), timeout=TIMEOUT
+    )
+    workflow = Workflow(name="asks-broken", namespace="kids", version="1.0.0")
+    workflow.add(
+        tasks.try_catch(
+            "guard",
+            do=[tasks.agent_call("ask", "broken", "hello")],
+            errors={"status": 502},
+            catch_do=[{"name": "note", "kind": "set", "config": {"set": {"caught": "${ $error.title }"}}}],
+        ),
+        tasks.agent_call("again", "broken", "hello again"),
+    )
+    stack.apply(workflow)
+
+    async def scenario() -> pb.WorkflowExecution:
+        async with running_worker(stack) as runner:
+            stop = asyncio.Event()
+            dispatcher = asyncio.ensure_future(_dispatch_children(runner, stop))
+            try:
+                execution, _ = await runner.execute("kids/asks-broken")
+            finally:
+                stop.set()
+                await dispatcher
+            return execution
+
+    execution = asyncio.run(scenario())
+    statuses = tasks_by_path(execution)
+    assert phase(statuses["guard/ask"].phase) == "FAILED"
+    assert json_values.loads(statuses["guard/catch/note"].output_json) == {"caught": "Model unavailable"}
+    assert phase(execution.status.phase) == "FAILED"
+    info = execution.status.error_info
+    assert (info.type, info.status, info.title, info.instance) == ("https://x/llm", 502, "Model unavailable", "again")
+    assert "model unavailable" in info.detail
 
 
 def test_a_cancelled_workflow_reports_cancelled(stack: Stack) -> None:
