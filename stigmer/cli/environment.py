@@ -55,8 +55,22 @@ class Environment:
 
     @property
     def server_addr(self) -> str:
-        """Where stigmer-server is: ``--server``, then STIGMER_SERVER_ADDR, config.yaml, the default."""
-        return self.server_override or self.settings.server_addr
+        """Where commands call stigmer-server; the first of:
+
+        1. ``--server``;
+        2. ``STIGMER_SERVER_ADDR``;
+        3. the address the running stack of this STIGMER_HOME recorded (``run/stack.json``), so a stack
+           started on a custom address is found without repeating it;
+        4. ``server_addr`` in ``config.yaml``;
+        5. the default, 127.0.0.1:7234.
+        """
+        if self.server_override:
+            return self.server_override
+        if self.environ.get("STIGMER_SERVER_ADDR"):
+            return self.settings.server_addr
+        from stigmer.daemon.state import recorded_address
+
+        return recorded_address(self.settings.state_file, "stigmer-server") or self.settings.server_addr
 
     @property
     def use_color(self) -> bool:
