@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def main() -> None:
@@ -23,7 +24,15 @@ def main() -> None:
     from stigmer.workflow_runner.worker import RunnerConfig
     from stigmer.workflow_runner.worker import main as run
 
-    run(RunnerConfig(home=settings.home, server_addr=settings.server_addr, temporal_addr=settings.temporal_addr))
+    ready = os.environ.get("STIGMER_READY_FILE")
+    run(
+        RunnerConfig(
+            home=settings.home,
+            server_addr=settings.server_addr,
+            temporal_addr=settings.temporal_addr,
+            ready_path=Path(ready) if ready else None,
+        )
+    )
 
 
 if __name__ == "__main__":

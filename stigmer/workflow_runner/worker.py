@@ -1,10 +1,12 @@
 """The worker process: connect, poll, announce readiness, stop cleanly.
 
 Readiness: once the worker polls its task queue (Temporal lists it among the queue's pollers),
-``$STIGMER_HOME/run/workflow-runner.ready`` is written with the PID. SIGTERM / SIGINT shut the
-worker down gracefully (running activities get ``SHUTDOWN_GRACE`` seconds), remove the readiness
-file, flush the logs and end the process with ``os._exit``: temporalio's Rust threads can abort
-the interpreter during finalization (temporalio/sdk-python#300), which ``os._exit`` skips.
+``$STIGMER_READY_FILE`` (default ``$STIGMER_HOME/run/workflow-runner.ready``) is written with the
+PID, atomically (``stigmer.daemon.runners`` has the supervisor's side of the contract). SIGTERM /
+SIGINT shut the worker down gracefully (running activities get ``SHUTDOWN_GRACE`` seconds),
+remove the readiness file, flush the logs and end the process with ``os._exit``: temporalio's Rust
+threads can abort the interpreter during finalization (temporalio/sdk-python#300), which
+``os._exit`` skips.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ class RunnerConfig:
     temporal_addr: str
     task_queue: str = TASK_QUEUE
     namespace: str = NAMESPACE
+    # where the supervisor looks for readiness ($STIGMER_READY_FILE); default $STIGMER_HOME/run/<name>
+    ready_path: Path | None = None
 
     @property
     def ready_file(self) -> Path:
-        return self.home / "run" / READY_FILE
+        return self.ready_path or self.home / "run" / READY_FILE
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -678,7 +678,7 @@ def test_an_http_timeout_fails_the_task_with_408_after_retries(stack: Stack, htt
 EXIT_CYCLES = int(os.environ.get("STIGMER_RUNNER_EXIT_CYCLES", "5"))
 
 
-def start_runner_process(home: Path, stack: Stack) -> subprocess.Popen[bytes]:
+def start_runner_process(home: Path, stack: Stack, ready_file: Path | None = None) -> subprocess.Popen[bytes]:
     token = read_token(stack.home)
     if token:  # the runner reads the stack's token from its own STIGMER_HOME
         (home / "runner.token").write_text(token)
@@ -688,6 +688,9 @@ def start_runner_process(home: Path, stack: Stack) -> subprocess.Popen[bytes]:
         "STIGMER_SERVER_ADDR": stack.server.address,
         "STIGMER_TEMPORAL_ADDR": stack.temporal_addr,
     }
+    env.pop("STIGMER_READY_FILE", None)
+    if ready_file is not None:
+        env["STIGMER_READY_FILE"] = str(ready_file)
     return subprocess.Popen(
         [sys.executable, "-m", "stigmer.workflow_runner"],
         env=env,
@@ -697,8 +700,8 @@ def start_runner_process(home: Path, stack: Stack) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_ready(proc: subprocess.Popen[bytes], home: Path) -> Path:
-    ready = home / "run" / "workflow-runner.ready"
+def wait_ready(proc: subprocess.Popen[bytes], home: Path, ready: Path | None = None) -> Path:
+    ready = ready or home / "run" / "workflow-runner.ready"
 
     def is_ready() -> bool:
         assert proc.poll() is None, f"workflow-runner exited with {proc.returncode}: {log_tail(home)}"
@@ -725,9 +728,11 @@ def test_the_process_runs_workflows_from_the_contract_queue_and_stops_on_sigterm
     workflow = Workflow(name="process-check", namespace="ops", version="1.0.0")
     workflow.add(tasks.set_vars("hello", {"greeting": '${ "hello " + $input.who }'}))
     stack.apply(workflow)
-    proc = start_runner_process(tmp_path, stack)
+    ready = tmp_path / "supervisor" / "workflow-runner.ready"
+    ready.parent.mkdir()
+    proc = start_runner_process(tmp_path, stack, ready)
     try:
-        ready = wait_ready(proc, tmp_path)
+        wait_ready(proc, tmp_path, ready)
 
         async def scenario() -> pb.WorkflowExecution:
             client = await Client.connect(stack.temporal_addr)
