@@ -131,7 +131,7 @@ def test_missing_runner_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(runners, "WORKFLOW_RUNNER_MODULE", "stigmer.no_such_runner")
     with pytest.raises(
-        DaemonError, match="cannot start workflow-runner: this installation has no stigmer.no_such_runner"
+        DaemonError, match=r"cannot start workflow-runner: this installation has no stigmer\.no_such_runner"
     ):
         runners.WORKFLOW_RUNNER.preflight(Settings(home=tmp_path), {})
 
