@@ -23,10 +23,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import stigmer.server.servicers
 from stigmer.agent_runner import WORKFLOW_TYPE
-from stigmer.agent_runner.env_values import from_spec
-from stigmer.agent_runner.settings import TOKEN_METADATA, RunnerSettings
+from stigmer.agent_runner.settings import RunnerSettings
 from stigmer.agent_runner.worker import build_worker
 from stigmer.api.v1 import agent_pb2, execution_pb2_grpc
 from stigmer.api.v1 import execution_pb2 as pb
@@ -34,14 +32,11 @@ from stigmer.api.v1.apply_pb2 import ApplyRequest
 from stigmer.api.v1.apply_pb2_grpc import ApplyServiceStub
 from stigmer.api.v1.common_pb2 import Metadata, Ref
 from stigmer.config import Settings
-from stigmer.server.executions import AGENT, get_execution
-from stigmer.server.resources import find_agent
 from stigmer.server.serve import StigmerServer, build_server
 from support.waits import ProcessDiedError, eventually
 
 T = TypeVar("T")
 TIMEOUT = 60.0
-TOKEN = "test-runner-token"
 TEMPORAL_BINARY = Path(sys.executable).parent / "temporal"
 MCP_FIXTURE = Path(__file__).with_name("agent_runner_mcp_server.py")
 
@@ -128,41 +123,11 @@ def temporal_dev_server(binary: str) -> Iterator[Temporal]:
         loop.close()
 
 
-class TestRunnerService(execution_pb2_grpc.RunnerServiceServicer):
-    """Stands in for the server's RunnerService until it exists: checks the token, returns the env."""
-
-    def __init__(self, running: StigmerServer) -> None:
-        self.running = running
-        self.calls = 0
-
-    def GetRuntimeEnv(self, request: Ref, context: grpc.ServicerContext) -> pb.RuntimeEnv:
-        self.calls += 1
-        if dict(context.invocation_metadata()).get(TOKEN_METADATA) != TOKEN:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, "runner token required")
-        execution = get_execution(self.running.store, AGENT, request.value)
-        spec = execution.spec.agent
-        if not execution.spec.HasField("agent"):
-            with self.running.store.transaction() as tx:
-                spec = find_agent(tx, execution.spec.agent_id).spec
-        env = from_spec(spec.env, execution.spec.runtime_env)
-        return pb.RuntimeEnv(values=dict(env.values), secret_names=sorted(env.secret_names))
-
-
-def server_has_runner_service() -> bool:
-    return any("Runner" in name for name in dir(stigmer.server.servicers))
-
-
 @contextmanager
 def stigmer_server(home: Path) -> Iterator[StigmerServer]:
+    """An in-process stigmer-server with its data (and its runner token) in ``home``."""
     home.mkdir(parents=True, exist_ok=True)
-    token = home / "runner.token"
-    if not token.exists():
-        token.write_text(TOKEN)
-        token.chmod(0o600)
-    running = build_server(Settings(home=home), address="127.0.0.1:0")
-    if not server_has_runner_service():
-        execution_pb2_grpc.add_RunnerServiceServicer_to_server(TestRunnerService(running), running.server)
-    with running:
+    with build_server(Settings(home=home), address="127.0.0.1:0") as running:
         yield running
 
 
