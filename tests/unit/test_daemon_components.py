@@ -71,7 +71,7 @@ def test_runner_launch_carries_the_stack_environment(tmp_path: Path) -> None:
     assert launch.command == [sys.executable, "-m", "stigmer.workflow_runner"]
     assert launch.env["STIGMER_READY_FILE"] == str(config.home / "run" / "workflow-runner.ready")
     assert launch.env["STIGMER_COMPONENT"] == "workflow-runner"
-    for var in ("STIGMER_HOME", "STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR", "OLLAMA_HOST", "STIGMER_LLM_MODEL"):
+    for var in ("STIGMER_HOME", "STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR", "OLLAMA_HOST"):
         assert var in launch.env
     assert AGENT_RUNNER.launch(config, {}).command[-1] == "stigmer.agent_runner"
 
