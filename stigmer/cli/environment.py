@@ -81,6 +81,11 @@ class Environment:
         """Write a line to stdout (the command's result)."""
         print(text, file=self.stdout, flush=True)
 
+    def write(self, text: str) -> None:
+        """Write ``text`` to stdout as it is (streamed output: it may end mid-line)."""
+        self.stdout.write(text)
+        self.stdout.flush()
+
     def err(self, text: str = "") -> None:
         """Write a line to stderr (progress, diagnostics, errors)."""
         print(text, file=self.stderr, flush=True)

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import grpc
@@ -19,8 +19,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stigmer.config import Settings
+from stigmer.server import limits, secret_values
 from stigmer.server.dispatch import Dispatcher
 from stigmer.server.events import ExecutionFeed
+from stigmer.server.executions import CancelHooks
 from stigmer.server.migrations import SchemaError
 from stigmer.server.servicers import add_servicers
 from stigmer.server.store import Store
@@ -29,7 +31,7 @@ log = logging.getLogger("stigmer.server")
 
 GRACE_SECONDS = 5.0
 SIGNAL_CHECK_SECONDS = 0.5
-MAX_WORKERS = 64
+MAX_WORKERS = limits.worker_threads()
 
 
 class BindError(Exception):
@@ -47,6 +49,9 @@ class StigmerServer:
     health: health.HealthServicer
     feed: ExecutionFeed
     executor: ThreadPoolExecutor
+    # Register here what carries a cancellation to the execution engine (see executions.CancelHooks).
+    cancel_hooks: CancelHooks = field(default_factory=CancelHooks)
+    streams: limits.StreamSlots = field(default_factory=limits.StreamSlots)
     dispatcher: Dispatcher | None = None
 
     def start(self) -> None:
@@ -82,14 +87,33 @@ def build_server(settings: Settings, *, address: str | None = None, dispatch: bo
     Temporal at ``settings.temporal_addr`` (connecting in the background once the server starts).
     """
     address = address or settings.server_addr
+    runner_token = secret_values.ensure_runner_token(settings.home)
     store = Store.open(settings.db_path)
     executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="stigmer-rpc")
     try:
         # Without this, gRPC sets SO_REUSEPORT and a second server silently shares a port in use.
-        server = grpc.server(executor, options=[("grpc.so_reuseport", 0)])
+        server = grpc.server(
+            executor,
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
+            ],
+        )
         feed = ExecutionFeed()
+        cancel_hooks, streams = CancelHooks(), limits.StreamSlots()
         dispatcher = Dispatcher(store, feed, settings.temporal_addr) if dispatch else None
-        services = add_servicers(server, store, feed, on_created=dispatcher.submit if dispatcher else None)
+        if dispatcher is not None:
+            cancel_hooks.register(dispatcher.cancel)
+        services = add_servicers(
+            server,
+            store,
+            feed,
+            runner_token=runner_token,
+            streams=streams,
+            cancel_hooks=cancel_hooks,
+            on_created=dispatcher.submit if dispatcher else None,
+        )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for service in ("", *services):
@@ -104,7 +128,9 @@ def build_server(settings: Settings, *, address: str | None = None, dispatch: bo
         store.close()
         raise
     host = address.rsplit(":", 1)[0]
-    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor, dispatcher)
+    return StigmerServer(
+        server, port, f"{host}:{port}", store, health_servicer, feed, executor, cancel_hooks, streams, dispatcher
+    )
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None) -> int:

@@ -73,5 +73,5 @@ def test_data_survives_sigkill_right_after_apply(stack: Stack, cli: Cli, team: P
             stored = api.agents.Get(ref(ids[("agent", name)]), timeout=5)
             assert_subset(to_dict(stored), declared, f"agent {name!r} after SIGKILL")
         for name, declared in expected["workflows"].items():
-            stored = api.workflows.Get(ref(ids[("workflow", name.rpartition("/")[2])]), timeout=5)
+            stored = api.workflows.Get(ref(ids[("workflow", name)]), timeout=5)
             assert_subset(to_dict(stored), declared, f"workflow {name!r} after SIGKILL")

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stigmer.cli.app import cli
+from support.ports import LOOPBACK, free_port
 from support.waits import eventually
-from tests.unit.network import free_address
 
 REPO = Path(__file__).resolve().parents[2]
 Run = Callable[..., Result]
@@ -23,11 +23,11 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def stigmer(tmp_path: Path) -> Iterator[tuple[Run, Path, str]]:
-    home, address = tmp_path / "home", free_address()
+    home, address = tmp_path / "home", f"{LOOPBACK}:{free_port()}"
     env = {
         "STIGMER_HOME": str(home),
         "STIGMER_SERVER_ADDR": address,
-        "STIGMER_TEMPORAL_ADDR": free_address(),
+        "STIGMER_TEMPORAL_ADDR": f"{LOOPBACK}:{free_port()}",
         "STIGMER_COMPONENTS": "stigmer-server",
         "PYTHONPATH": str(REPO),
     }
@@ -124,12 +124,16 @@ def test_unknown_component_is_a_usage_error(stigmer: tuple[Run, Path, str]) -> N
     assert not (home / "run").exists()
 
 
-def test_missing_runner_fails_before_starting_anything(stigmer: tuple[Run, Path, str]) -> None:
-    run, home, _ = stigmer
-    result = run("server", "start", "-c", "workflow-runner", STIGMER_TEMPORAL_BIN="/bin/true")
-    assert result.exit_code == 1
-    assert "cannot start workflow-runner" in result.stderr
-    assert not (home / "logs" / "stigmer-server.log").exists(), "a component was started before the check"
+def test_missing_runner_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import stigmer.daemon.runners as runners
+    from stigmer.config import Settings
+    from stigmer.daemon.errors import DaemonError
+
+    monkeypatch.setattr(runners, "WORKFLOW_RUNNER_MODULE", "stigmer.no_such_runner")
+    with pytest.raises(
+        DaemonError, match=r"cannot start workflow-runner: this installation has no stigmer\.no_such_runner"
+    ):
+        runners.WORKFLOW_RUNNER.preflight(Settings(home=tmp_path), {})
 
 
 def test_unusable_home_is_a_clear_error(stigmer: tuple[Run, Path, str], tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ from stigmer.daemon.homedir import prepare_home
 from stigmer.daemon.restarts import RestartBudget
 from stigmer.daemon.runners import ReadyFileReadiness
 from stigmer.daemon.supervisor import Supervisor
+from support.ports import LOOPBACK, free_port
 from support.waits import eventually
-from tests.unit.network import free_address
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRON = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -30,7 +30,7 @@ ENVIRON = {**os.environ, "PYTHONPATH": str(REPO)}
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = Settings(home=tmp_path / "home", server_addr=free_address())
+    settings = Settings(home=tmp_path / "home", server_addr=f"{LOOPBACK}:{free_port()}")
     prepare_home(settings)
     return settings
 
