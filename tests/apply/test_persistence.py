@@ -3,12 +3,10 @@ which the supervisor restarts the server)."""
 
 from __future__ import annotations
 
-import copy
 import signal
-from typing import Any
 
 from support.cli import Cli
-from support.client import ref, to_dict
+from support.client import ref, settled, to_dict
 from support.matching import assert_subset
 from support.output import execution_id, parse_apply
 from support.processes import is_gone
@@ -33,22 +31,10 @@ def test_data_survives_server_stop_and_start(stack: Stack, cli: Cli, team: Proje
 
     with stack.client() as api:
         after = api.snapshot()
-    assert _settled(after) == _settled(before), "stored data changed across `stigmer server stop` / `start`"
+    assert settled(after) == settled(before), "stored data changed across `stigmer server stop` / `start`"
     again = cli("apply", "--config", team.folder)
     assert again.exit_code == 0, again
     assert set(parse_apply(again.stdout).actions().values()) == {"Unchanged"}, again
-
-
-def _settled(snapshot: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """``snapshot`` without what an execution waiting for Temporal changes by itself: its dispatch state
-    (attempts and reason tick on every reconnection attempt; this tier runs no Temporal) and its
-    ``updated_at``."""
-    settled = copy.deepcopy(snapshot)
-    for kind in ("agent_executions", "workflow_executions"):
-        for execution in settled[kind].values():
-            execution.get("status", {}).pop("dispatch", None)
-            execution.get("metadata", {}).pop("updated_at", None)
-    return settled
 
 
 def test_data_survives_sigkill_right_after_apply(stack: Stack, cli: Cli, team: ProjectCopy) -> None:
