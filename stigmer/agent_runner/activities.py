@@ -95,7 +95,7 @@ class AgentActivities:
         spec = execution.spec
         agent = spec.agent if spec.HasField("agent") else (await api.agent(spec.agent_id)).spec
         try:
-            env = await api.runtime_env(execution, agent)
+            env = await api.runtime_env(execution_id)
         except RunnerTokenError as exc:
             return await self._failed(Reporter(api, execution_id, str), execution_id, str(exc))
         redact = env.redactor()

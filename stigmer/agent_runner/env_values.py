@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from stigmer.api.v1 import common_pb2, execution_pb2
+from stigmer.api.v1 import execution_pb2
 
 _ENV_REF = re.compile(r"\$\{\s*\$env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 REDACTED = "***"
@@ -32,22 +32,6 @@ class RuntimeEnv:
     @classmethod
     def from_proto(cls, message: execution_pb2.RuntimeEnv) -> RuntimeEnv:
         return cls(dict(message.values), frozenset(message.secret_names))
-
-
-def from_spec(declared: Iterable[common_pb2.EnvVar], given: Mapping[str, execution_pb2.RuntimeEnvValue]) -> RuntimeEnv:
-    """Declared defaults, then the execution's values (used only when the server lacks GetRuntimeEnv)."""
-    values: dict[str, str] = {}
-    secrets: set[str] = set()
-    for var in declared:
-        if var.default_value:
-            values[var.name] = var.default_value
-        if var.secret:
-            secrets.add(var.name)
-    for name, value in given.items():
-        values[name] = value.value
-        if value.secret:
-            secrets.add(name)
-    return RuntimeEnv(values, frozenset(secrets))
 
 
 def expand(text: str, values: Mapping[str, str], where: str) -> str:

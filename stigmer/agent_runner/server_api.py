@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import grpc
 
-from stigmer.agent_runner.env_values import RuntimeEnv, from_spec
-from stigmer.agent_runner.settings import TOKEN_METADATA
+from stigmer.agent_runner.env_values import RuntimeEnv
 from stigmer.api.v1 import agent_pb2, agent_pb2_grpc, execution_pb2, execution_pb2_grpc
 from stigmer.api.v1.common_pb2 import Ref
-
-log = logging.getLogger(__name__)
+from stigmer.runner_api import RUNNER_TOKEN_FILE, ServerConnection
 
 CALL_TIMEOUT_SECONDS = 15.0
 UNAVAILABLE_RETRY_SECONDS = 30.0
@@ -31,16 +28,11 @@ class RunnerTokenError(Exception):
     """stigmer-server refused the runner token."""
 
 
-class ServerApi:
+class ServerApi(ServerConnection):
     def __init__(self, address: str, token: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._metadata = ((TOKEN_METADATA, token),) if token else ()
-        self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
-        self._executions = execution_pb2_grpc.AgentExecutionServiceStub(self._channel)
-        self._runner = execution_pb2_grpc.RunnerServiceStub(self._channel)
-
-    async def close(self) -> None:
-        await self._channel.close()
+        super().__init__(address, token)
+        self._agents = agent_pb2_grpc.AgentServiceStub(self.channel)
+        self._executions = execution_pb2_grpc.AgentExecutionServiceStub(self.channel)
 
     async def execution(self, execution_id: str) -> execution_pb2.AgentExecution:
         try:
@@ -53,20 +45,17 @@ class ServerApi:
     async def agent(self, ref: str) -> agent_pb2.Agent:
         return await self._retrying(self._agents.Get, Ref(value=ref))
 
-    async def runtime_env(self, execution: execution_pb2.AgentExecution, agent: agent_pb2.AgentSpec) -> RuntimeEnv:
+    async def runtime_env(self, execution_id: str) -> RuntimeEnv:
         """The execution's env in clear (secrets included), from ``RunnerService.GetRuntimeEnv``."""
         try:
-            reply = await self._retrying(self._runner.GetRuntimeEnv, Ref(value=execution.metadata.id))
+            reply = await self._retrying(self.runner.GetRuntimeEnv, Ref(value=execution_id))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
-                raise RunnerTokenError(
-                    f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
-                    "the same $STIGMER_HOME/runner.token as the server (check STIGMER_HOME of both)"
-                ) from None
-            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+            if exc.code() not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
                 raise
-            log.warning("stigmer-server has no RunnerService.GetRuntimeEnv: using the execution's own env values")
-            return from_spec(agent.env, execution.spec.runtime_env)
+            raise RunnerTokenError(
+                f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
+                f"the same $STIGMER_HOME/{RUNNER_TOKEN_FILE} as the server (check STIGMER_HOME of both)"
+            ) from None
         return RuntimeEnv.from_proto(reply)
 
     async def update(self, request: execution_pb2.UpdateStatusRequest) -> None:
@@ -86,7 +75,7 @@ class ServerApi:
         delay = 0.2
         while True:
             try:
-                return await method(request, timeout=CALL_TIMEOUT_SECONDS, metadata=self._metadata)
+                return await method(request, timeout=CALL_TIMEOUT_SECONDS, metadata=self.metadata)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + delay > deadline:
                     raise

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stigmer.config import load_settings
+from stigmer.runner_api import read_token
 
-TOKEN_FILE = "runner.token"
-TOKEN_METADATA = "x-stigmer-runner-token"
 DEFAULT_LLM_TIMEOUT_SECONDS = 300.0
 
 
@@ -30,20 +29,13 @@ class RunnerSettings:
         return self.home / "workspace"
 
     @property
-    def token_file(self) -> Path:
-        return self.home / TOKEN_FILE
-
-    @property
     def ready_file(self) -> Path:
         """``STIGMER_READY_FILE`` when the daemon gives one, else ``$STIGMER_HOME/run/agent-runner.ready``."""
         return self.ready_path or self.home / "run" / "agent-runner.ready"
 
     def read_token(self) -> str:
         """The runner token, or "" when the stack has none (the server then refuses GetRuntimeEnv)."""
-        try:
-            return self.token_file.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return ""
+        return read_token(self.home)
 
 
 def from_environ(environ: Mapping[str, str] | None = None) -> RunnerSettings:

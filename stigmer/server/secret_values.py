@@ -17,13 +17,12 @@ from typing import TypeVar
 
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
+from stigmer.runner_api import RUNNER_TOKEN_FILE, RUNNER_TOKEN_METADATA, read_runner_token, runner_token_path
 from stigmer.server.errors import PermissionDenied
 from stigmer.server.store import Execution
 
 REDACTED = "<redacted>"
 
-RUNNER_TOKEN_FILE = "runner.token"
-RUNNER_TOKEN_METADATA = "x-stigmer-runner-token"
 RUNNER_TOKEN_MODE = 0o600
 
 _EMPTY = pb.RuntimeEnvValue()
@@ -100,10 +99,6 @@ def runtime_env(execution: Execution, declared: Iterable[EnvVar]) -> pb.RuntimeE
 # --- the runner token ------------------------------------------------------------------------
 
 
-def runner_token_path(home: Path) -> Path:
-    return home / RUNNER_TOKEN_FILE
-
-
 def ensure_runner_token(home: Path) -> str:
     """The stack's runner token, created (random, mode 0600, atomically) when ``home`` has none.
 
@@ -124,11 +119,6 @@ def ensure_runner_token(home: Path) -> str:
         finally:
             staging.unlink(missing_ok=True)
     return read_runner_token(home)
-
-
-def read_runner_token(home: Path) -> str:
-    """The runner token of the stack at ``home`` (what runners present); ``OSError`` when absent."""
-    return runner_token_path(home).read_text().strip()
 
 
 def check_runner_token(presented: str | None, expected: str) -> None:

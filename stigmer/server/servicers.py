@@ -18,6 +18,7 @@ from stigmer.api.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
+from stigmer.runner_api import RUNNER_TOKEN_METADATA
 from stigmer.server import apply, executions, resources, secret_values
 from stigmer.server.errors import ServerError, grpc_code
 from stigmer.server.events import ExecutionFeed
@@ -178,7 +179,7 @@ class RunnerServicer(execution_pb2_grpc.RunnerServiceServicer):
 
     @unary
     def GetRuntimeEnv(self, request, context):
-        presented = dict(context.invocation_metadata()).get(secret_values.RUNNER_TOKEN_METADATA)
+        presented = dict(context.invocation_metadata()).get(RUNNER_TOKEN_METADATA)
         secret_values.check_runner_token(presented, self._token)
         return executions.runtime_env(self._store, request.value)
 

@@ -30,13 +30,14 @@ from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.validation import task_to_dict
+from stigmer.runner_api import RUNNER_TOKEN_FILE
 from stigmer.workflow_runner import children, grpc_calls, http_calls
 from stigmer.workflow_runner.call_errors import CallFailed, failed
 from stigmer.workflow_runner.effects import CallRequest
 from stigmer.workflow_runner.expressions import ExpressionError, fill_in, references_env
 from stigmer.workflow_runner.reporting import StatusReport
 from stigmer.workflow_runner.secrets import Scrubber, env_real
-from stigmer.workflow_runner.server_client import TOKEN_FILE, ServerClient
+from stigmer.workflow_runner.server_client import ServerClient
 
 log = logging.getLogger("stigmer.workflow_runner")
 
@@ -155,7 +156,7 @@ class RunnerActivities:
 
     # --- the runtime environment ---------------------------------------------------------------
 
-    async def runtime_env(self, execution: pb.WorkflowExecution | None, execution_id: str) -> RuntimeEnv:
+    async def runtime_env(self, execution_id: str) -> RuntimeEnv:
         cached = self._env.get(execution_id)
         if cached and time.monotonic() - cached[0] < ENV_CACHE_SECONDS:
             return cached[1]
@@ -163,44 +164,24 @@ class RunnerActivities:
             answer = await self.server.runner.GetRuntimeEnv(
                 common_pb2.Ref(value=execution_id), metadata=self.server.metadata, timeout=10
             )
-            env = RuntimeEnv(dict(answer.values), sorted(answer.secret_names))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
-                raise ApplicationError(
-                    f"the server refused the runner token ({TOKEN_FILE} of this STIGMER_HOME): {exc.details()}",
-                    type="RunnerTokenRejected",
-                    non_retryable=True,
-                ) from None
-            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+            if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
                 raise
-            env = await self._env_from_spec(execution, execution_id)  # a server without RunnerService yet
+            raise ApplicationError(
+                f"the server refused the runner token ({RUNNER_TOKEN_FILE} of this STIGMER_HOME): {exc.details()}",
+                type="RunnerTokenRejected",
+                non_retryable=True,
+            ) from None
+        env = RuntimeEnv(dict(answer.values), sorted(answer.secret_names))
         if len(self._env) >= ENV_CACHE_SIZE:
             self._env.pop(next(iter(self._env)))
         self._env[execution_id] = (time.monotonic(), env)
         return env
 
-    async def _env_from_spec(self, execution: pb.WorkflowExecution | None, execution_id: str) -> RuntimeEnv:
-        if execution is None:
-            execution = await self.server.workflow_executions.Get(
-                common_pb2.Ref(value=execution_id), metadata=self.server.metadata, timeout=10
-            )
-        values: dict[str, str] = {}
-        secrets: set[str] = set()
-        for var in execution.spec.workflow.env:
-            if var.default_value:
-                values[var.name] = var.default_value
-            if var.secret:
-                secrets.add(var.name)
-        for name, value in execution.spec.runtime_env.items():
-            values[name] = value.value
-            if value.secret:
-                secrets.add(name)
-        return RuntimeEnv(values, sorted(secrets))
-
     async def _scrubber(self, request: CallRequest) -> tuple[Scrubber, RuntimeEnv | None]:
         if not request.secret_names and not request.deferred:
             return Scrubber({}), None
-        env = await self.runtime_env(None, request.execution_id)
+        env = await self.runtime_env(request.execution_id)
         _, secrets = env_real(env.values, env.secret_names)
         return Scrubber(secrets), env
 
@@ -225,7 +206,7 @@ class RunnerActivities:
             )
             spec = workflow.spec
             execution.spec.workflow.CopyFrom(spec)
-        env = await self.runtime_env(execution, execution_id)
+        env = await self.runtime_env(execution_id)
         secret = set(env.secret_names)
         loaded = LoadedExecution(
             execution_id=execution_id,

@@ -28,9 +28,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from stigmer.runner_api import read_token
 from stigmer.workflow_runner import TASK_QUEUE
 from stigmer.workflow_runner.activities import RunnerActivities
-from stigmer.workflow_runner.server_client import ServerClient, read_token
+from stigmer.workflow_runner.server_client import ServerClient
 from stigmer.workflow_runner.workflow import WorkflowExecution
 
 log = logging.getLogger("stigmer.workflow_runner")

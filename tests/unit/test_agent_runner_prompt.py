@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stigmer.agent_runner.env_values import MissingEnvError, Redactor, RuntimeEnv, expand, from_spec
+from stigmer.agent_runner.env_values import MissingEnvError, Redactor, RuntimeEnv, expand
 from stigmer.agent_runner.model_choice import NoModelError, choose_model
 from stigmer.agent_runner.prompt import first_messages, system_prompt
-from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.agent_pb2 import Skill
-from stigmer.api.v1.common_pb2 import EnvVar
 
 
 def test_system_prompt_has_instructions_skills_sub_agents_and_env_names_but_no_values() -> None:
@@ -74,11 +72,3 @@ def test_redactor_hides_every_secret_value_longest_first() -> None:
     redact = Redactor(["abc", "abcdef", ""])
     assert redact("x abcdef y abc z") == "x *** y *** z"
     assert RuntimeEnv({"A": "one", "B": "two"}, frozenset({"B"})).redactor()("one two") == "one ***"
-
-
-def test_runtime_env_from_spec_overlays_given_values_on_declared_defaults() -> None:
-    declared = [EnvVar(name="REGION", default_value="us-east-1"), EnvVar(name="KEY", secret=True)]
-    given = {"KEY": pb.RuntimeEnvValue(value="k1", secret=False), "EXTRA": pb.RuntimeEnvValue(value="e", secret=True)}
-    env = from_spec(declared, given)
-    assert dict(env.values) == {"REGION": "us-east-1", "KEY": "k1", "EXTRA": "e"}
-    assert env.secret_names == {"KEY", "EXTRA"}

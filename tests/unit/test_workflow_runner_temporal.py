@@ -33,11 +33,12 @@ from stigmer.api.v1 import apply_pb2, apply_pb2_grpc, execution_pb2_grpc
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import Ref
 from stigmer.config import Settings
+from stigmer.runner_api import read_token
 from stigmer.sdk import EnvVar, Workflow, tasks
 from stigmer.server.serve import StigmerServer, build_server
 from stigmer.workflow_runner import TASK_QUEUE
 from stigmer.workflow_runner.activities import RunnerActivities
-from stigmer.workflow_runner.server_client import ServerClient, read_token
+from stigmer.workflow_runner.server_client import ServerClient
 from stigmer.workflow_runner.worker import build_worker
 from support.ports import free_port
 from support.processes import kill_tree
