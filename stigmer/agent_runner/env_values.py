@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from stigmer.api.v1 import execution_pb2
+from stigmer.secret_text import longest_first, replace_secrets
 
 _ENV_REF = re.compile(r"\$\{\s*\$env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 REDACTED = "***"
@@ -57,10 +58,7 @@ class Redactor:
     """Replaces every secret value in a text by ``***`` (longest first, so overlapping secrets go too)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._replacements = longest_first((secret, REDACTED) for secret in set(secrets))
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return replace_secrets(text, self._replacements)

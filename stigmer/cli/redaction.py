@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from stigmer.cli.runtime_env import MASK, declared_secret_names
+from stigmer.secret_text import longest_first, map_strings, replace_secrets
 
 # Shorter values are not searched for in printed text: masking every "ab" or "1" would garble output
 # without protecting anything (such values are guessable). They are still masked where they are a value.
@@ -57,16 +58,14 @@ class Redactor:
     """Replaces known secret values in text with ``********``."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self.values = sorted({v for v in values if len(v) >= MIN_REDACTED_LENGTH}, key=len, reverse=True)
+        self._replacements = longest_first((v, MASK) for v in set(values) if len(v) >= MIN_REDACTED_LENGTH)
+        self.values = [value for value, _ in self._replacements]
 
     def __bool__(self) -> bool:
         return bool(self.values)
 
     def text(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, MASK)
-        return text
+        return replace_secrets(text, self._replacements)
 
     def unsafe_tail(self, text: str) -> int:
         """How many characters at the end of ``text`` could be the start of a secret still being streamed.
@@ -83,12 +82,4 @@ class Redactor:
 
     def document(self, data: Any) -> Any:
         """``data`` (JSON-like) with every string redacted."""
-        if not self.values:
-            return data
-        if isinstance(data, str):
-            return self.text(data)
-        if isinstance(data, list):
-            return [self.document(item) for item in data]
-        if isinstance(data, dict):
-            return {key: self.document(value) for key, value in data.items()}
-        return data
+        return map_strings(data, self.text) if self.values else data

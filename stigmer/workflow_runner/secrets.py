@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from stigmer.secret_text import longest_first, map_strings, replace_secrets
+
 
 def placeholder(name: str) -> str:
     return f"<secret:{name}>"
@@ -44,28 +46,14 @@ class Scrubber:
     """Replaces secret values by their placeholders in text and JSON values."""
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
-        # longest first, so a secret containing another is replaced whole
-        self._pairs = sorted(
-            ((value, placeholder(name)) for name, value in secrets.items() if value),
-            key=lambda pair: -len(pair[0]),
-        )
+        self._pairs = longest_first((value, placeholder(name)) for name, value in secrets.items())
 
     def text(self, text: str) -> str:
-        for value, replacement in self._pairs:
-            if value in text:
-                text = text.replace(value, replacement)
-        return text
+        return replace_secrets(text, self._pairs)
 
     def value(self, value: Any) -> Any:
-        if not self._pairs:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.text(key): self.value(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.value(item) for item in value]
-        return value
+        """``value`` (JSON-like) with secret values replaced in every string, dict keys included."""
+        return map_strings(value, self.text, keys=True) if self._pairs else value
 
     def contains_secret(self, text: str) -> bool:
         return any(value in text for value, _ in self._pairs)
