@@ -149,6 +149,25 @@ async def running_worker(stack: Stack) -> AsyncIterator[Runner]:
         await server.close()
 
 
+def run_to_end(stack: Stack, ref: str, *, agents: bool = False, **create: Any) -> pb.WorkflowExecution:
+    """Create an execution of ``ref`` and return it once it has ended, a worker running meanwhile (and,
+    with ``agents``, the agent-runner's stand-in)."""
+
+    async def scenario() -> pb.WorkflowExecution:
+        async with running_worker(stack) as runner:
+            stop = asyncio.Event()
+            answering = asyncio.ensure_future(_answer_agents(runner, stop)) if agents else None
+            try:
+                execution, _ = await runner.execute(ref, **create)
+            finally:
+                stop.set()
+                if answering is not None:
+                    await answering
+            return execution
+
+    return asyncio.run(scenario())
+
+
 def tasks_by_path(execution: pb.WorkflowExecution) -> dict[str, pb.TaskStatus]:
     return {task.path: task for task in execution.status.tasks}
 
@@ -357,12 +376,7 @@ def test_grpc_call_through_reflection(stack: Stack) -> None:
     )
     stack.apply(workflow)
 
-    async def scenario() -> pb.WorkflowExecution:
-        async with running_worker(stack) as runner:
-            execution, _ = await runner.execute("ops/health-probe")
-            return execution
-
-    execution = asyncio.run(scenario())
+    execution = run_to_end(stack, "ops/health-probe")
     statuses = tasks_by_path(execution)
     assert json_values.loads(statuses["probe"].output_json) == {"status": "SERVING"}
     assert phase(execution.status.phase) == "FAILED"
@@ -421,20 +435,7 @@ def test_run_and_agent_call_create_children_and_await_them(stack: Stack) -> None
     )
     stack.apply(child, parent)
 
-    async def scenario() -> pb.WorkflowExecution:
-        async with running_worker(stack) as runner:
-            stop = asyncio.Event()
-            agent_runner = asyncio.ensure_future(_answer_agents(runner, stop))
-            try:
-                execution, _ = await runner.execute(
-                    "kids/parent", input={"n": 21}, runtime_env={"TOKEN": ("t0k3n-x", True)}
-                )
-            finally:
-                stop.set()
-                await agent_runner
-            return execution
-
-    execution = asyncio.run(scenario())
+    execution = run_to_end(stack, "kids/parent", agents=True, input={"n": 21}, runtime_env={"TOKEN": ("t0k3n-x", True)})
     assert phase(execution.status.phase) == "COMPLETED", execution.status.error
     output = json_values.loads(execution.status.output_json)
     assert output == {"n": 42, "answer": "answer to n is 42 [MODE:fast,TOKEN:secret]"}
@@ -458,18 +459,7 @@ def test_a_failed_agent_fails_its_task_with_the_agents_error(stack: Stack) -> No
     )
     stack.apply(workflow)
 
-    async def scenario() -> pb.WorkflowExecution:
-        async with running_worker(stack) as runner:
-            stop = asyncio.Event()
-            agent_runner = asyncio.ensure_future(_answer_agents(runner, stop))
-            try:
-                execution, _ = await runner.execute("kids/asks-broken")
-            finally:
-                stop.set()
-                await agent_runner
-            return execution
-
-    execution = asyncio.run(scenario())
+    execution = run_to_end(stack, "kids/asks-broken", agents=True)
     statuses = tasks_by_path(execution)
     assert phase(statuses["guard/ask"].phase) == "FAILED"
     assert json_values.loads(statuses["guard/catch/note"].output_json) == {"caught": "Model unavailable"}
@@ -538,12 +528,7 @@ def test_example_09_shape_loops_with_iteration_paths_and_durable_waits(stack: St
     )
     stack.apply(workflow)
 
-    async def scenario() -> pb.WorkflowExecution:
-        async with running_worker(stack) as runner:
-            execution, _ = await runner.execute("billing/charge-pending-orders")
-            return execution
-
-    execution = asyncio.run(scenario())
+    execution = run_to_end(stack, "billing/charge-pending-orders")
     assert phase(execution.status.phase) == "COMPLETED", execution.status.error
     assert json_values.loads(execution.status.output_json) == {"charged": 2}
     execution_id = execution.metadata.id
@@ -575,13 +560,8 @@ def test_a_competing_fork_cancels_the_losers_and_reports_them_skipped(stack: Sta
     )
     stack.apply(workflow)
 
-    async def scenario() -> pb.WorkflowExecution:
-        async with running_worker(stack) as runner:
-            execution, _ = await runner.execute("ops/race")
-            return execution
-
     started = time.monotonic()
-    execution = asyncio.run(scenario())
+    execution = run_to_end(stack, "ops/race")
     assert time.monotonic() - started < 10
     assert phase(execution.status.phase) == "COMPLETED", execution.status.error
     assert json_values.loads(execution.status.output_json) == {"winner": ["fast"]}
@@ -602,12 +582,7 @@ def test_an_http_timeout_fails_the_task_with_408_after_retries(stack: Stack, htt
     workflow.add(tasks.http_post("call", httpserver.url_for("/slow"), body={"x": 1}, timeout_seconds=0.2))
     stack.apply(workflow)
 
-    async def scenario() -> pb.WorkflowExecution:
-        async with running_worker(stack) as runner:
-            execution, _ = await runner.execute("ops/slow-call")
-            return execution
-
-    execution = asyncio.run(scenario())
+    execution = run_to_end(stack, "ops/slow-call")
     assert phase(execution.status.phase) == "FAILED"
     info = execution.status.error_info
     assert (info.type.rsplit("/", 1)[-1], info.status, info.instance) == ("timeout", 408, "call")
