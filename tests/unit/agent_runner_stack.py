@@ -70,7 +70,11 @@ class Temporal:
             self.loop.run(asyncio.wait_for(asyncio.shield(task), 10))
 
     def start_execution(self, execution_id: str, queue: str) -> WorkflowHandle[Any, Any]:
-        """What the server's dispatcher does: workflow AgentExecution, ID = execution ID, one argument."""
+        """What the server's dispatcher does: workflow AgentExecution, ID = execution ID, one argument.
+
+        Started here rather than by a dispatching server: each test's worker polls a task queue of its
+        own (with its own settings), which the dispatcher's one contract queue cannot reach.
+        """
 
         async def start() -> WorkflowHandle[Any, Any]:
             return await self.client.start_workflow(WORKFLOW_TYPE, execution_id, id=execution_id, task_queue=queue)
