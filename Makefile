@@ -1,22 +1,36 @@
-# Entry points for people and CI. Everything installs itself: the first run creates .venv
-# (nox, uv, ruff) from pyproject.toml; nox then builds one virtualenv per session.
+# Entry points for people and CI. Everything installs itself: the first run creates .venv with the uv
+# version pinned in pyproject.toml, then syncs it from uv.lock (nox, ruff, mypy, the project); nox then
+# builds one virtualenv per session under .nox/, also from uv.lock.
 PYTHON ?= python3
 VENV := .venv
-BOOTSTRAP := $(VENV)/.bootstrapped
+UV := $(VENV)/bin/uv
 NOX := $(VENV)/bin/nox
+BOOTSTRAP := $(VENV)/.bootstrapped
+# pyproject.toml is the one place that names the uv version (in the dev extra)
+UV_VERSION := $(shell sed -n 's/^ *"uv==\([^"]*\)",*$$/\1/p' pyproject.toml)
+INSTALL_UV := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: help e2e test smoke apply unit lint doctor bench protos clean
+.PHONY: help e2e test smoke apply unit lint minimums doctor bench protos lock clean
 
 help:
 	@echo "make e2e     run the end-to-end tiers against the embedded stack (skips what this machine lacks)"
-	@echo "make test    run the project's full test suite: lint, unit tests and every tier"
-	@echo "make smoke | apply | unit | lint | doctor | bench | protos | clean"
+	@echo "make test    run the project's full test suite: lint (ruff, mypy, lock check), unit tests and every tier"
+	@echo "make lock    rewrite uv.lock after a change to the dependencies in pyproject.toml"
+	@echo "make smoke | apply | unit | lint | minimums | doctor | bench | protos | clean"
 
-$(BOOTSTRAP): pyproject.toml
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(INSTALL_UV)
+
+# --inexact keeps pip, which the rule above needs when pyproject.toml changes the uv version
+$(BOOTSTRAP): pyproject.toml uv.lock | $(UV)
+	$(INSTALL_UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --extra=dev --extra=test
 	touch $@
+
+lock: | $(UV)
+	$(INSTALL_UV)
+	$(UV) lock
 
 e2e: $(BOOTSTRAP)
 	$(NOX) -t e2e
@@ -24,8 +38,8 @@ e2e: $(BOOTSTRAP)
 test: $(BOOTSTRAP)
 	$(NOX) -s lint unit smoke apply
 
-smoke apply unit lint doctor bench protos: $(BOOTSTRAP)
+smoke apply unit lint minimums doctor bench protos: $(BOOTSTRAP)
 	$(NOX) -s $@
 
 clean:
-	rm -rf $(VENV) .nox reports .pytest_cache .ruff_cache
+	rm -rf $(VENV) .nox reports .pytest_cache .ruff_cache .mypy_cache

@@ -12,57 +12,96 @@ sys.path.insert(0, str(Path(__file__).parent))
 from support.tiers import TIERS
 
 nox.needs_version = ">=2024.10.9"
-nox.options.default_venv_backend = "uv|virtualenv"
+# uv creates the session environments and installs them from uv.lock (`make lock` rewrites it).
+nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "unit", "smoke", "apply"]
 
 PYTHON = "3.11"
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "reports"
+TESTS = ROOT / "tests"
 
 
-def _install(session: nox.Session, *extras: str) -> None:
-    session.install("-e", f".[{','.join(('test', *extras))}]")
+def _install(session: nox.Session, *extras: str, lowest: bool = False) -> None:
+    """Install the project (editable) with these extras: locked versions, or the lowest allowed ones."""
+    extra_args = [f"--extra={extra}" for extra in extras]
+    if not lowest:
+        # --locked: a uv.lock that no longer matches pyproject.toml fails here, never installs stale pins
+        session.run_install(
+            "uv", "sync", "--locked", *extra_args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
+        )
+        return
+    requirements = Path(session.create_tmp()) / "requirements-lowest.txt"
+    session.run_install(
+        "uv", "pip", "compile", "pyproject.toml", "--quiet", "--resolution=lowest-direct", *extra_args,
+        f"--output-file={requirements}",
+    )  # fmt: skip
+    session.run_install("uv", "pip", "sync", str(requirements))
+    session.run_install("uv", "pip", "install", "--no-deps", "--editable", ".")
 
 
-def _pytest(session: nox.Session, name: str) -> None:
-    """Run one tier's tests (its own pytest arguments come from support/tiers.py)."""
+def _reject_other_tiers(session: nox.Session, tier_dir: Path) -> None:
+    """Refuse a posarg naming tests outside this tier: they need their own session, extras and stack."""
+    for arg in session.posargs:
+        path = (ROOT / arg.split("::")[0]).resolve()
+        foreign = path.is_relative_to(TESTS) and not path.is_relative_to(tier_dir)
+        if foreign and not arg.startswith("-") and path.exists():
+            session.error(f"{arg} is outside {tier_dir.relative_to(ROOT)}: run it with its own tier's session")
+
+
+def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
+    """Run one tier's tests (its own pytest arguments come from support/tiers.py).
+
+    Posargs are added to the tier's arguments. With no test path among them the tier's directory is
+    collected (it is pytest's `testpaths`); a path or node ID inside the tier narrows the run to it.
+    """
     tier = TIERS[name]
-    _install(session, *(("dev",) if name == "unit" else ()))
+    _reject_other_tiers(session, ROOT / tier.path)
+    _install(session, "test", *(("dev",) if name == "unit" else ()), lowest=lowest)
     session.run("python", "--version")
     session.run("python", "-m", "pytest", "--version")
     REPORTS.mkdir(exist_ok=True)
-    args = session.posargs or [tier.path]
     session.run(
-        "timeout",
-        "--kill-after=30",
-        str(tier.timeout_s),
         "python",
         "-m",
         "pytest",
-        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
         "-o",
-        f"junit_suite_name={name}",
+        f"testpaths={tier.path}",
+        # pytest-timeout stops the run between tests, so teardown and the JUnit report still happen
+        f"--session-timeout={tier.timeout_s}",
+        f"--junitxml={REPORTS / f'junit-{session.name}.xml'}",
+        "-o",
+        f"junit_suite_name={session.name}",
         *tier.pytest_args,
-        *args,
+        *session.posargs,
+        # nox accepts exit code 0 only: 5 (no tests collected) fails the session like a failing test
         env={"STIGMER_E2E_TIER": name, "PYTHONDONTWRITEBYTECODE": "1"},
-        external=True,
     )
 
 
 @nox.session(python=PYTHON, tags=["checks"])
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff."""
-    session.install("ruff")
+    """Check the lock file, style and formatting (ruff) and types (mypy)."""
+    session.run("uv", "lock", "--check")
+    _install(session, "dev", "test")
     session.run("ruff", "--version")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "--version")
+    session.run("mypy")
 
 
 @nox.session(python=PYTHON, tags=["checks"])
 def unit(session: nox.Session) -> None:
     """Run the fast unit tests of stigmer/ and support/ (no processes)."""
     _pytest(session, "unit")
+
+
+@nox.session(python=PYTHON, default=False)
+def minimums(session: nox.Session) -> None:
+    """Run the unit tests against the lowest versions pyproject.toml allows for each dependency."""
+    _pytest(session, "unit", lowest=True)
 
 
 @nox.session(python=PYTHON, tags=["e2e", "smoke"])
@@ -80,21 +119,21 @@ def apply(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def doctor(session: nox.Session) -> None:
     """Print which prerequisites each tier has on this machine, without running tests."""
-    _install(session)
+    _install(session, "test")
     session.run("python", "-m", "support.doctor", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def protos(session: nox.Session) -> None:
     """Regenerate the Python stubs from stigmer/api/v1/*.proto."""
-    session.install("-e", ".[dev]")
+    _install(session, "dev")
     session.run("python", "-m", "stigmer.api.codegen")
 
 
 @nox.session(python=PYTHON, default=False, tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Measure start-up, apply and CLI timings against their targets and print the numbers."""
-    _install(session)
+    _install(session, "test")
     session.run("python", "-m", "support.bench", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 

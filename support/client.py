@@ -107,7 +107,8 @@ class StackClient:
 
     def health_status(self, service: str = "", timeout: float = 2.0) -> str:
         """The grpc.health.v1 status name (``SERVING`` ...); raises ``grpc.RpcError`` when unreachable."""
-        response = self.health.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        request = health_pb2.HealthCheckRequest(service=service)
+        response = self.health.Check(request, timeout=timeout)  # type: ignore[attr-defined]  # see daemon/health.py
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
     def list_agents(self) -> list[Any]:

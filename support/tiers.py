@@ -8,7 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Tier:
     name: str
-    # Wall-clock ceiling of the whole pytest run, over the per-test timeout in pyproject.toml.
+    # Wall-clock ceiling of the whole pytest run (pytest-timeout's --session-timeout: checked between
+    # tests, so teardown and the JUnit report still happen), over the per-test timeout in pyproject.toml.
     timeout_s: int
     pytest_args: tuple[str, ...] = ()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 JSON_SUFFIX = "_json"
@@ -51,13 +51,14 @@ def loads_object(text: str) -> dict[str, Any]:
 def message_to_dict(message: Message) -> dict[str, Any]:
     """The message as a JSON document: set fields only, proto field names, JSON fields decoded."""
     data: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
+    descriptor: Descriptor = message.DESCRIPTOR  # type: ignore[assignment]  # the upb Descriptor, same API
+    for field in descriptor.fields:
         if field.GetOptions().deprecated:
             continue
         value = getattr(message, field.name)
         if _is_map(field):
             if value:
-                value_field = field.message_type.fields_by_name["value"]
+                value_field = field.message_type.fields_by_name["value"]  # type: ignore[union-attr]  # a map
                 data[field.name] = {str(k): _scalar_or_message(value_field, value[k]) for k in sorted(value)}
         elif _is_repeated(field):
             if value:
@@ -77,12 +78,12 @@ def message_to_dict(message: Message) -> dict[str, Any]:
 
 
 def _is_repeated(field: FieldDescriptor) -> bool:
-    return bool(field.is_repeated) if hasattr(field, "is_repeated") else field.label == FieldDescriptor.LABEL_REPEATED
+    return bool(field.is_repeated)  # protobuf >= 7 (pyproject.toml) has no FieldDescriptor.label
 
 
 def _is_map(field: FieldDescriptor) -> bool:
     return (
-        _is_repeated(field) and field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry
+        _is_repeated(field) and field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry  # type: ignore[union-attr]
     )
 
 
@@ -96,14 +97,14 @@ def _decoded(text: str) -> Any:
 def _scalar_or_message(field: FieldDescriptor, value: Any) -> Any:
     if field.type != FieldDescriptor.TYPE_MESSAGE:
         return _scalar(field, value)
-    if field.message_type.full_name == "google.protobuf.Timestamp":
+    if field.message_type.full_name == "google.protobuf.Timestamp":  # type: ignore[union-attr]  # TYPE_MESSAGE
         return value.ToJsonString()
     return message_to_dict(value)
 
 
 def _scalar(field: FieldDescriptor, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_ENUM:
-        enum_value = field.enum_type.values_by_number.get(value)
+        enum_value = field.enum_type.values_by_number.get(value)  # type: ignore[union-attr]  # TYPE_ENUM
         return enum_value.name if enum_value is not None else value
     if field.type == FieldDescriptor.TYPE_BYTES:
         import base64

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -45,10 +46,10 @@ def list_workflows(client: StigmerClient, limit: int) -> list[Any]:
 
 def list_executions(client: StigmerClient, limit: int) -> list[Any]:
     """Up to ``limit`` agent and workflow executions, newest first (both kinds are read, then merged)."""
-    found = []
+    found: list[Any] = []
     for stub in (client.agent_executions, client.workflow_executions):
         found += _pages(
-            lambda r, stub=stub: stub.List(r, timeout=client.timeout),
+            partial(stub.List, timeout=client.timeout),
             lambda t: ListExecutionsRequest(page_size=PAGE_SIZE, page_token=t),
             "executions",
         )

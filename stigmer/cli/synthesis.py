@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.workflow_pb2 import Workflow
@@ -137,7 +137,7 @@ def _read_text(path: Path) -> str:
         raise ProjectError(f"the synthesis manifest lists {path.name}, but the file was not written") from None
 
 
-def _read_json(path: Path) -> dict[str, object]:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except ValueError as exc:

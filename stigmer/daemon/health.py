@@ -47,7 +47,7 @@ class HealthProbe:
     def check(self, timeout: float, *, wait_for_ready: bool = False) -> HealthState:
         """One Health.Check call. With ``wait_for_ready`` it waits up to ``timeout`` for a connection."""
         try:
-            response = self._stub.Check(
+            response = self._stub.Check(  # type: ignore[attr-defined]  # HealthStub's stub declares no RPCs
                 health_pb2.HealthCheckRequest(service=self.service),
                 timeout=timeout,
                 wait_for_ready=wait_for_ready,

@@ -236,8 +236,8 @@ class SubAgent:
             description=resolve_text(self.description, "description", subject),
             instructions=resolve_text(self.instructions, "instructions", subject),
             model=resolve_text(self.model, "model", subject),
-            skill_refs=list(self.skills),
-            mcp_server_refs=list(self.mcp_servers),
+            skill_refs=_names(self.skills),
+            mcp_server_refs=_names(self.mcp_servers),
             agent_ref=self.agent_ref,
         )
 

@@ -88,16 +88,16 @@ def collect(ctx: Context) -> Synthesis:
     workflow_refs = {w.ref for w in ctx.workflows} | {w.slug for w in ctx.workflows}
     workflows = []
     for workflow in ctx.workflows:
-        message = workflow.to_proto()
+        proto = workflow.to_proto()
         problems = _unadded(ctx, workflow)
         if problems:
-            raise ValidationError(problems, f"workflow {message.metadata.name!r}")
+            raise ValidationError(problems, f"workflow {proto.metadata.name!r}")
         validate_workflow(
-            message,
+            proto,
             agent_exists=lambda ref: ref in agent_names or _is_slug(ref),
             workflow_exists=lambda ref: ref in workflow_refs or _is_workflow_ref(ref),
         )
-        workflows.append(message)
+        workflows.append(proto)
     return Synthesis(agents=tuple(agents), workflows=tuple(workflows))
 
 
@@ -143,8 +143,8 @@ def summary_lines(synthesis: Synthesis) -> list[str]:
                 parts.append(f"{len(items)} {what}")
         lines.append(f"agent {agent.metadata.name}: {', '.join(parts)}")
     for workflow in synthesis.workflows:
-        spec = workflow.spec
-        lines.append(f"workflow {spec.namespace}/{workflow.metadata.name} {spec.version}: {len(spec.tasks)} task(s)")
+        w = workflow.spec
+        lines.append(f"workflow {w.namespace}/{workflow.metadata.name} {w.version}: {len(w.tasks)} task(s)")
     return lines
 
 

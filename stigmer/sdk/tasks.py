@@ -26,7 +26,7 @@ run            ``{workflow, input?}``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 from stigmer.sdk.agent import Agent
 from stigmer.sdk.expressions import expr, is_expr
@@ -61,6 +61,10 @@ def _target(value: Target) -> str:
     return value.name if isinstance(value, Task) else value
 
 
+@overload
+def _as_expr(value: str) -> str: ...
+@overload
+def _as_expr(value: str | Var[str]) -> str | Var[str]: ...
 def _as_expr(value: str | Var[str]) -> str | Var[str]:
     if isinstance(value, str) and value.strip() and not is_expr(value):
         return expr(value)

@@ -61,7 +61,7 @@ class Var(Generic[T]):
 
     def set(self, value: T) -> None:
         """Replace the value with another of the same type (an int is accepted for a float)."""
-        if self._type is float and _kind(value) is int:
+        if self._type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)  # type: ignore[assignment]
         if _kind(value) is not self._type:
             raise ValidationError(

@@ -181,7 +181,8 @@ def list_executions(
         target_id = _target_id(tx, kind, request.target_ref.strip()) if request.target_ref.strip() else ""
         records = tx.list_executions(kind.name, page.after, page.size + 1, target_id=target_id, phase=request.phase)
     token = pagination.next_token([r.execution.metadata.id for r in records], page.size)
-    return kind.list_response(executions=[r.execution for r in records[: page.size]], next_page_token=token)
+    executions = [r.execution for r in records[: page.size]]  # all of this kind: the store filters by kind
+    return kind.list_response(executions=executions, next_page_token=token)  # type: ignore[arg-type]
 
 
 def _target_id(tx: Transaction, kind: ExecutionKind, ref: str) -> str:
@@ -235,7 +236,7 @@ def update_status(store: Store, feed: ExecutionFeed, kind: ExecutionKind, reques
         execution.metadata.updated_at.CopyFrom(now)
         revision = tx.update_execution_status(execution.metadata.id, execution.status, now)
         snapshot = type(execution)()
-        snapshot.CopyFrom(execution)
+        snapshot.CopyFrom(execution)  # type: ignore[arg-type]  # the same message type: type(execution)()
         tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
     return execution
 

@@ -103,8 +103,7 @@ def _execution(row: sqlite3.Row | None) -> ExecutionRecord | None:
 
 
 def _target_id(execution: Execution) -> str:
-    spec = execution.spec
-    return spec.agent_id if isinstance(execution, AgentExecution) else spec.workflow_id
+    return execution.spec.agent_id if isinstance(execution, AgentExecution) else execution.spec.workflow_id
 
 
 class Transaction:

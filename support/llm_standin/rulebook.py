@@ -91,7 +91,7 @@ class Rulebook:
 
 def _answer_of(entry: _Entry, chat: Chat) -> tuple[Answer, bool]:
     rule, respond = entry.rule, entry.rule.respond
-    timing = {"delay": rule.delay, "chunk_delay": rule.chunk_delay}
+    timing: dict[str, Any] = {"delay": rule.delay, "chunk_delay": rule.chunk_delay}
     if respond is None:
         return _default_answer(chat, entry.label, **timing), True
     if isinstance(respond, HttpError):

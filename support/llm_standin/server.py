@@ -150,6 +150,7 @@ class LLMStandin:
 
 
 class _Server(ThreadingHTTPServer):
+    server_address: tuple[str, int]  # an AF_INET server: its host is a str, never bytes
     daemon_threads = True
     allow_reuse_address = True
 

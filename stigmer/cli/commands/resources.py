@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -59,7 +60,7 @@ def _fetch(env: Environment, kind: str, ref: str, *, delete: bool = False) -> An
     request = Ref(value=ref)
     with connect(env) as client:
         if kind == AGENT:
-            stub = client.agents
+            stub: Any = client.agents  # the stubs share Get and Delete, not a type
         elif kind == WORKFLOW:
             stub = client.workflows
         else:
@@ -121,6 +122,7 @@ def list_command(env: Environment, kind: str, limit: int, output: str) -> None:
     from stigmer.cli.listing import list_agents, list_executions, list_workflows
     from stigmer.cli.output import to_json
 
+    render: Callable[[list[Any]], str]
     with connect(env) as client:
         if kind == AGENT:
             items, key, render = list_agents(client, limit), "agents", views.agents_table

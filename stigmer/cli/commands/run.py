@@ -135,7 +135,7 @@ def run_command(
             return ExitStatus.OK
         if output != JSON:
             env.out()
-        on_lines = None if output == JSON else (lambda lines: [env.out(line) for line in lines])
+        on_lines = None if output == JSON else (lambda lines: env.out("\n".join(lines)))
         final = executions.follow(client, target.kind, execution.metadata.id, timeout=timeout, on_lines=on_lines)
     if output == JSON:
         env.out(to_json(resource_dict(final)))
