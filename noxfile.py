@@ -94,7 +94,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["checks"])
 def unit(session: nox.Session) -> None:
-    """Run the fast unit tests of stigmer/ and support/ (no processes)."""
+    """Run the fast unit tests of stigmer/ and support/ (no stack; local processes a test starts itself)."""
     _pytest(session, "unit")
 
 

@@ -1,6 +1,9 @@
 """Where the local stack keeps its data and how its components reach each other.
 
-Precedence: environment variables, then ``$STIGMER_HOME/config.yaml``, then defaults.
+Precedence: environment variables, then ``$STIGMER_HOME/config.yaml``, then defaults. Addresses are
+checked here (``:99999`` or a missing port is an error naming where it came from, never a wrong port).
+The CLI adds two layers for the address it *calls*: ``--server`` above everything, and the address the
+running stack of this STIGMER_HOME recorded above config.yaml (see ``stigmer.cli.environment``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stigmer.addresses import AddressError, check_address
 
 DEFAULT_SERVER_ADDR = "127.0.0.1:7234"
 DEFAULT_TEMPORAL_ADDR = "127.0.0.1:7233"
@@ -25,8 +30,11 @@ ENV_KEYS = {
     "OLLAMA_HOST": "ollama_host",
     "STIGMER_LLM_MODEL": "llm_model",
     "STIGMER_AGENT_RUNNER_MODE": "agent_runner_mode",
+    "STIGMER_COMPONENTS": "components",
 }
+ADDRESS_KEYS = ("server_addr", "temporal_addr")
 
+# Every component of the local stack, in start order (``stigmer.daemon.selection`` knows their needs).
 COMPONENTS = ("stigmer-server", "temporal", "workflow-runner", "agent-runner")
 
 
@@ -42,6 +50,8 @@ class Settings:
     ollama_host: str = DEFAULT_OLLAMA_HOST
     llm_model: str = DEFAULT_LLM_MODEL
     agent_runner_mode: str = DEFAULT_AGENT_RUNNER_MODE
+    # What `stigmer server start` runs when not told (all by default; dependencies are added).
+    components: tuple[str, ...] = COMPONENTS
 
     @property
     def config_file(self) -> Path:
@@ -66,6 +76,23 @@ class Settings:
     @property
     def workspace_dir(self) -> Path:
         return self.home / "workspace"
+
+    @property
+    def run_dir(self) -> Path:
+        """Runtime state of the running stack: ``stack.json`` and the runners' ``<component>.ready``."""
+        return self.home / "run"
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "stack.json"
+
+    @property
+    def stop_request_file(self) -> Path:
+        """Written by ``stigmer server stop`` before it signals the supervisor: how long stopping may take."""
+        return self.run_dir / "stop-request.json"
+
+    def ready_file(self, component: str) -> Path:
+        return self.run_dir / f"{component}.ready"
 
     def log_file(self, component: str) -> Path:
         return self.logs_dir / f"{component}.log"
@@ -95,17 +122,47 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return {k: str(v) for k, v in data.items() if v is not None}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key == "components" and isinstance(value, list):
+            values[key] = ",".join(str(item) for item in value)
+        else:
+            values[key] = str(value)
+    return values
+
+
+def parse_components(text: str, source: str) -> tuple[str, ...]:
+    """Component names from ``a,b`` or ``a b``; :class:`ConfigError` for an unknown or missing name."""
+    names = tuple(dict.fromkeys(part for part in text.replace(",", " ").split() if part))
+    if not names:
+        raise ConfigError(f"{source}: no component named; choose from {', '.join(COMPONENTS)}")
+    unknown = [name for name in names if name not in COMPONENTS]
+    if unknown:
+        raise ConfigError(f"{source}: unknown component(s) {', '.join(unknown)}; known: {', '.join(COMPONENTS)}")
+    return names
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings for the stack rooted at ``STIGMER_HOME`` (default ``~/.stigmer``)."""
     env = os.environ if environ is None else environ
     home = home_dir(env)
-    values = _read_config_file(home / "config.yaml")
+    config_file = home / "config.yaml"
+    values = _read_config_file(config_file)
+    sources = {key: f"{config_file} ({key})" for key in values}
     for var, key in ENV_KEYS.items():
         if env.get(var):
             values[key] = env[var]
+            sources[key] = var
+    for key in ADDRESS_KEYS:
+        if key in values:
+            try:
+                values[key] = check_address(values[key], sources[key])
+            except AddressError as exc:
+                raise ConfigError(str(exc)) from None
+    if "components" in values:
+        values["components"] = parse_components(values["components"], sources["components"])
     settings = Settings(home=home, **values)
     if settings.agent_runner_mode not in AGENT_RUNNER_MODES:
         raise ConfigError(

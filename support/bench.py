@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from support import bench_streams
 from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
@@ -84,6 +85,25 @@ def apply_all(stack: Stack) -> float:
     return time.monotonic() - started
 
 
+def bench_subscribe_streams(factory: StackFactory, metrics: dict[str, Metric]) -> None:
+    """Status update and health check latency while 200 Subscribe streams are open (support.bench_streams)."""
+    stack = factory.create("bench-streams")
+    try:
+        stack.start()
+        result = bench_streams.measure(stack.address)
+        stack.stop(check=False)
+    finally:
+        stack.teardown()
+    if result.delivered != result.expected:
+        print(f"streams: {result.delivered} of {result.expected} updates reached the followers", file=sys.stderr)
+    metrics["stream_update_p95"] = Metric(
+        f"status update p95 with {result.streams} open streams", 0.25, [result.update_p95_ms / 1000]
+    )
+    metrics["stream_health_p95"] = Metric(
+        f"health check p95 with {result.streams} open streams", 0.1, [result.health_p95_ms / 1000]
+    )
+
+
 def bench_workflow_add(tasks_count: int = 1000) -> tuple[float, float]:
     """Seconds to build a workflow of ``tasks_count`` tasks with ``add`` one by one, and all at once."""
     from stigmer import Workflow, tasks
@@ -135,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="cold stacks to measure (default 5)")
     parser.add_argument("--tiers", nargs="*", default=["smoke", "apply"], help="tiers to time (none: skip)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--no-streams", action="store_true", help="skip the Subscribe streams measurement")
     args = parser.parse_args(argv)
 
     binary = resolve_binary()
@@ -156,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         factory = StackFactory(Path(tmp), binary, RunId.for_process(tag="bench"))
         print(f"measuring {args.runs} cold stack(s) with {binary} ...", file=sys.stderr, flush=True)
         bench_stack(factory, args.runs, metrics)
+        if not args.no_streams:
+            print("measuring 200 open Subscribe streams ...", file=sys.stderr, flush=True)
+            bench_subscribe_streams(factory, metrics)
     for tier in args.tiers:
         print(f"timing tier {tier} ...", file=sys.stderr, flush=True)
         target = {"smoke": 30.0, "apply": 60.0}.get(tier)

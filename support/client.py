@@ -21,9 +21,12 @@ from stigmer.api.v1 import (
     execution_pb2_grpc,
     workflow_pb2_grpc,
 )
+from support.waits import Liveness, eventually
 
 DEFAULT_TIMEOUT = 10.0
 _PAGE_SIZE = 100
+# Reconnect quickly while waiting: the server may not be listening yet when the wait begins.
+_FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 200)]
 
 
 class _CallDetails(NamedTuple):
@@ -80,6 +83,23 @@ def expect_rpc_error(call: Callable[..., Any], *args: Any, **kwargs: Any) -> grp
         return exc
     shown = to_dict(result) if isinstance(result, Message) else result
     raise AssertionError(f"expected an RPC error, but the call succeeded and returned {shown!r}")
+
+
+def wait_serving(address: str, *, timeout: float, alive: Liveness | None = None) -> None:
+    """Wait until the grpc.health.v1 check at ``address`` says SERVING (``alive`` ends the wait at once
+    when the server's process died); on timeout, fails with the last status or RPC error."""
+    with grpc.insecure_channel(address, options=_FAST_RECONNECT) as channel:
+        health: Any = health_pb2_grpc.HealthStub(channel)  # the published stub type lists no methods
+
+        def serving() -> None:
+            try:
+                response = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+            except grpc.RpcError as exc:
+                raise AssertionError(f"health check of {address} failed: {exc.code().name} {exc.details()}") from None
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            assert status == "SERVING", f"health check of {address} says {status}"
+
+        eventually(serving, timeout=timeout, alive=alive)
 
 
 class StackClient:

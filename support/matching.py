@@ -11,8 +11,10 @@ from typing import Any
 _MISSING = object()
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _same_scalar(a: Any, b: Any) -> bool:
+    """Equal and of the same JSON type: ``1`` is not ``1.0`` (integers must stay integers), ``True``
+    is not ``1``."""
+    return type(a) is type(b) and a == b
 
 
 def _join(path: str, key: Any) -> str:
@@ -21,7 +23,8 @@ def _join(path: str, key: Any) -> str:
 
 def subset_mismatches(actual: Any, expected: Any, path: str = "") -> list[str]:
     """Where ``actual`` does not contain ``expected``: every expected key present and equal
-    (recursively), lists of the same length compared element-wise, numbers compared numerically."""
+    (recursively), lists of the same length compared element-wise, scalars equal and of the same type
+    (``1`` does not match ``1.0``: the API keeps integers integers)."""
     where = path or "<root>"
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
@@ -42,9 +45,7 @@ def subset_mismatches(actual: Any, expected: Any, path: str = "") -> list[str]:
         for index, (got, want) in enumerate(zip(actual, expected, strict=True)):
             problems += subset_mismatches(got, want, f"{path}[{index}]")
         return problems
-    if _is_number(expected) and _is_number(actual):
-        return [] if float(actual) == float(expected) else [f"{where}: expected {expected!r}, got {actual!r}"]
-    if type(actual) is not type(expected) or actual != expected:
+    if not _same_scalar(actual, expected):
         return [f"{where}: expected {expected!r}, got {actual!r}"]
     return []
 
@@ -75,5 +76,4 @@ def differences(before: Any, after: Any, path: str = "") -> list[str]:
         for index, (old, new) in enumerate(zip(before, after, strict=True)):
             found += differences(old, new, f"{path}[{index}]")
         return found
-    same = float(before) == float(after) if _is_number(before) and _is_number(after) else before == after
-    return [] if same else [f"{path or '<root>'}: {before!r} -> {after!r}"]
+    return [] if _same_scalar(before, after) else [f"{path or '<root>'}: {before!r} -> {after!r}"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 _SUMMARY_RE = re.compile(r"^(Deployed|Would deploy): (\d+) agent\(s\), (\d+) workflow\(s\)$", re.MULTILINE)
 _EXECUTION_ID_RE = re.compile(r"^Execution ID: (\S+)$", re.MULTILINE)
@@ -65,3 +66,50 @@ def execution_id(stdout: str) -> str:
     match = _EXECUTION_ID_RE.search(stdout)
     assert match, f"no 'Execution ID: <id>' line in:\n{stdout}"
     return match[1]
+
+
+# What a user must never see from the CLI: Python and gRPC internals instead of an error message.
+INTERNALS = (
+    "Traceback (most recent call last)",
+    "(run again with --traceback",  # the CLI met an exception it has no message for
+    "_InactiveRpcError",
+    "grpc._channel",
+    "StatusCode.",
+    "Exception calling application",  # an exception escaped a server method
+    "stigmer-server answered",  # an RPC status the CLI has no message for (UNKNOWN, INTERNAL)
+)
+_FRAME_RE = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+', re.MULTILINE)
+
+
+def internal_leaks(output: str, project: Path | None = None, user_error: str | None = None) -> list[str]:
+    """Internals in the CLI's ``output`` (stdout and stderr): tracebacks, gRPC reprs, stack frames.
+
+    The user's own traceback is not a leak when ``user_error`` (its last line, e.g.
+    ``RuntimeError: boom``) is given and its innermost frame is in the ``project`` folder: the entry
+    point the user wrote failed, and its output is shown as it printed it. Frames in ``project``
+    (a ``SyntaxError``'s location) are never leaks.
+    """
+    rest = output
+    if user_error is not None:
+        pattern = re.compile(
+            r"^\s*Traceback \(most recent call last\):\n(?P<body>(?:(?!Traceback \().)*?)^\s*"
+            + re.escape(user_error)
+            + "$",
+            re.MULTILINE | re.DOTALL,
+        )
+        kept = []
+        for match in pattern.finditer(output):
+            frames = _FRAME_RE.findall(match["body"])
+            if frames and project is not None and _inside(frames[-1], project):
+                kept.append(match.span())
+        for start, end in reversed(kept):
+            rest = rest[:start] + rest[end:]
+    found = [f"{marker!r} in the output" for marker in INTERNALS if marker in rest]
+    for path in _FRAME_RE.findall(rest):
+        if project is None or not _inside(path, project):
+            found.append(f"a stack frame outside the project: {path}")
+    return found
+
+
+def _inside(path: str, folder: Path) -> bool:
+    return Path(path).resolve().is_relative_to(folder.resolve())

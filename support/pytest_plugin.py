@@ -24,7 +24,7 @@ from support.llm import LLM_CHOICES, LLM_USED
 from support.prereqs import CheckContext, Finding, Prerequisite, check, prerequisites_for
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
-from support.stack import SERVER, Stack, StackFactory
+from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
 
 STACKS = pytest.StashKey[list[Stack]]()
 CLI_CALLS = pytest.StashKey[list[CliResult]]()
@@ -163,7 +163,11 @@ def stack(
     stack_components: tuple[str, ...],
     stack_env: Mapping[str, str],
 ) -> Iterator[Stack]:
-    """A started private stack shared by the tests of one module; stopped and swept afterwards."""
+    """A started private stack shared by the tests of one module; stopped and swept afterwards.
+
+    A failed ``stigmer server stop``, or a process of the stack left running after it, is an error
+    of the module's last test (``StackLeftoverError`` at teardown), not a warning.
+    """
     require(request.config, prerequisites_for(stack_components))
     created = stack_factory.create(request.module.__name__.rpartition(".")[2], stack_components, stack_env)
     register_stack(request.node, created)
@@ -194,8 +198,14 @@ def make_stack(
     try:
         yield make
     finally:
+        failures = []
         for each in created:
-            each.teardown()
+            try:
+                each.teardown()
+            except StackError as exc:
+                failures.append(str(exc))
+        if failures:
+            raise StackLeftoverError("\n\n".join(failures))
 
 
 @pytest.fixture

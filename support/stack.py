@@ -6,24 +6,21 @@ teardown then kills whatever still carries the stack's label.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import psutil
 
 from support.cli import Cli, CliResult, CliTimeoutError, isolated_env
-from support.client import StackClient
+from support.client import StackClient, wait_serving
 from support.ports import LOOPBACK, free_ports
 from support.processes import RunId, is_gone, kill_processes, label_env, processes_of
-from support.waits import ProcessDiedError, eventually, wait_process_gone
+from support.waits import ProcessDiedError, wait_process_gone
 
 SERVER = "stigmer-server"
 TAIL_LINES = 40
@@ -33,8 +30,8 @@ class StackError(Exception):
     """The stack could not be started or stopped; the message carries the CLI output and logs."""
 
 
-class StackLeftoverWarning(UserWarning):
-    """Teardown found processes of a stack still running after ``stigmer server stop``."""
+class StackLeftoverError(StackError):
+    """Teardown found ``stigmer server stop`` failing, or processes of the stack outliving it."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +79,8 @@ class Stack:
             STIGMER_SERVER_ADDR=self.address,
             # nothing listens here unless a tier provisions Temporal: no stack reaches a stranger's
             STIGMER_TEMPORAL_ADDR=f"{LOOPBACK}:{self.temporal_port}",
+            # every `stigmer server start` of this stack runs the tier's components, not all of them
+            STIGMER_COMPONENTS=",".join(self.components),
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
@@ -96,9 +95,12 @@ class Stack:
         return StackClient(self.address)
 
     def start(self) -> CliResult:
-        """``stigmer server start``; returns once the server's health check says SERVING."""
+        """``stigmer server start`` of the stack's components; returns once the server says SERVING."""
         timeout = self.start_timeout
-        result = self.cli()("server", "start", "--timeout", f"{timeout:g}", timeout=timeout + 15)
+        components = ",".join(self.components)
+        result = self.cli()(
+            "server", "start", "--components", components, "--timeout", f"{timeout:g}", timeout=timeout + 15
+        )
         if result.exit_code != 0:
             raise StackError(f"stack {self.name!r} did not start:\n{result}\n{self.tail()}")
         self.wait_serving(timeout=10)
@@ -112,27 +114,13 @@ class Stack:
             raise StackError(f"stack {self.name!r} did not stop:\n{result}\n{self.tail()}")
         return result
 
-    def restart(self) -> None:
-        """Stop, then start again (same home, same port)."""
-        self.stop()
-        self.start()
-
     def status(self) -> CliResult:
         """``stigmer server status -o json``."""
         return self.cli()("server", "status", "-o", "json")
 
     def wait_serving(self, timeout: float) -> None:
         """Wait until the server's grpc.health.v1 check says SERVING (fails fast if it died)."""
-        with self.client() as api:
-
-            def serving() -> None:
-                try:
-                    status = api.health_status()
-                except grpc.RpcError as exc:
-                    raise AssertionError(f"health check of {self.address} failed: {exc}") from None
-                assert status == "SERVING", f"health check of {self.address} says {status}"
-
-            eventually(serving, timeout=timeout, alive=self.assert_alive)
+        wait_serving(self.address, timeout=timeout, alive=self.assert_alive)
 
     def pid_record(self, component: str = SERVER) -> PidRecord | None:
         """The component's pid file, or None when there is none."""
@@ -161,12 +149,33 @@ class Stack:
         return record.pid
 
     def assert_alive(self) -> None:
-        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines."""
+        """Liveness check for waits: raises ``ProcessDiedError`` with the last log lines.
+
+        While the stack's supervisor runs (``run/stack.json``), the server counts as alive unless the
+        supervisor gave up on it: a crashed server is being restarted. Without one, its pid file decides.
+        """
+        supervised = self.supervised_state(SERVER)
+        if supervised is not None:
+            if supervised == "failed":
+                raise ProcessDiedError(f"stack {self.name!r}: stigmer-server failed for good\n{self.tail()}")
+            return
         record = self.pid_record(SERVER)
         if record is None:
             raise ProcessDiedError(f"stack {self.name!r}: no stigmer-server pid file\n{self.tail()}")
         if is_gone(record.pid, record.create_time):
             raise ProcessDiedError(f"stack {self.name!r}: stigmer-server (pid {record.pid}) died\n{self.tail()}")
+
+    def supervised_state(self, component: str) -> str | None:
+        """The component's state per the stack's live supervisor, or None when no supervisor runs."""
+        try:
+            data = json.loads((self.home / "run" / "stack.json").read_text())
+        except (OSError, ValueError):
+            return None
+        pid = data.get("supervisor_pid")
+        if not isinstance(pid, int) or pid <= 0 or is_gone(pid, data.get("supervisor_create_time")):
+            return None
+        states = {c.get("name"): c.get("state") for c in data.get("components", [])}
+        return states.get(component)
 
     def kill_server(self, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` to stigmer-server; for SIGKILL/SIGTERM wait until it is gone. Returns its PID."""
@@ -196,17 +205,37 @@ class Stack:
         return "\n".join(parts) if parts else f"(no logs in {self.home / 'logs'})"
 
     def teardown(self) -> list[int]:
-        """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed."""
-        if self.running_pid(SERVER) is not None:
-            with contextlib.suppress(CliTimeoutError):
-                self.stop(check=False)
-        killed = kill_processes(self.labelled())
+        """Stop the stack through the CLI, then kill anything left with its label; the PIDs killed.
+
+        Raises ``StackLeftoverError`` when ``stigmer server stop`` failed or processes of the stack
+        outlived it: what ``stop`` promises (no process behind) did not hold. They are killed first,
+        so nothing is left either way.
+        """
+        problems = []
+        recorded = (self.home / "run" / "stack.json").exists() or any((self.home / "pids").glob("*.pid"))
+        if recorded or self.running_pid(SERVER) is not None:
+            try:
+                stopped = self.stop(check=False)
+            except CliTimeoutError as exc:
+                problems.append(str(exc))
+            else:
+                if stopped.exit_code != 0:
+                    problems.append(f"`stigmer server stop` failed:\n{stopped}")
+        leftovers = self.labelled()
+        described = [_describe(proc) for proc in leftovers]
+        killed = kill_processes(leftovers)
         if killed:
-            warnings.warn(
-                StackLeftoverWarning(f"stack {self.name!r}: killed leftover processes {killed} after stop"),
-                stacklevel=2,
-            )
+            problems.append(f"{len(killed)} process(es) still ran after stop (now killed): {'; '.join(described)}")
+        if problems:
+            raise StackLeftoverError(f"stack {self.name!r}: " + "\n".join(problems) + f"\n{self.tail()}")
         return killed
+
+
+def _describe(proc: psutil.Process) -> str:
+    try:
+        return f"pid {proc.pid} {' '.join(proc.cmdline())[:200]}"
+    except psutil.Error:
+        return f"pid {proc.pid}"
 
 
 @dataclass

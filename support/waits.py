@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from support.processes import is_gone
@@ -71,8 +70,3 @@ def wait_until(
 def wait_process_gone(pid: int, *, create_time: float | None = None, timeout: float = 10.0) -> None:
     """Wait until process ``pid`` has exited (zombies count as exited)."""
     wait_until(lambda: is_gone(pid, create_time), f"process {pid} is still running", timeout=timeout)
-
-
-def wait_path_gone(path: Path, *, timeout: float = 10.0) -> None:
-    """Wait until ``path`` no longer exists."""
-    wait_until(lambda: not path.exists(), f"{path} still exists", timeout=timeout)

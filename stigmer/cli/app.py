@@ -8,12 +8,14 @@ import click
 
 from stigmer import __version__
 from stigmer.cli.environment import Environment
+from stigmer.cli.errors import Terminated
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.cli.lazy_group import LazyGroup
 
 COMMANDS = {
     "apply": "stigmer.cli.commands.apply:apply_command",
     "run": "stigmer.cli.commands.run:run_command",
+    "cancel": "stigmer.cli.commands.cancel:cancel_command",
     "get": "stigmer.cli.commands.resources:get_command",
     "list": "stigmer.cli.commands.resources:list_command",
     "delete": "stigmer.cli.commands.resources:delete_command",
@@ -36,7 +38,7 @@ class RootGroup(LazyGroup):
             result = super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
-        except (Exception, KeyboardInterrupt) as exc:
+        except (Exception, KeyboardInterrupt, Terminated) as exc:
             from stigmer.cli.error_table import report_error
 
             env = ctx.obj if isinstance(ctx.obj, Environment) else Environment.from_process()
@@ -46,12 +48,31 @@ class RootGroup(LazyGroup):
         return result
 
 
-@click.group(cls=RootGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS)
+def _check_server(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from stigmer.addresses import AddressError, check_address
+
+    try:
+        return check_address(value, "--server")
+    except AddressError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--server: ")) from None
+
+
+EXIT_CODES_HELP = """\b
+Exit codes: 0 success, 1 error (not found, invalid, ambiguous, still referenced), 2 bad command line,
+3 stigmer-server unreachable, 4 timed out, 5 execution failed, 6 execution cancelled,
+70 a bug in stigmer (see --traceback), 130 interrupted (SIGINT), 143 terminated (SIGTERM)."""
+
+
+@click.group(cls=RootGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, "--version", prog_name="stigmer", message="%(prog)s %(version)s")
 @click.option(
     "--server",
     metavar="HOST:PORT",
-    help="stigmer-server address (default: STIGMER_SERVER_ADDR, then config.yaml, then 127.0.0.1:7234).",
+    help="stigmer-server address (default: STIGMER_SERVER_ADDR, then the running stack of STIGMER_HOME, "
+    "then config.yaml, then 127.0.0.1:7234).",
+    callback=lambda ctx, param, value: _check_server(value),
 )
 @click.option("--traceback", "show_traceback", is_flag=True, help="Print the full traceback of an error.")
 @click.pass_context

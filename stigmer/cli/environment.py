@@ -55,8 +55,22 @@ class Environment:
 
     @property
     def server_addr(self) -> str:
-        """Where stigmer-server is: ``--server``, then STIGMER_SERVER_ADDR, config.yaml, the default."""
-        return self.server_override or self.settings.server_addr
+        """Where commands call stigmer-server; the first of:
+
+        1. ``--server``;
+        2. ``STIGMER_SERVER_ADDR``;
+        3. the address the running stack of this STIGMER_HOME recorded (``run/stack.json``), so a stack
+           started on a custom address is found without repeating it;
+        4. ``server_addr`` in ``config.yaml``;
+        5. the default, 127.0.0.1:7234.
+        """
+        if self.server_override:
+            return self.server_override
+        if self.environ.get("STIGMER_SERVER_ADDR"):
+            return self.settings.server_addr
+        from stigmer.daemon.state import recorded_address
+
+        return recorded_address(self.settings.state_file, "stigmer-server") or self.settings.server_addr
 
     @property
     def use_color(self) -> bool:
@@ -66,6 +80,11 @@ class Environment:
     def out(self, text: str = "") -> None:
         """Write a line to stdout (the command's result)."""
         print(text, file=self.stdout, flush=True)
+
+    def write(self, text: str) -> None:
+        """Write ``text`` to stdout as it is (streamed output: it may end mid-line)."""
+        self.stdout.write(text)
+        self.stdout.flush()
 
     def err(self, text: str = "") -> None:
         """Write a line to stderr (progress, diagnostics, errors)."""

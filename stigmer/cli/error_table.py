@@ -13,7 +13,7 @@ from typing import Any
 
 from stigmer.api.validation import ValidationError
 from stigmer.cli.environment import Environment
-from stigmer.cli.errors import CliError, ServerUnavailableError
+from stigmer.cli.errors import CliError, ServerUnavailableError, Terminated
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import ConfigError
 from stigmer.daemon.errors import DaemonError
@@ -23,6 +23,10 @@ Describe = Callable[[Any, str], tuple[ExitStatus, str]]
 # The gRPC status codes whose details are already a sentence for the user
 # (e.g. "agent 'x' not found", "validation error: agent 'x': spec.model: model is required").
 _PLAIN_RPC_CODES = ("NOT_FOUND", "INVALID_ARGUMENT", "ALREADY_EXISTS", "FAILED_PRECONDITION")
+# The codes that mean stigmer-server itself failed: a bug, not something the user can fix.
+_SERVER_BUG_CODES = ("INTERNAL", "UNKNOWN", "DATA_LOSS")
+
+BUG_HINT = "this is a bug in stigmer; run again with --traceback to see where it happened, and report it"
 
 
 def _rpc_error(exc: Any, address: str) -> tuple[ExitStatus, str]:
@@ -36,6 +40,12 @@ def _rpc_error(exc: Any, address: str) -> tuple[ExitStatus, str]:
         return ExitStatus.INTERRUPTED, "the call to stigmer-server was cancelled"
     if code.name in _PLAIN_RPC_CODES and details:
         return ExitStatus.ERROR, details
+    if code.name in _SERVER_BUG_CODES:
+        return (
+            ExitStatus.INTERNAL_ERROR,
+            f"stigmer-server failed ({code.name}: {details or 'no details'}); this is a bug in stigmer-server: "
+            "its log (stigmer server logs) says more; please report it",
+        )
     return ExitStatus.ERROR, f"stigmer-server answered {code.name}: {details}".rstrip(": ")
 
 
@@ -45,7 +55,8 @@ def _status(exit_status: ExitStatus, fmt: str) -> Describe:
 
 # First match wins; keep subclasses above their bases.
 _TABLE: list[tuple[type[BaseException], Describe]] = [
-    (KeyboardInterrupt, _status(ExitStatus.INTERRUPTED, "interrupted")),
+    (KeyboardInterrupt, _status(ExitStatus.INTERRUPTED, "Interrupted (SIGINT)")),
+    (Terminated, lambda exc, address: (ExitStatus.TERMINATED, f"Terminated ({exc.signal_name})")),
     (CliError, lambda exc, address: (exc.exit_status, exc.message)),
     (ValidationError, _status(ExitStatus.ERROR, "validation error: {exc}")),
     (ConfigError, _status(ExitStatus.ERROR, "configuration error: {exc}")),
@@ -63,11 +74,14 @@ def describe_error(exc: BaseException, address: str) -> tuple[ExitStatus, str]:
     for exc_type, describe in _TABLE:
         if isinstance(exc, exc_type):
             return describe(exc, address)
-    return ExitStatus.ERROR, f"{type(exc).__name__}: {exc} (run again with --traceback for details)"
+    return ExitStatus.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}; {BUG_HINT}"
 
 
 def report_error(exc: BaseException, env: Environment) -> ExitStatus:
-    """Print ``Error: ...`` (and the traceback with ``--traceback``) to stderr; return the exit status."""
+    """Print ``Error: ...`` (and the traceback with ``--traceback``) to stderr; return the exit status.
+
+    A signal is not an error: it is reported as ``Interrupted (SIGINT)`` / ``Terminated (SIGTERM)``.
+    """
     try:
         address = env.server_addr
     except Exception:  # the settings themselves may be what failed
@@ -75,7 +89,9 @@ def report_error(exc: BaseException, env: Environment) -> ExitStatus:
     status, message = describe_error(exc, address)
     if env.show_traceback:
         env.err("".join(traceback.format_exception(exc)).rstrip())
-    if status is ExitStatus.INTERRUPTED and isinstance(exc, KeyboardInterrupt):
-        env.err("")
-    env.err(f"Error: {message}")
+    if isinstance(exc, (KeyboardInterrupt, Terminated)):
+        env.err("")  # the terminal may be in the middle of a line (a streamed message, ^C)
+        env.err(message)
+    else:
+        env.err(f"Error: {message}")
     return status

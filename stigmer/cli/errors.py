@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+
 from stigmer.cli.exit_status import ExitStatus
 
 
@@ -38,3 +43,39 @@ class CommandTimeoutError(CliError):
     """The CLI gave up waiting (for an execution, for a server)."""
 
     exit_status = ExitStatus.TIMEOUT
+
+
+class Terminated(BaseException):  # like KeyboardInterrupt: not an error of the program
+    """Raised in the main thread by the SIGTERM handler that :func:`stigmer.cli.main.main` installs.
+
+    A ``BaseException``, so ``except Exception`` in the work never swallows it; ``finally`` blocks and
+    context managers still run (channels close, child processes are stopped).
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """A signal handler: raise :class:`Terminated` where the main thread is."""
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def rpc_hint(code_name: str, hint: str) -> Iterator[None]:
+    """Report an RPC error with status ``code_name`` (e.g. ``"FAILED_PRECONDITION"``) as the server's
+    message followed by ``hint`` (what the user can do about it); any other error passes unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        grpc = sys.modules.get("grpc")
+        if grpc is None or not isinstance(exc, grpc.RpcError) or not hasattr(exc, "code"):
+            raise
+        if exc.code().name != code_name:
+            raise
+        raise CliError(f"{exc.details()}; {hint}") from exc

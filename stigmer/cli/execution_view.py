@@ -1,6 +1,25 @@
-"""The text view of a running execution: each new message, tool call and task change once, then a summary.
+"""The text view of a running execution (``stigmer run``), as the platform prints it.
 
-Pure logic over execution messages (no gRPC), so the lines are easy to test.
+Pure logic over execution messages (no gRPC, no I/O), so what a terminal shows is easy to test.
+
+Each Subscribe message is a whole state of the execution; :meth:`ExecutionView.update` returns the text
+for what changed since the previous one:
+
+- phase lines, once each: ``⏳ Execution pending...`` (with why the engine has not taken it yet, when
+  the server says so), ``▶️ Execution started``;
+- messages by ID. The agent-runner reports one message again and again with growing content: the view
+  prints ``🤖 Agent: `` and the text so far, then only what was appended, on the same line. The line
+  ends when another item is printed or the execution ends, so a streamed message reads as it is
+  written and, in the end, every character of it was printed exactly once. Text appended after the line
+  was ended continues on a new line (``🤖 Agent: …<rest>``); a message rewritten rather than extended is
+  printed again whole, marked ``(revised)``. Other messages (human, system) are whole when reported:
+  their line ends at once;
+- tool calls: ``🔧 Tool: NAME(args)`` when they start and `` → result`` when they finish (on the same
+  line when nothing came in between, else as ``🔧 Tool: NAME → result``);
+- task statuses by path, on each phase change: ``⚙️ Task: PATH [Running]``, ``✓ Task: PATH
+  [Completed]``, ``✗ Task: PATH [Failed]`` + ``  Error: …``, ``⊘ Task: PATH [Skipped]``.
+
+:func:`summary_lines` are the closing lines (outcome, error, duration, counts).
 """
 
 from __future__ import annotations
@@ -9,8 +28,16 @@ import json
 from typing import Any
 
 from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.cli.output import truncate
+from stigmer.cli.redaction import Redactor
 
 TERMINAL_PHASES = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
+_DONE_TOOL_PHASES = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
+TOOL_TEXT_WIDTH = 200  # tool arguments and results are shown on one line, cut to this many characters
+
+AGENT_MESSAGE = pb.MESSAGE_TYPE_AGENT
+PENDING_LINE = "⏳ Execution pending..."
+STARTED_LINE = "▶️ Execution started"
 
 _MESSAGE_LABELS = {
     pb.MESSAGE_TYPE_HUMAN: "👤 Human",
@@ -19,18 +46,34 @@ _MESSAGE_LABELS = {
     pb.MESSAGE_TYPE_SYSTEM: "ℹ️  System",  # two spaces: the info emoji is narrow in most terminals
 }
 
+_TASK_MARKS = {
+    pb.EXECUTION_PHASE_IN_PROGRESS: ("⚙️", "Running"),
+    pb.EXECUTION_PHASE_COMPLETED: ("✓", "Completed"),
+    pb.EXECUTION_PHASE_FAILED: ("✗", "Failed"),
+    pb.EXECUTION_PHASE_SKIPPED: ("⊘", "Skipped"),
+    pb.EXECUTION_PHASE_CANCELLED: ("✗", "Cancelled"),
+}
+
 
 def phase_name(phase: int) -> str:
     """``PENDING``, ``IN_PROGRESS`` ... for an ExecutionPhase value."""
     return pb.ExecutionPhase.Name(phase).removeprefix("EXECUTION_PHASE_")
 
 
+def is_agent_execution(execution: Any) -> bool:
+    return bool(execution.DESCRIPTOR.name == "AgentExecution")
+
+
+def message_label(message: pb.Message) -> str:
+    return _MESSAGE_LABELS.get(message.type, "💬 Message")
+
+
 def message_line(message: pb.Message) -> str:
-    label = _MESSAGE_LABELS.get(message.type, "💬 Message")
-    return f"{label}: {message.content}"
+    return f"{message_label(message)}: {message.content}"
 
 
-def tool_call_line(call: pb.ToolCall) -> str:
+def tool_call_head(call: pb.ToolCall) -> str:
+    """``🔧 Tool: NAME(key=value, ...)``."""
     from stigmer.api import json_values
 
     try:
@@ -38,32 +81,63 @@ def tool_call_line(call: pb.ToolCall) -> str:
     except json_values.JsonValueError:
         arguments = {"arguments": call.arguments_json}
     args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
-    line = f"🔧 Tool: {call.name}({args})"
-    if call.result:
-        line += f" → {'error: ' if call.error else ''}{call.result}"
-    return line
+    return f"🔧 Tool: {call.name}({truncate(args, TOOL_TEXT_WIDTH)})"
 
 
-def task_line(task: pb.TaskStatus) -> str | None:
-    if task.phase == pb.EXECUTION_PHASE_IN_PROGRESS:
-        return f"▶ Task {task.name} started"
-    if task.phase == pb.EXECUTION_PHASE_COMPLETED:
-        return f"✓ Task {task.name} completed"
-    if task.phase == pb.EXECUTION_PHASE_FAILED:
-        return f"✗ Task {task.name} failed: {task.error}" if task.error else f"✗ Task {task.name} failed"
-    if task.phase == pb.EXECUTION_PHASE_CANCELLED:
-        return f"✗ Task {task.name} cancelled"
-    return None
+def tool_call_done(call: pb.ToolCall) -> bool:
+    if call.phase in _DONE_TOOL_PHASES:
+        return True
+    return call.phase == pb.EXECUTION_PHASE_UNSPECIFIED and bool(call.result or call.error)
+
+
+def tool_call_outcome(call: pb.ToolCall) -> str:
+    """`` → result`` (`` → error: …`` for a failed call)."""
+    failed = call.error or call.phase == pb.EXECUTION_PHASE_FAILED
+    result = truncate(call.result, TOOL_TEXT_WIDTH) if call.result else ("failed" if failed else "done")
+    return f" → error: {result}" if failed and call.result else f" → {result}"
+
+
+def tool_call_line(call: pb.ToolCall) -> str:
+    """The whole line of a tool call: its head, and its outcome when it is done."""
+    return tool_call_head(call) + (tool_call_outcome(call) if tool_call_done(call) else "")
+
+
+def task_key(task: pb.TaskStatus) -> str:
+    return task.path or task.name
+
+
+def task_lines(task: pb.TaskStatus) -> list[str]:
+    """``✓ Task: PATH [Completed]`` ...; a failed task adds ``  Error: …``; nothing for PENDING."""
+    mark = _TASK_MARKS.get(task.phase)
+    if mark is None:
+        return []
+    lines = [f"{mark[0]} Task: {task_key(task)} [{mark[1]}]"]
+    if task.phase == pb.EXECUTION_PHASE_FAILED and task.error:
+        lines.append(f"  Error: {task.error}")
+    return lines
+
+
+def pending_line(dispatch: pb.DispatchState) -> str:
+    if dispatch.waiting and dispatch.reason:
+        return f"{PENDING_LINE} (waiting for the engine: {dispatch.reason})"
+    return PENDING_LINE
 
 
 class ExecutionView:
-    """Remembers what was shown; :meth:`update` returns only the lines for what is new."""
+    """Remembers what was printed; :meth:`update` returns the text (with newlines) for what is new."""
 
-    def __init__(self) -> None:
-        self.messages_seen = 0
-        self.tool_calls_seen = 0
-        self.task_phases: dict[str, int] = {}
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor()
         self.last: Any = None
+        self._full: dict[str, str] = {}  # message key -> its text, as last reported
+        self._printed: dict[str, str] = {}  # message key -> the part of it printed so far
+        self._tools: dict[str, bool] = {}  # tool call key -> whether its outcome was printed
+        self._tasks: dict[str, int] = {}  # task path -> the phase printed last
+        self._open: str | None = None  # the item whose line is not ended yet
+        self._out: list[str] = []
+        self._pending_shown = False
+        self._reason_shown = False
+        self._started_shown = False
 
     @property
     def phase(self) -> int:
@@ -73,26 +147,121 @@ class ExecutionView:
     def finished(self) -> bool:
         return self.phase in TERMINAL_PHASES
 
-    def update(self, execution: Any) -> list[str]:
-        """Lines for the messages, tool calls and task changes not shown yet (an AgentExecution or
-        WorkflowExecution)."""
+    def update(self, execution: Any) -> str:
+        """The text for the changes in ``execution`` (an AgentExecution or WorkflowExecution)."""
         self.last = execution
         status = execution.status
-        lines = [message_line(m) for m in status.messages[self.messages_seen :]]
-        self.messages_seen = max(self.messages_seen, len(status.messages))
-        lines += [tool_call_line(c) for c in status.tool_calls[self.tool_calls_seen :]]
-        self.tool_calls_seen = max(self.tool_calls_seen, len(status.tool_calls))
+        self._phase_lines(status)
+        for index, message in enumerate(status.messages):
+            self._message(message.id or f"#{index}", message)
+        for index, call in enumerate(status.tool_calls):
+            self._tool_call(call.id or f"#{index}", call)
         for task in status.tasks:
-            if self.task_phases.get(task.name) != task.phase:
-                self.task_phases[task.name] = task.phase
-                line = task_line(task)
-                if line:
-                    lines.append(line)
-        return lines
+            self._task(task)
+        if self.finished:
+            self._end_line()
+        return self.flush()
+
+    def close(self) -> str:
+        """The text that ends the view (a line left open, a held-back tail): before anything else is printed."""
+        self._end_line()
+        return self.flush()
+
+    def flush(self) -> str:
+        text, self._out = "".join(self._out), []
+        return text
+
+    # --- lines ------------------------------------------------------------------------------
+
+    def _line(self, text: str) -> None:
+        self._end_line()
+        self._out.append(self.redactor.text(text) + "\n")
+
+    def _start_line(self, key: str, text: str) -> None:
+        self._end_line()
+        self._out.append(text)
+        self._open = key
+
+    def _end_line(self) -> None:
+        if self._open is None:
+            return
+        key, self._open = self._open, None
+        if key in self._printed:  # a message: print what was held back, then end its line
+            self._out.append(self._unprinted(key))
+        self._out.append("\n")
+
+    # --- items ------------------------------------------------------------------------------
+
+    def _phase_lines(self, status: pb.ExecutionStatus) -> None:
+        waiting_reason = status.dispatch.reason if status.dispatch.waiting else ""
+        if status.phase == pb.EXECUTION_PHASE_PENDING:
+            if not self._pending_shown or (waiting_reason and not self._reason_shown):
+                self._line(pending_line(status.dispatch))
+                self._pending_shown = True
+                self._reason_shown = bool(waiting_reason)
+            return
+        ran = status.phase == pb.EXECUTION_PHASE_IN_PROGRESS or status.HasField("started_at")
+        if ran and not self._started_shown:
+            self._line(STARTED_LINE)
+            self._started_shown = True
+
+    def _message(self, key: str, message: pb.Message) -> None:
+        text = self.redactor.text(message.content)
+        label = message_label(message)
+        seen = self._full.get(key)
+        if seen is None:
+            self._printed[key] = ""
+            self._start_line(key, f"{label}: ")
+        elif text == seen:
+            return
+        elif not text.startswith(self._printed[key]):  # rewritten, not extended: print it again, whole
+            self._start_line(key, f"{label} (revised): ")
+            self._printed[key] = ""
+        elif self._open != key:  # more text after its line was ended
+            self._start_line(key, f"{label}: …")
+        self._full[key] = text
+        printable = len(text) - self.redactor.unsafe_tail(text)  # hold back what may start a secret
+        printed = len(self._printed[key])
+        if printable > printed:
+            self._out.append(text[printed:printable])
+            self._printed[key] = text[:printable]
+        if message.type != AGENT_MESSAGE:  # only the agent streams: other messages are whole when reported
+            self._end_line()
+
+    def _unprinted(self, key: str) -> str:
+        text = self._full[key]
+        rest = text[len(self._printed[key]) :]
+        self._printed[key] = text
+        return rest
+
+    def _tool_call(self, key: str, call: pb.ToolCall) -> None:
+        outcome_shown = self._tools.get(key)
+        done = tool_call_done(call)
+        if outcome_shown is None:
+            if done:
+                self._line(tool_call_line(call))
+            else:
+                self._start_line(key, self.redactor.text(tool_call_head(call)))
+            self._tools[key] = done
+        elif not outcome_shown and done:
+            if self._open == key:
+                self._out.append(self.redactor.text(tool_call_outcome(call)) + "\n")
+                self._open = None
+            else:
+                self._line(f"🔧 Tool: {call.name}{tool_call_outcome(call)}")
+            self._tools[key] = True
+
+    def _task(self, task: pb.TaskStatus) -> None:
+        key = task_key(task)
+        if self._tasks.get(key) == task.phase:
+            return
+        self._tasks[key] = task.phase
+        for line in task_lines(task):
+            self._line(line)
 
 
 def duration_text(execution: Any) -> str:
-    """How long the execution ran (start to completion), e.g. ``1.2s`` or ``2m03.4s``."""
+    """How long the execution ran (start to completion), e.g. ``1.2s`` or ``2m03.4s``; ``-`` when unknown."""
     status = execution.status
     start = status.started_at if status.HasField("started_at") else execution.metadata.created_at
     if not status.HasField("completed_at") or not (start.seconds or start.nanos):
@@ -101,23 +270,40 @@ def duration_text(execution: Any) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}m{rest:04.1f}s"
+    if minutes < 60:
+        return f"{int(minutes)}m{rest:04.1f}s"
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}h{minutes:02d}m{int(rest):02d}s"
+
+
+def error_text(status: pb.ExecutionStatus) -> str:
+    """The execution's error for people: its error, else its ErrorInfo's title and detail."""
+    if status.error:
+        return status.error
+    info = status.error_info
+    text = ": ".join(part for part in (info.title, info.detail) if part)
+    return text or "no error message was reported"
 
 
 def summary_lines(execution: Any) -> list[str]:
-    """The closing lines: outcome, error, duration and counts."""
+    """The closing lines: outcome (and error), duration, and the counts of the execution's kind."""
     status = execution.status
     if status.phase == pb.EXECUTION_PHASE_COMPLETED:
         lines = ["✅ Execution completed"]
     elif status.phase == pb.EXECUTION_PHASE_FAILED:
-        lines = ["❌ Execution failed", f"Error: {status.error or 'no error message was reported'}"]
+        lines = ["❌ Execution failed", f"Error: {error_text(status)}"]
     elif status.phase == pb.EXECUTION_PHASE_CANCELLED:
         lines = ["⛔ Execution cancelled"]
     else:
         lines = [f"Execution {phase_name(status.phase)}"]
+    lines.append(f"Duration: {duration_text(execution)}")
+    if is_agent_execution(execution):
+        return [*lines, f"Total messages: {len(status.messages)}", f"Tool calls: {len(status.tool_calls)}"]
+    phases = [task.phase for task in status.tasks]
     return [
         *lines,
-        f"Duration: {duration_text(execution)}",
-        f"Total messages: {len(status.messages)}",
-        f"Tool calls: {len(status.tool_calls)}",
+        f"Total tasks: {len(phases)}",
+        f"Completed: {phases.count(pb.EXECUTION_PHASE_COMPLETED)}",
+        f"Failed: {phases.count(pb.EXECUTION_PHASE_FAILED)}",
+        f"Skipped: {phases.count(pb.EXECUTION_PHASE_SKIPPED)}",
     ]

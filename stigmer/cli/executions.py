@@ -1,8 +1,9 @@
-"""Creating executions and following them through Subscribe."""
+"""Creating, following and cancelling executions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
@@ -17,25 +18,41 @@ from stigmer.cli.exit_status import ExitStatus
 from stigmer.cli.runtime_env import RuntimeValue
 from stigmer.cli.targets import AGENT, Target, execution_service
 
+_EXIT_STATUS = {
+    pb.EXECUTION_PHASE_COMPLETED: ExitStatus.OK,
+    pb.EXECUTION_PHASE_FAILED: ExitStatus.EXECUTION_FAILED,
+    pb.EXECUTION_PHASE_CANCELLED: ExitStatus.EXECUTION_CANCELLED,
+}
+
+
+def new_request_id() -> str:
+    """A fresh client request ID: a Create retried with it returns the execution it already created."""
+    return str(uuid.uuid4())
+
 
 def create(
     client: StigmerClient,
     target: Target,
     *,
     message: str,
-    runtime_env: dict[str, RuntimeValue],
+    runtime_env: Mapping[str, RuntimeValue],
     input_data: dict[str, Any] | None = None,
+    request_id: str = "",
 ) -> Any:
     """Create an execution of ``target``; returns the AgentExecution / WorkflowExecution."""
+    request_id = request_id or new_request_id()
     env = {key: pb.RuntimeEnvValue(value=v.value, secret=v.secret) for key, v in runtime_env.items()}
     if target.kind == AGENT:
-        request = pb.CreateAgentExecutionRequest(agent_ref=target.id, message=message, runtime_env=env)
+        request = pb.CreateAgentExecutionRequest(
+            agent_ref=target.id, message=message, runtime_env=env, request_id=request_id
+        )
         return client.agent_executions.Create(request, timeout=client.timeout)
     workflow_request = pb.CreateWorkflowExecutionRequest(
         workflow_ref=target.id,
         message=message,
         runtime_env=env,
         input_json=json_values.dumps(input_data) if input_data is not None else "",
+        request_id=request_id,
     )
     return client.workflow_executions.Create(workflow_request, timeout=client.timeout)
 
@@ -46,21 +63,25 @@ def follow(
     execution_id: str,
     *,
     timeout: float,
-    on_lines: Callable[[list[str]], object] | None = None,
+    view: ExecutionView | None = None,
+    write: Callable[[str], object] | None = None,
 ) -> Any:
-    """Subscribe until the execution ends; hand each batch of new lines to ``on_lines``; return its last state.
+    """Subscribe until the execution ends; hand the view's text for each change to ``write``; return the
+    last state. A first state that is already terminal (a finished execution) ends it at once.
 
     Raises :class:`CommandTimeoutError` when ``timeout`` seconds pass first.
     """
-    view = ExecutionView()
+    view = view or ExecutionView()
+
+    def show(text: str) -> None:
+        if write is not None and text:
+            write(text)
+
     stream = execution_service(client, kind).Subscribe(Ref(value=execution_id), timeout=timeout)
     try:
         for execution in stream:
-            lines = view.update(execution)
-            if on_lines is not None and lines:
-                on_lines(lines)
+            show(view.update(execution))
             if view.finished:
-                stream.cancel()
                 return execution
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -68,12 +89,20 @@ def follow(
         raise CommandTimeoutError(
             f"timed out after {timeout:g}s waiting for execution {execution_id} (phase {phase_name(view.phase)})"
         ) from None
+    finally:
+        stream.cancel()
+        show(view.close())
     raise CliError(
         f"stigmer-server ended the stream of execution {execution_id} before it finished "
         f"(phase {phase_name(view.phase)}); see: stigmer get execution {execution_id}"
     )
 
 
+def cancel(client: StigmerClient, kind: str, execution_id: str) -> Any:
+    """Ask the server to cancel the execution; returns its state after the request."""
+    return execution_service(client, kind).Cancel(Ref(value=execution_id), timeout=client.timeout)
+
+
 def exit_status(execution: Any) -> ExitStatus:
-    """0 for a completed execution, 1 for a failed or cancelled one."""
-    return ExitStatus.OK if execution.status.phase == pb.EXECUTION_PHASE_COMPLETED else ExitStatus.ERROR
+    """0 for a completed execution, 5 for a failed one, 6 for a cancelled one (1 if it did not end)."""
+    return _EXIT_STATUS.get(execution.status.phase, ExitStatus.ERROR)

@@ -7,20 +7,26 @@ from typing import Any
 
 from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.workflow_pb2 import Workflow
-from stigmer.cli.execution_view import message_line, phase_name, task_line, tool_call_line
+from stigmer.cli.execution_view import (
+    duration_text,
+    error_text,
+    message_line,
+    phase_name,
+    task_lines,
+    tool_call_line,
+)
 from stigmer.cli.output import message_dict, table, timestamp_text, truncate
+from stigmer.cli.redaction import declared_secrets, mask_document
 from stigmer.cli.runtime_env import MASK
+from stigmer.cli.targets import display_name
 
 # --- JSON ---------------------------------------------------------------------------------
 
 
 def resource_dict(resource: Any) -> dict[str, Any]:
-    """``MessageToDict(preserving_proto_field_name=True)``, with secret runtime values masked."""
-    data = message_dict(resource)
-    for value in data.get("spec", {}).get("runtime_env", {}).values():
-        if value.get("secret"):
-            value["value"] = MASK
-    return data
+    """The resource as ``json_values.message_to_dict`` shows it, with secret values masked: runtime
+    values marked secret or declared secret by the agent / workflow, and defaults of secret env vars."""
+    return mask_document(message_dict(resource), declared_secrets(resource))
 
 
 # --- lists --------------------------------------------------------------------------------
@@ -66,8 +72,11 @@ def execution_kind(execution: Any) -> str:
 
 
 def execution_target(execution: Any) -> str:
+    """The agent's name, or the workflow's ``namespace/name``."""
     spec = execution.spec
-    return spec.agent_name if execution_kind(execution) == "agent" else spec.workflow_name
+    if execution_kind(execution) == "agent":
+        return spec.agent_name
+    return f"{spec.workflow_namespace}/{spec.workflow_name}" if spec.workflow_namespace else spec.workflow_name
 
 
 # --- details ------------------------------------------------------------------------------
@@ -125,7 +134,7 @@ def describe_workflow(workflow: Workflow) -> str:
     spec = workflow.spec
     lines = _fields(
         [
-            *_metadata_pairs("Workflow", f"{spec.namespace}/{workflow.metadata.name}", workflow),
+            *_metadata_pairs("Workflow", display_name(workflow), workflow),
             ("Version", spec.version),
             ("Description", spec.description),
             ("Env", _env_text(spec.env)),
@@ -139,29 +148,65 @@ def describe_workflow(workflow: Workflow) -> str:
     return "\n".join(lines)
 
 
+def _dispatch_text(status: Any) -> str:
+    dispatch = status.dispatch
+    if not status.HasField("dispatch"):
+        return ""
+    if dispatch.waiting:
+        reason = f": {dispatch.reason}" if dispatch.reason else ""
+        attempts = f" ({dispatch.attempts} attempt(s))" if dispatch.attempts else ""
+        return f"waiting for the engine{reason}{attempts}"
+    queue = f" on task queue {dispatch.task_queue}" if dispatch.task_queue else ""
+    when = f" at {timestamp_text(dispatch.dispatched_at)}" if dispatch.HasField("dispatched_at") else ""
+    return f"dispatched{queue}{when}"
+
+
+def _error_details(status: Any) -> str:
+    info = status.error_info
+    if not status.HasField("error_info"):
+        return ""
+    parts = [
+        f"type {info.type}" if info.type else "",
+        f"status {info.status}" if info.status else "",
+        f"at task {info.instance}" if info.instance else "",
+    ]
+    return ", ".join(part for part in parts if part)
+
+
 def describe_execution(execution: Any) -> str:
+    """The text of ``get execution``: what ran, its phase and dispatch, its activity, tasks and output."""
     spec, status = execution.spec, execution.status
     kind = execution_kind(execution)
     target_id = spec.agent_id if kind == "agent" else spec.workflow_id
-    env = ", ".join(f"{key}={MASK if value.secret else value.value}" for key, value in sorted(spec.runtime_env.items()))
+    secret_names = declared_secrets(execution)
+    env = ", ".join(
+        f"{key}={MASK if value.secret or key in secret_names else value.value}"
+        for key, value in sorted(spec.runtime_env.items())
+    )
+    failed = status.error or status.HasField("error_info")
     lines = _fields(
         [
             ("Execution", execution.metadata.id),
             (kind.capitalize(), f"{execution_target(execution)} ({target_id})" if target_id else ""),
-            ("Phase", phase_name(status.phase)),
+            ("Phase", phase_name(status.phase) + (" (cancel requested)" if status.cancel_requested else "")),
+            ("Dispatch", _dispatch_text(status)),
             ("Created", timestamp_text(execution.metadata.created_at)),
             ("Started", timestamp_text(status.started_at)),
             ("Completed", timestamp_text(status.completed_at)),
+            ("Duration", duration_text(execution) if status.HasField("completed_at") else ""),
             ("Message", truncate(spec.message, 200)),
             ("Runtime env", env),
-            ("Error", status.error),
+            ("Error", error_text(status) if failed else ""),
+            ("Error info", _error_details(status)),
         ]
     )
     activity = [message_line(m) for m in status.messages]
     activity += [tool_call_line(c) for c in status.tool_calls]
-    activity += [line for line in (task_line(t) for t in status.tasks) if line]
     if activity:
         lines += ["Activity:", *(f"  {line}" for line in activity)]
+    tasks = [line for task in status.tasks for line in task_lines(task)]
+    if tasks:
+        lines += ["Tasks:", *(f"  {line}" for line in tasks)]
     if status.output_json:
         lines += ["Output:", *_indented(_pretty_json(status.output_json))]
     return "\n".join(lines)

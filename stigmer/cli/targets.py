@@ -15,8 +15,13 @@ AGENT = "agent"
 WORKFLOW = "workflow"
 EXECUTION_PREFIXES = {"aex-": AGENT, "wex-": WORKFLOW}
 
-# Codes that mean "not this kind": the ref may still name the other kind (e.g. "ns/name" is no agent slug).
-_NOT_THIS_KIND = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+# Codes that mean "not this kind": the ref may still name the other kind. An agent lookup may refuse a
+# ref that is no agent slug (INVALID_ARGUMENT); a workflow lookup's INVALID_ARGUMENT is an answer ("name
+# X is ambiguous: it exists in namespaces ..."), reported as the server words it.
+_NOT_THIS_KIND = {
+    AGENT: (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT),
+    WORKFLOW: (grpc.StatusCode.NOT_FOUND,),
+}
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,18 @@ class Target:
 
     @property
     def name(self) -> str:
-        return self.resource.metadata.name
+        """The name people use: the agent's slug, the workflow's ``namespace/name``."""
+        return display_name(self.resource)
+
+    @property
+    def spec(self) -> Any:
+        return self.resource.spec
+
+
+def display_name(resource: Any) -> str:
+    """An agent's slug; a workflow's ``namespace/name`` (its name alone when it has no namespace)."""
+    namespace = getattr(resource.spec, "namespace", "")
+    return f"{namespace}/{resource.metadata.name}" if namespace else resource.metadata.name
 
 
 def _get(client: StigmerClient, kind: str, ref: str) -> Any | None:
@@ -38,16 +54,25 @@ def _get(client: StigmerClient, kind: str, ref: str) -> Any | None:
     try:
         return stub.Get(Ref(value=ref), timeout=client.timeout)
     except grpc.RpcError as exc:
-        if exc.code() in _NOT_THIS_KIND:
+        if exc.code() in _NOT_THIS_KIND[kind]:
             return None
         raise
 
 
+def _kinds(ref: str) -> list[str]:
+    if "/" in ref:
+        return [WORKFLOW]  # namespace/name only names workflows
+    if ref.startswith("wfl-"):
+        return [WORKFLOW, AGENT]  # a workflow ID (or, unusually, an agent slug that looks like one)
+    return [AGENT, WORKFLOW]
+
+
 def resolve_target(client: StigmerClient, ref: str, kind: str | None = None) -> Target:
-    """The agent (tried first) or workflow that ``ref`` names; ``kind`` limits the search to one."""
-    kinds = [kind] if kind else [AGENT, WORKFLOW]
-    if "/" in ref and kind is None:
-        kinds = [WORKFLOW]  # namespace/name only names workflows
+    """The agent or workflow that ``ref`` (ID, slug, ``namespace/name``) names; ``kind`` limits the search.
+
+    Without ``kind``, a slug is looked up as an agent first, then as a workflow.
+    """
+    kinds = [kind] if kind else _kinds(ref)
     for candidate in kinds:
         resource = _get(client, candidate, ref)
         if resource is not None:

@@ -1,23 +1,27 @@
 """What the daemon manages: one description per component of the local stack.
 
-A component says how to start it (command and extra environment), where it is reached, and how to tell
-that it is ready. The manager needs nothing else, so adding Temporal, the workflow-runner or the
-agent-runner is adding a :class:`Component` to :func:`default_components` (in start order; they stop
-in reverse), plus a readiness probe when gRPC health does not fit (e.g. a worker that has no port).
+A component says how to launch it (command, environment, ports, chosen afresh at every launch), where
+it is reached, how to tell that it is ready, and what to do when something already answers at its
+address. The supervisor needs nothing else. The components themselves are in :mod:`.registry`
+(stigmer-server here, Temporal in :mod:`.temporal`, the runners in :mod:`.runners`).
+
+Every component gets the stack's addresses in its environment (see :func:`stack_env`).
 """
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stigmer.config import Settings
 from stigmer.daemon.health import HealthProbe, HealthState
 
 
 class ReadinessProbe:
-    """Decides whether a started component is ready; ``close()`` frees what it holds."""
+    """Decides whether a launched component is ready; ``close()`` frees what it holds."""
 
     def ready(self, timeout: float) -> bool:
         """True when the component is ready; may wait up to ``timeout`` for an answer."""
@@ -28,10 +32,10 @@ class ReadinessProbe:
 
 
 class GrpcHealthReadiness(ReadinessProbe):
-    """Ready when the gRPC health service at the address says SERVING."""
+    """Ready when the gRPC health service at the address says SERVING for ``service``."""
 
-    def __init__(self, address: str) -> None:
-        self._probe = HealthProbe(address)
+    def __init__(self, address: str, service: str = "") -> None:
+        self._probe = HealthProbe(address, service=service)
 
     def ready(self, timeout: float) -> bool:
         return self._probe.check(timeout, wait_for_ready=True) is HealthState.SERVING
@@ -40,39 +44,84 @@ class GrpcHealthReadiness(ReadinessProbe):
         self._probe.close()
 
 
-def _no_extra_env(settings: Settings) -> Mapping[str, str]:
-    return {}
+@dataclass(frozen=True)
+class Launch:
+    """One launch of a component: what to run, and where it will be reached."""
+
+    command: list[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    address: str | None = None
+    ports: Mapping[str, int] = field(default_factory=dict)
+
+
+class WhenAnswering(enum.Enum):
+    """What to do when something already answers at a component's address before it is started."""
+
+    REFUSE = "refuse"  # an error: it would be a stranger's server with a stranger's data
+    ADOPT = "adopt"  # use it, unmanaged ("external"): e.g. a Temporal the user runs already
+
+
+def _no_preflight(settings: Settings, environ: Mapping[str, str]) -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class Component:
-    """A process the daemon starts, watches and stops."""
+    """A process the daemon starts, watches, restarts and stops."""
 
     name: str
-    command: Callable[[Settings], list[str]]
-    address: Callable[[Settings], str]
-    readiness: Callable[[str], ReadinessProbe] = GrpcHealthReadiness
-    extra_env: Callable[[Settings], Mapping[str, str]] = field(default=_no_extra_env)
-    # Whether the component answers health checks at its address (used by `stigmer server status`).
-    serves_health: bool = True
+    launch: Callable[[Settings, Mapping[str, str]], Launch]
+    # Where it is reached per the settings (None: it serves nothing, e.g. a worker).
+    address: Callable[[Settings], str | None]
+    # The gRPC health service that says it is ready; None when it has no gRPC health (see readiness()).
+    health_service: str | None = ""
+    when_answering: WhenAnswering = WhenAnswering.REFUSE
+    # Raises DaemonError when it cannot be started here at all (binary missing, no Docker engine...).
+    preflight: Callable[[Settings, Mapping[str, str]], None] = _no_preflight
+    # For components without gRPC health: the probe built from (ready file, pid).
+    ready_file_probe: Callable[[Path, int], ReadinessProbe] | None = None
+
+    def readiness(self, settings: Settings, launch: Launch, pid: int) -> ReadinessProbe:
+        """The probe that tells when this launch (process ``pid``) is ready."""
+        if self.health_service is not None and launch.address:
+            return GrpcHealthReadiness(launch.address, self.health_service)
+        if self.ready_file_probe is None:
+            raise TypeError(f"component {self.name} has neither gRPC health nor a ready file")
+        return self.ready_file_probe(settings.ready_file(self.name), pid)
+
+    def health(self, address: str, timeout: float) -> HealthState:
+        """Its gRPC health at ``address`` right now (UNIMPLEMENTED for a component without one)."""
+        if self.health_service is None:
+            return HealthState.UNIMPLEMENTED
+        with HealthProbe(address, service=self.health_service) as probe:
+            return probe.check(timeout)
 
 
-def _server_command(settings: Settings) -> list[str]:
-    return [sys.executable, "-m", "stigmer", "server", "serve"]
+def stack_env(settings: Settings) -> dict[str, str]:
+    """The environment every component gets: where the stack lives and how its parts reach each other."""
+    return {
+        "STIGMER_HOME": str(settings.home),
+        "STIGMER_SERVER_ADDR": settings.server_addr,
+        "STIGMER_TEMPORAL_ADDR": settings.temporal_addr,
+        "OLLAMA_HOST": settings.ollama_host,
+        "STIGMER_LLM_MODEL": settings.llm_model,
+        "STIGMER_AGENT_RUNNER_MODE": settings.agent_runner_mode,
+    }
 
 
-def _server_env(settings: Settings) -> Mapping[str, str]:
-    return {"STIGMER_HOME": str(settings.home), "STIGMER_SERVER_ADDR": settings.server_addr}
+def _server_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
+    from stigmer.addresses import parse_address
+
+    return Launch(
+        command=[sys.executable, "-m", "stigmer", "server", "serve"],
+        env=stack_env(settings),
+        address=settings.server_addr,
+        ports={"grpc": parse_address(settings.server_addr).port},
+    )
 
 
 STIGMER_SERVER = Component(
     name="stigmer-server",
-    command=_server_command,
+    launch=_server_launch,
     address=lambda settings: settings.server_addr,
-    extra_env=_server_env,
 )
-
-
-def default_components() -> tuple[Component, ...]:
-    """The components ``stigmer server start`` manages, in start order."""
-    return (STIGMER_SERVER,)

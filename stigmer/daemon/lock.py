@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from stigmer.daemon.errors import DaemonBusyError
+from stigmer.daemon.homedir import make_private_dir
 
 POLL_INTERVAL = 0.05
 
@@ -27,10 +28,10 @@ class DaemonLock:
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`DaemonBusyError` when ``timeout`` passes first."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         deadline = time.monotonic() + self.timeout
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

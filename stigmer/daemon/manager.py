@@ -1,233 +1,363 @@
-"""Starting and stopping the components of the local stack as detached processes."""
+"""The CLI's side of the daemon: start the supervisor and wait for it, stop it, report the stack's status.
+
+One ``stigmer server start`` or ``stop`` runs at a time per STIGMER_HOME (:class:`DaemonLock`). Start
+spawns the supervisor (:mod:`.supervisor`) detached and waits on a pipe for its one-line verdict
+("running" or "failed" with the reason), so it returns the moment the last component is ready and
+fails with the component's log lines when one dies. Stop asks the supervisor to stop (SIGTERM), waits,
+and kills whatever is left, including processes of a supervisor that was itself killed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from stigmer.config import Settings
-from stigmer.daemon import pidfile
-from stigmer.daemon.components import Component, default_components
+from stigmer.config import COMPONENTS, Settings
+from stigmer.daemon import pidfile, state
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
-from stigmer.daemon.health import HealthState, check_health
+from stigmer.daemon.health import HealthState
+from stigmer.daemon.homedir import PRIVATE_FILE_MODE, prepare_home
 from stigmer.daemon.lock import DaemonLock
 from stigmer.daemon.logs import file_size, tail_lines
-from stigmer.daemon.pidfile import PidRecord
 from stigmer.daemon.process_tree import terminate_tree
+from stigmer.daemon.registry import ALL
+from stigmer.daemon.selection import resolve
+from stigmer.daemon.state import ComponentState, StackState
 
+SUPERVISOR = "supervisor"
+VERDICT_MARGIN = 5.0  # the supervisor enforces the start timeout; this covers its own start-up
 LOG_LINES_ON_FAILURE = 20
-EXIT_POLL_INTERVAL = 0.1
-READY_CHECK_TIMEOUT = 0.5
+STOP_POLL_INTERVAL = 0.02
+STOP_MARGIN = 0.5  # of --timeout, left for the supervisor itself after its components stopped
+NOT_MANAGED = "running, not managed by this STIGMER_HOME"
 
 
 @dataclass(frozen=True)
-class Started:
-    """A component that is running after ``start``; ``already_running`` when it was not started now."""
+class StartResult:
+    """The stack after ``start``; ``already_running`` when this call started nothing."""
 
-    name: str
-    record: PidRecord
+    state: StackState
     already_running: bool
-    seconds_to_ready: float = 0.0
+    stopped_leftovers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Stopped:
-    """The outcome of stopping one component; ``pid`` is None when it was not running."""
+    """One component that ``stop`` found running: its pid, and whether it had to be killed."""
 
     name: str
-    pid: int | None
+    pid: int
     killed: bool = False
 
 
 @dataclass(frozen=True)
-class Status:
+class ComponentStatus:
     """What ``stigmer server status`` reports for one component."""
 
     name: str
+    state: str
     running: bool
+    managed: bool
     pid: int | None
-    address: str
+    address: str | None
     healthy: bool
+    restarts: int = 0
+    ports: dict[str, int] = field(default_factory=dict)
+    last_exit: int | None = None
+    note: str | None = None
 
 
 class Daemon:
-    """The process manager for one STIGMER_HOME.
+    """The stack of one STIGMER_HOME, as the CLI manages it.
 
-    ``environ`` is the environment the components inherit (the CLI passes its own through).
+    ``environ`` is the environment the supervisor and its components inherit (the CLI passes its own).
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        environ: Mapping[str, str] | None = None,
-        components: tuple[Component, ...] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
-        self.components = components if components is not None else default_components()
 
     @property
     def lock_path(self) -> Path:
         return self.settings.home / "daemon.lock"
 
-    def _lock(self, timeout: float) -> DaemonLock:
-        return DaemonLock(self.lock_path, timeout=timeout)
+    @contextlib.contextmanager
+    def _lock(self, timeout: float) -> Iterator[None]:
+        lock = DaemonLock(self.lock_path, timeout=timeout)
+        try:
+            lock.acquire()
+        except PermissionError as exc:
+            raise DaemonError(
+                f"cannot use STIGMER_HOME {self.settings.home}: {exc.strerror} ({exc.filename}); "
+                "make it writable, or point STIGMER_HOME at a writable directory"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
 
     # --- start ---------------------------------------------------------------------------
 
-    def start(self, timeout: float) -> list[Started]:
-        """Start every component not running yet, each ready before the next; one overall deadline.
-
-        On any failure (or Ctrl-C) the components started by this call are stopped again.
-        """
-        deadline = time.monotonic() + timeout
-        started_now: list[Started] = []
+    def start(self, names: Iterable[str] | None, timeout: float) -> StartResult:
+        """Start ``names`` (default: the configured components) plus what they need; wait until ready."""
+        wanted = resolve(self.settings.components if names is None else names)
+        prepare_home(self.settings)
         with self._lock(timeout):
-            try:
-                results = []
-                for component in self.components:
-                    result = self._start_one(component, deadline)
-                    if not result.already_running:
-                        started_now.append(result)
-                    results.append(result)
-                return results
-            except BaseException:
-                for result in reversed(started_now):
-                    self._stop_one(self._component(result.name), timeout=5.0)
-                raise
-
-    def _component(self, name: str) -> Component:
-        return next(c for c in self.components if c.name == name)
-
-    def _start_one(self, component: Component, deadline: float) -> Started:
-        pid_path = self.settings.pid_file(component.name)
-        record = pidfile.read_live(pid_path)
-        if record is not None:
-            return Started(component.name, record, already_running=True)
-        address = component.address(self.settings)
-        if component.serves_health and check_health(address, timeout=0.5) is not HealthState.UNREACHABLE:
-            raise DaemonError(
-                f"cannot start {component.name}: something else already answers at {address}; "
-                "stop it, or configure another address for it"
-            )
-        log_path = self.settings.log_file(component.name)
-        log_start = self._open_log(component, log_path, address)
-        began = time.monotonic()
-        process = self._spawn(component, log_path)
-        try:
-            record = PidRecord.for_process(process.pid, address)
-            pidfile.write(pid_path, record)
-            self._wait_ready(component, process, address, deadline, log_path, log_start)
-        except BaseException:
-            terminate_tree(process.pid, timeout=5.0)
-            process.poll()
-            pidfile.remove(pid_path)
-            raise
-        return Started(component.name, record, already_running=False, seconds_to_ready=time.monotonic() - began)
-
-    def _open_log(self, component: Component, log_path: Path, address: str) -> int:
-        """Mark the start of this run in the log; return the offset where its output begins."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        with log_path.open("a") as log:
-            log.write(f"--- {stamp} starting {component.name} at {address} ---\n")
-        return file_size(log_path)
-
-    def _spawn(self, component: Component, log_path: Path) -> subprocess.Popen[bytes]:
-        env = {**self.environ, **component.extra_env(self.settings)}
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            # Detached: its own session and process group, no terminal, output appended to its log.
-            return subprocess.Popen(
-                component.command(self.settings),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.settings.home,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
-
-    def _wait_ready(
-        self,
-        component: Component,
-        process: subprocess.Popen[bytes],
-        address: str,
-        deadline: float,
-        log_path: Path,
-        log_start: int,
-    ) -> None:
-        probe = component.readiness(address)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise StartTimeoutError(
-                        f"{component.name} did not become ready at {address} in time"
-                        + _log_excerpt(log_path, log_start)
+            live = state.read_live(self.settings.state_file)
+            if live is not None:
+                running = [c.name for c in live.components]
+                missing = [name for name in wanted if name not in running]
+                if missing:
+                    raise DaemonError(
+                        f"the stack of {self.settings.home} already runs with {', '.join(running)}, without "
+                        f"{', '.join(missing)}; to change its components: stigmer server stop, then "
+                        f"stigmer server start --components {','.join(wanted)}"
                     )
-                if probe.ready(timeout=min(READY_CHECK_TIMEOUT, remaining)):
-                    return
-                try:
-                    code = process.wait(timeout=min(EXIT_POLL_INTERVAL, max(remaining, 0.001)))
-                except subprocess.TimeoutExpired:
-                    continue
-                raise DaemonError(
-                    f"{component.name} exited with code {code} while starting" + _log_excerpt(log_path, log_start)
+                return StartResult(live, already_running=True)
+            leftovers = tuple(stopped.name for stopped in self._stop_leftovers(timeout=5.0))
+            self._spawn_and_wait(wanted, timeout)
+            started = state.read_live(self.settings.state_file)
+            if started is None:
+                raise DaemonError("the supervisor reported the stack ready, then went away" + self._excerpt())
+            return StartResult(started, already_running=False, stopped_leftovers=leftovers)
+
+    def _spawn_and_wait(self, names: tuple[str, ...], timeout: float) -> None:
+        log_path = self.settings.log_file(SUPERVISOR)
+        log_start = _open_log(log_path, f"starting the supervisor for {', '.join(names)}")
+        read_end, write_end = os.pipe()
+        env = {
+            **self.environ,
+            "STIGMER_HOME": str(self.settings.home),
+            "STIGMER_SERVER_ADDR": self.settings.server_addr,
+            "STIGMER_TEMPORAL_ADDR": self.settings.temporal_addr,
+        }
+        command = [
+            sys.executable, "-m", "stigmer", "server", "supervise",
+            "--components", ",".join(names),
+            "--timeout", f"{timeout:g}",
+            "--notify-fd", str(write_end),
+        ]  # fmt: skip
+        try:
+            with log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.settings.home,
+                    env=env,
+                    start_new_session=True,
+                    pass_fds=(write_end,),
                 )
         finally:
-            probe.close()
+            os.close(write_end)
+        try:
+            verdict = _read_verdict(read_end, time.monotonic() + timeout + VERDICT_MARGIN)
+        except BaseException:
+            terminate_tree(process.pid, timeout=10.0)
+            process.poll()
+            raise
+        finally:
+            os.close(read_end)
+        if verdict is None:  # it closed the pipe without a verdict (it died), or the deadline passed
+            try:
+                code = process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                terminate_tree(process.pid, timeout=10.0)
+                raise StartTimeoutError("the supervisor did not report in time" + self._excerpt(log_start)) from None
+            raise DaemonError(f"the supervisor exited with code {code} while starting" + self._excerpt(log_start))
+        if verdict.get("event") == "failed":
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15.0)  # it stops what it started, then exits
+            error = str(verdict.get("error", "the stack failed to start"))
+            raise StartTimeoutError(error) if verdict.get("kind") == "timeout" else DaemonError(error)
 
     # --- stop ----------------------------------------------------------------------------
 
     def stop(self, timeout: float) -> list[Stopped]:
-        """Stop every running component, in reverse start order."""
+        """Stop the supervisor and every component it runs; kill what is left after ``timeout``."""
+        if not self._anything_recorded() and not os.access(self.settings.home, os.W_OK):
+            return []  # nothing can run from a home that does not exist or cannot be written
         with self._lock(timeout + 5.0):
-            return [self._stop_one(component, timeout) for component in reversed(self.components)]
+            stopped: list[Stopped] = []
+            current = state.read(self.settings.state_file)
+            if current is not None and current.supervisor_alive():
+                running = [c for c in current.components if c.managed and c.alive()]
+                killed = self._stop_supervisor(current, timeout)
+                for component in running:
+                    stragglers = component.alive()
+                    if stragglers and component.pid is not None:
+                        terminate_tree(component.pid, timeout=1.0)
+                    stopped.append(Stopped(component.name, component.pid or 0, killed=killed or stragglers))
+            stopped.extend(self._stop_leftovers(timeout))
+            return stopped
 
-    def _stop_one(self, component: Component, timeout: float) -> Stopped:
-        pid_path = self.settings.pid_file(component.name)
-        record = pidfile.read_live(pid_path)
-        if record is None:
-            return Stopped(component.name, pid=None)
-        result = terminate_tree(record.pid, timeout=timeout)
-        pidfile.remove(pid_path)
-        return Stopped(component.name, pid=record.pid, killed=result.killed)
+    def _stop_supervisor(self, current: StackState, timeout: float) -> bool:
+        """SIGTERM the supervisor, wait ``timeout`` for it to stop everything; True when it was killed.
+
+        Its exit is watched with :meth:`StackState.supervisor_alive`, which counts a zombie as gone: the
+        supervisor is not our child, and whoever inherited it may be slow to reap it.
+        """
+        request = self.settings.stop_request_file
+        with contextlib.suppress(OSError):
+            request.write_text(json.dumps({"timeout": max(timeout - STOP_MARGIN, 0.0)}) + "\n")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(current.supervisor_pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while current.supervisor_alive():
+            if time.monotonic() >= deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(current.supervisor_pid, signal.SIGKILL)
+                return True
+            time.sleep(STOP_POLL_INTERVAL)  # bounded by the deadline; the supervisor is not our child
+        return False
+
+    def _stop_leftovers(self, timeout: float) -> list[Stopped]:
+        """Stop processes recorded by a supervisor that is gone (stale state or pid files); clean up files."""
+        leftovers: dict[str, ComponentState] = {}
+        stale = state.read(self.settings.state_file)
+        if stale is not None and not stale.supervisor_alive():
+            leftovers = {c.name: c for c in stale.components if c.managed and c.alive()}
+        for name in (*COMPONENTS, SUPERVISOR):
+            record = pidfile.read(self.settings.pid_file(name))
+            if record is not None and name not in leftovers and pidfile.process_of(record) is not None:
+                leftovers[name] = ComponentState(name, pid=record.pid, create_time=record.create_time)
+        stopped = []
+        for name, component in leftovers.items():
+            assert component.pid is not None
+            result = terminate_tree(component.pid, timeout=timeout)
+            stopped.append(Stopped(name, component.pid, killed=result.killed))
+        self._remove_run_files()
+        return stopped
+
+    def _anything_recorded(self) -> bool:
+        if self.settings.state_file.exists():
+            return True
+        return any(self.settings.pid_file(name).exists() for name in (*COMPONENTS, SUPERVISOR))
+
+    def _remove_run_files(self) -> None:
+        live = state.read_live(self.settings.state_file)
+        if live is not None:
+            return  # a supervisor runs: its files are its own
+        state.remove(self.settings.state_file)
+        state.remove(self.settings.stop_request_file)
+        for name in (*COMPONENTS, SUPERVISOR):
+            with contextlib.suppress(OSError):
+                pidfile.remove(self.settings.pid_file(name))
+            state.remove(self.settings.ready_file(name))
 
     # --- status --------------------------------------------------------------------------
 
-    def status(self, probe_timeout: float = 1.0) -> list[Status]:
-        """Whether each component runs (live pid file) and answers its health check."""
-        statuses = []
-        for component in self.components:
-            record = pidfile.read_live(self.settings.pid_file(component.name))
-            address = record.address if record else component.address(self.settings)
-            healthy = (
-                record is not None
-                and component.serves_health
-                and check_health(address, timeout=probe_timeout) is HealthState.SERVING
+    def status(self, probe_timeout: float = 1.0) -> list[ComponentStatus]:
+        """Every component: its state as the supervisor records it, checked against the process table."""
+        current = state.read(self.settings.state_file)
+        if current is not None and current.supervisor_alive():
+            return [self._managed_status(c, probe_timeout) for c in current.components]
+        stale = {c.name: c for c in current.components} if current is not None else {}
+        names = resolve(self.settings.components)
+        return [self._unsupervised_status(name, stale.get(name), probe_timeout) for name in names]
+
+    def _managed_status(self, record: ComponentState, probe_timeout: float) -> ComponentStatus:
+        alive = record.managed and record.alive()
+        healthy = False
+        if record.state == state.EXTERNAL or alive:
+            healthy = self._healthy(record.name, record.address, record.pid, probe_timeout)
+        shown = record.state
+        if record.managed and record.state == state.RUNNING and not alive:
+            shown = state.RESTARTING  # it just died; the supervisor is about to notice
+        return ComponentStatus(
+            name=record.name,
+            state=shown,
+            running=shown in (state.RUNNING, state.EXTERNAL),
+            managed=record.managed,
+            pid=record.pid if alive else None,
+            address=record.address,
+            healthy=healthy,
+            restarts=record.restarts,
+            ports=dict(record.ports),
+            last_exit=record.last_exit,
+            note=record.error or (None if record.managed else "not started by this STIGMER_HOME; left running"),
+        )
+
+    def _unsupervised_status(self, name: str, stale: ComponentState | None, probe_timeout: float) -> ComponentStatus:
+        component = ALL[name]
+        if stale is not None and stale.managed and stale.alive():
+            return ComponentStatus(
+                name=name,
+                state=state.RUNNING,
+                running=True,
+                managed=True,
+                pid=stale.pid,
+                address=stale.address,
+                healthy=self._healthy(name, stale.address, stale.pid, probe_timeout),
+                restarts=stale.restarts,
+                note="its supervisor is gone, so it is not restarted; `stigmer server stop` stops it",
             )
-            statuses.append(
-                Status(
-                    name=component.name,
-                    running=record is not None,
-                    pid=record.pid if record else None,
-                    address=address,
-                    healthy=healthy,
-                )
-            )
-        return statuses
+        address = component.address(self.settings)
+        answering = address is not None and self._healthy(name, address, None, probe_timeout)
+        return ComponentStatus(
+            name=name,
+            state=state.EXTERNAL if answering else state.STOPPED,
+            running=answering,
+            managed=False,
+            pid=None,
+            address=address,
+            healthy=answering,
+            note=NOT_MANAGED if answering else None,
+        )
+
+    def _healthy(self, name: str, address: str | None, pid: int | None, timeout: float) -> bool:
+        component = ALL[name]
+        if component.health_service is not None:
+            return address is not None and component.health(address, timeout) is HealthState.SERVING
+        if pid is None or component.ready_file_probe is None:
+            return False
+        return component.ready_file_probe(self.settings.ready_file(name), pid).ready(timeout)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _excerpt(self, start: int = 0) -> str:
+        path = self.settings.log_file(SUPERVISOR)
+        lines = tail_lines(path, LOG_LINES_ON_FAILURE, start=start)
+        body = "\n".join(f"  {line}" for line in lines) or "  (empty)"
+        return f". Last lines of {path}:\n{body}"
 
 
-def _log_excerpt(log_path: Path, start: int) -> str:
-    lines = tail_lines(log_path, LOG_LINES_ON_FAILURE, start=start)
-    if not lines:
-        return f" (its log {log_path} is empty)"
-    body = "\n".join(f"  {line}" for line in lines)
-    return f". Last lines of {log_path}:\n{body}"
+def _open_log(path: Path, message: str) -> int:
+    from stigmer.daemon.state import now_iso
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "a") as log:
+        log.write(f"--- {now_iso()} {message} ---\n")
+    return file_size(path)
+
+
+def _read_verdict(fd: int, deadline: float) -> dict[str, object] | None:
+    """The supervisor's verdict line from the pipe; None on EOF without one, or at the deadline."""
+    buffer = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return None
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                if isinstance(message, dict) and message.get("event") in ("running", "failed"):
+                    return message

@@ -34,11 +34,26 @@ class Unavailable(ServerError):
     """The server cannot serve the request now (it is shutting down)."""
 
 
+class AlreadyExists(ServerError):
+    """The request would create something that exists in another shape (a reused request ID)."""
+
+
+class PermissionDenied(ServerError):
+    """The caller may not make this call (a runner-only call without the runner token)."""
+
+
+class Exhausted(ServerError):
+    """A server limit is reached (too many open streams); the caller may try again later."""
+
+
 GRPC_CODES: dict[type[ServerError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     Invalid: grpc.StatusCode.INVALID_ARGUMENT,
     Conflict: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Exhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 

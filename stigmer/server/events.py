@@ -25,6 +25,7 @@ class Change:
 
 
 _CLOSED = object()
+_INTERRUPT = object()
 
 
 class Subscription:
@@ -37,6 +38,10 @@ class Subscription:
     def put(self, item: object) -> None:
         self._queue.put(item)
 
+    def interrupt(self) -> None:
+        """Wake the reader now: its pending ``next`` returns None (e.g. the RPC ended)."""
+        self._queue.put(_INTERRUPT)
+
     def next(self, timeout: float) -> Change | None:
         """The next change, or None when none came within ``timeout`` seconds.
 
@@ -45,6 +50,8 @@ class Subscription:
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
+            return None
+        if item is _INTERRUPT:
             return None
         if item is _CLOSED:
             self._queue.put(item)  # every later call sees the closure too

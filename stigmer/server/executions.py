@@ -5,7 +5,9 @@ Both kinds share everything but creation; an ``ExecutionKind`` says which one a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +16,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from stigmer.api import ids, json_values, validation
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.server import clock, pagination
-from stigmer.server.errors import Conflict, Invalid, NotFound
+from stigmer.server import clock, pagination, secret_values
+from stigmer.server.errors import AlreadyExists, Conflict, Invalid, NotFound
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.resources import find_agent, find_workflow
 from stigmer.server.store import AGENT_KIND, WORKFLOW_KIND, Execution, ExecutionRecord, Store, Transaction
 
-WAITING_FOR_ENGINE = "Waiting for the execution engine: no Temporal connection is configured for this stack yet."
+# Why a new execution waits (status.dispatch.reason) until the dispatcher reports on it.
+NOT_DISPATCHED = "no execution engine has picked it up yet"
+# An execution (spec and status) never grows past this: well below the transport's message limit.
+MAX_EXECUTION_BYTES = 4 * 1024 * 1024
+MAX_REQUEST_ID_LENGTH = 200
 
 HUMAN_MESSAGE_ID = "human"
 
@@ -36,7 +42,8 @@ TASK_TERMINAL_PHASES = TERMINAL_PHASES | {SKIPPED}
 _PHASE_RANK = {PENDING: 1, IN_PROGRESS: 2, COMPLETED: 3, FAILED: 3, CANCELLED: 3}
 _TASK_PHASE_RANK = {**_PHASE_RANK, SKIPPED: 3}
 
-FOLLOW_POLL_SECONDS = 0.25
+# A Subscribe stream is woken when its call ends; this poll is only a fallback.
+FOLLOW_POLL_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +53,17 @@ class ExecutionKind:
     """What differs between agent and workflow executions, apart from their creation."""
 
     name: str
+    id_prefix: str
     target_prefix: str
     find_target: Callable[[Transaction, str], Any]
     list_response: type[pb.ListAgentExecutionsResponse] | type[pb.ListWorkflowExecutionsResponse]
 
 
-AGENT = ExecutionKind(AGENT_KIND, ids.AGENT, find_agent, pb.ListAgentExecutionsResponse)
-WORKFLOW = ExecutionKind(WORKFLOW_KIND, ids.WORKFLOW, find_workflow, pb.ListWorkflowExecutionsResponse)
+AGENT = ExecutionKind(AGENT_KIND, ids.AGENT_EXECUTION, ids.AGENT, find_agent, pb.ListAgentExecutionsResponse)
+WORKFLOW = ExecutionKind(
+    WORKFLOW_KIND, ids.WORKFLOW_EXECUTION, ids.WORKFLOW, find_workflow, pb.ListWorkflowExecutionsResponse
+)
+KINDS = {kind.name: kind for kind in (AGENT, WORKFLOW)}
 
 
 def phase_name(phase: int) -> str:
@@ -71,32 +82,42 @@ def is_terminal(phase: int) -> bool:
 
 
 def create_agent_execution(store: Store, request: pb.CreateAgentExecutionRequest) -> pb.AgentExecution:
-    """Store a new PENDING execution of the agent ``request.agent_ref`` (ID or slug)."""
-    _check_request(request.runtime_env, request.config if request.HasField("config") else None)
+    """Store a new PENDING execution of the agent ``request.agent_ref`` (ID or slug).
+
+    The execution pins the agent as it is now (spec and generation). A create retried with the same
+    ``request_id`` returns the execution the first one stored.
+    """
+    _check_request(request.runtime_env, request.config if request.HasField("config") else None, request.request_id)
     with store.transaction() as tx:
         agent = find_agent(tx, request.agent_ref)
-        parent = request.parent_execution_id
-        if parent and tx.execution(parent) is None:
-            raise NotFound("execution", parent)
         execution = pb.AgentExecution()
         spec = execution.spec
         spec.agent_id = agent.metadata.id
         spec.agent_name = agent.metadata.name
         spec.message = request.message
-        spec.parent_execution_id = parent
-        for key, value in request.runtime_env.items():
-            spec.runtime_env[key].CopyFrom(value)
+        spec.parent_execution_id = request.parent_execution_id
+        spec.request_id = request.request_id
         if request.HasField("config"):
             spec.config.CopyFrom(request.config)
-        _initialize(execution, ids.AGENT_EXECUTION, request.message)
-        tx.insert_execution(AGENT.name, execution)
+        existing = _created_before(tx, AGENT, execution)
+        if existing is not None:
+            return existing
+        _check_parent(tx, spec.parent_execution_id)
+        spec.agent_generation = agent.metadata.generation
+        spec.agent.CopyFrom(agent.spec)
+        missing = secret_values.copy_runtime_env(spec.runtime_env, request.runtime_env, agent.spec.env)
+        _check_required(missing, f"agent {agent.metadata.name!r}")
+        _insert(tx, AGENT, execution, request.message)
     log.info("created agent execution %s of %s", execution.metadata.id, spec.agent_name)
-    return execution
+    return secret_values.redacted(execution)
 
 
 def create_workflow_execution(store: Store, request: pb.CreateWorkflowExecutionRequest) -> pb.WorkflowExecution:
-    """Store a new PENDING execution of the workflow ``request.workflow_ref`` (ID, name or namespace/name)."""
-    _check_request(request.runtime_env, None)
+    """Store a new PENDING execution of the workflow ``request.workflow_ref`` (ID, name or namespace/name).
+
+    Pinning and request IDs as for ``create_agent_execution``.
+    """
+    _check_request(request.runtime_env, None, request.request_id)
     _check_input(request.input_json)
     with store.transaction() as tx:
         workflow = find_workflow(tx, request.workflow_ref)
@@ -107,15 +128,67 @@ def create_workflow_execution(store: Store, request: pb.CreateWorkflowExecutionR
         spec.workflow_namespace = workflow.spec.namespace
         spec.message = request.message
         spec.input_json = request.input_json
-        for key, value in request.runtime_env.items():
-            spec.runtime_env[key].CopyFrom(value)
-        _initialize(execution, ids.WORKFLOW_EXECUTION, request.message)
-        tx.insert_execution(WORKFLOW.name, execution)
+        spec.parent_execution_id = request.parent_execution_id
+        spec.request_id = request.request_id
+        existing = _created_before(tx, WORKFLOW, execution)
+        if existing is not None:
+            return existing
+        _check_parent(tx, spec.parent_execution_id)
+        spec.workflow_generation = workflow.metadata.generation
+        spec.workflow.CopyFrom(workflow.spec)
+        missing = secret_values.copy_runtime_env(spec.runtime_env, request.runtime_env, workflow.spec.env)
+        _check_required(missing, f"workflow {workflow.spec.namespace}/{workflow.metadata.name}")
+        _insert(tx, WORKFLOW, execution, request.message)
     log.info("created workflow execution %s of %s", execution.metadata.id, spec.workflow_name)
-    return execution
+    return secret_values.redacted(execution)
 
 
-def _check_request(runtime_env: Mapping[str, pb.RuntimeEnvValue], config: pb.ExecutionConfig | None) -> None:
+# What a retried create must repeat to be recognised as the same request.
+_REQUEST_FIELDS = ("agent_id", "workflow_id", "message", "parent_execution_id", "input_json")
+
+
+def _created_before(tx: Transaction, kind: ExecutionKind, execution: Execution) -> Any:
+    """The execution stored by an earlier create with the same request ID, or None.
+
+    ``AlreadyExists`` when that create asked for something else (another target, message, ...).
+    """
+    request_id = execution.spec.request_id
+    if not request_id:
+        return None
+    record = tx.execution_by_request(kind.name, request_id)
+    if record is None:
+        return None
+    stored = record.execution.spec
+    differing = [
+        name
+        for name in _REQUEST_FIELDS
+        if name in type(stored).DESCRIPTOR.fields_by_name and getattr(stored, name) != getattr(execution.spec, name)
+    ]
+    if differing:
+        raise AlreadyExists(
+            f"request ID {request_id!r} was already used by execution {record.execution.metadata.id} "
+            f"with a different {', '.join(differing)}: use a new request ID for a new execution"
+        )
+    log.info("create with request ID %s: returning execution %s", request_id, record.execution.metadata.id)
+    return secret_values.redacted(record.execution)
+
+
+def _check_parent(tx: Transaction, parent: str) -> None:
+    if parent and tx.execution(parent) is None:
+        raise NotFound("execution", parent)
+
+
+def _check_required(missing: list[str], owner: str) -> None:
+    if missing:
+        names = ", ".join(missing)
+        raise Invalid.validation(
+            str(validation.Problem("runtime_env", f"{owner} requires {names} (no default value); pass a value"))
+        )
+
+
+def _check_request(
+    runtime_env: Mapping[str, pb.RuntimeEnvValue], config: pb.ExecutionConfig | None, request_id: str
+) -> None:
     problems = [
         validation.Problem(f"runtime_env.{name}", f"{name!r} is not a valid environment variable name")
         for name in runtime_env
@@ -126,6 +199,8 @@ def _check_request(runtime_env: Mapping[str, pb.RuntimeEnvValue], config: pb.Exe
             problems.append(validation.Problem("config.temperature", f"{config.temperature} is not between 0 and 2"))
         if config.timeout_seconds < 0:
             problems.append(validation.Problem("config.timeout_seconds", "must not be negative"))
+    if len(request_id) > MAX_REQUEST_ID_LENGTH:
+        problems.append(validation.Problem("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters"))
     if problems:
         raise Invalid.validation(str(validation.ValidationError(problems)))
 
@@ -137,10 +212,10 @@ def _check_input(input_json: str) -> None:
         raise Invalid.validation(str(validation.Problem("input", str(exc)))) from None
 
 
-def _initialize(execution: Execution, id_prefix: str, message: str) -> None:
+def _insert(tx: Transaction, kind: ExecutionKind, execution: Execution, message: str) -> None:
     now = clock.now()
     meta = execution.metadata
-    meta.id = ids.new_id(id_prefix)
+    meta.id = ids.new_id(kind.id_prefix)
     meta.generation = 1
     meta.created_at.CopyFrom(now)
     meta.updated_at.CopyFrom(now)
@@ -148,7 +223,34 @@ def _initialize(execution: Execution, id_prefix: str, message: str) -> None:
     status.phase = PENDING
     if message:
         status.messages.add(id=HUMAN_MESSAGE_ID, type=pb.MESSAGE_TYPE_HUMAN, content=message, timestamp=now)
-    status.messages.add(id="system-waiting", type=pb.MESSAGE_TYPE_SYSTEM, content=WAITING_FOR_ENGINE, timestamp=now)
+    status.dispatch.waiting = True
+    status.dispatch.reason = NOT_DISPATCHED
+    check_size(execution)
+    tx.insert_execution(kind.name, execution)
+
+
+def check_size(execution: Execution) -> None:
+    """``Invalid`` naming the execution, its largest field and the limit when it is over ``MAX_EXECUTION_BYTES``."""
+    size = execution.ByteSize()
+    if size <= MAX_EXECUTION_BYTES:
+        return
+    field, field_size = max(_field_sizes(execution), key=lambda item: item[1])
+    raise Invalid(
+        f"execution {execution.metadata.id} would be {size} bytes, over the limit of {MAX_EXECUTION_BYTES} bytes "
+        f"(its largest field, {field}, is {field_size} bytes)"
+    )
+
+
+def _field_sizes(execution: Execution) -> Iterator[tuple[str, int]]:
+    for part in ("spec", "status"):
+        message = getattr(execution, part)
+        for field, _ in message.ListFields():
+            probe = type(message)()
+            probe.CopyFrom(message)
+            for other, _ in message.ListFields():
+                if other.name != field.name:
+                    probe.ClearField(other.name)
+            yield f"{part}.{field.name}", probe.ByteSize()
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -165,24 +267,30 @@ def _find(tx: Transaction, kind: ExecutionKind, ref: str) -> ExecutionRecord:
 
 
 def get_execution(store: Store, kind: ExecutionKind, ref: str) -> Execution:
-    """The execution with this ID; ``NotFound`` when there is none of this kind."""
+    """The execution with this ID (secret values redacted); ``NotFound`` when there is none of this kind."""
     with store.transaction() as tx:
-        return _find(tx, kind, ref).execution
+        return secret_values.redacted(_find(tx, kind, ref).execution)
 
 
 def list_executions(
     store: Store, kind: ExecutionKind, request: pb.ListExecutionsRequest
 ) -> pb.ListAgentExecutionsResponse | pb.ListWorkflowExecutionsResponse:
-    """One page of executions in creation order, optionally of one target and in one phase."""
+    """One page of executions in creation order, optionally of one target and in one phase.
+
+    The page ends before it would exceed ``pagination.PAGE_BYTES``; ``remaining`` counts what follows.
+    """
     page = pagination.page(request.page_size, request.page_token)
     if request.phase and request.phase not in _PHASE_RANK:
         raise Invalid(f"unknown phase {request.phase}")
     with store.transaction() as tx:
         target_id = _target_id(tx, kind, request.target_ref.strip()) if request.target_ref.strip() else ""
         records = tx.list_executions(kind.name, page.after, page.size + 1, target_id=target_id, phase=request.phase)
-    token = pagination.next_token([r.execution.metadata.id for r in records], page.size)
-    executions = [r.execution for r in records[: page.size]]  # all of this kind: the store filters by kind
-    return kind.list_response(executions=executions, next_page_token=token)  # type: ignore[arg-type]
+        items = [secret_values.redacted(r.execution) for r in records]
+        count = pagination.fit(items, page.size)
+        last = items[count - 1].metadata.id if count else page.after
+        remaining = tx.count_executions(kind.name, last, target_id=target_id, phase=request.phase)
+    token = pagination.next_token([e.metadata.id for e in items], count)
+    return kind.list_response(executions=items[:count], next_page_token=token, remaining=remaining)  # type: ignore[arg-type]
 
 
 def _target_id(tx: Transaction, kind: ExecutionKind, ref: str) -> str:
@@ -198,16 +306,21 @@ def follow(
     ref: str,
     is_active: Callable[[], bool],
     poll_seconds: float = FOLLOW_POLL_SECONDS,
+    on_end: Callable[[Callable[[], None]], object] | None = None,
 ) -> Iterator[Execution]:
     """The execution's current state, then its state after every change; ends after a terminal phase.
 
-    Ends early when ``is_active()`` turns false (checked at least every ``poll_seconds``). Raises
-    ``NotFound`` if the execution is deleted meanwhile, ``Unavailable`` when the feed closes.
+    Secret values are redacted. Ends early when ``is_active()`` turns false: checked whenever the
+    callback given to ``on_end`` (e.g. ``context.add_callback`` of the RPC) is called, and at least
+    every ``poll_seconds``. Raises ``NotFound`` if the execution is deleted meanwhile,
+    ``Unavailable`` when the feed closes.
     """
     with feed.subscribe(ref.strip()) as subscription:
+        if on_end is not None:
+            on_end(subscription.interrupt)
         with store.transaction() as tx:
             record = _find(tx, kind, ref)
-        yield record.execution
+        yield secret_values.redacted(record.execution)
         revision, phase = record.revision, record.execution.status.phase
         while not is_terminal(phase) and is_active():
             change = subscription.next(poll_seconds)
@@ -216,29 +329,40 @@ def follow(
             if change.execution is None:
                 raise NotFound("execution", ref)
             revision, phase = change.revision, change.execution.status.phase
-            yield change.execution
+            yield change.execution  # published redacted
 
 
 # --- changes --------------------------------------------------------------------------------
 
 
 def update_status(store: Store, feed: ExecutionFeed, kind: ExecutionKind, request: pb.UpdateStatusRequest) -> Execution:
-    """Merge a runner's progress report into the stored status (see ``merge_status``)."""
+    """Merge a runner's progress report into the stored status (see ``merge_status``).
+
+    ``Invalid`` when the execution would grow past ``MAX_EXECUTION_BYTES``.
+    """
     with store.transaction() as tx:
         record = _find(tx, kind, request.execution_id)
         execution = record.execution
         now = clock.now()
         phase = execution.status.phase
         if not merge_status(execution, request, now):
-            return execution
+            return secret_values.redacted(execution)
         if execution.status.phase != phase:
             log.info("execution %s is %s", execution.metadata.id, phase_name(execution.status.phase))
-        execution.metadata.updated_at.CopyFrom(now)
-        revision = tx.update_execution_status(execution.metadata.id, execution.status, now)
+        return _save_status(tx, feed, execution, now)
+
+
+def _save_status(tx: Transaction, feed: ExecutionFeed, execution: Execution, now: Timestamp) -> Execution:
+    """Store the changed status as a new revision, publish it once committed; return it redacted."""
+    check_size(execution)
+    execution.metadata.updated_at.CopyFrom(now)
+    revision = tx.update_execution_status(execution.metadata.id, execution.status, now)
+    snapshot = secret_values.redacted(execution)
+    if snapshot is execution:
         snapshot = type(execution)()
         snapshot.CopyFrom(execution)  # type: ignore[arg-type]  # the same message type: type(execution)()
-        tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
-    return execution
+    tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
+    return snapshot
 
 
 def delete_execution(store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref: str) -> Execution:
@@ -248,7 +372,201 @@ def delete_execution(store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref
         execution_id = record.execution.metadata.id
         tx.delete_execution(execution_id)
         tx.after_commit(lambda: feed.publish(execution_id, record.revision + 1, None))
-    return record.execution
+    return secret_values.redacted(record.execution)
+
+
+# --- cancellation ---------------------------------------------------------------------------
+
+
+CancelHook = Callable[[str, str], None]
+
+
+class CancelHooks:
+    """Who carries a cancellation to the execution engine: hooks called with (kind, execution ID).
+
+    ``cancel_execution`` calls every registered hook, after its change has committed, for an execution
+    the engine may be running (IN_PROGRESS, or PENDING but already dispatched). A hook that raises is
+    logged; the cancellation stays recorded (``status.cancel_requested``, see ``cancel_requested``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hooks: list[CancelHook] = []
+
+    def register(self, hook: CancelHook) -> None:
+        with self._lock:
+            self._hooks.append(hook)
+
+    def notify(self, kind: str, execution_id: str) -> None:
+        with self._lock:
+            hooks = list(self._hooks)
+        for hook in hooks:
+            try:
+                hook(kind, execution_id)
+            except Exception:
+                log.exception("cancel hook %r failed for execution %s", hook, execution_id)
+
+
+def cancel_execution(
+    store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref: str, hooks: CancelHooks | None = None
+) -> Execution:
+    """Cancel an execution: a PENDING one is CANCELLED at once, a running one gets ``cancel_requested``.
+
+    ``Conflict`` ("already COMPLETED") for a terminal execution. Asking again is harmless.
+    """
+    with store.transaction() as tx:
+        record = _find(tx, kind, ref)
+        execution = record.execution
+        status = execution.status
+        execution_id = execution.metadata.id
+        if is_terminal(status.phase):
+            raise Conflict(f"execution {execution_id} is already {phase_name(status.phase)}")
+        now = clock.now()
+        engine_may_run_it = status.phase != PENDING or _dispatched(status)
+        if status.phase == PENDING:
+            _enter_phase(status, CANCELLED, now)
+            status.dispatch.waiting = False
+            status.dispatch.reason = ""
+            log.info("execution %s cancelled before it started", execution_id)
+            result = _save_status(tx, feed, execution, now)
+        elif not status.cancel_requested:
+            status.cancel_requested = True
+            log.info("execution %s: cancellation requested", execution_id)
+            result = _save_status(tx, feed, execution, now)
+        else:
+            result = secret_values.redacted(execution)
+    if engine_may_run_it and hooks is not None:
+        hooks.notify(kind.name, execution_id)
+    return result
+
+
+def cancel_requested(store: Store) -> list[ExecutionRecord]:
+    """IN_PROGRESS executions whose cancellation was requested (for the dispatcher, e.g. after a restart)."""
+    with store.transaction() as tx:
+        records = tx.executions_in_phase(IN_PROGRESS)
+    return [_redacted_record(r) for r in records if r.execution.status.cancel_requested]
+
+
+# --- dispatch -------------------------------------------------------------------------------
+
+
+def _dispatched(status: pb.ExecutionStatus) -> bool:
+    return status.HasField("dispatch") and status.dispatch.HasField("dispatched_at")
+
+
+def _redacted_record(record: ExecutionRecord) -> ExecutionRecord:
+    return ExecutionRecord(record.kind, secret_values.redacted(record.execution), record.revision)
+
+
+def pending_dispatch(store: Store) -> list[ExecutionRecord]:
+    """PENDING executions the engine has not accepted yet (``status.dispatch.waiting``), oldest first.
+
+    Executions stored before dispatch state existed (no ``dispatch``) count as waiting.
+    """
+    with store.transaction() as tx:
+        records = tx.executions_in_phase(PENDING)
+    return [
+        _redacted_record(r)
+        for r in records
+        if not r.execution.status.HasField("dispatch") or r.execution.status.dispatch.waiting
+    ]
+
+
+def mark_dispatched(
+    store: Store, feed: ExecutionFeed, execution_id: str, task_queue: str, now: Timestamp | None = None
+) -> Execution:
+    """Record that the engine accepted the execution (workflow ID = execution ID) on ``task_queue``.
+
+    Publishes the change to subscribers. Idempotent; a no-op for a terminal execution (check the
+    returned phase: a CANCELLED one was cancelled meanwhile, so cancel it in the engine too).
+    """
+    now = now or clock.now()
+
+    def change(status: pb.ExecutionStatus) -> None:
+        dispatch = status.dispatch
+        dispatch.waiting = False
+        dispatch.reason = ""
+        dispatch.engine_workflow_id = execution_id
+        dispatch.task_queue = task_queue
+        if not dispatch.HasField("dispatched_at"):
+            dispatch.dispatched_at.CopyFrom(now)
+
+    return _change_dispatch(store, feed, execution_id, now, change, lambda status: not is_terminal(status.phase))
+
+
+def mark_waiting(
+    store: Store, feed: ExecutionFeed, execution_id: str, reason: str, attempts: int, now: Timestamp | None = None
+) -> Execution:
+    """Record why a PENDING execution still waits for the engine, after ``attempts`` dispatch attempts.
+
+    Publishes the change to subscribers. A no-op once the execution was dispatched or has left PENDING.
+    """
+
+    def change(status: pb.ExecutionStatus) -> None:
+        status.dispatch.waiting = True
+        status.dispatch.reason = reason
+        status.dispatch.attempts = attempts
+
+    return _change_dispatch(
+        store,
+        feed,
+        execution_id,
+        now or clock.now(),
+        change,
+        lambda status: status.phase == PENDING and not _dispatched(status),
+    )
+
+
+def _change_dispatch(
+    store: Store,
+    feed: ExecutionFeed,
+    execution_id: str,
+    now: Timestamp,
+    change: Callable[[pb.ExecutionStatus], None],
+    applies: Callable[[pb.ExecutionStatus], bool],
+) -> Execution:
+    with store.transaction() as tx:
+        record = tx.execution(execution_id)
+        if record is None:
+            raise NotFound("execution", execution_id)
+        execution = record.execution
+        status = execution.status
+        before = status.SerializeToString(deterministic=True)
+        if applies(status):
+            change(status)
+        if status.SerializeToString(deterministic=True) == before:
+            return secret_values.redacted(execution)
+        return _save_status(tx, feed, execution, now)
+
+
+# --- the runtime environment ------------------------------------------------------------------
+
+
+def runtime_env(store: Store, ref: str) -> pb.RuntimeEnv:
+    """The environment of an execution of either kind in clear (for runners only): declared defaults
+    of what it runs, overridden by its runtime values; ``secret_names`` lists the secret ones."""
+    ref = ref.strip()
+    if not ref:
+        raise Invalid("an execution ID is required")
+    with store.transaction() as tx:
+        record = tx.execution(ref)
+        if record is None:
+            raise NotFound("execution", ref)
+        execution = record.execution
+        declared = secret_values.declared_env(execution)
+        if not declared and not _pinned(execution):  # stored before executions pinned their target
+            with contextlib.suppress(NotFound):
+                declared = list(KINDS[record.kind].find_target(tx, _target_of(execution)).spec.env)
+    return secret_values.runtime_env(execution, declared)
+
+
+def _pinned(execution: Execution) -> bool:
+    return execution.spec.HasField("agent" if isinstance(execution, pb.AgentExecution) else "workflow")
+
+
+def _target_of(execution: Execution) -> str:
+    spec = execution.spec
+    return spec.agent_id if isinstance(spec, pb.AgentExecutionSpec) else spec.workflow_id
 
 
 def merge_status(execution: Execution, update: pb.UpdateStatusRequest, now: Timestamp) -> bool:

@@ -55,6 +55,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX executions_by_target ON executions (kind, target_id, id)",
         "CREATE INDEX executions_by_phase ON executions (kind, phase, id)",
     ),
+    # 3: the client's request ID of a create, unique per kind, so that a retried create finds its execution.
+    (
+        "ALTER TABLE executions ADD COLUMN request_id TEXT",
+        "CREATE UNIQUE INDEX executions_by_request ON executions (kind, request_id) WHERE request_id IS NOT NULL",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

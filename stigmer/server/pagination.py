@@ -5,12 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from google.protobuf.message import Message
 
 from stigmer.server.errors import Invalid
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# A page of a List response ends before its items exceed this many serialized bytes, whatever
+# page_size says (a page always holds at least one item: items are smaller than the message limit).
+PAGE_BYTES = 1024 * 1024
+# Framing of one item inside the response (field tag and length prefix), counted generously.
+_ITEM_OVERHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -55,3 +63,13 @@ def page(requested_size: int, token: str) -> Page:
 def next_token(ids: list[str], size: int) -> str:
     """The token for the next page, given the IDs of up to ``size + 1`` fetched items (empty at the end)."""
     return encode_token(ids[size - 1]) if len(ids) > size else ""
+
+
+def fit(items: Sequence[Message], size: int, budget: int = PAGE_BYTES) -> int:
+    """How many of the first ``items`` make the page: at most ``size``, at least one, within ``budget`` bytes."""
+    total = 0
+    for count, item in enumerate(items[:size]):
+        total += item.ByteSize() + _ITEM_OVERHEAD
+        if total > budget and count > 0:
+            return count
+    return min(len(items), size)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
-from stigmer.api import ids
+from stigmer.api import ids, validation
 from stigmer.api.v1.agent_pb2 import Agent, ListAgentsResponse
 from stigmer.api.v1.workflow_pb2 import ListWorkflowsResponse, Workflow
 from stigmer.server import pagination
-from stigmer.server.errors import Invalid, NotFound
+from stigmer.server.errors import Conflict, Invalid, NotFound
 from stigmer.server.store import Store, Transaction
 
 T = TypeVar("T", Agent, Workflow)
@@ -75,39 +75,124 @@ def get_workflow(store: Store, ref: str) -> Workflow:
         return find_workflow(tx, ref)
 
 
-def delete_agent(store: Store, ref: str) -> Agent:
-    """Delete an agent (its executions stay); return what was deleted."""
+def delete_agent(store: Store, ref: str, *, force: bool = False) -> Agent:
+    """Delete an agent (its executions stay); return what was deleted.
+
+    ``Conflict`` naming the referrers when a workflow or another agent uses it, unless ``force``.
+    """
     with store.transaction() as tx:
         agent = find_agent(tx, ref)
+        if not force:
+            _refuse_if_used(f"agent {agent.metadata.name!r}", agent_referrers(tx, agent))
         tx.delete_agent(agent.metadata.id)
         return agent
 
 
-def delete_workflow(store: Store, ref: str) -> Workflow:
-    """Delete a workflow (its executions stay); return what was deleted."""
+def delete_workflow(store: Store, ref: str, *, force: bool = False) -> Workflow:
+    """Delete a workflow (its executions stay); return what was deleted.
+
+    ``Conflict`` naming the referrers when another workflow runs it, unless ``force``.
+    """
     with store.transaction() as tx:
         workflow = find_workflow(tx, ref)
+        if not force:
+            name = f"{workflow.spec.namespace}/{workflow.metadata.name}"
+            _refuse_if_used(f"workflow {name!r}", workflow_referrers(tx, workflow))
         tx.delete_workflow(workflow.metadata.id)
         return workflow
 
 
+def _refuse_if_used(subject: str, referrers: list[str]) -> None:
+    if referrers:
+        raise Conflict(
+            f"{subject} is referenced by {', '.join(referrers)}: change or delete "
+            f"{'it' if len(referrers) == 1 else 'them'} first, or force the deletion"
+        )
+
+
+def agent_referrers(tx: Transaction, agent: Agent) -> list[str]:
+    """What uses the agent: workflows' agent_call tasks (nested too), other agents' sub-agents."""
+    refs = {agent.metadata.name, agent.metadata.id}
+    found = [
+        f"workflow {workflow.spec.namespace}/{workflow.metadata.name} (task {path})"
+        for workflow in tx.all_workflows()
+        for path, kind, config in workflow_tasks(workflow)
+        if kind == "agent_call" and config.get("agent") in refs
+    ]
+    for other in tx.all_agents():
+        if other.metadata.id != agent.metadata.id:
+            found += [
+                f"agent {other.metadata.name} (sub-agent {sub.name or sub.agent_ref})"
+                for sub in other.spec.sub_agents
+                if sub.agent_ref in refs
+            ]
+    return found
+
+
+def workflow_referrers(tx: Transaction, workflow: Workflow) -> list[str]:
+    """What uses the workflow: other workflows' run tasks (nested too), by ID, namespace/name or name."""
+    refs = {workflow.metadata.id, workflow.metadata.name, f"{workflow.spec.namespace}/{workflow.metadata.name}"}
+    return [
+        f"workflow {other.spec.namespace}/{other.metadata.name} (task {path})"
+        for other in tx.all_workflows()
+        if other.metadata.id != workflow.metadata.id
+        for path, kind, config in workflow_tasks(other)
+        if kind == "run" and config.get("workflow") in refs
+    ]
+
+
+def workflow_tasks(workflow: Workflow) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """Every task of the workflow, nested ones included, as (path, kind, config).
+
+    Paths join task names with ``/``; a try's catch tasks are under ``<try>/catch``.
+    """
+    yield from _walk("", [validation.task_to_dict(task) for task in workflow.spec.tasks])
+
+
+def _walk(prefix: str, tasks: Any) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    if not isinstance(tasks, list):
+        return
+    for task in tasks:
+        if not isinstance(task, Mapping):
+            continue
+        path = f"{prefix}{task.get('name', '')}"
+        config = task.get("config")
+        if not isinstance(config, Mapping):
+            continue
+        yield path, str(task.get("kind", "")), config
+        for key in ("do", "branches"):
+            yield from _walk(f"{path}/", config.get(key))
+        catch = config.get("catch")
+        if isinstance(catch, Mapping):
+            yield from _walk(f"{path}/catch/", catch.get("do"))
+
+
 def _list(
-    store: Store, fetch: Callable[[Transaction, str, int], list[T]], page_size: int, page_token: str
-) -> tuple[list[T], str]:
+    store: Store,
+    fetch: Callable[[Transaction, str, int], list[T]],
+    count: Callable[[Transaction, str], int],
+    page_size: int,
+    page_token: str,
+) -> tuple[list[T], str, int]:
+    """A page of items (ending before ``pagination.PAGE_BYTES``), the next token, how many follow."""
     page = pagination.page(page_size, page_token)
     with store.transaction() as tx:
         items = fetch(tx, page.after, page.size + 1)
-    token = pagination.next_token([i.metadata.id for i in items], page.size)
-    return items[: page.size], token
+        size = pagination.fit(items, page.size)
+        remaining = count(tx, items[size - 1].metadata.id if size else page.after)
+    token = pagination.next_token([i.metadata.id for i in items], size)
+    return items[:size], token, remaining
 
 
 def list_agents(store: Store, page_size: int = 0, page_token: str = "") -> ListAgentsResponse:
     """One page of agents in creation order."""
-    agents, token = _list(store, Transaction.list_agents, page_size, page_token)
-    return ListAgentsResponse(agents=agents, next_page_token=token)
+    agents, token, remaining = _list(store, Transaction.list_agents, Transaction.count_agents, page_size, page_token)
+    return ListAgentsResponse(agents=agents, next_page_token=token, remaining=remaining)
 
 
 def list_workflows(store: Store, page_size: int = 0, page_token: str = "") -> ListWorkflowsResponse:
     """One page of workflows in creation order."""
-    workflows, token = _list(store, Transaction.list_workflows, page_size, page_token)
-    return ListWorkflowsResponse(workflows=workflows, next_page_token=token)
+    workflows, token, remaining = _list(
+        store, Transaction.list_workflows, Transaction.count_workflows, page_size, page_token
+    )
+    return ListWorkflowsResponse(workflows=workflows, next_page_token=token, remaining=remaining)

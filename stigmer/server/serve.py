@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import grpc
@@ -17,7 +17,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stigmer.config import Settings
+from stigmer.server import limits, secret_values
 from stigmer.server.events import ExecutionFeed
+from stigmer.server.executions import CancelHooks
 from stigmer.server.migrations import SchemaError
 from stigmer.server.servicers import add_servicers
 from stigmer.server.store import Store
@@ -25,7 +27,7 @@ from stigmer.server.store import Store
 log = logging.getLogger("stigmer.server")
 
 GRACE_SECONDS = 5.0
-MAX_WORKERS = 64
+MAX_WORKERS = limits.worker_threads()
 
 
 class BindError(Exception):
@@ -43,6 +45,9 @@ class StigmerServer:
     health: health.HealthServicer
     feed: ExecutionFeed
     executor: ThreadPoolExecutor
+    # Register here what carries a cancellation to the execution engine (see executions.CancelHooks).
+    cancel_hooks: CancelHooks = field(default_factory=CancelHooks)
+    streams: limits.StreamSlots = field(default_factory=limits.StreamSlots)
 
     def start(self) -> None:
         self.server.start()
@@ -72,13 +77,24 @@ def build_server(settings: Settings, *, address: str | None = None) -> StigmerSe
     ``BindError`` when the address cannot be bound.
     """
     address = address or settings.server_addr
+    runner_token = secret_values.ensure_runner_token(settings.home)
     store = Store.open(settings.db_path)
     executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="stigmer-rpc")
     try:
         # Without this, gRPC sets SO_REUSEPORT and a second server silently shares a port in use.
-        server = grpc.server(executor, options=[("grpc.so_reuseport", 0)])
+        server = grpc.server(
+            executor,
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
+            ],
+        )
         feed = ExecutionFeed()
-        services = add_servicers(server, store, feed)
+        cancel_hooks, streams = CancelHooks(), limits.StreamSlots()
+        services = add_servicers(
+            server, store, feed, runner_token=runner_token, streams=streams, cancel_hooks=cancel_hooks
+        )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for service in ("", *services):
@@ -93,7 +109,7 @@ def build_server(settings: Settings, *, address: str | None = None) -> StigmerSe
         store.close()
         raise
     host = address.rsplit(":", 1)[0]
-    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor)
+    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor, cancel_hooks, streams)
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None) -> int:

@@ -18,9 +18,10 @@ from stigmer.api.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from stigmer.server import apply, executions, resources
+from stigmer.server import apply, executions, resources, secret_values
 from stigmer.server.errors import ServerError, grpc_code
 from stigmer.server.events import ExecutionFeed
+from stigmer.server.limits import StreamSlots
 from stigmer.server.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,7 +76,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     @unary
     def Delete(self, request, context):
-        return resources.delete_agent(self._store, request.ref)
+        return resources.delete_agent(self._store, request.ref, force=request.force)
 
 
 class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
@@ -92,7 +93,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
 
     @unary
     def Delete(self, request, context):
-        return resources.delete_workflow(self._store, request.ref)
+        return resources.delete_workflow(self._store, request.ref, force=request.force)
 
 
 class _ExecutionServicer:
@@ -100,9 +101,13 @@ class _ExecutionServicer:
 
     kind: executions.ExecutionKind
 
-    def __init__(self, store: Store, feed: ExecutionFeed) -> None:
+    def __init__(
+        self, store: Store, feed: ExecutionFeed, streams: StreamSlots, cancel_hooks: executions.CancelHooks
+    ) -> None:
         self._store = store
         self._feed = feed
+        self._streams = streams
+        self._cancel_hooks = cancel_hooks
 
     @unary
     def Get(self, request, context):
@@ -114,11 +119,18 @@ class _ExecutionServicer:
 
     @streaming
     def Subscribe(self, request, context):
-        return executions.follow(self._store, self._feed, self.kind, request.value, context.is_active)
+        with self._streams.slot(context.peer()):
+            yield from executions.follow(
+                self._store, self._feed, self.kind, request.value, context.is_active, on_end=context.add_callback
+            )
 
     @unary
     def UpdateStatus(self, request, context):
         return executions.update_status(self._store, self._feed, self.kind, request)
+
+    @unary
+    def Cancel(self, request, context):
+        return executions.cancel_execution(self._store, self._feed, self.kind, request.value, self._cancel_hooks)
 
     @unary
     def Delete(self, request, context):
@@ -141,13 +153,42 @@ class WorkflowExecutionServicer(_ExecutionServicer, execution_pb2_grpc.WorkflowE
         return executions.create_workflow_execution(self._store, request)
 
 
-def add_servicers(server: grpc.Server, store: Store, feed: ExecutionFeed) -> list[str]:
+class RunnerServicer(execution_pb2_grpc.RunnerServiceServicer):
+    """Calls only runners make: they present the runner token (empty ``token``: nobody may call)."""
+
+    def __init__(self, store: Store, token: str) -> None:
+        self._store = store
+        self._token = token
+
+    @unary
+    def GetRuntimeEnv(self, request, context):
+        presented = dict(context.invocation_metadata()).get(secret_values.RUNNER_TOKEN_METADATA)
+        secret_values.check_runner_token(presented, self._token)
+        return executions.runtime_env(self._store, request.value)
+
+
+def add_servicers(
+    server: grpc.Server,
+    store: Store,
+    feed: ExecutionFeed,
+    *,
+    runner_token: str = "",
+    streams: StreamSlots | None = None,
+    cancel_hooks: executions.CancelHooks | None = None,
+) -> list[str]:
     """Register every Stigmer service on ``server``; return their full names."""
+    streams = streams or StreamSlots()
+    cancel_hooks = cancel_hooks or executions.CancelHooks()
     apply_pb2_grpc.add_ApplyServiceServicer_to_server(ApplyServicer(store), server)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(store), server)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(WorkflowServicer(store), server)
-    execution_pb2_grpc.add_AgentExecutionServiceServicer_to_server(AgentExecutionServicer(store, feed), server)
-    execution_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(WorkflowExecutionServicer(store, feed), server)
+    execution_pb2_grpc.add_AgentExecutionServiceServicer_to_server(
+        AgentExecutionServicer(store, feed, streams, cancel_hooks), server
+    )
+    execution_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(
+        WorkflowExecutionServicer(store, feed, streams, cancel_hooks), server
+    )
+    execution_pb2_grpc.add_RunnerServiceServicer_to_server(RunnerServicer(store, runner_token), server)
     return [
         service.full_name
         for module in (apply_pb2, agent_pb2, workflow_pb2, execution_pb2)

@@ -7,10 +7,11 @@ returns: once a request has been answered, its changes survive a crash of the pr
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from stigmer.api.v1.workflow_pb2 import Workflow
 from stigmer.server import migrations
 
 BUSY_TIMEOUT_MS = 5000
+# The database holds secret runtime values: only the owner may read it (and its -wal and -shm files).
+DB_FILE_MODE = 0o600
 
 AGENT_KIND = "agent"
 WORKFLOW_KIND = "workflow"
@@ -123,6 +126,9 @@ class Transaction:
     def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         return self._conn.execute(sql, args).fetchall()
 
+    def _count(self, sql: str, *args: Any) -> int:
+        return int(self._conn.execute(sql, args).fetchone()[0])
+
     # --- agents -------------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> Agent | None:
@@ -157,6 +163,13 @@ class Transaction:
         """Agents in ID (creation) order, starting after the ID ``after``."""
         rows = self._all("SELECT * FROM agents WHERE id > ? ORDER BY id LIMIT ?", after, limit)
         return [a for a in map(_agent, rows) if a is not None]
+
+    def count_agents(self, after: str = "") -> int:
+        """How many agents have an ID after ``after``."""
+        return self._count("SELECT COUNT(*) FROM agents WHERE id > ?", after)
+
+    def all_agents(self) -> list[Agent]:
+        return [a for a in map(_agent, self._all("SELECT * FROM agents ORDER BY id")) if a is not None]
 
     # --- workflows ----------------------------------------------------------------------
 
@@ -200,18 +213,35 @@ class Transaction:
         rows = self._all("SELECT * FROM workflows WHERE id > ? ORDER BY id LIMIT ?", after, limit)
         return [w for w in map(_workflow, rows) if w is not None]
 
+    def count_workflows(self, after: str = "") -> int:
+        """How many workflows have an ID after ``after``."""
+        return self._count("SELECT COUNT(*) FROM workflows WHERE id > ?", after)
+
+    def all_workflows(self) -> list[Workflow]:
+        return [w for w in map(_workflow, self._all("SELECT * FROM workflows ORDER BY id")) if w is not None]
+
     # --- executions ---------------------------------------------------------------------
 
     def execution(self, execution_id: str) -> ExecutionRecord | None:
         return _execution(self._one("SELECT * FROM executions WHERE id = ?", execution_id))
+
+    def execution_by_request(self, kind: str, request_id: str) -> ExecutionRecord | None:
+        """The execution of this kind that the create with this client request ID stored."""
+        return _execution(self._one("SELECT * FROM executions WHERE kind = ? AND request_id = ?", kind, request_id))
+
+    def executions_in_phase(self, phase: int) -> list[ExecutionRecord]:
+        """Every execution of either kind in this phase, oldest first."""
+        rows = self._all("SELECT * FROM executions WHERE phase = ? ORDER BY created_at, id", phase)
+        return [r for r in map(_execution, rows) if r is not None]
 
     def insert_execution(self, kind: str, execution: Execution) -> ExecutionRecord:
         """Store a new execution at revision 1."""
         meta = execution.metadata
         self._conn.execute(
             """
-            INSERT INTO executions (id, kind, target_id, spec, status, phase, revision, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+            INSERT INTO executions
+                (id, kind, target_id, spec, status, phase, revision, created_at, updated_at, request_id)
+            VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
             """,
             (
                 meta.id,
@@ -222,6 +252,7 @@ class Transaction:
                 execution.status.phase,
                 _nanos(meta.created_at),
                 _nanos(meta.updated_at),
+                execution.spec.request_id or None,
             ),
         )
         return ExecutionRecord(kind=kind, execution=execution, revision=1)
@@ -247,16 +278,32 @@ class Transaction:
         self, kind: str, after: str, limit: int, *, target_id: str = "", phase: int = 0
     ) -> list[ExecutionRecord]:
         """Executions of one kind in ID (creation) order after ``after``, optionally filtered."""
-        sql = "SELECT * FROM executions WHERE kind = ? AND id > ?"
-        args: list[Any] = [kind, after]
-        if target_id:
-            sql += " AND target_id = ?"
-            args.append(target_id)
-        if phase:
-            sql += " AND phase = ?"
-            args.append(phase)
-        rows = self._all(sql + " ORDER BY id LIMIT ?", *args, limit)
+        where, args = _execution_filter(kind, after, target_id, phase)
+        rows = self._all(f"SELECT * FROM executions WHERE {where} ORDER BY id LIMIT ?", *args, limit)
         return [r for r in map(_execution, rows) if r is not None]
+
+    def count_executions(self, kind: str, after: str = "", *, target_id: str = "", phase: int = 0) -> int:
+        """How many executions ``list_executions`` would return after ``after`` without a limit."""
+        where, args = _execution_filter(kind, after, target_id, phase)
+        return self._count(f"SELECT COUNT(*) FROM executions WHERE {where}", *args)
+
+
+def _execution_filter(kind: str, after: str, target_id: str, phase: int) -> tuple[str, list[Any]]:
+    where = "kind = ? AND id > ?"
+    args: list[Any] = [kind, after]
+    if target_id:
+        where += " AND target_id = ?"
+        args.append(target_id)
+    if phase:
+        where += " AND phase = ?"
+        args.append(phase)
+    return where, args
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives -wal and -shm its mode)."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, DB_FILE_MODE))
 
 
 class Store:
@@ -272,6 +319,7 @@ class Store:
         """Open (creating when needed) the database at ``path`` and migrate it to ``schema_version``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             conn.row_factory = sqlite3.Row
@@ -281,6 +329,9 @@ class Store:
                 raise migrations.SchemaError(f"{path}: cannot use WAL journal mode (got {mode!r})")
             conn.execute("PRAGMA synchronous = FULL")
             migrations.migrate(conn, schema_version)
+            for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if companion.exists():
+                    companion.chmod(DB_FILE_MODE)
         except BaseException:
             conn.close()
             raise

@@ -75,7 +75,7 @@ def test_delete_removes_the_workflow_and_the_agent(cli: Cli, api: StackClient, t
 
     deleted = cli("delete", "workflow", f"e2e/{workflow}")
     assert deleted.exit_code == 0, deleted
-    assert f"Deleted workflow {workflow} ({workflow_id})" in deleted.stdout, deleted
+    assert f"Deleted workflow e2e/{workflow} ({workflow_id})" in deleted.stdout, deleted
     assert expect_rpc_error(api.workflows.Get, ref(workflow_id)).code() == grpc.StatusCode.NOT_FOUND
     assert workflow_id not in {w.metadata.id for w in api.list_workflows()}
     got = cli("get", "workflow", f"e2e/{workflow}")

@@ -107,7 +107,7 @@ def test_example_applies(applied: dict[str, Applied], example: str) -> None:
     report = parse_apply(result.stdout)
     assert report.headline == "Deployment successful", result
     agents, workflows = run.expected["agents"], run.expected["workflows"]
-    declared = {("agent", name) for name in agents} | {("workflow", name.rpartition("/")[2]) for name in workflows}
+    declared = {("agent", name) for name in agents} | {("workflow", name) for name in workflows}
     assert set(report.actions()) == declared, f"the apply table does not list what the example declares:\n{result}"
     assert set(report.actions().values()) == {"Created"}, result
     assert report.summary == f"Deployed: {len(agents)} agent(s), {len(workflows)} workflow(s)", result
@@ -124,7 +124,7 @@ def test_every_declared_field_reads_back(applied: dict[str, Applied], example: s
     for (kind, name), stored in run.stored.items():
         declared = run.expected[f"{kind}s"][name]
         assert_subset(stored, declared, what=f"stored {kind} {name!r}")
-        row = report.row(kind, name.rpartition("/")[2])
+        row = report.row(kind, name)
         assert stored["metadata"]["id"] == row.id, f"{kind} {name!r}: stored ID differs from the printed one"
 
 

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.api.v1.apply_pb2 import ApplyRequest
+from stigmer.api.v1.common_pb2 import EnvVar, Ref
 from stigmer.cli.app import cli
 from stigmer.cli.client import StigmerClient
+from stigmer.cli.executions import follow
+from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import Settings
+from stigmer.server import serve
 from support.waits import eventually
-
-serve = pytest.importorskip("stigmer.server.serve", reason="stigmer-server (stigmer.server.serve) is not built yet")
+from tests.unit.messages import make_agent, make_workflow
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,19 +55,41 @@ print("synthesized helper and demo/flow")
 """
 
 
+# `stigmer` as a subprocess, with Ctrl-C raising KeyboardInterrupt even when the test runner was started
+# with SIGINT ignored (a background job): the CLI keeps an ignored SIGINT ignored, as programs should.
+STIGMER_WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from stigmer.cli.main import main; sys.exit(main())"
+)
+
+
 @dataclass
 class Stack:
     address: str
     home: Path
     tmp: Path
+    server: Any  # the in-process stigmer.server.serve.StigmerServer
 
-    def cli(self, *args: str) -> Result:
-        env = {
+    @property
+    def environ(self) -> dict[str, str]:
+        return {
             "STIGMER_HOME": str(self.home),
             "STIGMER_SERVER_ADDR": self.address,
             "PYTHONPATH": str(REPO),  # the entry point's subprocess imports this checkout
         }
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    def cli(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=self.environ, catch_exceptions=False)
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """``stigmer ARGS`` as a subprocess (stdout and stderr piped)."""
+        return subprocess.Popen(
+            [sys.executable, "-c", STIGMER_WITH_CTRL_C, *args],
+            env={**os.environ, **self.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def client(self) -> StigmerClient:
         return StigmerClient(self.address)
@@ -77,7 +107,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     home = tmp_path / "home"
     running = serve.build_server(Settings(home=home), address="127.0.0.1:0")
     with running:
-        yield Stack(address=running.address, home=home, tmp=tmp_path)
+        yield Stack(address=running.address, home=home, tmp=tmp_path, server=running)
 
 
 @pytest.fixture
@@ -95,7 +125,7 @@ def test_apply_creates_then_reports_unchanged(stack: Stack) -> None:
     assert lines[0] == "Deployment successful"
     assert lines[2].split() == ["TYPE", "NAME", "ACTION", "ID"]
     assert lines[3].split()[:3] == ["agent", "helper", "Created"]
-    assert lines[4].split()[:3] == ["workflow", "flow", "Created"]
+    assert lines[4].split()[:3] == ["workflow", "demo/flow", "Created"]
     assert lines[-1] == "Deployed: 1 agent(s), 1 workflow(s)"
     assert "synthesized helper and demo/flow" in first.stderr  # the entry point's output, on stderr
 
@@ -103,7 +133,7 @@ def test_apply_creates_then_reports_unchanged(stack: Stack) -> None:
     report = json.loads(second.stdout)
     assert [(r["kind"], r["name"], r["action"]) for r in report["results"]] == [
         ("agent", "helper", "Unchanged"),
-        ("workflow", "flow", "Unchanged"),
+        ("workflow", "demo/flow", "Unchanged"),
     ]
     assert (report["dry_run"], report["agents"], report["workflows"]) == (False, 1, 1)
 
@@ -196,9 +226,50 @@ def test_follow_times_out_with_exit_4(applied: Stack) -> None:
     result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "1")
     assert result.exit_code == 4
     assert "👤 Human: Hi" in result.stdout
-    assert "ℹ️  System: Waiting for the execution engine" in result.stdout
     assert "Error: timed out after 1s waiting for execution aex-" in result.stderr
     assert result.stderr.rstrip().endswith("(phase PENDING)")
+
+
+def followed_execution(stack: Stack) -> str:
+    """The ID of the one agent execution, once a client follows it (Subscribe is open)."""
+    with stack.client() as client:
+
+        def subscribed() -> str:
+            found = client.agent_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+            assert len(found) == 1, f"expected one execution, found {len(found)}"
+            execution_id = found[0].metadata.id
+            assert stack.server.feed.subscriber_count(execution_id) == 1, "nobody follows the execution yet"
+            return execution_id
+
+        return eventually(subscribed, timeout=30, interval=0.02)
+
+
+@pytest.mark.parametrize(
+    ("sig", "status", "line"),
+    [(signal.SIGTERM, 143, "Terminated (SIGTERM)"), (signal.SIGINT, 130, "Interrupted (SIGINT)")],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_signal_while_following_names_it_and_exits_128_plus_signum(
+    applied: Stack, sig: signal.Signals, status: int, line: str
+) -> None:
+    process = applied.spawn("run", "helper", "-m", "Hi", "--timeout", "120")
+    try:
+        execution_id = followed_execution(applied)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert process.returncode == status == 128 + sig, stderr
+    assert f"Execution ID: {execution_id}" in stdout
+    assert stderr.splitlines()[-1] == line, stderr
+    assert "Error" not in stderr and "Traceback" not in stderr, stderr
+
+    def unsubscribed() -> None:
+        assert applied.server.feed.subscriber_count(execution_id) == 0, "the CLI's stream was left open"
+
+    eventually(unsubscribed, timeout=10)
 
 
 def drive_first_execution(stack: Stack, final_phase: int, error: str = "") -> threading.Thread:
@@ -247,14 +318,16 @@ def test_follow_streams_to_completion(applied: Stack) -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     for line in (
+        "⏳ Execution pending...",
         "👤 Human: What is the answer?",
+        "▶️ Execution started",
         "🤖 Agent: Thinking",
         '🔧 Tool: lookup(q="answer") → 42',
-        "▶ Task answer started",
+        "⚙️ Task: answer [Running]",
         "🤖 Agent: The answer is 42",
-        "✓ Task answer completed",
+        "✓ Task: answer [Completed]",
         "✅ Execution completed",
-        "Total messages: 4",
+        "Total messages: 3",  # the user's and the agent's two: no system message while waiting for dispatch
         "Tool calls: 1",
     ):
         assert out.count(line) == 1, f"{line!r} should appear exactly once in:\n{out}"
@@ -262,13 +335,92 @@ def test_follow_streams_to_completion(applied: Stack) -> None:
     assert "Duration: " in out
 
 
-def test_follow_failed_execution_exits_1(applied: Stack) -> None:
+def test_follow_failed_execution_exits_5(applied: Stack) -> None:
     driver = drive_first_execution(applied, pb.EXECUTION_PHASE_FAILED, error="model not found")
     result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "30")
     driver.join(timeout=10)
-    assert result.exit_code == 1
-    assert "✗ Task answer failed: model not found" in result.stdout
+    assert result.exit_code == ExitStatus.EXECUTION_FAILED == 5
+    assert "✗ Task: answer [Failed]\n  Error: model not found\n" in result.stdout
     assert "❌ Execution failed\nError: model not found\nDuration:" in result.stdout
+
+
+def test_follow_cancelled_execution_exits_6(applied: Stack) -> None:
+    driver = drive_first_execution(applied, pb.EXECUTION_PHASE_CANCELLED)
+    result = applied.cli("run", "helper", "-m", "Hi", "--timeout", "30")
+    driver.join(timeout=10)
+    assert result.exit_code == ExitStatus.EXECUTION_CANCELLED == 6
+    assert "⛔ Execution cancelled\nDuration:" in result.stdout
+
+
+def finish(stack: Stack, execution_id: str, kind: str = "agent", **update: Any) -> None:
+    with stack.client() as client:
+        service = client.agent_executions if kind == "agent" else client.workflow_executions
+        request = pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_IN_PROGRESS)
+        service.UpdateStatus(request, timeout=5)
+        service.UpdateStatus(pb.UpdateStatusRequest(execution_id=execution_id, **update), timeout=5)
+
+
+def test_following_a_finished_execution_ends_at_once_with_its_json(applied: Stack) -> None:
+    created = applied.cli("run", "demo/flow", "--no-follow", "-o", "json")
+    execution_id = json.loads(created.stdout)["metadata"]["id"]
+    finish(
+        applied,
+        execution_id,
+        "workflow",
+        phase=pb.EXECUTION_PHASE_COMPLETED,
+        tasks=[
+            pb.TaskStatus(path="init", name="init", phase=pb.EXECUTION_PHASE_COMPLETED),
+            pb.TaskStatus(path="later", name="later", phase=pb.EXECUTION_PHASE_SKIPPED),
+        ],
+        output_json='{"n": 9007199254740993}',
+    )
+    with applied.client() as client:
+        final = follow(client, "workflow", execution_id, timeout=30)
+    assert final.status.phase == pb.EXECUTION_PHASE_COMPLETED
+
+    shown = applied.cli("get", "execution", execution_id)
+    assert "  ✓ Task: init [Completed]\n  ⊘ Task: later [Skipped]" in shown.stdout
+    assert "Workflow:" in shown.stdout and "demo/flow (wfl-" in shown.stdout
+    data = json.loads(applied.cli("get", "execution", execution_id, "-o", "json").stdout)
+    assert data["status"]["output"] == {"n": 9007199254740993}  # integers stay exact
+    assert [t["path"] for t in data["status"]["tasks"]] == ["init", "later"]
+
+
+def test_run_of_an_ambiguous_workflow_name_lists_the_namespaces(applied: Stack) -> None:
+    with applied.client() as client:
+        client.apply.Apply(ApplyRequest(workflows=[make_workflow(name="flow", namespace="other")]), timeout=10)
+    result = applied.cli("run", "flow", "--no-follow")
+    assert result.exit_code == ExitStatus.ERROR
+    assert "ambiguous" in result.stderr
+    assert "demo" in result.stderr and "other" in result.stderr
+    assert result.stdout == ""
+    named = applied.cli("run", "other/flow", "--no-follow")
+    assert named.exit_code == 0, named.stderr
+    assert named.stdout.splitlines()[0] == "Workflow execution started: other/flow"
+
+
+def test_workflows_are_named_with_their_namespace_and_runnable_by_id(applied: Stack) -> None:
+    workflow_id = json.loads(applied.cli("get", "workflow", "flow", "-o", "json").stdout)["metadata"]["id"]
+    started = applied.cli("run", workflow_id, "--no-follow")
+    assert started.exit_code == 0, started.stderr
+    assert started.stdout.splitlines()[0] == "Workflow execution started: demo/flow"
+    listed = applied.cli("list", "executions").stdout.splitlines()
+    assert listed[1].split()[1:3] == ["workflow", "demo/flow"]
+    deleted = applied.cli("delete", "workflow", workflow_id)
+    assert deleted.stdout == f"Deleted workflow demo/flow ({workflow_id})\n"
+
+
+def test_run_marks_values_of_declared_secrets_secret(applied: Stack) -> None:
+    agent = make_agent("vault", env=[EnvVar(name="TOKEN", secret=True)])
+    with applied.client() as client:
+        client.apply.Apply(ApplyRequest(agents=[agent]), timeout=10)
+    result = applied.cli("run", "vault", "--runtime-env", "TOKEN=hunter2", "--no-follow", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    execution = json.loads(result.stdout)
+    with applied.client() as client:
+        stored = client.agent_executions.Get(Ref(value=execution["metadata"]["id"]), timeout=5)
+    assert stored.spec.runtime_env["TOKEN"].secret  # sent as a secret, though given without secret:
 
 
 def test_new_project_applies_out_of_the_box(stack: Stack) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +15,11 @@ from stigmer.api.validation import Problem, ValidationError
 from stigmer.cli.app import cli
 from stigmer.cli.environment import Environment
 from stigmer.cli.error_table import describe_error, report_error
-from stigmer.cli.errors import CommandTimeoutError, NotFoundError, ProjectError
+from stigmer.cli.errors import CommandTimeoutError, NotFoundError, ProjectError, Terminated
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import ConfigError
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
+from support.ports import free_port
 
 ADDRESS = "127.0.0.1:7234"
 
@@ -52,7 +52,21 @@ class FakeRpcError(grpc.RpcError):
             "validation error: agent 'x': spec.model: model is required",
         ),
         (FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, ""), ExitStatus.TIMEOUT, "did not answer in time"),
-        (FakeRpcError(grpc.StatusCode.INTERNAL, "boom"), ExitStatus.ERROR, "stigmer-server answered INTERNAL: boom"),
+        (
+            FakeRpcError(grpc.StatusCode.FAILED_PRECONDITION, "agent 'x' is used by workflow demo/flow"),
+            ExitStatus.ERROR,
+            "agent 'x' is used by workflow demo/flow",
+        ),
+        (
+            FakeRpcError(grpc.StatusCode.PERMISSION_DENIED, "no"),
+            ExitStatus.ERROR,
+            "stigmer-server answered PERMISSION_DENIED: no",
+        ),
+        (
+            FakeRpcError(grpc.StatusCode.INTERNAL, "boom"),
+            ExitStatus.INTERNAL_ERROR,
+            "stigmer-server failed (INTERNAL: boom); this is a bug in stigmer-server",
+        ),
         (
             ValidationError([Problem("spec.model", "model is required")], "agent 'x'"),
             ExitStatus.ERROR,
@@ -64,8 +78,13 @@ class FakeRpcError(grpc.RpcError):
         (CommandTimeoutError("timed out after 1s"), ExitStatus.TIMEOUT, "timed out after 1s"),
         (StartTimeoutError("not ready in time"), ExitStatus.TIMEOUT, "not ready in time"),
         (DaemonError("exited with code 1"), ExitStatus.ERROR, "exited with code 1"),
-        (KeyboardInterrupt(), ExitStatus.INTERRUPTED, "interrupted"),
-        (RuntimeError("surprise"), ExitStatus.ERROR, "RuntimeError: surprise (run again with --traceback"),
+        (KeyboardInterrupt(), ExitStatus.INTERRUPTED, "Interrupted (SIGINT)"),
+        (Terminated(), ExitStatus.TERMINATED, "Terminated (SIGTERM)"),
+        (
+            RuntimeError("surprise"),
+            ExitStatus.INTERNAL_ERROR,
+            "unexpected RuntimeError: surprise; this is a bug in stigmer; run again with --traceback",
+        ),
     ],
 )
 def test_exception_table(exc: BaseException, status: ExitStatus, message: str) -> None:
@@ -74,18 +93,28 @@ def test_exception_table(exc: BaseException, status: ExitStatus, message: str) -
     assert message in got_message
 
 
+def test_exit_codes_are_stable() -> None:
+    """Scripts rely on these numbers: changing one is a breaking change."""
+    assert {status.name: int(status) for status in ExitStatus} == {
+        "OK": 0,
+        "ERROR": 1,
+        "USAGE": 2,
+        "SERVER_UNAVAILABLE": 3,
+        "TIMEOUT": 4,
+        "EXECUTION_FAILED": 5,
+        "EXECUTION_CANCELLED": 6,
+        "INTERNAL_ERROR": 70,
+        "INTERRUPTED": 130,
+        "TERMINATED": 143,
+    }
+
+
 def test_report_error_prints_only_the_error_line_without_traceback() -> None:
     env = Environment(stdout=io.StringIO(), stderr=io.StringIO())
     status = report_error(NotFoundError("agent 'x' not found"), env)
     assert status == ExitStatus.ERROR
     assert env.stderr.getvalue() == "Error: agent 'x' not found\n"
     assert env.stdout.getvalue() == ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_unreachable_server_exits_3_with_the_start_hint(tmp_path: Path) -> None:
@@ -124,33 +153,47 @@ def interrupt() -> None:
     raise KeyboardInterrupt
 
 
+@click.command("terminate")
+def terminate() -> None:
+    raise Terminated
+
+
+EXTRA_COMMANDS = (explode, interrupt, terminate)
+
+
 @pytest.fixture
 def extra_commands() -> Iterator[None]:
-    cli.add_command(explode)
-    cli.add_command(interrupt)
+    for command in EXTRA_COMMANDS:
+        cli.add_command(command)
     yield
-    cli.commands.pop("explode")
-    cli.commands.pop("interrupt")
+    for command in EXTRA_COMMANDS:
+        cli.commands.pop(str(command.name))
 
 
 @pytest.mark.usefixtures("extra_commands")
 def test_traceback_flag_shows_the_real_error() -> None:
     plain = CliRunner().invoke(cli, ["explode"])
-    assert plain.exit_code == ExitStatus.ERROR
+    assert plain.exit_code == ExitStatus.INTERNAL_ERROR == 70
     assert "Traceback" not in plain.stderr
-    assert "Error: RuntimeError: the real cause" in plain.stderr
+    assert plain.stderr == (
+        "Error: unexpected RuntimeError: the real cause; this is a bug in stigmer; "
+        "run again with --traceback to see where it happened, and report it\n"
+    )
 
     detailed = CliRunner().invoke(cli, ["--traceback", "explode"])
-    assert detailed.exit_code == ExitStatus.ERROR
+    assert detailed.exit_code == ExitStatus.INTERNAL_ERROR
     assert "Traceback (most recent call last)" in detailed.stderr
     assert 'raise RuntimeError("the real cause")' in detailed.stderr
 
 
 @pytest.mark.usefixtures("extra_commands")
-def test_ctrl_c_exits_130() -> None:
-    result = CliRunner().invoke(cli, ["interrupt"])
-    assert result.exit_code == ExitStatus.INTERRUPTED == 130
-    assert "Error: interrupted" in result.stderr
+def test_signals_are_named_not_reported_as_errors() -> None:
+    interrupted = CliRunner().invoke(cli, ["interrupt"])
+    assert (interrupted.exit_code, interrupted.stderr) == (ExitStatus.INTERRUPTED, "\nInterrupted (SIGINT)\n")
+    assert interrupted.exit_code == 130
+    terminated = CliRunner().invoke(cli, ["terminate"])
+    assert (terminated.exit_code, terminated.stderr) == (ExitStatus.TERMINATED, "\nTerminated (SIGTERM)\n")
+    assert terminated.exit_code == 143
 
 
 def test_usage_errors_exit_2() -> None:
@@ -161,3 +204,9 @@ def test_usage_errors_exit_2() -> None:
     assert "'NOEQUALS' is not KEY=VALUE or secret:KEY=VALUE" in bad_env.stderr
     bad_follow = CliRunner().invoke(cli, ["run", "x", "--follow=maybe"])
     assert bad_follow.exit_code == ExitStatus.USAGE
+
+
+def test_root_help_lists_every_exit_code() -> None:
+    help_text = " ".join(CliRunner().invoke(cli, ["--help"]).stdout.split())
+    for status in ExitStatus:
+        assert f" {int(status)} " in help_text, f"exit code {int(status)} ({status.name}) is not in stigmer --help"

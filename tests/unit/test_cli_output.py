@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.apply_pb2 import (
@@ -18,7 +16,6 @@ from stigmer.api.v1.apply_pb2 import (
 from stigmer.api.v1.common_pb2 import Metadata
 from stigmer.cli.commands.apply import apply_report, apply_text
 from stigmer.cli.environment import Environment
-from stigmer.cli.execution_view import ExecutionView, summary_lines
 from stigmer.cli.output import spinner, table, to_json
 from stigmer.cli.resource_views import agents_table, resource_dict
 
@@ -43,15 +40,25 @@ def response(dry_run: bool = False) -> ApplyResponse:
 
 
 def test_apply_text_report() -> None:
-    assert apply_text(apply_report(response())).splitlines() == [
+    assert apply_text(apply_report(response(), ["demo"])).splitlines() == [
         "Deployment successful",
         "",
-        "TYPE      NAME           ACTION     ID",
-        "agent     code-reviewer  Created    agt-1",
-        "workflow  fetch-data     Unchanged  wfl-2",
+        "TYPE      NAME             ACTION     ID",
+        "agent     code-reviewer    Created    agt-1",
+        "workflow  demo/fetch-data  Unchanged  wfl-2",
         "",
         "Deployed: 1 agent(s), 1 workflow(s)",
     ]
+
+
+def test_apply_report_names_workflows_by_namespace_in_request_order() -> None:
+    results = [
+        ApplyResult(kind="agent", name="a", action=APPLY_ACTION_CREATED, id="agt-1"),
+        ApplyResult(kind="workflow", name="sync", action=APPLY_ACTION_CREATED, id="wfl-1"),
+        ApplyResult(kind="workflow", name="sync", action=APPLY_ACTION_CREATED, id="wfl-2"),
+    ]
+    report = apply_report(ApplyResponse(results=results), ["billing", "crm"])
+    assert [r["name"] for r in report["results"]] == ["a", "billing/sync", "crm/sync"]
 
 
 def test_apply_dry_run_text_report() -> None:
@@ -62,11 +69,11 @@ def test_apply_dry_run_text_report() -> None:
 
 
 def test_apply_json_report() -> None:
-    assert json.loads(to_json(apply_report(response()))) == {
+    assert json.loads(to_json(apply_report(response(), ["demo"]))) == {
         "dry_run": False,
         "results": [
             {"kind": "agent", "name": "code-reviewer", "action": "Created", "id": "agt-1"},
-            {"kind": "workflow", "name": "fetch-data", "action": "Unchanged", "id": "wfl-2"},
+            {"kind": "workflow", "name": "demo/fetch-data", "action": "Unchanged", "id": "wfl-2"},
         ],
         "agents": 1,
         "workflows": 1,
@@ -93,56 +100,6 @@ def test_secret_runtime_values_are_masked_in_json() -> None:
     text = to_json(resource_dict(execution))
     assert "hunter2" not in text
     assert json.loads(text)["spec"]["runtime_env"]["REGION"]["value"] == "eu"
-
-
-def ts(seconds: float) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
-    return stamp
-
-
-def test_execution_view_prints_each_new_item_once_then_a_summary() -> None:
-    view = ExecutionView()
-    execution = pb.AgentExecution()
-    status = execution.status
-    status.phase = pb.EXECUTION_PHASE_PENDING
-    status.messages.add(type=pb.MESSAGE_TYPE_HUMAN, content="Review PR 42")
-    assert view.update(execution) == ["👤 Human: Review PR 42"]
-    assert view.update(execution) == []
-
-    status.phase = pb.EXECUTION_PHASE_IN_PROGRESS
-    status.started_at.CopyFrom(ts(100))
-    status.tool_calls.add(id="c1", name="get_pr", result="3 files", arguments_json='{"number": 42}')
-    status.tasks.add(name="fetch", phase=pb.EXECUTION_PHASE_IN_PROGRESS)
-    status.messages.add(type=pb.MESSAGE_TYPE_AGENT, content="Looking at it")
-    assert view.update(execution) == [
-        "🤖 Agent: Looking at it",
-        "🔧 Tool: get_pr(number=42) → 3 files",
-        "▶ Task fetch started",
-    ]
-
-    status.tasks[0].phase = pb.EXECUTION_PHASE_COMPLETED
-    status.tasks.add(name="post", phase=pb.EXECUTION_PHASE_FAILED, error="HTTP 500")
-    status.phase = pb.EXECUTION_PHASE_FAILED
-    status.error = "task post failed"
-    status.completed_at.CopyFrom(ts(101.25))
-    assert view.update(execution) == ["✓ Task fetch completed", "✗ Task post failed: HTTP 500"]
-    assert view.finished
-    assert summary_lines(execution) == [
-        "❌ Execution failed",
-        "Error: task post failed",
-        "Duration: 1.2s",
-        "Total messages: 2",
-        "Tool calls: 1",
-    ]
-
-
-def test_completed_and_cancelled_summaries() -> None:
-    execution = pb.WorkflowExecution()
-    execution.status.phase = pb.EXECUTION_PHASE_COMPLETED
-    assert summary_lines(execution)[0] == "✅ Execution completed"
-    execution.status.phase = pb.EXECUTION_PHASE_CANCELLED
-    assert summary_lines(execution)[0] == "⛔ Execution cancelled"
 
 
 def test_no_spinner_when_stderr_is_not_a_terminal() -> None:

@@ -81,3 +81,43 @@ def test_unknown_keys_are_rejected_and_the_known_ones_listed(tmp_path: Path) -> 
 def test_bad_agent_runner_mode_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'podman' is not one of process, docker"):
         load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_AGENT_RUNNER_MODE": "podman"})
+
+
+def test_components_default_to_all(tmp_path: Path) -> None:
+    assert load_settings({"STIGMER_HOME": str(tmp_path)}).components == config.COMPONENTS
+
+
+def test_components_from_config_list_string_and_environment(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("components: [stigmer-server, temporal]\n")
+    assert load_settings({"STIGMER_HOME": str(tmp_path)}).components == ("stigmer-server", "temporal")
+    (tmp_path / "config.yaml").write_text("components: stigmer-server\n")
+    assert load_settings({"STIGMER_HOME": str(tmp_path)}).components == ("stigmer-server",)
+    from_env = load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_COMPONENTS": "temporal, agent-runner"})
+    assert from_env.components == ("temporal", "agent-runner")
+
+
+def test_unknown_component_names_its_source(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("components: [stigmer-server, warp-drive]\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml \(components\): unknown component\(s\) warp-drive; known:"):
+        load_settings({"STIGMER_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match="STIGMER_COMPONENTS: no component named"):
+        load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_COMPONENTS": " , "})
+
+
+@pytest.mark.parametrize("var", ["STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR"])
+@pytest.mark.parametrize("value", [":99999", "127.0.0.1", ":0", "127.0.0.1:x"])
+def test_bad_address_in_environment_is_an_error(tmp_path: Path, var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{var}: "):
+        load_settings({"STIGMER_HOME": str(tmp_path), var: value})
+
+
+def test_bad_address_in_config_file_names_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("temporal_addr: 'localhost:70000'\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml \(temporal_addr\): 'localhost:70000': port 70000 is out"):
+        load_settings({"STIGMER_HOME": str(tmp_path)})
+
+
+def test_runtime_paths(tmp_path: Path) -> None:
+    settings = load_settings({"STIGMER_HOME": str(tmp_path)})
+    assert settings.state_file == tmp_path.resolve() / "run" / "stack.json"
+    assert settings.ready_file("agent-runner") == tmp_path.resolve() / "run" / "agent-runner.ready"

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import queue
+import re
+import sqlite3
 import threading
 from typing import Any
 
 import pytest
 
+from stigmer.api import validation
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.apply_pb2 import ApplyRequest
-from stigmer.server import executions, resources
+from stigmer.server import executions, limits, pagination, resources
 from stigmer.server.apply import apply
-from stigmer.server.errors import Conflict, Invalid, NotFound, Unavailable
+from stigmer.server.errors import AlreadyExists, Conflict, Invalid, NotFound, Unavailable
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.executions import AGENT, WORKFLOW
 from stigmer.server.store import Store
@@ -24,6 +27,7 @@ IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
 COMPLETED = pb.EXECUTION_PHASE_COMPLETED
 FAILED = pb.EXECUTION_PHASE_FAILED
 CANCELLED = pb.EXECUTION_PHASE_CANCELLED
+SKIPPED = pb.EXECUTION_PHASE_SKIPPED
 
 
 @pytest.fixture
@@ -58,7 +62,7 @@ def revision(store: Store, execution_id: str) -> int:
 # --- creation ------------------------------------------------------------------------------
 
 
-def test_a_new_agent_execution_is_pending_with_the_users_message_then_a_system_message(store: Store) -> None:
+def test_a_new_agent_execution_is_pending_with_the_users_message_and_waits_for_dispatch(store: Store) -> None:
     execution = create(store, runtime_env={"TOKEN": pb.RuntimeEnvValue(value="s3cret", secret=True)})
 
     assert execution.metadata.id.startswith("aex-")
@@ -66,19 +70,17 @@ def test_a_new_agent_execution_is_pending_with_the_users_message_then_a_system_m
     assert execution.spec.agent_id.startswith("agt-")
     assert execution.spec.runtime_env["TOKEN"].secret
     assert execution.status.phase == PENDING
-    assert [(m.type, m.content) for m in execution.status.messages] == [
-        (pb.MESSAGE_TYPE_HUMAN, "Review PR 1"),
-        (pb.MESSAGE_TYPE_SYSTEM, executions.WAITING_FOR_ENGINE),
-    ]
-    assert executions.WAITING_FOR_ENGINE == (
-        "Waiting for the execution engine: no Temporal connection is configured for this stack yet."
+    assert [(m.type, m.content) for m in execution.status.messages] == [(pb.MESSAGE_TYPE_HUMAN, "Review PR 1")]
+    assert execution.status.dispatch == pb.DispatchState(
+        waiting=True, reason="no execution engine has picked it up yet"
     )
     assert executions.get_execution(store, AGENT, execution.metadata.id) == execution
 
 
-def test_without_a_message_only_the_system_message_is_stored(store: Store) -> None:
+def test_without_a_message_no_message_is_stored(store: Store) -> None:
     execution = create(store, message="")
-    assert [m.type for m in execution.status.messages] == [pb.MESSAGE_TYPE_SYSTEM]
+    assert list(execution.status.messages) == []
+    assert execution.status.dispatch.waiting
 
 
 def test_the_agent_can_be_named_by_id(store: Store) -> None:
@@ -120,7 +122,7 @@ def test_a_workflow_execution_names_its_workflow(store: Store, ref: str) -> None
     assert execution.spec.workflow_name == "fetch-data"
     assert json.loads(execution.spec.input_json) == {"city": "Paris", "n": 9007199254740993}
     assert execution.status.phase == PENDING
-    assert execution.status.messages[-1].content == executions.WAITING_FOR_ENGINE
+    assert execution.status.dispatch.waiting
 
 
 def test_an_unknown_workflow_is_not_found(store: Store) -> None:
@@ -317,7 +319,7 @@ def test_follow_sends_the_current_state_then_every_change_then_ends(store: Store
 
     states = [follower.next() for _ in range(4)]
     assert [s.status.phase for s in states] == [IN_PROGRESS, IN_PROGRESS, IN_PROGRESS, COMPLETED]
-    assert [len(s.status.messages) for s in states] == [2, 3, 4, 4]
+    assert [len(s.status.messages) for s in states] == [1, 2, 3, 3]
     follower.join()
     assert follower.states.empty()
     assert feed.subscriber_count(execution_id) == 0
@@ -357,3 +359,309 @@ def test_follow_ends_with_unavailable_when_the_feed_closes(store: Store, feed: E
 def test_following_an_unknown_execution_is_not_found(store: Store, feed: ExecutionFeed) -> None:
     with pytest.raises(NotFound, match="execution 'aex-ghost' not found"):
         next(executions.follow(store, feed, AGENT, "aex-ghost", lambda: True))
+
+
+# --- status protocol: replays, terminal conflicts, task paths ------------------------------------
+
+
+def test_a_replayed_update_keeps_the_revision_and_the_status(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    report = {
+        "phase": IN_PROGRESS,
+        "messages": [pb.Message(id="m1", type=pb.MESSAGE_TYPE_AGENT, content="Looking")],
+        "tool_calls": [pb.ToolCall(id="t1", name="get_pr", phase=IN_PROGRESS)],
+        "tasks": [pb.TaskStatus(path="review", phase=IN_PROGRESS)],
+    }
+    first = update(store, feed, execution_id, **report)
+    after_first = revision(store, execution_id)
+    replayed = update(store, feed, execution_id, **report)
+    assert revision(store, execution_id) == after_first
+    assert replayed == first
+    assert (len(replayed.status.messages), len(replayed.status.tool_calls), len(replayed.status.tasks)) == (2, 1, 1)
+
+
+def test_an_identical_terminal_update_is_a_no_op_and_a_different_one_is_rejected(
+    store: Store, feed: ExecutionFeed
+) -> None:
+    execution_id = create(store).metadata.id
+    final = {"phase": COMPLETED, "output_json": '{"ok": true}'}
+    update(store, feed, execution_id, **final)
+    done = revision(store, execution_id)
+    update(store, feed, execution_id, **final)  # a retried report of the end
+    assert revision(store, execution_id) == done
+
+    with pytest.raises(Conflict, match=r"is COMPLETED and accepts no further status updates"):
+        update(store, feed, execution_id, phase=COMPLETED, output_json='{"ok": false}')
+    with pytest.raises(Conflict, match=r"is COMPLETED and accepts no further status updates"):
+        update(store, feed, execution_id, phase=FAILED)
+    stored = executions.get_execution(store, AGENT, execution_id)
+    assert (stored.status.phase, json.loads(stored.status.output_json)) == (COMPLETED, {"ok": True})
+
+
+def test_task_statuses_are_keyed_by_path(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="loop/0/post", phase=COMPLETED, output_json="0")])
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="loop/1/post", phase=IN_PROGRESS)])
+    status = update(store, feed, execution_id, tasks=[pb.TaskStatus(path="loop/1/post", phase=FAILED, error="boom")])
+    assert [(t.path, t.name, t.phase, t.error, t.output_json) for t in status.status.tasks] == [
+        ("loop/0/post", "post", COMPLETED, "", "0"),
+        ("loop/1/post", "post", FAILED, "boom", ""),
+    ]
+
+
+def test_a_skipped_task_is_finished_without_starting(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    status = update(store, feed, execution_id, tasks=[pb.TaskStatus(path="check/else", phase=SKIPPED)]).status
+    (task,) = status.tasks
+    assert task.phase == SKIPPED
+    assert task.HasField("completed_at")
+    assert not task.HasField("started_at")
+    with pytest.raises(Invalid, match=r"phase: unknown phase 6"):
+        update(store, feed, execution_id, phase=SKIPPED)  # an execution is never SKIPPED
+
+
+# --- request IDs ---------------------------------------------------------------------------------
+
+
+def count_executions(store: Store) -> int:
+    with store.transaction() as tx:
+        return tx.count_executions("agent") + tx.count_executions("workflow")
+
+
+def test_a_retried_create_with_the_same_request_id_returns_the_same_execution(store: Store) -> None:
+    first = create(store, request_id="req-1")
+    again = create(store, request_id="req-1")
+    assert again == first
+    assert count_executions(store) == 1
+    assert create(store, request_id="req-2").metadata.id != first.metadata.id
+    assert create(store).metadata.id != create(store).metadata.id  # no request ID: every create is new
+
+
+def test_request_ids_are_per_kind(store: Store) -> None:
+    agent_execution = create(store, message="", request_id="shared")
+    workflow_execution = executions.create_workflow_execution(
+        store, pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data", request_id="shared")
+    )
+    assert workflow_execution.metadata.id.startswith("wex-")
+    assert agent_execution.metadata.id.startswith("aex-")
+
+
+def test_a_request_id_reused_for_another_target_is_refused(store: Store) -> None:
+    apply(store, ApplyRequest(agents=[make_agent("other")]))
+    first = create(store, request_id="req-1")
+    with pytest.raises(AlreadyExists) as caught:
+        executions.create_agent_execution(
+            store, pb.CreateAgentExecutionRequest(agent_ref="other", message="Review PR 1", request_id="req-1")
+        )
+    assert str(caught.value) == (
+        f"request ID 'req-1' was already used by execution {first.metadata.id} with a different agent_id: "
+        "use a new request ID for a new execution"
+    )
+    with pytest.raises(AlreadyExists, match="with a different message"):
+        create(store, message="Another PR", request_id="req-1")
+    assert count_executions(store) == 1
+
+
+def test_the_request_id_is_unique_in_the_database(store: Store) -> None:
+    create(store, request_id="req-1")
+    execution = create(store, request_id="req-2")
+    execution.metadata.id = "aex-copy"
+    execution.spec.request_id = "req-1"
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        tx.insert_execution("agent", execution)
+
+
+# --- pinning -------------------------------------------------------------------------------------
+
+
+def test_an_execution_pins_the_agent_it_runs(store: Store) -> None:
+    execution = create(store)
+    assert execution.spec.agent_generation == 1
+    assert execution.spec.agent.instructions == "Review code"
+
+    apply(store, ApplyRequest(agents=[make_agent("code-reviewer", instructions="Review harder")]))
+    stored = executions.get_execution(store, AGENT, execution.metadata.id)
+    assert (stored.spec.agent_generation, stored.spec.agent.instructions) == (1, "Review code")
+    newer = create(store)
+    assert (newer.spec.agent_generation, newer.spec.agent.instructions) == (2, "Review harder")
+
+
+def test_a_workflow_execution_pins_its_workflow_and_checks_its_parent(store: Store) -> None:
+    parent = executions.create_workflow_execution(store, pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data"))
+    child = executions.create_workflow_execution(
+        store, pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data", parent_execution_id=parent.metadata.id)
+    )
+    assert child.spec.parent_execution_id == parent.metadata.id
+    assert (child.spec.workflow_generation, child.spec.workflow_namespace) == (1, "demo")
+    assert [t.name for t in child.spec.workflow.tasks] == ["init"]
+    with pytest.raises(NotFound, match="execution 'wex-missing' not found"):
+        executions.create_workflow_execution(
+            store, pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data", parent_execution_id="wex-missing")
+        )
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+def test_dispatch_state_moves_from_waiting_to_dispatched(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    other_id = create(store).metadata.id
+    assert [r.execution.metadata.id for r in executions.pending_dispatch(store)] == [execution_id, other_id]
+
+    waiting = executions.mark_waiting(store, feed, execution_id, "Temporal at 127.0.0.1:7233 is unreachable", 3)
+    assert waiting.status.dispatch == pb.DispatchState(
+        waiting=True, reason="Temporal at 127.0.0.1:7233 is unreachable", attempts=3
+    )
+    with feed.subscribe(execution_id) as subscription:
+        dispatched = executions.mark_dispatched(store, feed, execution_id, "stigmer-agents")
+        change = subscription.next(timeout=5)
+    assert change is not None and change.execution == dispatched
+    dispatch = dispatched.status.dispatch
+    assert (dispatch.waiting, dispatch.reason, dispatch.attempts) == (False, "", 3)
+    assert (dispatch.engine_workflow_id, dispatch.task_queue) == (execution_id, "stigmer-agents")
+    assert dispatch.HasField("dispatched_at")
+    assert dispatched.status.phase == PENDING
+    assert [r.execution.metadata.id for r in executions.pending_dispatch(store)] == [other_id]
+
+    before = revision(store, execution_id)
+    assert executions.mark_dispatched(store, feed, execution_id, "stigmer-agents") == dispatched
+    executions.mark_waiting(store, feed, execution_id, "late report", 4)  # dispatched: too late to wait
+    assert revision(store, execution_id) == before
+
+
+def test_a_finished_execution_is_not_dispatched(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    executions.cancel_execution(store, feed, AGENT, execution_id)
+    assert executions.pending_dispatch(store) == []
+    assert executions.mark_dispatched(store, feed, execution_id, "q").status.phase == CANCELLED
+    with pytest.raises(NotFound):
+        executions.mark_waiting(store, feed, "aex-ghost", "x", 1)
+
+
+# --- cancellation ----------------------------------------------------------------------------------
+
+
+class HookCalls:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, kind: str, execution_id: str) -> None:
+        self.calls.append((kind, execution_id))
+
+
+@pytest.fixture
+def hooks() -> tuple[executions.CancelHooks, HookCalls]:
+    registry, calls = executions.CancelHooks(), HookCalls()
+    registry.register(calls)
+    return registry, calls
+
+
+def test_cancelling_a_pending_execution_ends_it_at_once(store: Store, feed: ExecutionFeed, hooks: Any) -> None:
+    registry, calls = hooks
+    execution_id = create(store).metadata.id
+    follower = Follower(store, feed, execution_id)
+    follower.next()
+
+    cancelled = executions.cancel_execution(store, feed, AGENT, execution_id, registry)
+    assert cancelled.status.phase == CANCELLED
+    assert cancelled.status.HasField("completed_at")
+    assert not cancelled.status.dispatch.waiting
+    assert follower.next().status.phase == CANCELLED
+    follower.join()
+    assert calls.calls == []  # the engine never had it
+
+
+def test_cancelling_a_running_execution_asks_the_engine(store: Store, feed: ExecutionFeed, hooks: Any) -> None:
+    registry, calls = hooks
+    execution_id = create(store).metadata.id
+    executions.mark_dispatched(store, feed, execution_id, "q")
+    update(store, feed, execution_id, phase=IN_PROGRESS)
+
+    requested = executions.cancel_execution(store, feed, AGENT, execution_id, registry)
+    assert (requested.status.phase, requested.status.cancel_requested) == (IN_PROGRESS, True)
+    assert calls.calls == [("agent", execution_id)]
+    assert [r.execution.metadata.id for r in executions.cancel_requested(store)] == [execution_id]
+    done = update(store, feed, execution_id, phase=CANCELLED)  # the runner reports the end
+    assert done.status.phase == CANCELLED
+
+
+def test_cancelling_a_dispatched_pending_execution_also_asks_the_engine(
+    store: Store, feed: ExecutionFeed, hooks: Any
+) -> None:
+    registry, calls = hooks
+    execution_id = create(store).metadata.id
+    executions.mark_dispatched(store, feed, execution_id, "q")
+    assert executions.cancel_execution(store, feed, AGENT, execution_id, registry).status.phase == CANCELLED
+    assert calls.calls == [("agent", execution_id)]
+
+
+@pytest.mark.parametrize("terminal", [COMPLETED, FAILED, CANCELLED])
+def test_a_finished_execution_cannot_be_cancelled(store: Store, feed: ExecutionFeed, terminal: int) -> None:
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, phase=terminal)
+    name = pb.ExecutionPhase.Name(terminal).removeprefix("EXECUTION_PHASE_")
+    with pytest.raises(Conflict) as caught:
+        executions.cancel_execution(store, feed, AGENT, execution_id)
+    assert str(caught.value) == f"execution {execution_id} is already {name}"
+
+
+def test_a_failing_cancel_hook_does_not_lose_the_request(store: Store, feed: ExecutionFeed) -> None:
+    registry = executions.CancelHooks()
+
+    def broken(kind: str, execution_id: str) -> None:
+        raise RuntimeError("engine unreachable")
+
+    registry.register(broken)
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, phase=IN_PROGRESS)
+    assert executions.cancel_execution(store, feed, AGENT, execution_id, registry).status.cancel_requested
+    assert executions.get_execution(store, AGENT, execution_id).status.cancel_requested
+
+
+# --- sizes ---------------------------------------------------------------------------------------------
+
+
+def test_a_status_that_would_grow_past_the_limit_is_refused(
+    store: Store, feed: ExecutionFeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executions, "MAX_EXECUTION_BYTES", 10_000)
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, messages=[pb.Message(id="m1", type=pb.MESSAGE_TYPE_AGENT, content="x" * 4000)])
+    before = revision(store, execution_id)
+
+    big = [pb.Message(id=f"m{n}", type=pb.MESSAGE_TYPE_AGENT, content="x" * 4000) for n in range(2, 5)]
+    with pytest.raises(Invalid) as caught:
+        update(store, feed, execution_id, messages=big)
+    assert re.fullmatch(
+        rf"execution {execution_id} would be \d+ bytes, over the limit of 10000 bytes "
+        r"\(its largest field, status\.messages, is \d+ bytes\)",
+        str(caught.value),
+    ), str(caught.value)
+    assert revision(store, execution_id) == before
+
+
+def test_executions_stored_before_dispatch_state_and_pinning_still_work(store: Store, feed: ExecutionFeed) -> None:
+    """An execution as older servers stored it: no dispatch state, no pinned agent, a system message."""
+    agent = resources.get_agent(store, "code-reviewer")
+    agent.spec.env.add(name="REGION", default_value="eu")
+    apply(store, ApplyRequest(agents=[agent]))
+    legacy = pb.AgentExecution()
+    legacy.metadata.id = "aex-legacy"
+    legacy.spec.agent_id = agent.metadata.id
+    legacy.spec.agent_name = "code-reviewer"
+    legacy.status.phase = PENDING
+    legacy.status.messages.add(id="system-waiting", type=pb.MESSAGE_TYPE_SYSTEM, content="Waiting ...")
+    with store.transaction() as tx:
+        tx.insert_execution("agent", legacy)
+
+    assert [r.execution.metadata.id for r in executions.pending_dispatch(store)] == ["aex-legacy"]
+    assert dict(executions.runtime_env(store, "aex-legacy").values) == {"REGION": "eu"}
+    assert executions.mark_dispatched(store, feed, "aex-legacy", "q").status.dispatch.task_queue == "q"
+    assert executions.pending_dispatch(store) == []
+
+
+def test_the_size_limits_nest() -> None:
+    """A resource fits in a page, a pinned resource plus its run in an execution, an execution in a message."""
+    assert validation.MAX_RESOURCE_BYTES <= pagination.PAGE_BYTES
+    assert 2 * validation.MAX_RESOURCE_BYTES <= executions.MAX_EXECUTION_BYTES
+    assert executions.MAX_EXECUTION_BYTES < limits.MAX_MESSAGE_BYTES

@@ -14,11 +14,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from stigmer.api.v1 import agent_pb2_grpc, apply_pb2_grpc, execution_pb2_grpc, workflow_pb2_grpc
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.apply_pb2 import APPLY_ACTION_CREATED, APPLY_ACTION_UPDATED, ApplyRequest
-from stigmer.api.v1.common_pb2 import ListRequest, Ref
+from stigmer.api.v1.common_pb2 import DeleteRequest, ListRequest, Ref
 from stigmer.config import Settings
+from stigmer.server import limits
 from stigmer.server.serve import StigmerServer, build_server
 from support.waits import eventually
-from tests.unit.messages import make_agent, make_workflow
+from tests.unit.messages import make_agent, make_task, make_workflow
 
 SERVICES = [
     "stigmer.api.v1.ApplyService",
@@ -143,7 +144,7 @@ def test_subscribe_yields_the_current_state_then_each_update_then_ends(api: Stub
         pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", message="Review PR 7"), timeout=TIMEOUT
     )
     execution_id = created.metadata.id
-    assert [m.type for m in created.status.messages] == [pb.MESSAGE_TYPE_HUMAN, pb.MESSAGE_TYPE_SYSTEM]
+    assert [m.type for m in created.status.messages] == [pb.MESSAGE_TYPE_HUMAN]
 
     stream = api.agent_executions.Subscribe(Ref(value=execution_id), timeout=TIMEOUT)
     assert next(stream).status.phase == pb.EXECUTION_PHASE_PENDING
@@ -160,9 +161,9 @@ def test_subscribe_yields_the_current_state_then_each_update_then_ends(api: Stub
 
     rest = list(stream)  # ends by itself after the terminal phase
     assert [(e.status.phase, len(e.status.messages)) for e in rest] == [
+        (pb.EXECUTION_PHASE_IN_PROGRESS, 1),
         (pb.EXECUTION_PHASE_IN_PROGRESS, 2),
-        (pb.EXECUTION_PHASE_IN_PROGRESS, 3),
-        (pb.EXECUTION_PHASE_COMPLETED, 3),
+        (pb.EXECUTION_PHASE_COMPLETED, 2),
     ]
 
     late = pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_FAILED)
@@ -216,3 +217,80 @@ def test_a_subscriber_that_goes_away_is_released(server: StigmerServer, api: Stu
         assert server.feed.subscriber_count(execution_id) == 0, "the server kept following a cancelled Subscribe"
 
     eventually(released, timeout=TIMEOUT, interval=0.02)
+
+
+def test_cancel_over_grpc(api: Stubs) -> None:
+    api.apply.Apply(ApplyRequest(agents=[make_agent()], workflows=[make_workflow()]), timeout=TIMEOUT)
+    pending = api.agent_executions.Create(pb.CreateAgentExecutionRequest(agent_ref="code-reviewer"), timeout=TIMEOUT)
+    cancelled = api.agent_executions.Cancel(Ref(value=pending.metadata.id), timeout=TIMEOUT)
+    assert cancelled.status.phase == pb.EXECUTION_PHASE_CANCELLED
+    error = rpc_error(api.agent_executions.Cancel, Ref(value=pending.metadata.id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details() == f"execution {pending.metadata.id} is already CANCELLED"
+
+    running = api.workflow_executions.Create(
+        pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data"), timeout=TIMEOUT
+    )
+    api.workflow_executions.UpdateStatus(
+        pb.UpdateStatusRequest(execution_id=running.metadata.id, phase=pb.EXECUTION_PHASE_IN_PROGRESS), timeout=TIMEOUT
+    )
+    requested = api.workflow_executions.Cancel(Ref(value=running.metadata.id), timeout=TIMEOUT)
+    assert (requested.status.phase, requested.status.cancel_requested) == (pb.EXECUTION_PHASE_IN_PROGRESS, True)
+
+
+def test_cancel_hooks_registered_on_the_server_are_called(server: StigmerServer, api: Stubs) -> None:
+    calls: list[tuple[str, str]] = []
+    server.cancel_hooks.register(lambda kind, execution_id: calls.append((kind, execution_id)))
+    api.apply.Apply(ApplyRequest(agents=[make_agent()]), timeout=TIMEOUT)
+    created = api.agent_executions.Create(pb.CreateAgentExecutionRequest(agent_ref="code-reviewer"), timeout=TIMEOUT)
+    api.agent_executions.UpdateStatus(
+        pb.UpdateStatusRequest(execution_id=created.metadata.id, phase=pb.EXECUTION_PHASE_IN_PROGRESS), timeout=TIMEOUT
+    )
+    api.agent_executions.Cancel(Ref(value=created.metadata.id), timeout=TIMEOUT)
+    assert calls == [("agent", created.metadata.id)]
+
+
+def test_delete_of_a_referenced_agent_is_refused_unless_forced(api: Stubs) -> None:
+    call = make_task("ask", "agent_call", {"agent": "code-reviewer", "message": "hi"})
+    api.apply.Apply(ApplyRequest(agents=[make_agent()], workflows=[make_workflow(call)]), timeout=TIMEOUT)
+    error = rpc_error(api.agents.Delete, DeleteRequest(ref="code-reviewer"))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details() == (
+        "agent 'code-reviewer' is referenced by workflow demo/fetch-data (task ask): "
+        "change or delete it first, or force the deletion"
+    )
+    assert api.agents.Delete(DeleteRequest(ref="code-reviewer", force=True), timeout=TIMEOUT).metadata.name == (
+        "code-reviewer"
+    )
+
+
+def test_a_retried_create_over_grpc_returns_the_same_execution(api: Stubs) -> None:
+    api.apply.Apply(ApplyRequest(agents=[make_agent(), make_agent("other")]), timeout=TIMEOUT)
+    request = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", request_id="req-7")
+    first = api.agent_executions.Create(request, timeout=TIMEOUT)
+    assert api.agent_executions.Create(request, timeout=TIMEOUT) == first
+    listed = api.agent_executions.List(pb.ListExecutionsRequest(), timeout=TIMEOUT)
+    assert ([e.metadata.id for e in listed.executions], listed.remaining) == ([first.metadata.id], 0)
+    other = pb.CreateAgentExecutionRequest(agent_ref="other", request_id="req-7")
+    assert rpc_error(api.agent_executions.Create, other).code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_list_responses_say_how_many_remain(api: Stubs) -> None:
+    api.apply.Apply(ApplyRequest(agents=[make_agent(f"agent-{n}") for n in range(5)]), timeout=TIMEOUT)
+    page = api.agents.List(ListRequest(page_size=2), timeout=TIMEOUT)
+    assert (len(page.agents), page.remaining) == (2, 3)
+
+
+def test_the_message_limit_is_explicit(api: Stubs) -> None:
+    """A message over the server's limit is refused by the transport, naming the limit."""
+    too_big = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", message="x" * (limits.MAX_MESSAGE_BYTES + 1))
+    error = rpc_error(api.agent_executions.Create, too_big)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert str(limits.MAX_MESSAGE_BYTES) in (error.details() or "")
+    # below the limit, the server's own size check answers (the execution limit is smaller)
+    api.apply.Apply(ApplyRequest(agents=[make_agent()]), timeout=TIMEOUT)
+    large = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", message="x" * (limits.MAX_MESSAGE_BYTES // 2 + 1))
+    error = rpc_error(api.agent_executions.Create, large)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # the message is stored twice: in the spec and as the status's first (human) message
+    assert "over the limit of 4194304 bytes (its largest field, status.messages, is " in (error.details() or "")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from stigmer.api.v1.agent_pb2 import Agent, AgentSpec, SubAgent
 from stigmer.api.v1.apply_pb2 import ApplyRequest
+from stigmer.api.v1.workflow_pb2 import Workflow
 from stigmer.server import pagination, resources
 from stigmer.server.apply import apply
-from stigmer.server.errors import Invalid, NotFound
+from stigmer.server.errors import Conflict, Invalid, NotFound
 from stigmer.server.store import Store
-from tests.unit.messages import make_agent, make_workflow
+from tests.unit.messages import make_agent, make_task, make_workflow
 
 
 def test_an_agent_is_found_by_id_and_by_slug(store: Store) -> None:
@@ -99,3 +101,96 @@ def test_delete_returns_the_resource_and_then_it_is_gone(store: Store) -> None:
         resources.get_agent(store, "code-reviewer")
     with pytest.raises(NotFound, match="workflow 'fetch-data' not found"):
         resources.delete_workflow(store, "fetch-data")
+
+
+# --- references --------------------------------------------------------------------------------
+
+
+def nested_agent_calls(agent: str) -> Workflow:
+    """A workflow that calls ``agent`` only from nested task lists: for.do, fork.branches, try.catch.do."""
+    call = {"name": "ask", "kind": "agent_call", "config": {"agent": agent, "message": "hi"}}
+    return make_workflow(
+        make_task("loop", "for", {"in": "${ .items }", "do": [call]}),
+        make_task("both", "fork", {"branches": [call, {**call, "name": "again"}]}),
+        make_task("guard", "try", {"do": [], "catch": {"as": "error", "do": [call]}}),
+        name="uses-helper",
+    )
+
+
+def test_an_agent_used_by_workflows_and_agents_is_kept_unless_forced(store: Store) -> None:
+    helper = make_agent("helper")
+    lead = make_agent("lead", sub_agents=[SubAgent(name="assistant", agent_ref="helper")])
+    apply(store, ApplyRequest(agents=[helper, lead], workflows=[nested_agent_calls("helper")]))
+
+    with pytest.raises(Conflict) as caught:
+        resources.delete_agent(store, "helper")
+    assert str(caught.value) == (
+        "agent 'helper' is referenced by workflow demo/uses-helper (task loop/ask), "
+        "workflow demo/uses-helper (task both/ask), workflow demo/uses-helper (task both/again), "
+        "workflow demo/uses-helper (task guard/catch/ask), agent lead (sub-agent assistant): "
+        "change or delete them first, or force the deletion"
+    )
+    assert resources.get_agent(store, "helper").metadata.name == "helper"
+
+    assert resources.delete_agent(store, "helper", force=True).metadata.name == "helper"
+    with pytest.raises(NotFound):
+        resources.get_agent(store, "helper")
+
+
+def test_an_agent_nobody_uses_is_deleted(store: Store) -> None:
+    apply(store, ApplyRequest(agents=[make_agent("helper"), make_agent("other")], workflows=[make_workflow()]))
+    assert resources.delete_agent(store, "helper").metadata.name == "helper"
+
+
+@pytest.mark.parametrize("ref", ["demo/fetch-data", "fetch-data"])
+def test_a_workflow_run_by_another_is_kept_unless_forced(store: Store, ref: str) -> None:
+    parent = make_workflow(make_task("sub", "run", {"workflow": ref}), name="parent")
+    apply(store, ApplyRequest(workflows=[make_workflow(name="fetch-data"), parent]))
+
+    with pytest.raises(
+        Conflict, match=r"workflow 'demo/fetch-data' is referenced by workflow demo/parent \(task sub\): "
+    ):
+        resources.delete_workflow(store, "demo/fetch-data")
+    assert resources.delete_workflow(store, "demo/parent").metadata.name == "parent"  # nothing runs the parent
+    assert resources.delete_workflow(store, "demo/fetch-data").metadata.name == "fetch-data"
+
+
+def test_a_workflow_that_runs_itself_can_be_deleted(store: Store) -> None:
+    apply(
+        store,
+        ApplyRequest(workflows=[make_workflow(make_task("again", "run", {"workflow": "demo/loop"}), name="loop")]),
+    )
+    assert resources.delete_workflow(store, "demo/loop").metadata.name == "loop"
+
+
+# --- list sizes ----------------------------------------------------------------------------------
+
+
+def test_a_page_ends_before_its_byte_budget_even_below_page_size(store: Store) -> None:
+    big = "x" * (300 * 1024)  # four of these exceed a 1 MiB page
+    names = [f"big-{n}" for n in range(7)]
+    apply(store, ApplyRequest(agents=[make_agent(name, instructions=big) for name in names]))
+
+    first = resources.list_agents(store, page_size=100)
+    assert [a.metadata.name for a in first.agents] == names[:3]
+    assert first.ByteSize() <= pagination.PAGE_BYTES
+    assert first.remaining == 4
+    second = resources.list_agents(store, page_size=100, page_token=first.next_page_token)
+    third = resources.list_agents(store, page_size=100, page_token=second.next_page_token)
+    assert [a.metadata.name for a in [*second.agents, *third.agents]] == names[3:]
+    assert (second.remaining, third.remaining, third.next_page_token) == (1, 0, "")
+
+
+def test_remaining_counts_what_follows_the_page(store: Store) -> None:
+    apply(store, ApplyRequest(workflows=[make_workflow(name=f"wf-{n}") for n in range(5)]))
+    page = resources.list_workflows(store, page_size=2)
+    assert (len(page.workflows), page.remaining) == (2, 3)
+    assert resources.list_workflows(store).remaining == 0
+
+
+def test_one_item_larger_than_the_budget_still_makes_a_page() -> None:
+    items = [Agent(spec=AgentSpec(instructions="x" * 100)) for _ in range(3)]
+    assert pagination.fit(items, size=10, budget=50) == 1
+    assert pagination.fit(items, size=10, budget=250) == 2
+    assert pagination.fit(items, size=2, budget=10_000) == 2
+    assert pagination.fit([], size=2) == 0

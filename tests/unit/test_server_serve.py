@@ -12,7 +12,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1 import execution_pb2_grpc
@@ -23,10 +22,11 @@ from stigmer.api.v1.common_pb2 import Metadata, Ref
 from stigmer.config import Settings
 from stigmer.server import serve
 from stigmer.server.store import Store
+from support.client import wait_serving
+from support.ports import free_port
+from support.waits import ProcessDiedError
 
 TIMEOUT = 10
-# Retry the first connection quickly: the server may not be listening yet when a test starts waiting.
-FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 200)]
 
 
 @contextmanager
@@ -36,12 +36,6 @@ def occupied_port() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         yield sock.getsockname()[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Runner:
@@ -56,24 +50,25 @@ class Runner:
     def _run(self, settings: Settings) -> None:
         self.exit_code = serve.run(settings, stop=self.stop)
 
+    def alive(self) -> None:
+        """Liveness for waits: ``serve.run`` must not have returned."""
+        if not self._thread.is_alive():
+            raise ProcessDiedError(f"serve.run returned {self.exit_code} before serving")
+
+    def wait_serving(self, address: str) -> None:
+        wait_serving(address, timeout=TIMEOUT, alive=self.alive)
+
     def wait(self) -> int | None:
         self._thread.join(timeout=TIMEOUT)
         assert not self._thread.is_alive(), "serve.run did not return"
         return self.exit_code
 
 
-def wait_serving(address: str) -> None:
-    with grpc.insecure_channel(address, options=FAST_RECONNECT) as channel:
-        request = health_pb2.HealthCheckRequest()
-        response = health_pb2_grpc.HealthStub(channel).Check(request, timeout=TIMEOUT, wait_for_ready=True)
-        assert response.status == health_pb2.HealthCheckResponse.SERVING
-
-
 def test_run_serves_until_stopped_and_logs_its_address(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="stigmer.server")
     address = f"127.0.0.1:{free_port()}"
     runner = Runner(Settings(home=tmp_path, server_addr=address))
-    wait_serving(address)
+    runner.wait_serving(address)
     assert f"stigmer-server listening on {address}" in caplog.messages
 
     runner.stop.set()
@@ -85,7 +80,7 @@ def test_run_serves_until_stopped_and_logs_its_address(tmp_path: Path, caplog: p
 def test_stopping_ends_open_subscriptions_promptly(tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port()}"
     runner = Runner(Settings(home=tmp_path, server_addr=address))
-    wait_serving(address)
+    runner.wait_serving(address)
     with grpc.insecure_channel(address) as channel:
         agent = Agent(metadata=Metadata(name="a"), spec=AgentSpec(instructions="x", model="m"))
         ApplyServiceStub(channel).Apply(ApplyRequest(agents=[agent]), timeout=TIMEOUT)

@@ -28,10 +28,15 @@ def test_lists_must_have_the_same_length() -> None:
     assert problems[0].startswith("tasks: expected 2 item(s), got 3")
 
 
-def test_numbers_compare_numerically_but_bools_are_not_numbers() -> None:
-    assert subset_mismatches({"status": 500.0}, {"status": 500}) == []
+def test_integers_floats_and_bools_are_told_apart() -> None:
+    assert subset_mismatches({"status": 500}, {"status": 500}) == []
+    assert subset_mismatches({"status": 500.0}, {"status": 500}) == ["status: expected 500, got 500.0"]
+    assert subset_mismatches({"ratio": 1}, {"ratio": 1.0}) == ["ratio: expected 1.0, got 1"]
     assert subset_mismatches({"flag": 1}, {"flag": True}) == ["flag: expected True, got 1"]
+    assert subset_mismatches({"flag": False}, {"flag": 0}) == ["flag: expected 0, got False"]
     assert subset_mismatches({"n": "5"}, {"n": 5}) == ["n: expected 5, got '5'"]
+    big = 9007199254740993
+    assert subset_mismatches({"n": float(big)}, {"n": big}) == [f"n: expected {big}, got {float(big)!r}"]
 
 
 def test_type_mismatch_is_reported() -> None:
@@ -55,6 +60,7 @@ def test_differences_finds_every_changed_path() -> None:
         "spec.description: 'one' -> 'two'",
         "spec.gone: removed (was 1)",
         "spec.new: added 2",
+        "spec.tasks[0].a: 1 -> 1.0",
     ]
     assert differences(before, before) == []
 

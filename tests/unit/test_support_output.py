@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from support.output import ApplyRow, execution_id, parse_apply
+from support.output import ApplyRow, execution_id, internal_leaks, parse_apply
 
 APPLY = """Deployment successful
 
@@ -50,3 +52,40 @@ def test_execution_id() -> None:
     assert execution_id("Agent execution started: x\nExecution ID: aex-123\n") == "aex-123"
     with pytest.raises(AssertionError, match="Execution ID"):
         execution_id("nothing here")
+
+
+USER_TRACEBACK = """Traceback (most recent call last):
+  File "{project}/main.py", line 11, in <module>
+    stigmer.synthesize(main)
+  File "/site/stigmer/sdk/synth.py", line 159, in synthesize
+    synthesis = build(main)
+  File "{project}/main.py", line 7, in main
+    raise RuntimeError("broke on purpose")
+RuntimeError: broke on purpose
+Error: entry point main.py failed with exit code 1
+"""
+
+
+def test_internal_leaks_finds_tracebacks_frames_and_grpc_reprs(tmp_path: Path) -> None:
+    assert internal_leaks("Error: agent 'x' not found\n", tmp_path) == []
+    cli_crash = 'Traceback (most recent call last):\n  File "/site/stigmer/cli/app.py", line 3, in main\nKeyError: 1'
+    assert internal_leaks(cli_crash, tmp_path) == [
+        "'Traceback (most recent call last)' in the output",
+        "a stack frame outside the project: /site/stigmer/cli/app.py",
+    ]
+    rpc = "Error: <_InactiveRpcError of RPC that terminated with: status = StatusCode.INTERNAL>"
+    assert len(internal_leaks(rpc, tmp_path)) == 2
+    assert internal_leaks("Error: KeyError: 'x' (run again with --traceback for details)", tmp_path)
+
+
+def test_the_users_own_traceback_is_not_a_leak_but_one_around_it_is(tmp_path: Path) -> None:
+    users = USER_TRACEBACK.format(project=tmp_path)
+    assert internal_leaks(users, tmp_path, "RuntimeError: broke on purpose") == []
+    assert internal_leaks(users, tmp_path) != [], "without user_error every traceback is a leak"
+    assert internal_leaks(users, tmp_path / "elsewhere", "RuntimeError: broke on purpose") != []
+    cli_crash = 'Traceback (most recent call last):\n  File "/site/stigmer/cli/app.py", line 3, in main\n'
+    leaks = internal_leaks(cli_crash + users, tmp_path, "RuntimeError: broke on purpose")
+    assert leaks == [
+        "'Traceback (most recent call last)' in the output",
+        "a stack frame outside the project: /site/stigmer/cli/app.py",
+    ]

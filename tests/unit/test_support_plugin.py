@@ -1,14 +1,21 @@
-"""support.pytest_plugin: missing prerequisites skip (optional) or fail (required) with their message."""
+"""support.pytest_plugin: missing prerequisites skip (optional) or fail (required) with their message,
+inside real pytest sessions too; the session starts with a sweep of dead runs' processes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 
 from support.prereqs import CheckContext, Prerequisite
+from support.processes import LABEL_ENV, RunId, label_of
 from support.pytest_plugin import mark_tier, require
+from support.waits import wait_until
 
 
 @dataclass
@@ -65,3 +72,100 @@ def test_mark_tier_marks_only_the_tiers_own_tests(tmp_path: Path) -> None:
     inside, outside = FakeItem(tmp_path / "smoke" / "test_a.py"), FakeItem(tmp_path / "apply" / "test_b.py")
     mark_tier([inside, outside], tmp_path / "smoke", "smoke")  # type: ignore[list-item]
     assert (inside.markers, outside.markers) == (["smoke"], [])
+
+
+# --- the plugin inside a real pytest session (pytester; each inner session runs as a subprocess) ---
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+INNER_CONFTEST = """
+pytest_plugins = ["support.pytest_plugin"]
+
+import pytest
+
+from support.prereqs import COMPONENT_PREREQUISITES, Prerequisite
+
+COMPONENT_PREREQUISITES["warp-drive"] = (
+    Prerequisite(
+        name="warp drive",
+        needed_by="tests that leave the solar system",
+        provide=("apt-get install warp-drive",),
+        without="pytest -m 'not warp'",
+        check=lambda context: (False, "no drive at /dev/warp"),
+        optional=True,
+    ),
+)
+"""
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester folder whose sessions load the pipeline's plugin (and know an optional 'warp-drive')."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    pytester.makeconftest(INNER_CONFTEST)
+    return pytester
+
+
+def test_a_missing_optional_prerequisite_skips_with_the_four_part_message(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def stack_components():
+            return ("warp-drive",)
+
+        def test_through_the_stack_fixture(stack):
+            raise AssertionError("must not run")
+
+        @pytest.mark.needs("warp-drive")
+        def test_through_the_marker():
+            raise AssertionError("must not run")
+        """
+    )
+    result = inner.runpytest_subprocess("-rs", "-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(skipped=2)
+    text = result.stdout.str()
+    assert text.count("Missing: warp drive: no drive at /dev/warp") == 2, text
+    for part in ("Needed by: tests that leave the solar system", "apt-get install warp-drive", "Without it: pytest -m"):
+        assert part in text, text
+
+
+def test_a_missing_stigmer_binary_fails_the_tests_that_need_a_stack(inner: pytest.Pytester) -> None:
+    inner.makepyfile("def test_needs_a_stack(stack):\n    raise AssertionError('must not run')\n")
+    result = inner.runpytest_subprocess("--stigmer-bin", str(inner.path / "no-such-stigmer"), timeout=60)
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str()
+    assert "Missing: stigmer binary" in text and "Provide it:" in text and "Without it:" in text, text
+
+
+def _sweep_in_a_session(inner: pytest.Pytester) -> tuple[int, list[str], pytest.RunResult]:
+    """Start an orphan (labelled with a run whose owner is gone), then an inner session; the orphan's
+    PID, the inner header's ``swept`` lines, and the inner result."""
+    me = RunId.for_process()
+    dead_run = RunId(me.owner_pid, me.owner_started_ms - 3_600_000, "killed-run")
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, LABEL_ENV: str(dead_run)}
+    )
+    try:
+        wait_until(lambda: label_of(psutil.Process(orphan.pid)) == dead_run, "label not visible yet", timeout=10)
+        result = inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+        assert orphan.wait(timeout=10) is not None, "the orphan outlived the session's sweep"
+        return orphan.pid, [line for line in result.outlines if line.startswith("swept ")], result
+    finally:
+        orphan.kill()
+        orphan.wait(timeout=5)
+
+
+def test_session_start_sweeps_processes_of_dead_runs(inner: pytest.Pytester) -> None:
+    inner.makepyfile("def test_nothing():\n    pass\n")
+    # Every pytest session on this machine sweeps at its start: another one may take the orphan first
+    # (then this session reports no sweep); only that case is tried again.
+    for _ in range(3):
+        pid, swept, result = _sweep_in_a_session(inner)
+        result.assert_outcomes(passed=1)
+        if swept:
+            assert len(swept) == 1 and str(pid) in swept[0], result.stdout.str()
+            return
+    raise AssertionError(f"three sessions never reported sweeping their orphan:\n{result.stdout.str()}")

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from support.ports import LOOPBACK, free_port, free_ports, is_listening
+from support.ports import LOOPBACK, free_port, free_ports
 
 
 def test_free_port_can_be_bound() -> None:
@@ -24,11 +24,3 @@ def test_free_ports_are_distinct() -> None:
 def test_free_ports_rejects_zero() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         free_ports(0)
-
-
-def test_is_listening_tells_a_listener_from_a_free_port() -> None:
-    with socket.socket() as server:
-        server.bind((LOOPBACK, 0))
-        server.listen()
-        assert is_listening(LOOPBACK, server.getsockname()[1])
-    assert not is_listening(LOOPBACK, free_port())

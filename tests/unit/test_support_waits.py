@@ -66,10 +66,16 @@ def test_a_dead_process_ends_the_wait_at_once() -> None:
     assert time.monotonic() - started < 1
 
 
-def test_wait_until_fails_with_the_latest_message() -> None:
-    state = {"phase": "PENDING"}
-    with pytest.raises(AssertionError, match="phase is PENDING"):
-        wait_until(lambda: False, lambda: f"phase is {state['phase']}", timeout=0.05, interval=0.01)
+def test_wait_until_fails_with_the_message_of_the_last_attempt() -> None:
+    phases = iter(["PENDING", "IN_PROGRESS", "FAILED"])
+    state = {"phase": "(not read yet)"}
+
+    def finished() -> bool:
+        state["phase"] = next(phases, state["phase"])
+        return state["phase"] == "COMPLETED"
+
+    with pytest.raises(AssertionError, match=r"\Aphase is FAILED\n"):
+        wait_until(finished, lambda: f"phase is {state['phase']}", timeout=0.2, interval=0.01)
 
 
 def test_timeout_must_be_positive() -> None:

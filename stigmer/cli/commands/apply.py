@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def apply_command(env: Environment, config_path: Path, dry_run: bool, timeout: f
     request = ApplyRequest(agents=synthesis.agents, workflows=synthesis.workflows, dry_run=dry_run)
     with connect(env) as client, spinner(env, "Applying" if not dry_run else "Checking"):
         response = client.apply.Apply(request, timeout=client.timeout)
-    report = apply_report(response)
+    report = apply_report(response, [w.spec.namespace for w in request.workflows])
     if output == JSON:
         from stigmer.cli.output import to_json
 
@@ -68,12 +69,20 @@ def apply_command(env: Environment, config_path: Path, dry_run: bool, timeout: f
         env.out(apply_text(report))
 
 
-def apply_report(response: Any) -> dict[str, Any]:
-    """The JSON report: ``{"dry_run", "results": [{"kind","name","action","id"}], "agents", "workflows"}``."""
-    results = [
-        {"kind": r.kind, "name": r.name, "action": ACTIONS.get(r.action, str(r.action)), "id": r.id}
-        for r in response.results
-    ]
+def apply_report(response: Any, namespaces: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON report: ``{"dry_run", "results": [{"kind","name","action","id"}], "agents", "workflows"}``.
+
+    ``namespaces`` are those of the applied workflows, in request order (the server reports the
+    workflows in that order, after the agents): a workflow's ``name`` is then ``namespace/name``.
+    """
+    workflow_namespaces = iter(namespaces)
+    results = []
+    for r in response.results:
+        name = r.name
+        if r.kind == "workflow" and "/" not in name:
+            namespace = next(workflow_namespaces, "")
+            name = f"{namespace}/{name}" if namespace else name
+        results.append({"kind": r.kind, "name": name, "action": ACTIONS.get(r.action, str(r.action)), "id": r.id})
     return {
         "dry_run": response.dry_run,
         "results": results,

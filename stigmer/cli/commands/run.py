@@ -108,41 +108,62 @@ def run_command(
 ) -> ExitStatus:
     """Run an agent or a workflow.
 
-    REF is an agent's name or ID, or a workflow's name, namespace/name or ID; it is looked up as an
-    agent first. Prints the execution ID, then (unless --no-follow) every message, tool call and task
-    as it happens, and a summary. Exit code 0 when the execution completed, 1 when it failed or was
-    cancelled, 4 when --timeout passed first.
+    REF is an agent's name or ID, or a workflow's name, namespace/name or ID; a name is looked up as an
+    agent first. Prints the execution ID, then (unless --no-follow) the execution as it happens: phase
+    changes, messages (streamed), tool calls, task statuses, and a summary. With -o json, prints only
+    the final execution as JSON.
+
+    A value for a variable the agent or workflow declares secret is sent and treated as a secret however
+    it is given; secret values are never printed.
+
+    \b
+    Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first
+    (and 1 for a bad reference or input, 3 when stigmer-server is unreachable).
     """
     from stigmer.cli import executions
     from stigmer.cli.client import connect
+    from stigmer.cli.execution_view import ExecutionView, summary_lines
     from stigmer.cli.output import to_json
+    from stigmer.cli.redaction import Redactor
     from stigmer.cli.resource_views import resource_dict
+    from stigmer.cli.runtime_env import declared_secret_names, mark_declared_secrets
     from stigmer.cli.targets import WORKFLOW, resolve_target
 
     if input_data is not None and kind == "agent":
         raise click.UsageError("--input applies to workflows only; an agent takes -m/--message")
+    json_output = output == JSON
     with connect(env) as client:
         target = resolve_target(client, ref, kind)
         if input_data is not None and target.kind != WORKFLOW:
             raise click.UsageError(f"--input applies to workflows only, and {ref!r} is an agent")
-        execution = executions.create(client, target, message=message, runtime_env=runtime_env, input_data=input_data)
-        if output != JSON:
+        runtime_env = mark_declared_secrets(runtime_env, declared_secret_names(target.spec))
+        redactor = Redactor(value.value for value in runtime_env.values() if value.secret)
+        execution = executions.create(
+            client,
+            target,
+            message=message,
+            runtime_env=runtime_env,
+            input_data=input_data,
+            request_id=executions.new_request_id(),
+        )
+        if not json_output:
             env.out(f"{target.kind.capitalize()} execution started: {target.name}")
             env.out(f"Execution ID: {execution.metadata.id}")
-        if not follow:
-            if output == JSON:
-                env.out(to_json(resource_dict(execution)))
-            return ExitStatus.OK
-        if output != JSON:
-            env.out()
-        on_lines = None if output == JSON else (lambda lines: env.out("\n".join(lines)))
-        final = executions.follow(client, target.kind, execution.metadata.id, timeout=timeout, on_lines=on_lines)
-    if output == JSON:
-        env.out(to_json(resource_dict(final)))
-    else:
-        from stigmer.cli.execution_view import summary_lines
-
+        if follow:
+            if not json_output:
+                env.out()
+            execution = executions.follow(
+                client,
+                target.kind,
+                execution.metadata.id,
+                timeout=timeout,
+                view=ExecutionView(redactor),
+                write=None if json_output else env.write,
+            )
+    if json_output:
+        env.out(to_json(redactor.document(resource_dict(execution))))
+    elif follow:
         env.out()
-        for line in summary_lines(final):
-            env.out(line)
-    return executions.exit_status(final)
+        for line in summary_lines(execution):
+            env.out(redactor.text(line))
+    return executions.exit_status(execution) if follow else ExitStatus.OK

@@ -12,7 +12,9 @@ from stigmer.cli.options import JSON, output_option
 
 if TYPE_CHECKING:
     from stigmer.config import Settings
-    from stigmer.daemon.manager import Daemon
+    from stigmer.daemon.manager import ComponentStatus, Daemon
+
+ALL_COMPONENTS = "stigmer-server, temporal, workflow-runner, agent-runner"
 
 
 def _settings(env: Environment) -> Settings:
@@ -31,24 +33,53 @@ def _daemon(env: Environment) -> Daemon:
     return Daemon(_settings(env), environ=env.environ)
 
 
+def _component_names(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``-c a,b -c c`` -> ("a", "b", "c"); None when not given (the configured components)."""
+    if not values:
+        return None
+    from stigmer.config import ConfigError, parse_components
+
+    try:
+        return parse_components(",".join(values), "--components")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--components: "), param_hint="'--components'") from None
+
+
 @click.group(
     "server",
     epilog="""\b
 Examples:
   stigmer server start && stigmer server status
-  stigmer server logs --follow
+  stigmer server start --components stigmer-server
+  stigmer server logs -c temporal --follow
   stigmer server stop""",
 )
 def server_group() -> None:
-    """Start, stop and inspect the local stack (stigmer-server).
+    """Start, stop and inspect the local stack.
 
-    The stack runs in the background; its data lives in STIGMER_HOME (default ~/.stigmer):
-    the database, logs/ and pids/.
+    The stack is stigmer-server, a Temporal dev server, the workflow-runner and the agent-runner, run
+    by a supervisor in the background that restarts a component when it crashes. Its data lives in
+    STIGMER_HOME (default ~/.stigmer): config.yaml, the database, logs/, pids/ and run/. Other commands
+    find the running stack of their STIGMER_HOME without being told its address.
     """
 
 
 @server_group.command(
-    "start", epilog="Example:\n\n  STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server start"
+    "start",
+    epilog="""\b
+Examples:
+  stigmer server start
+  stigmer server start -c stigmer-server,temporal
+  STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server start""",
+)
+@click.option(
+    "--components",
+    "-c",
+    "components",
+    multiple=True,
+    metavar="NAMES",
+    help=f"Comma-separated components to run, with what they need ({ALL_COMPONENTS}). "
+    "Default: STIGMER_COMPONENTS, then `components` in config.yaml, then all.",
 )
 @click.option(
     "--timeout",
@@ -58,22 +89,41 @@ def server_group() -> None:
     help="Seconds to wait until every component is ready (exit code 4 after that).",
 )
 @click.pass_obj
-def start_command(env: Environment, timeout: float) -> None:
-    """Start the local stack in the background and wait until it is ready.
+def start_command(env: Environment, components: tuple[str, ...], timeout: float) -> ExitStatus:
+    """Start the local stack in the background and wait until every component is ready.
 
-    Returns once stigmer-server's gRPC health check says SERVING. Does nothing (exit 0) when it is
-    already running. If it dies while starting, shows the last lines of its log.
+    Ready means: stigmer-server and Temporal answer their gRPC health check with SERVING, a runner has
+    written its ready file. A Temporal already answering at STIGMER_TEMPORAL_ADDR is used as it is
+    (external). Does nothing (exit 0) when the stack already runs. If a component dies while starting,
+    shows the last lines of its log.
     """
     from stigmer.cli.output import spinner
 
+    names = _component_names(components)
     with spinner(env, "Starting the local stack"):
-        results = _daemon(env).start(timeout=timeout)
-    for result in results:
-        where = f"at {result.record.address} (pid {result.record.pid})"
-        if result.already_running:
-            env.out(f"{result.name} is already running {where}")
-        else:
-            env.out(f"✓ {result.name} ready {where}")
+        result = _daemon(env).start(names, timeout=timeout)
+    for name in result.stopped_leftovers:
+        env.err(f"Stopped a leftover {name} of a stack whose supervisor had died")
+    lines = [_start_line(c.name, c.state, c.address, c.pid, result.already_running) for c in result.state.components]
+    for line in lines:
+        env.out(line)
+    failed = [c.name for c in result.state.components if c.state == "failed"]
+    if failed:
+        env.err(f"{', '.join(failed)} crashed too often and is not restarted; see `stigmer server logs -c {failed[0]}`")
+        env.err("To start it again: stigmer server stop && stigmer server start")
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+def _start_line(name: str, state: str, address: str | None, pid: int | None, already: bool) -> str:
+    where = f"at {address} " if address else ""
+    if state == "external":
+        return f"✓ {name} {where}is external (already answering; not managed by this STIGMER_HOME)"
+    if not already:
+        return f"✓ {name} ready {where}(pid {pid})"
+    if state == "running":
+        return f"{name} is already running {where}(pid {pid})"
+    return f"{name} is {state}" + (f" (pid {pid})" if pid else "")
 
 
 @server_group.command("stop", epilog="Example:\n\n  stigmer server stop --timeout 30")
@@ -82,48 +132,53 @@ def start_command(env: Environment, timeout: float) -> None:
     type=click.FloatRange(min=0),
     default=10.0,
     show_default=True,
-    help="Seconds to wait after SIGTERM before killing with SIGKILL.",
+    help="Seconds to wait for a graceful stop before killing with SIGKILL.",
 )
 @click.pass_obj
 def stop_command(env: Environment, timeout: float) -> None:
-    """Stop the local stack: SIGTERM to each component's process group, SIGKILL after --timeout."""
+    """Stop the local stack: every component it started, in reverse order; SIGKILL after --timeout.
+
+    A Temporal it did not start (external) is left running. Exit code 0 also when nothing runs.
+    """
     from stigmer.cli.output import spinner
 
     with spinner(env, "Stopping the local stack"):
         results = _daemon(env).stop(timeout=timeout)
+    if not results:
+        env.out(f"The local stack is not running (STIGMER_HOME {env.settings.home}); nothing to stop")
     for result in results:
-        if result.pid is None:
-            env.out(f"{result.name} is not running")
-        else:
-            forced = " (killed after the timeout)" if result.killed else ""
-            env.out(f"Stopped {result.name} (pid {result.pid}){forced}")
+        forced = " (killed after the timeout)" if result.killed else ""
+        env.out(f"Stopped {result.name} (pid {result.pid}){forced}")
 
 
 @server_group.command("status", epilog="Example:\n\n  stigmer server status -o json")
 @output_option
 @click.pass_obj
 def status_command(env: Environment, output: str) -> ExitStatus:
-    """Show whether each component runs and is healthy (exit code 0 running, 3 not running)."""
+    """Show every component: state, PID, restarts, address, health (exit code 0 when all run, else 3).
+
+    States: running, starting, restarting, failed, stopped, external (answering, but not started by
+    this STIGMER_HOME).
+    """
     from dataclasses import asdict
 
     from stigmer.cli.output import table, to_json
 
     statuses = _daemon(env).status()
     if output == JSON:
-        env.out(to_json({"components": [asdict(s) for s in statuses]}))
+        env.out(to_json({"home": str(env.settings.home), "components": [asdict(s) for s in statuses]}))
     else:
-        rows = [
-            (s.name, "running" if s.running else "stopped", s.pid, s.address, _health(s.running, s.healthy))
-            for s in statuses
-        ]
-        env.out(table(("COMPONENT", "STATUS", "PID", "ADDRESS", "HEALTH"), rows))
+        rows = [(s.name, s.state, s.pid, s.restarts, s.address, _health(s), s.note or "") for s in statuses]
+        env.out(table(("COMPONENT", "STATE", "PID", "RESTARTS", "ADDRESS", "HEALTH", "NOTE"), rows))
     return ExitStatus.OK if all(s.running for s in statuses) else ExitStatus.SERVER_UNAVAILABLE
 
 
-def _health(running: bool, healthy: bool) -> str:
-    if not running:
+def _health(status: ComponentStatus) -> str:
+    if status.state in ("stopped", "failed"):
         return ""
-    return "serving" if healthy else "not serving"
+    if status.address is None:
+        return "ready" if status.healthy else "not ready"
+    return "serving" if status.healthy else "not serving"
 
 
 @server_group.command(
@@ -131,9 +186,16 @@ def _health(running: bool, healthy: bool) -> str:
     epilog="""\b
 Examples:
   stigmer server logs --lines 100
-  stigmer server logs --follow""",
+  stigmer server logs -c temporal --follow
+  stigmer server logs -c supervisor""",
 )
-@click.option("--component", default="stigmer-server", show_default=True, help="Whose log to show.")
+@click.option(
+    "--component",
+    "-c",
+    default="stigmer-server",
+    show_default=True,
+    help=f"Whose log to show: {ALL_COMPONENTS}, or supervisor.",
+)
 @click.option("--lines", "-n", type=click.IntRange(min=0), default=50, show_default=True, help="How many lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.pass_obj
@@ -143,8 +205,9 @@ def logs_command(env: Environment, component: str, lines: int, follow: bool) -> 
     from stigmer.config import COMPONENTS
     from stigmer.daemon.logs import file_size, follow_lines, tail_lines
 
-    if component not in COMPONENTS:
-        raise click.BadParameter(f"{component!r} is not one of {', '.join(COMPONENTS)}", param_hint="'--component'")
+    known = (*COMPONENTS, "supervisor")
+    if component not in known:
+        raise click.BadParameter(f"{component!r} is not one of {', '.join(known)}", param_hint="'--component'")
     path = env.settings.log_file(component)
     if not path.exists() and not follow:
         raise CliError(f"no log for {component} yet ({path} does not exist); start it with: stigmer server start")
@@ -170,3 +233,23 @@ def serve_command(env: Environment) -> Any:
     from stigmer.server.serve import run
 
     return run(_settings(env))
+
+
+@server_group.command(
+    "supervise",
+    hidden=True,
+    epilog="Example (normally run by `stigmer server start`):\n\n"
+    "  stigmer server supervise --components stigmer-server --timeout 30",
+)
+@click.option("--components", "components", required=True, help="Comma-separated components to run.")
+@click.option("--timeout", type=float, required=True, help="Seconds until every component must be ready.")
+@click.option("--notify-fd", type=int, default=None, help="Pipe to write the one-line verdict to.")
+@click.pass_obj
+def supervise_command(env: Environment, components: str, timeout: float, notify_fd: int | None) -> int:
+    """The supervisor `stigmer server start` spawns (internal; runs until SIGTERM).
+
+    It starts the components, restarts crashed ones within a budget, and stops them on SIGTERM.
+    """
+    from stigmer.daemon.supervise import supervise
+
+    return supervise(_settings(env), env.environ, _component_names((components,)) or (), timeout, notify_fd)

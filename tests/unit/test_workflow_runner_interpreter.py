@@ -1,0 +1,480 @@
+"""The workflow interpreter with in-memory effects: data model, paths, flow, errors, reporting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from stigmer.sdk import tasks
+from stigmer.workflow_runner.effects import CallRequest
+from stigmer.workflow_runner.errors import ERROR_TYPES, TaskError, error
+from stigmer.workflow_runner.interpreter import Interpreter, Result, WorkflowRun
+from stigmer.workflow_runner.reporting import StatusReport, TaskReport
+
+Handler = Callable[[CallRequest], Any]
+
+
+class FakeEffects:
+    """Calls answered by handlers keyed by task path; every report and sleep recorded."""
+
+    def __init__(self, handlers: dict[str, Handler | Any] | None = None) -> None:
+        self.handlers = handlers or {}
+        self.calls: list[CallRequest] = []
+        self.reports: list[StatusReport] = []
+        self.sleeps: list[float] = []
+        self.clock = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self.clock += timedelta(milliseconds=1)
+        return self.clock
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await asyncio.sleep(0)
+
+    async def call(self, request: CallRequest) -> Any:
+        self.calls.append(request)
+        handler = self.handlers.get(request.path)
+        if handler is None:
+            raise AssertionError(f"unexpected call at {request.path}")
+        result = handler(request) if callable(handler) else handler
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    async def report(self, report: StatusReport) -> None:
+        self.reports.append(report)
+
+    def statuses(self) -> dict[str, TaskReport]:
+        """The latest status of every path, as the server would hold it after upserts."""
+        latest: dict[str, TaskReport] = {}
+        for report in self.reports:
+            for task in report.tasks:
+                latest[task.path] = task
+        return latest
+
+    def phases(self) -> dict[str, str]:
+        return {path: task.phase for path, task in self.statuses().items()}
+
+    def final(self) -> StatusReport:
+        assert self.reports and self.reports[-1].phase, "no final report"
+        return self.reports[-1]
+
+
+def run(
+    steps: list[Any],
+    effects: FakeEffects,
+    *,
+    input: Any = None,
+    env: dict[str, str] | None = None,
+    secret_names: tuple[str, ...] = (),
+) -> Result:
+    info = WorkflowRun("wex-1", "wf", "ns", "1.0.0", input or {}, env or {}, secret_names)
+    plain = [step.to_dict() if isinstance(step, tasks.Task) else step for step in steps]
+    return asyncio.run(Interpreter(info, effects).execute(plain))
+
+
+def http_error(status: int) -> Handler:
+    def fail(request: CallRequest) -> Any:
+        raise error("communication", status, f"HTTP {status}")
+
+    return fail
+
+
+def test_example_07_task_outputs_land_in_the_data_under_their_names() -> None:
+    effects = FakeEffects({"fetch": {"full_name": "stigmer/stigmer", "stargazers_count": 42, "open_issues_count": 3}})
+    result = run(
+        [
+            tasks.http_get("fetch", "https://api.example.com/repos/stigmer/stigmer"),
+            tasks.set_vars(
+                "summarize",
+                {"repository": "${ .fetch.full_name }", "stars": "${ .fetch.stargazers_count }", "open": "${ .x }"},
+            ),
+        ],
+        effects,
+    )
+    assert result.phase == "COMPLETED"
+    assert result.output == {"repository": "stigmer/stigmer", "stars": 42, "open": None}
+    assert effects.phases() == {"fetch": "COMPLETED", "summarize": "COMPLETED"}
+    assert effects.final().output == result.output
+    assert effects.statuses()["fetch"].output["stargazers_count"] == 42
+    # two batches: the fetch's start before it waits, then everything else with the final phase
+    assert len(effects.reports) == 2
+
+
+def test_set_merges_into_the_root_and_export_shapes_the_output() -> None:
+    effects = FakeEffects()
+    result = run(
+        [
+            tasks.set_vars("one", {"amount": "${ $input.amount * 2 }"}),
+            tasks.set_vars("two", {"total": "${ .amount + 1 }", "drop": 1}, export="{total}"),
+            tasks.set_vars("three", {"seen": "${ [.total, .two, .drop] }"}),
+        ],
+        effects,
+        input={"amount": 5},
+    )
+    assert result.output == {"seen": [11, {"total": 11}, None]}
+
+
+def test_example_08_switch_jumps_and_reports_untaken_targets_skipped() -> None:
+    steps = [
+        tasks.http_get("health", "https://status.example.com/v1/health"),
+        tasks.switch(
+            "route",
+            cases=[
+                tasks.case('.health.status == "healthy"', "deploy"),
+                tasks.case('.health.status == "degraded"', "hold"),
+                tasks.default("abort"),
+            ],
+        ),
+        tasks.http_post("deploy", "https://deploy.example.com/v1/deployments", body={"v": 1}, then="end"),
+        tasks.set_vars("hold", {"decision": "hold"}, then="end"),
+        tasks.raise_error("abort", type="https://stigmer.ai/errors/unhealthy", status=503, title="Unhealthy"),
+    ]
+    healthy = FakeEffects({"health": {"status": "healthy"}, "deploy": {"id": "d-1"}})
+    result = run(steps, healthy)
+    assert result.output == {"id": "d-1"}
+    assert healthy.phases() == {
+        "health": "COMPLETED",
+        "route": "COMPLETED",
+        "deploy": "COMPLETED",
+        "hold": "SKIPPED",
+        "abort": "SKIPPED",
+    }
+    assert healthy.calls[-1].key == "wex-1/deploy"
+
+    degraded = FakeEffects({"health": {"status": "degraded"}})
+    assert run(steps, degraded).output == {"decision": "hold"}
+    assert degraded.phases()["deploy"] == "SKIPPED"
+
+    down = FakeEffects({"health": {"status": "down"}})
+    result = run(steps, down)
+    assert result.phase == "FAILED"
+    assert result.error is not None
+    assert (result.error.status, result.error.title, result.error.instance) == (503, "Unhealthy", "abort")
+    assert down.final().error_info == result.error.as_dict()
+    assert down.final().error == "task abort: Unhealthy (status 503)"
+    assert down.phases() == {"health": "COMPLETED", "route": "COMPLETED", "abort": "FAILED"}
+
+
+def test_example_09_loop_paths_variables_and_outputs() -> None:
+    effects = FakeEffects(
+        {
+            "orders": {"items": [{"id": 7}, {"id": 9}]},
+            "charge-all/0/charge": lambda r: {"charged": r.config["endpoint"]},
+            "charge-all/1/charge": lambda r: {"charged": r.config["endpoint"]},
+        }
+    )
+    result = run(
+        [
+            tasks.http_get("orders", "https://shop.example.com/v1/orders", query={"status": "pending"}),
+            tasks.for_each(
+                "charge-all",
+                ".orders.items",
+                each="order",
+                at="position",
+                do=[
+                    tasks.http_post(
+                        "charge", "https://pay.example.com/v1/orders/${ $order.id }/charge?p=${ $position }"
+                    ),
+                    tasks.wait("pause", "PT1S"),
+                ],
+            ),
+            tasks.set_vars("done", {"charged": "${ .orders.items | length }", "loop": '${ .["charge-all"] }'}),
+        ],
+        effects,
+    )
+    assert result.phase == "COMPLETED"
+    endpoints = [c.config["endpoint"] for c in effects.calls[1:]]
+    assert endpoints == [
+        "https://pay.example.com/v1/orders/7/charge?p=0",
+        "https://pay.example.com/v1/orders/9/charge?p=1",
+    ]
+    assert [c.key for c in effects.calls[1:]] == ["wex-1/charge-all/0/charge", "wex-1/charge-all/1/charge"]
+    assert result.output["charged"] == 2
+    assert result.output["loop"][1] == {"charge": {"charged": endpoints[1]}, "pause": None}
+    assert effects.sleeps == [1.0, 1.0]
+    phases = effects.phases()
+    assert phases["charge-all/0"] == phases["charge-all/1/pause"] == phases["charge-all"] == "COMPLETED"
+    assert effects.statuses()["charge-all/1"].kind == "iteration"
+    assert effects.statuses()["charge-all/1"].name == "1"
+
+
+def test_example_10_false_condition_skips_and_try_catches_a_matching_status() -> None:
+    effects = FakeEffects(
+        {"charge/submit": http_error(503), "charge/catch/retry": lambda r: {"paid": r.config["body"]["amount"]}}
+    )
+    steps = [
+        tasks.raise_error("reject", type="https://x/invalid", status=400, title="Invalid", condition=".amount <= 0"),
+        tasks.try_catch(
+            "charge",
+            do=[tasks.http_post("submit", "https://pay.example.com/v1/charges", body={"amount": "${ .amount }"})],
+            errors={"status": 503},
+            as_="failure",
+            catch_do=[
+                tasks.wait("backoff", "PT2S"),
+                tasks.http_post("retry", "https://pay.example.com/v1/charges", body={"amount": "${ .amount }"}),
+                {
+                    "name": "why",
+                    "kind": "set",
+                    "config": {"set": {"status": "${ $failure.status }", "where": "${ $failure.instance }"}},
+                },
+            ],
+        ),
+        tasks.set_vars("receipt", {"status": "charged", "amount": "${ .amount }", "why": "${ .why }"}),
+    ]
+    result = run(steps, effects, input={"amount": 250})
+    assert result.output == {"status": "charged", "amount": 250, "why": {"status": 503, "where": "charge/submit"}}
+    assert effects.phases() == {
+        "reject": "SKIPPED",
+        "charge/submit": "FAILED",
+        "charge/catch/backoff": "COMPLETED",
+        "charge/catch/retry": "COMPLETED",
+        "charge/catch/why": "COMPLETED",
+        "charge": "COMPLETED",
+        "receipt": "COMPLETED",
+    }
+
+    rejected = FakeEffects()
+    result = run(steps, rejected, input={"amount": 0})
+    assert result.phase == "FAILED"
+    assert result.error is not None and result.error.status == 400
+
+
+def test_try_does_not_catch_other_errors() -> None:
+    effects = FakeEffects({"charge/submit": http_error(400)})
+    steps = [
+        tasks.try_catch(
+            "charge",
+            do=[tasks.http_post("submit", "https://pay.example.com/v1/charges")],
+            errors={"status": 503},
+            catch_do=[tasks.set_vars("never", {"x": 1})],
+        )
+    ]
+    result = run(steps, effects)
+    assert result.phase == "FAILED"
+    assert result.error is not None
+    assert (result.error.type, result.error.status, result.error.instance) == (
+        ERROR_TYPES["communication"],
+        400,
+        "charge/submit",
+    )
+    assert effects.phases() == {"charge/submit": "FAILED", "charge": "FAILED"}
+
+
+def test_example_11_fork_outputs_and_compete() -> None:
+    async def slow(request: CallRequest) -> Any:
+        await asyncio.sleep(0.05)
+        return {"region": "eu"}
+
+    effects = FakeEffects(
+        {
+            "gather/repo": {"stargazers_count": 42},
+            "gather/issues": [{"n": 1}, {"n": 2}],
+            "fastest-region/eu": slow,
+            "fastest-region/us": {"region": "us"},
+        }
+    )
+    result = run(
+        [
+            tasks.fork(
+                "gather",
+                branches=[
+                    tasks.http_get("repo", "https://x.example.com/r"),
+                    tasks.http_get("issues", "https://x.example.com/i"),
+                ],
+            ),
+            tasks.fork(
+                "fastest-region",
+                compete=True,
+                branches=[
+                    tasks.http_get("eu", "https://eu.example.com"),
+                    tasks.http_get("us", "https://us.example.com"),
+                ],
+            ),
+            tasks.set_vars(
+                "dashboard",
+                {
+                    "stars": "${ .repo.stargazers_count }",
+                    "open_issues": "${ .issues | length }",
+                    "fast": '${ .["fastest-region"] }',
+                },
+            ),
+        ],
+        effects,
+    )
+    assert result.output == {"stars": 42, "open_issues": 2, "fast": {"us": {"region": "us"}}}
+    phases = effects.phases()
+    assert phases["gather/repo"] == phases["gather/issues"] == phases["fastest-region/us"] == "COMPLETED"
+    assert phases["fastest-region/eu"] == "SKIPPED"
+    assert effects.statuses()["fastest-region/eu"].error == "branch 'us' won the race"
+
+
+def test_a_failing_branch_cancels_the_others_and_fails_the_fork() -> None:
+    never = asyncio.Event()
+
+    async def hang(request: CallRequest) -> Any:
+        await never.wait()
+
+    effects = FakeEffects({"both/a": hang, "both/b": http_error(500)})
+    result = run(
+        [
+            tasks.fork(
+                "both",
+                branches=[tasks.http_get("a", "https://a.example.com"), tasks.http_get("b", "https://b.example.com")],
+            )
+        ],
+        effects,
+    )
+    assert result.phase == "FAILED"
+    assert effects.phases() == {"both/a": "CANCELLED", "both/b": "FAILED", "both": "FAILED"}
+
+
+def test_flow_exit_end_and_jumps_with_run_numbers() -> None:
+    effects = FakeEffects({"ping": {"ok": True}})
+    steps = [
+        tasks.set_vars("count", {"n": "${ (.n // 0) + 1 }"}),
+        tasks.http_post("ping", "https://p.example.com", condition=".n >= 2"),
+        tasks.switch("again", cases=[tasks.case(".n < 3", "count"), tasks.default("end")]),
+        tasks.set_vars("never", {"x": 1}),
+    ]
+    result = run(steps, effects)
+    assert result.phase == "COMPLETED"
+    assert result.output == "end"
+    # every run of a path counts, skipped ones too: run 1 was skipped (n == 1)
+    assert [c.key for c in effects.calls] == ["wex-1/ping#2", "wex-1/ping#3"]
+    assert "never" not in effects.phases()
+
+    loop = FakeEffects()
+    seen = {"name": "seen", "kind": "set", "config": {"set": {"v": "${ $item }"}}, "then": "exit"}
+    last = {"name": "last", "kind": "set", "config": {"set": {"v": "${ $item }"}}, "condition": "${ $item == 2 }"}
+    result = run(
+        [
+            tasks.for_each("loop", "[1, 2, 3]", do=[seen, tasks.set_vars("no", {"x": 1})]),
+            tasks.for_each("stop", "[1, 2, 3]", do=[{**last, "then": "end"}]),
+            tasks.set_vars("never", {"x": 1}),
+        ],
+        loop,
+    )
+    assert result.phase == "COMPLETED"
+    phases = loop.phases()
+    assert {p for p in phases if p.endswith("/no")} == set()
+    assert phases["stop/0/last"] == "SKIPPED"
+    assert phases["stop/1/last"] == "COMPLETED"
+    assert "stop/2" not in phases and "never" not in phases
+    assert result.output == [{}, {"last": {"v": 2}}]
+
+
+def test_secret_env_vars_read_as_placeholders_in_workflow_code_and_calls_defer_them() -> None:
+    effects = FakeEffects({"announce": {"ok": True}})
+    result = run(
+        [
+            tasks.set_vars("copy", {"token": "${ $env.SLACK_TOKEN }", "region": "${ $env.REGION }"}),
+            tasks.http_post(
+                "announce",
+                "https://slack.example.com/api/chat.postMessage",
+                headers={"Authorization": "Bearer ${ $env.SLACK_TOKEN }"},
+                body={"text": '${ "in " + .region }'},
+            ),
+        ],
+        effects,
+        env={"REGION": "eu"},
+        secret_names=("SLACK_TOKEN",),
+    )
+    assert result.phase == "COMPLETED"
+    assert effects.statuses()["copy"].output == {"token": "<secret:SLACK_TOKEN>", "region": "eu"}
+    (call,) = effects.calls
+    assert call.config["body"] == {"text": "in eu"}
+    assert call.config["headers"] == {"Authorization": None}
+    assert [(d.pointer, d.text) for d in call.deferred] == [
+        (["headers", "Authorization"], "Bearer ${ $env.SLACK_TOKEN }")
+    ]
+    assert call.scope is not None and "env" not in call.scope.variables and "secrets" not in call.scope.variables
+    assert call.secret_names == ["SLACK_TOKEN"]
+
+
+def test_expression_errors_fail_the_task_with_the_expression_type() -> None:
+    effects = FakeEffects()
+    result = run([tasks.set_vars("bad", {"x": '${ 1 + "a" }'})], effects)
+    assert result.phase == "FAILED"
+    assert result.error is not None
+    assert (result.error.type, result.error.instance) == (ERROR_TYPES["expression"], "bad")
+    assert effects.statuses()["bad"].error.startswith("Expression failed (status 400): expression")
+
+
+def test_child_calls_carry_request_keys_and_agent_messages_are_evaluated() -> None:
+    effects = FakeEffects({"summarize": "A short summary.", "sub": {"done": True}})
+    result = run(
+        [
+            tasks.agent_call(
+                "summarize",
+                "issue-summarizer",
+                '${ "Summarize: " + $input.title }',
+                env={"GITHUB_TOKEN": "${ $env.GITHUB_TOKEN }", "MODE": "fast"},
+                temperature=0.0,
+                timeout_seconds=30,
+            ),
+            tasks.run_workflow("sub", "ns/child", input={"summary": "${ .summarize }"}),
+            tasks.set_vars("result", {"summary": "${ .summarize }", "sub": "${ .sub.done }"}),
+        ],
+        effects,
+        input={"title": "Crash"},
+        secret_names=("GITHUB_TOKEN",),
+    )
+    assert result.output == {"summary": "A short summary.", "sub": True}
+    agent, sub = effects.calls
+    assert (agent.kind, agent.key, agent.config["message"]) == ("agent_call", "wex-1/summarize", "Summarize: Crash")
+    assert agent.config["env"] == {"GITHUB_TOKEN": None, "MODE": "fast"}
+    assert agent.config["config"] == {"temperature": 0.0, "timeout_seconds": 30}
+    assert (sub.kind, sub.key, sub.config["input"]) == ("run", "wex-1/sub", {"summary": "A short summary."})
+
+
+def test_cancellation_reports_running_tasks_and_the_execution_cancelled() -> None:
+    effects = FakeEffects()
+
+    async def scenario() -> None:
+        interpreter = Interpreter(WorkflowRun("wex-1", "wf", "ns", "1.0.0", {}, {}), effects)
+        running = asyncio.ensure_future(interpreter.execute([tasks.wait("nap", "PT1H").to_dict()]))
+        while not effects.sleeps:
+            await asyncio.sleep(0)
+        effects.handlers.clear()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    effects.sleep = lambda seconds: _record_and_block(effects, seconds)  # type: ignore[method-assign]
+    asyncio.run(scenario())
+    assert effects.final().phase == "CANCELLED"
+    assert effects.phases() == {"nap": "CANCELLED"}
+
+
+async def _record_and_block(effects: FakeEffects, seconds: float) -> None:
+    effects.sleeps.append(seconds)
+    await asyncio.Event().wait()
+
+
+def test_task_errors_name_the_deepest_path() -> None:
+    info = error("runtime", 500, "Boom").at("a/0/b").at("a").info
+    assert info.instance == "a/0/b"
+    assert isinstance(error("runtime", 500, "x"), TaskError)
+
+
+def test_long_loops_of_quick_tasks_report_in_bounded_batches() -> None:
+    effects = FakeEffects()
+    body = {"name": "step", "kind": "set", "config": {"set": {"i": "${ $item }"}}}
+    result = run([tasks.for_each("loop", "[range(120)]", do=[body])], effects)
+    assert result.phase == "COMPLETED"
+    assert len(effects.statuses()) == 1 + 120 * 2
+    assert max(len(report.tasks) for report in effects.reports) <= 60
+
+
+@pytest.mark.parametrize("kind", ["call", "block", "now", "unknown"])
+def test_an_unknown_kind_fails_the_task_cleanly(kind: str) -> None:
+    effects = FakeEffects()
+    result = run([{"name": "odd", "kind": kind, "config": {}}], effects)
+    assert result.phase == "FAILED"
+    assert result.error is not None and result.error.title == "Unknown task kind"

@@ -1,0 +1,213 @@
+"""Pure pieces of the workflow-runner: HTTP requests, child requests, status updates, secrets, errors, paths."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from stigmer.api import json_values
+from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.workflow_runner import paths
+from stigmer.workflow_runner.activities import secret_env_keys, update_request
+from stigmer.workflow_runner.call_errors import CallFailed
+from stigmer.workflow_runner.children import agent_request, child_failure, workflow_request
+from stigmer.workflow_runner.effects import CallRequest, Deferred
+from stigmer.workflow_runner.errors import ERROR_TYPES, ErrorInfo, matches
+from stigmer.workflow_runner.http_calls import build_request
+from stigmer.workflow_runner.reporting import Reporter, StatusReport, TaskReport
+from stigmer.workflow_runner.secrets import Scrubber, env_view
+
+
+@pytest.mark.parametrize(
+    ("method", "keyed"),
+    [("GET", False), ("POST", True), ("PUT", False), ("PATCH", True), ("DELETE", False), ("HEAD", False)],
+)
+def test_only_non_idempotent_methods_carry_an_idempotency_key(method: str, keyed: bool) -> None:
+    request = build_request({"method": method, "endpoint": "https://x.example.com/a"}, "wex-1/loop/2/post")
+    assert request["method"] == method
+    assert ("Idempotency-Key" in request["headers"]) is keyed
+    if keyed:
+        assert request["headers"]["Idempotency-Key"] == "wex-1/loop/2/post"
+
+
+def test_http_request_values_become_text_and_bodies_json() -> None:
+    request = build_request(
+        {
+            "method": "POST",
+            "endpoint": "https://x.example.com/a",
+            "headers": {"X-N": 5, "X-Obj": {"a": 1}, "X-None": None, "idempotency-key": "mine"},
+            "query": {"per_page": 5, "flag": True},
+            "body": {"n": 12345678901234567890},
+        },
+        "key",
+    )
+    assert request["headers"] == {"X-N": "5", "X-Obj": '{"a":1}', "idempotency-key": "mine"}
+    assert request["params"] == {"per_page": "5", "flag": "true"}
+    assert request["json"] == {"n": 12345678901234567890}
+    assert build_request({"endpoint": "https://x.example.com", "body": "raw"}, "k")["content"] == b"raw"
+    with pytest.raises(CallFailed) as caught:
+        build_request({"endpoint": "ftp://x.example.com"}, "k")
+    assert caught.value.info.status == 400 and not caught.value.retryable
+
+
+def test_child_requests_carry_parent_request_id_env_secrecy_and_overrides() -> None:
+    run = workflow_request({"workflow": "kids/child", "input": {"n": 1}}, "wex-1", "wex-1/sub")
+    assert (run.workflow_ref, run.parent_execution_id, run.request_id) == ("kids/child", "wex-1", "wex-1/sub")
+    assert json_values.loads(run.input_json) == {"n": 1}
+
+    config = {
+        "agent": "summarizer",
+        "message": "hi",
+        "env": {"TOKEN": "t0k3n", "MODE": "fast", "N": 3},
+        "config": {"model": "m", "temperature": 0.0, "timeout_seconds": 30},
+    }
+    agent = agent_request(config, "wex-1", "wex-1/ask", {"TOKEN"})
+    assert (agent.agent_ref, agent.message, agent.request_id, agent.parent_execution_id) == (
+        "summarizer",
+        "hi",
+        "wex-1/ask",
+        "wex-1",
+    )
+    assert {k: (v.value, v.secret) for k, v in agent.runtime_env.items()} == {
+        "TOKEN": ("t0k3n", True),
+        "MODE": ("fast", False),
+        "N": ("3", False),
+    }
+    assert agent.config.HasField("temperature") and agent.config.temperature == 0.0
+    assert (agent.config.model, agent.config.timeout_seconds) == ("m", 30)
+
+
+def test_agent_env_entries_reading_a_secret_or_holding_one_are_secret() -> None:
+    request = CallRequest(
+        "agent_call",
+        "wex-1",
+        "ask",
+        "wex-1/ask",
+        {},
+        deferred=[
+            Deferred(["env", "GH"], "${ $env.GITHUB_TOKEN }"),
+            Deferred(["env", "REGION"], "${ $env.REGION }"),
+            Deferred(["message"], "${ $env.GITHUB_TOKEN }"),
+        ],
+    )
+
+    class Env:
+        secret_names = ("GITHUB_TOKEN",)
+
+    config = {"env": {"GH": "ghp_x", "REGION": "eu", "COPY": "prefix-ghp_x"}}
+    keys = secret_env_keys(request, config, Scrubber({"GITHUB_TOKEN": "ghp_x"}), Env())  # type: ignore[arg-type]
+    assert keys == {"GH", "COPY"}
+
+
+def test_a_failed_child_fails_the_task_with_its_error_info() -> None:
+    child = pb.WorkflowExecution()
+    child.metadata.id = "wex-2"
+    child.status.phase = pb.EXECUTION_PHASE_FAILED
+    child.status.error = "task abort: Unhealthy (status 503)"
+    child.status.error_info.CopyFrom(
+        pb.ErrorInfo(type="https://x/unhealthy", status=503, title="Unhealthy", instance="abort")
+    )
+    failure = child_failure(child, "workflow execution")
+    assert (failure.info.type, failure.info.status, failure.info.title) == ("https://x/unhealthy", 503, "Unhealthy")
+    assert "wex-2" in failure.info.detail and "abort" in failure.info.detail
+    assert not failure.retryable
+    child.status.phase = pb.EXECUTION_PHASE_CANCELLED
+    assert child_failure(child, "workflow execution").info.title == "Child execution cancelled"
+
+
+def test_status_reports_become_update_requests() -> None:
+    report = StatusReport(
+        "wex-1",
+        [
+            TaskReport(
+                "fetch",
+                "fetch",
+                "http_call",
+                "COMPLETED",
+                {"n": 2**64},
+                "",
+                "2026-01-01T00:00:00+00:00",
+                "2026-01-01T00:00:01+00:00",
+            ),
+            TaskReport("route/x", "x", "set", "SKIPPED"),
+            TaskReport("loop/0", "0", "iteration", "IN_PROGRESS", None, "", "2026-01-01T00:00:00+00:00"),
+        ],
+        phase="FAILED",
+        error="task abort: Unhealthy",
+        error_info={"type": "t", "status": 503, "title": "Unhealthy", "detail": "", "instance": "abort"},
+    )
+    request = update_request(report)
+    assert request.phase == pb.EXECUTION_PHASE_FAILED
+    fetch, skipped, running = request.tasks
+    assert (fetch.path, fetch.name, fetch.kind, fetch.phase) == (
+        "fetch",
+        "fetch",
+        "http_call",
+        pb.EXECUTION_PHASE_COMPLETED,
+    )
+    assert json_values.loads(fetch.output_json) == {"n": 2**64}
+    assert fetch.completed_at.seconds - fetch.started_at.seconds == 1
+    assert skipped.phase == pb.EXECUTION_PHASE_SKIPPED and not skipped.output_json
+    assert running.HasField("started_at") and not running.HasField("completed_at")
+    assert (request.error_info.status, request.error_info.instance) == (503, "abort")
+    assert not request.output_json
+
+    done = update_request(StatusReport("wex-1", phase="COMPLETED", output=None))
+    assert done.output_json == "null"
+
+
+def test_the_reporter_batches_replaces_older_statuses_and_sends_in_order() -> None:
+    sent: list[StatusReport] = []
+    entered = asyncio.Event()
+    gate = asyncio.Event()
+
+    async def send(report: StatusReport) -> None:
+        entered.set()
+        if not sent:
+            await gate.wait()
+        sent.append(report)
+
+    async def scenario() -> None:
+        reporter = Reporter("wex-1", send)
+        reporter.task(TaskReport("a", "a", "set", "IN_PROGRESS"))
+        first = asyncio.ensure_future(reporter.flush())
+        await entered.wait()
+        first.cancel()  # the caller goes away; the send goes on
+        reporter.task(TaskReport("a", "a", "set", "CANCELLED"))
+        finishing = asyncio.ensure_future(reporter.finish("CANCELLED"))
+        await asyncio.sleep(0)
+        gate.set()
+        await finishing
+
+    asyncio.run(scenario())
+    assert [[t.phase for t in r.tasks] for r in sent] == [["IN_PROGRESS"], ["CANCELLED"]]
+    assert [r.phase for r in sent] == ["", "CANCELLED"]
+
+
+def test_scrubbing_and_the_workflow_view_of_env() -> None:
+    env, secrets = env_view({"REGION": "eu", "TOKEN": "whatever"}, ["TOKEN"])
+    assert env == {"REGION": "eu", "TOKEN": "<secret:TOKEN>"} and secrets == {"TOKEN": "<secret:TOKEN>"}
+    scrub = Scrubber({"A": "abc", "AB": "abcdef", "EMPTY": ""})
+    assert scrub.value({"abcdef-key": ["x abcdef y", "abc", 1, None]}) == {
+        "<secret:AB>-key": ["x <secret:AB> y", "<secret:A>", 1, None]
+    }
+    assert Scrubber({}).value({"a": "abc"}) == {"a": "abc"}
+
+
+def test_error_matching() -> None:
+    info = ErrorInfo(ERROR_TYPES["communication"], 503, "HTTP 503", "", "charge/submit")
+    assert matches(info, None) and matches(info, {})
+    assert matches(info, {"status": 503}) and matches(info, {"status": "503"})
+    assert matches(info, {"type": ERROR_TYPES["communication"], "status": 503})
+    assert not matches(info, {"status": 500})
+    assert not matches(info, {"type": ERROR_TYPES["timeout"]})
+    assert ErrorInfo.from_dict({"status": "x"}).status == 0
+
+
+def test_paths() -> None:
+    assert paths.child("", "fetch") == "fetch"
+    assert paths.child(paths.iteration("loop", 2), "post") == "loop/2/post"
+    assert paths.child(paths.catch_block("guard"), "notify") == "guard/catch/notify"
+    assert paths.run_key("wex-1", "loop/2/post", 1) == "wex-1/loop/2/post"
+    assert paths.run_key("wex-1", "ping", 3) == "wex-1/ping#3"
