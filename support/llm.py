@@ -26,6 +26,8 @@ from support.processes import RunId
 LLM_CHOICES = ("auto", "standin", "ollama")
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2:1b"
+# A second model the stand-in serves, for tests of a per-call model choice.
+ALTERNATE_MODEL = "qwen2.5:0.5b"
 LLM_USED = pytest.StashKey[str]()
 
 
@@ -112,7 +114,8 @@ def start_llm(config: pytest.Config, workdir: Path, run_id: RunId) -> Iterator[L
             return
         if choice == "ollama":
             pytest.skip(missing_message(ollama_prerequisite(probe), probe.detail))
-    standin = start_standin_process(workdir / "llm-standin.log", models=(model,), run_id=run_id)
+    models = tuple(dict.fromkeys((model, ALTERNATE_MODEL)))
+    standin = start_standin_process(workdir / "llm-standin.log", models=models, run_id=run_id)
     try:
         chosen = LlmUnderTest("standin", standin.url, model, f"deterministic stand-in at {standin.url}", standin)
         config.stash[LLM_USED] = chosen.describe()

@@ -26,7 +26,7 @@ from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
 from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
 
-STACKS = pytest.StashKey[list[Stack]]()
+STACKS = pytest.StashKey[list[diagnostics.HasLogs]]()
 CLI_CALLS = pytest.StashKey[list[CliResult]]()
 FINDINGS = pytest.StashKey[dict[str, Finding]]()
 SWEPT = pytest.StashKey[list[int]]()
@@ -118,8 +118,8 @@ def mark_tier(items: Iterable[pytest.Item], tier_dir: Path, marker: str) -> None
             item.add_marker(marker)
 
 
-def register_stack(node: pytest.Item | pytest.Collector, stack: Stack) -> None:
-    """Attach ``stack``'s logs to the reports of failing tests under ``node``."""
+def register_stack(node: pytest.Item | pytest.Collector, stack: diagnostics.HasLogs) -> None:
+    """Attach ``stack``'s logs (a stack's, or any fixture process's) to the reports of failing tests under ``node``."""
     node.stash.setdefault(STACKS, []).append(stack)
 
 
