@@ -91,9 +91,10 @@ def mcp_record(tmp_path_factory: pytest.TempPathFactory) -> McpRecord:
 def mcp_http(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, run_id: RunId
 ) -> Iterator[McpHttpServer]:
-    """An HTTP instance of the MCP fixture (the examples' docs-search and web-search servers)."""
+    """An HTTP instance of the MCP fixture with the tools of the examples' docs-search and web-search servers."""
     folder = tmp_path_factory.mktemp("mcp-http")
-    with start_mcp_http(folder / "calls.jsonl", folder / "mcp-http.log", run_id=run_id) as server:
+    tools = ("search_docs", "web_search")
+    with start_mcp_http(folder / "calls.jsonl", folder / "mcp-http.log", tools=tools, run_id=run_id) as server:
         register_stack(request.node, server)
         yield server
 

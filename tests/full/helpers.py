@@ -17,19 +17,21 @@ PENDING = re.compile(r"⏳ Execution pending\.\.\.( \(waiting for the engine: .+
 DURATION = re.compile(r"Duration: \d+(\.\d)?s|Duration: \d+m\d\d\.\ds")
 
 
-def apply_projects(
-    cli: Cli, dest: Path, names: Iterable[str], env: Mapping[str, str] | None = None
-) -> dict[str, ApplyReport]:
-    """Copy each project (an example's name, or a folder of ``tests/full/projects``) under ``dest``
-    and ``stigmer apply`` it; their parsed apply reports by name."""
-    reports = {}
+def apply_project(cli: Cli, source: str, dest: Path, replacements: Mapping[str, str] | None = None) -> ApplyReport:
+    """Copy a project (an example's name, or a folder of ``tests/full/projects``) to ``dest``, with
+    ``replacements`` made in its files, and ``stigmer apply`` it; the parsed apply report."""
+    folder = PROJECTS_DIR / source if (PROJECTS_DIR / source).is_dir() else EXAMPLES_DIR / source
+    result = cli("apply", "--config", copy_project(folder, dest, replacements), timeout=60)
+    assert result.exit_code == 0, result
+    return parse_apply(result.stdout)
+
+
+def apply_projects(cli: Cli, dest: Path, names: Iterable[str]) -> dict[str, str]:
+    """``apply_project`` each of ``names`` under ``dest``; the IDs of what they deployed by name."""
+    ids = {}
     for name in names:
-        source = PROJECTS_DIR / name if (PROJECTS_DIR / name).is_dir() else EXAMPLES_DIR / name
-        folder = copy_project(source, dest / name)
-        result = cli("apply", "--config", folder, timeout=60, env=env)
-        assert result.exit_code == 0, result
-        reports[name] = parse_apply(result.stdout)
-    return reports
+        ids.update({row.name: row.id for row in apply_project(cli, name, dest / name).rows})
+    return ids
 
 
 def run(cli: Cli, ref: str, *args: str, timeout: float = 90.0) -> tuple[CliResult, str]:

@@ -37,8 +37,7 @@ GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "User-Agent": "stigme
 @pytest.fixture(scope="module")
 def workflows(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Every workflow of the module's projects, applied once: ``{name: id}``."""
-    reports = apply_projects(stack.cli(), tmp_path_factory.mktemp("projects"), PROJECTS)
-    return {row.name: row.id for report in reports.values() for row in report.rows if row.kind == "workflow"}
+    return apply_projects(stack.cli(), tmp_path_factory.mktemp("projects"), PROJECTS)
 
 
 def test_basic_workflow_run_is_shown_line_by_line_and_its_outputs_are_kept(
