@@ -42,6 +42,13 @@ def llm(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, r
         yield chosen
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fresh_llm(llm: LlmUnderTest) -> None:
+    """Each module starts with a stand-in without rules or recordings (an earlier module's are gone)."""
+    if llm.standin is not None:
+        llm.standin.control.reset()
+
+
 @pytest.fixture
 def standin(request: pytest.FixtureRequest, llm: LlmUnderTest) -> StandinClient:
     """The stand-in's control, with no rules and no recorded requests: for tests that script the LLM.

@@ -316,7 +316,7 @@ def test_parallel_branches_all_run_and_the_fastest_region_wins(
         Route("GET", "/repos/stigmer/stigmer", REPO),
         Route("GET", "/repos/stigmer/stigmer/issues", issues),
         Route("GET", "/eu/v1/health", {"region": "eu"}),
-        Route("GET", "/us/v1/health", {"region": "us"}, delay=3.0),
+        Route("GET", "/us/v1/health", {"region": "us"}, delay=2.0),
     )
 
     result, exec_id = run(cli, "dashboards/project-dashboard")
@@ -339,7 +339,12 @@ def test_parallel_branches_all_run_and_the_fastest_region_wins(
     assert execution["status"]["output"] == {"stars": 42, "open_issues": 3}
     gathered = {(r.path, tuple(r.query.items())) for r in http.requests() if r.path.startswith("/repos/")}
     assert gathered == {("/repos/stigmer/stigmer", ()), ("/repos/stigmer/stigmer/issues", (("state", "open"),))}
-    assert result.duration < 30, result
+    # the losing region's call was sent; its late answer is logged before the next test uses the fixture
+    eventually(lambda: _one(http.requests("/us/v1/health")), timeout=10)
+
+
+def _one(found: list[object]) -> None:
+    assert len(found) == 1, found
 
 
 def test_runtime_secrets_reach_the_http_calls_and_are_never_shown(
