@@ -48,7 +48,8 @@ class Settings:
     server_addr: str = DEFAULT_SERVER_ADDR
     temporal_addr: str = DEFAULT_TEMPORAL_ADDR
     ollama_host: str = DEFAULT_OLLAMA_HOST
-    llm_model: str = DEFAULT_LLM_MODEL
+    # Empty: each agent runs its own model; set (STIGMER_LLM_MODEL), it replaces the agents' models.
+    llm_model: str = ""
     agent_runner_mode: str = DEFAULT_AGENT_RUNNER_MODE
     # What `stigmer server start` runs when not told (all by default; dependencies are added).
     components: tuple[str, ...] = COMPONENTS

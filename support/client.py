@@ -5,6 +5,7 @@ Every call gets a deadline: the channel adds ``default_timeout`` to calls made w
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -156,6 +157,18 @@ class StackClient:
             "workflow_executions": self.list_workflow_executions,
         }
         return {kind: {item.metadata.id: to_dict(item) for item in lister()} for kind, lister in kinds.items()}
+
+
+def settled(snapshot: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """A ``snapshot`` without what a stored execution changes by itself: its dispatch state (while
+    Temporal is unreachable, ``attempts`` and ``reason`` tick on every reconnection attempt) and, with
+    it, its ``updated_at``. Compare these to tell "nothing was stored" from "time passed"."""
+    result = copy.deepcopy(snapshot)
+    for kind in ("agent_executions", "workflow_executions"):
+        for execution in result.get(kind, {}).values():
+            execution.get("status", {}).pop("dispatch", None)
+            execution.get("metadata", {}).pop("updated_at", None)
+    return result
 
 
 def _all_pages(call: Callable[..., Any], request_type: Callable[..., Any], field: str) -> list[Any]:

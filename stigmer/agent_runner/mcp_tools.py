@@ -122,7 +122,7 @@ async def connect_server(
             read, write = await own.enter_async_context(streams)
             session = await own.enter_async_context(ClientSession(read, write))
             await session.initialize()
-    except BaseException as exc:  # reported as the cause of the setup error
+    except BaseException as exc:
         cause = await _close_after_failure(own)
         if isinstance(exc, TimeoutError):
             raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None

@@ -99,14 +99,16 @@ class Component:
 
 def stack_env(settings: Settings) -> dict[str, str]:
     """The environment every component gets: where the stack lives and how its parts reach each other."""
-    return {
+    env = {
         "STIGMER_HOME": str(settings.home),
         "STIGMER_SERVER_ADDR": settings.server_addr,
         "STIGMER_TEMPORAL_ADDR": settings.temporal_addr,
         "OLLAMA_HOST": settings.ollama_host,
-        "STIGMER_LLM_MODEL": settings.llm_model,
         "STIGMER_AGENT_RUNNER_MODE": settings.agent_runner_mode,
     }
+    if settings.llm_model:  # only when the user chose one: otherwise each agent runs its own model
+        env["STIGMER_LLM_MODEL"] = settings.llm_model
+    return env
 
 
 def _server_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:

@@ -12,26 +12,27 @@ restart of the server or a race between a scan and a submit never runs an execut
 
 While an execution waits, its ``status.dispatch`` says so (``waiting``, ``reason``, ``attempts``);
 once Temporal accepted it, ``dispatched_at``, ``engine_workflow_id`` and ``task_queue`` are set. Every
-change goes through the store and the execution feed, so Subscribe streams see it.
+change goes through ``executions.mark_waiting`` / ``mark_dispatched`` (the store and the execution
+feed), so Subscribe streams see it. Cancellations reach the dispatcher through ``executions.CancelHooks``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import tenacity
 
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.server import clock
+from stigmer.server import executions
 from stigmer.server.engine import NAMESPACE, ROUTES, Engine, EngineRejected, EngineUnavailable, LoopThread
+from stigmer.server.errors import NotFound
 from stigmer.server.events import ExecutionFeed
-from stigmer.server.store import AGENT_KIND, WORKFLOW_KIND, Execution, ExecutionRecord, Store, Transaction
+from stigmer.server.store import Execution, ExecutionRecord, Store
 
 if TYPE_CHECKING:
     import temporalio.runtime
@@ -43,12 +44,10 @@ BACKOFF_INITIAL = 0.1
 BACKOFF_MAX = 2.0
 BACKOFF_JITTER = 0.1
 STOP_TIMEOUT = 3.0
-SCAN_PAGE = 200
 
 PENDING = pb.EXECUTION_PHASE_PENDING
 IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
 CANCELLED = pb.EXECUTION_PHASE_CANCELLED
-_TERMINAL = frozenset({pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, CANCELLED})
 
 Reason = Callable[[int], str]
 
@@ -63,26 +62,6 @@ def rejected(error: str) -> Reason:
     return lambda attempt: f"Temporal did not start the workflow: {error} (retrying; attempt {attempt})"
 
 
-# --- dispatch state in the store ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pending:
-    """An execution to dispatch: its ID and kind ("agent" or "workflow")."""
-
-    execution_id: str
-    kind: str
-
-
-def _records(tx: Transaction, phases: Iterable[int]) -> Iterator[ExecutionRecord]:
-    for kind in (AGENT_KIND, WORKFLOW_KIND):
-        for phase in phases:
-            after = ""
-            while page := tx.list_executions(kind, after, SCAN_PAGE, phase=phase):
-                yield from page
-                after = page[-1].execution.metadata.id
-
-
 def _dispatched(execution: Execution) -> bool:
     return execution.status.dispatch.HasField("dispatched_at")
 
@@ -92,100 +71,9 @@ def _needs_dispatch(execution: Execution) -> bool:
     return status.phase == PENDING and not status.cancel_requested and not _dispatched(execution)
 
 
-def pending_dispatch(store: Store) -> list[Pending]:
-    """PENDING executions that have not reached Temporal yet, in creation order per kind."""
-    with store.transaction() as tx:
-        return [
-            Pending(r.execution.metadata.id, r.kind) for r in _records(tx, [PENDING]) if _needs_dispatch(r.execution)
-        ]
-
-
-def outstanding_cancels(store: Store) -> list[str]:
-    """Unfinished executions whose cancellation was requested: their workflows must be cancelled."""
-    with store.transaction() as tx:
-        records = _records(tx, [PENDING, IN_PROGRESS])
-        return [r.execution.metadata.id for r in records if r.execution.status.cancel_requested]
-
-
-def _save(tx: Transaction, feed: ExecutionFeed, execution: Execution) -> None:
-    """Store ``execution.status`` and announce the new revision once the transaction commits."""
-    now = clock.now()
-    execution.metadata.updated_at.CopyFrom(now)
-    revision = tx.update_execution_status(execution.metadata.id, execution.status, now)
-    snapshot = copy.deepcopy(execution)  # subscribers share it: never modified afterwards
-    tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
-
-
-def mark_waiting(store: Store, feed: ExecutionFeed, execution_ids: Iterable[str], reason: Reason) -> list[str]:
-    """Count one more dispatch attempt for each execution that still waits, and say why it waits.
-
-    Executions that no longer wait (dispatched, started, finished, cancelled, deleted) are left alone.
-    Returns the IDs of those that wait.
-    """
-    waiting: list[str] = []
-    with store.transaction() as tx:
-        for execution_id in execution_ids:
-            record = tx.execution(execution_id)
-            if record is None or not _needs_dispatch(record.execution):
-                continue
-            dispatch = record.execution.status.dispatch
-            dispatch.waiting = True
-            dispatch.attempts += 1
-            dispatch.reason = reason(dispatch.attempts)
-            _save(tx, feed, record.execution)
-            waiting.append(execution_id)
-    return waiting
-
-
-def mark_dispatched(store: Store, feed: ExecutionFeed, execution_id: str, task_queue: str) -> Execution | None:
-    """Record that Temporal accepted the execution; return it (None when it was deleted meanwhile)."""
-    with store.transaction() as tx:
-        record = tx.execution(execution_id)
-        if record is None:
-            return None
-        execution = record.execution
-        if _dispatched(execution):
-            return execution
-        dispatch = execution.status.dispatch
-        dispatch.waiting = False
-        dispatch.reason = ""
-        dispatch.dispatched_at.CopyFrom(clock.now())
-        dispatch.engine_workflow_id = execution_id
-        dispatch.task_queue = task_queue
-        _save(tx, feed, execution)
-    return execution
-
-
-def request_cancel(store: Store, feed: ExecutionFeed, execution_id: str) -> Execution | None:
-    """Cancel an execution: a PENDING one is CANCELLED at once, a running one gets ``cancel_requested``.
-
-    A minimal stand-in for the server's Cancel RPC logic; the caller then tells the dispatcher
-    (``Dispatcher.cancel``), which cancels the workflow if it reached Temporal. Returns the execution
-    (None when there is none); a finished one is returned unchanged.
-    """
-    with store.transaction() as tx:
-        record = tx.execution(execution_id)
-        if record is None:
-            return None
-        execution = record.execution
-        status = execution.status
-        if status.phase in _TERMINAL or status.cancel_requested:
-            return execution
-        status.cancel_requested = True
-        if status.phase == PENDING:
-            status.phase = CANCELLED
-            status.completed_at.CopyFrom(clock.now())
-            status.dispatch.waiting = False
-        _save(tx, feed, execution)
-    return execution
-
-
-# --- the dispatcher ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Start:
-    pending: Pending
+    execution_id: str
 
 
 @dataclass(frozen=True)
@@ -223,9 +111,11 @@ class Dispatcher:
         self._lost_reason = ""
         self._engine: Engine | None = None
         self._outage_attempts = 0  # failed connection attempts since the last connection
-        self._waiting: set[str] = set()  # executions known to wait for a connection (loop thread only)
-        self._cancels: set[str] = set()  # workflow cancellations still to send (loop thread only)
-        self._rejected: set[str] = set()  # executions Temporal refused to start (logged once each)
+        # The loop thread's own: executions known to wait for a connection (ID -> dispatch attempts so
+        # far), workflow cancellations still to send, executions whose refusal was logged.
+        self._waiting: dict[str, int] = {}
+        self._cancels: set[str] = set()
+        self._rejected: set[str] = set()
 
     # --- called from any thread ---
 
@@ -238,11 +128,14 @@ class Dispatcher:
             self._thread.spawn(self._main())
 
     def submit(self, execution_id: str, kind: str) -> None:
-        """Dispatch a newly created execution (call after its creation committed)."""
-        self._put(_Start(Pending(execution_id, kind)))
+        """Dispatch a newly created execution (call after its creation committed; any kind)."""
+        self._put(_Start(execution_id))
 
-    def cancel(self, execution_id: str) -> None:
-        """Cancel the execution's workflow if it reached Temporal (now, or once Temporal is back)."""
+    def cancel(self, kind: str, execution_id: str) -> None:
+        """Cancel the execution's workflow if it reached Temporal (now, or once Temporal is back).
+
+        An ``executions.CancelHook``: ``executions.cancel_execution`` calls it after its change committed.
+        """
         self._put(_Cancel(execution_id))
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
@@ -286,7 +179,8 @@ class Dispatcher:
 
     async def _supervise(self, runtime: temporalio.runtime.Runtime) -> None:
         """Connect, dispatch, watch; on a lost connection, reconnect: forever."""
-        self._waiting.update(p.execution_id for p in pending_dispatch(self._store))
+        for record in executions.pending_dispatch(self._store):
+            self._waiting.setdefault(record.execution.metadata.id, record.execution.status.dispatch.attempts)
         while True:
             engine = await self._connect(runtime)
             self._connected(engine)
@@ -315,8 +209,28 @@ class Dispatcher:
                 self.address,
                 error,
             )
-        if self._waiting:
-            self._waiting = set(mark_waiting(self._store, self._feed, self._waiting, unreachable(self.address)))
+        for execution_id in list(self._waiting):
+            self._mark_waiting(execution_id, unreachable(self.address))
+
+    def _mark_waiting(self, execution_id: str, reason: Reason) -> None:
+        """Count one more dispatch attempt for a waiting execution and say why it waits."""
+        attempts = self._waiting.get(execution_id)
+        if attempts is None:
+            record = self._read(execution_id)
+            attempts = record.execution.status.dispatch.attempts if record else 0
+        attempts += 1
+        try:
+            execution = executions.mark_waiting(self._store, self._feed, execution_id, reason(attempts), attempts)
+        except NotFound:
+            execution = None
+        if execution is None or not _needs_dispatch(execution):
+            self._waiting.pop(execution_id, None)  # dispatched, started, cancelled or deleted meanwhile
+        else:
+            self._waiting[execution_id] = attempts
+
+    def _read(self, execution_id: str) -> ExecutionRecord | None:
+        with self._store.transaction() as tx:
+            return tx.execution(execution_id)
 
     def _connected(self, engine: Engine) -> None:
         self._engine = engine
@@ -325,9 +239,10 @@ class Dispatcher:
         self.connected.set()
         after = f" after {self._outage_attempts + 1} attempts" if self._outage_attempts else ""
         log.info("connected to Temporal at %s (namespace %s)%s", self.address, NAMESPACE, after)
-        for pending in pending_dispatch(self._store):
-            self._queue.put_nowait(_Start(pending))
-        for execution_id in {*outstanding_cancels(self._store), *self._cancels}:
+        for record in executions.pending_dispatch(self._store):
+            self._queue.put_nowait(_Start(record.execution.metadata.id))
+        requested = {r.execution.metadata.id for r in executions.cancel_requested(self._store)}
+        for execution_id in requested | self._cancels:
             self._queue.put_nowait(_Cancel(execution_id))
 
     async def _watch(self, engine: Engine) -> str:
@@ -366,37 +281,38 @@ class Dispatcher:
                 log.exception("the dispatcher failed to handle %s", item)
 
     async def _dispatch(self, item: _Start) -> None:
-        execution_id = item.pending.execution_id
-        with self._store.transaction() as tx:
-            record = tx.execution(execution_id)
+        execution_id = item.execution_id
+        record = self._read(execution_id)
         if record is None or not _needs_dispatch(record.execution):
-            self._waiting.discard(execution_id)
+            self._waiting.pop(execution_id, None)
             self._rejected.discard(execution_id)
             return
+        self._waiting.setdefault(execution_id, record.execution.status.dispatch.attempts)
         engine = self._engine
         if engine is None:
-            self._waiting.add(execution_id)
             if self._outage_attempts:  # known to be unreachable: say so now, not at the next attempt
-                mark_waiting(self._store, self._feed, [execution_id], unreachable(self.address))
+                self._mark_waiting(execution_id, unreachable(self.address))
             return
         route = ROUTES[record.kind]
         try:
             run_id = await engine.start(execution_id, route)
         except EngineUnavailable as exc:
-            self._waiting.add(execution_id)
-            mark_waiting(self._store, self._feed, [execution_id], unreachable(self.address))
+            self._mark_waiting(execution_id, unreachable(self.address))
             self._connection_lost(str(exc))
             return
         except EngineRejected as exc:
             if execution_id not in self._rejected:  # one line per execution, not one per retry
                 self._rejected.add(execution_id)
                 log.warning("Temporal did not start execution %s: %s (retrying)", execution_id, exc)
-            mark_waiting(self._store, self._feed, [execution_id], rejected(str(exc)))
+            self._mark_waiting(execution_id, rejected(str(exc)))
             asyncio.get_running_loop().call_later(self._backoff_max, self._queue.put_nowait, item)
             return
-        self._waiting.discard(execution_id)
+        self._waiting.pop(execution_id, None)
         self._rejected.discard(execution_id)
-        execution = mark_dispatched(self._store, self._feed, execution_id, route.task_queue)
+        try:
+            execution = executions.mark_dispatched(self._store, self._feed, execution_id, route.task_queue)
+        except NotFound:
+            return  # deleted meanwhile; its workflow finds no execution and ends
         log.info(
             "dispatched %s execution %s: workflow %s on task queue %s (run %s)",
             record.kind,
@@ -405,12 +321,11 @@ class Dispatcher:
             route.task_queue,
             run_id,
         )
-        if execution is not None and (execution.status.cancel_requested or execution.status.phase == CANCELLED):
+        if execution.status.cancel_requested or execution.status.phase == CANCELLED:
             await self._cancel(execution_id)  # cancelled while it was being started
 
     async def _cancel(self, execution_id: str) -> None:
-        with self._store.transaction() as tx:
-            record = tx.execution(execution_id)
+        record = self._read(execution_id)
         if record is None:
             self._cancels.discard(execution_id)
             return

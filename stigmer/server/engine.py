@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import signal
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -168,6 +169,9 @@ class LoopThread:
         self._thread.start()
 
     def _run(self) -> None:
+        # Signals are the main thread's business: neither this thread nor the threads started from it
+        # (the Temporal core's) take SIGTERM or SIGINT, which would only delay their Python handler.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_forever()

@@ -30,6 +30,7 @@ from stigmer.server.store import Store
 log = logging.getLogger("stigmer.server")
 
 GRACE_SECONDS = 5.0
+SIGNAL_CHECK_SECONDS = 0.5
 MAX_WORKERS = limits.worker_threads()
 
 
@@ -103,7 +104,7 @@ def build_server(settings: Settings, *, address: str | None = None, dispatch: bo
         cancel_hooks, streams = CancelHooks(), limits.StreamSlots()
         dispatcher = Dispatcher(store, feed, settings.temporal_addr) if dispatch else None
         if dispatcher is not None:
-            cancel_hooks.register(lambda kind, execution_id: dispatcher.cancel(execution_id))
+            cancel_hooks.register(dispatcher.cancel)
         services = add_servicers(
             server,
             store,
@@ -154,7 +155,10 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
         log.info("database %s", settings.db_path)
         log.info("dispatching executions to Temporal at %s", settings.temporal_addr)
         try:
-            stop.wait()
+            # A signal can land on any thread (gRPC's, Temporal's); Python runs its handler on the main
+            # thread, which only notices when it wakes: so it wakes at least every SIGNAL_CHECK_SECONDS.
+            while not stop.wait(SIGNAL_CHECK_SECONDS):
+                pass
         finally:
             log.info("stigmer-server stopping (grace period %.0f s)", GRACE_SECONDS)
             running.stop(GRACE_SECONDS)

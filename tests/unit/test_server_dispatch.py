@@ -101,6 +101,10 @@ class Stack:
         service = self.agents if execution_id.startswith("aex-") else self.workflows
         return service.Get(Ref(value=execution_id), timeout=RPC_TIMEOUT)
 
+    def cancel(self, execution_id: str) -> pb.AgentExecution | pb.WorkflowExecution:
+        service = self.agents if execution_id.startswith("aex-") else self.workflows
+        return service.Cancel(Ref(value=execution_id), timeout=RPC_TIMEOUT)
+
 
 @pytest.fixture
 def stack(tmp_path: Path, temporal: TemporalDev) -> Iterator[Stack]:
@@ -273,12 +277,10 @@ def test_cancelling_a_running_execution_cancels_its_workflow(probe: TemporalProb
     dispatched(stack, execution_id)
     update = pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_IN_PROGRESS)
     stack.agents.UpdateStatus(update, timeout=RPC_TIMEOUT)
-    assert stack.server is not None
 
-    cancelled = dispatch.request_cancel(stack.server.store, stack.server.feed, execution_id)
-    stack.dispatcher.cancel(execution_id)
+    cancelled = stack.cancel(execution_id)
 
-    assert cancelled is not None and cancelled.status.cancel_requested
+    assert cancelled.status.cancel_requested
     assert cancelled.status.phase == pb.EXECUTION_PHASE_IN_PROGRESS  # until the runner reports CANCELLED
     eventually(lambda: _assert_cancel_requested(probe, execution_id), timeout=TIMEOUT, interval=0.1)
 
@@ -288,12 +290,8 @@ def test_cancelling_a_dispatched_pending_execution_cancels_it_at_once_and_its_wo
 ) -> None:
     execution_id = stack.run_workflow()
     dispatched(stack, execution_id)
-    assert stack.server is not None
 
-    dispatch.request_cancel(stack.server.store, stack.server.feed, execution_id)
-    stack.dispatcher.cancel(execution_id)
-
-    assert stack.get(execution_id).status.phase == pb.EXECUTION_PHASE_CANCELLED
+    assert stack.cancel(execution_id).status.phase == pb.EXECUTION_PHASE_CANCELLED
     eventually(lambda: _assert_cancel_requested(probe, execution_id), timeout=TIMEOUT, interval=0.1)
 
 
@@ -306,10 +304,8 @@ def test_a_cancel_requested_while_temporal_is_down_reaches_it_once_it_is_back(
     stack.agents.UpdateStatus(update, timeout=RPC_TIMEOUT)
     temporal.kill()
     eventually(lambda: _assert_disconnected(stack.dispatcher), timeout=TIMEOUT, interval=0.1)
-    assert stack.server is not None
 
-    dispatch.request_cancel(stack.server.store, stack.server.feed, execution_id)
-    stack.dispatcher.cancel(execution_id)
+    stack.cancel(execution_id)
     temporal.start()
 
     eventually(lambda: _assert_cancel_requested(probe, execution_id), timeout=TIMEOUT, interval=0.2)

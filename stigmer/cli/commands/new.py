@@ -44,8 +44,9 @@ def new_command(env: Environment, name: str, parent: Path) -> None:
     existing non-empty folder.
     """
     from stigmer.cli.scaffold import scaffold_project
+    from stigmer.config import DEFAULT_LLM_MODEL
 
-    root = scaffold_project(parent, name, model=env.settings.llm_model)
+    root = scaffold_project(parent, name, model=env.settings.llm_model or DEFAULT_LLM_MODEL)
     env.out(f"Created project {name} in {root}")
     env.out("")
     env.out("Next steps:")
