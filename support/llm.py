@@ -14,7 +14,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -79,6 +79,14 @@ def ollama_prerequisite(probe: OllamaProbe) -> Prerequisite:
         without="use the deterministic stand-in: nox -s full -- --llm=standin (the default when no Ollama answers)",
         check=lambda _context: (probe.usable, probe.detail),
     )
+
+
+def auto_llm_prerequisite(environ: dict[str, str] | None = None) -> Prerequisite:
+    """What ``--llm=auto`` would use, as a doctor row: never missing (the stand-in is bundled)."""
+    env = os.environ if environ is None else environ
+    probe = probe_ollama(ollama_host(dict(env)), env.get("STIGMER_LLM_MODEL") or DEFAULT_MODEL)
+    detail = probe.detail if probe.usable else f"{probe.detail}; --llm=auto uses the bundled stand-in"
+    return replace(ollama_prerequisite(probe), name="LLM (Ollama, else the stand-in)", check=lambda _: (True, detail))
 
 
 @dataclass
