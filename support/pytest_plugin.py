@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if swept:
         lines.append(f"swept {len(swept)} leftover process(es) of dead runs: {swept}")
     return lines
+
+
+_LLM_USED_KEY = "stigmer_llm_used"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # an xdist worker hands the LLM it used to the controller, which prints the summary
+    workeroutput = getattr(session.config, "workeroutput", None)
+    used = session.config.stash.get(LLM_USED, None)
+    if workeroutput is not None and used is not None:
+        workeroutput[_LLM_USED_KEY] = used
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    used = getattr(node, "workeroutput", {}).get(_LLM_USED_KEY)
+    if used:
+        node.config.stash[LLM_USED] = used
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
