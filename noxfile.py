@@ -15,7 +15,7 @@ nox.needs_version = ">=2024.10.9"
 # uv creates the session environments and installs them from uv.lock (`make lock` rewrites it).
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "unit", "smoke", "apply"]
+nox.options.sessions = ["lint", "unit", "smoke", "apply", "full"]
 
 PYTHON = "3.11"
 ROOT = Path(__file__).parent
@@ -96,6 +96,12 @@ def lint(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """Run the fast unit tests of stigmer/ and support/ (no stack; local processes a test starts itself)."""
     _pytest(session, "unit")
+
+
+@nox.session(python=PYTHON, tags=["e2e", "full"])
+def full(session: nox.Session) -> None:
+    """Run tier 3: real execution on Temporal with the runners and an LLM (pass -- --llm=standin|ollama)."""
+    _pytest(session, "full")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -9,7 +9,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from support.prereqs import TIER_COMPONENTS, CheckContext, Finding, check, prerequisites_for
+from support.prereqs import TIER_COMPONENTS, CheckContext, Finding, Prerequisite, check, prerequisites_for
+
+
+def _extra(tier: str) -> list[Prerequisite]:
+    """What a tier needs besides its stack components (the full tier's LLM: shown, never missing)."""
+    if tier != "full":
+        return []
+    from support.llm import auto_llm_prerequisite
+
+    return [auto_llm_prerequisite()]
 
 
 def findings_by_tier(context: CheckContext) -> dict[str, list[Finding]]:
@@ -18,7 +27,7 @@ def findings_by_tier(context: CheckContext) -> dict[str, list[Finding]]:
     table: dict[str, list[Finding]] = {}
     for tier, components in TIER_COMPONENTS.items():
         rows = []
-        for prereq in prerequisites_for(components):
+        for prereq in [*prerequisites_for(components), *_extra(tier)]:
             if prereq.name not in cache:
                 cache[prereq.name] = check(prereq, context)
             rows.append(cache[prereq.name])

@@ -113,3 +113,48 @@ def internal_leaks(output: str, project: Path | None = None, user_error: str | N
 
 def _inside(path: str, folder: Path) -> bool:
     return Path(path).resolve().is_relative_to(folder.resolve())
+
+
+Line = str | re.Pattern[str]
+_RUN_HEAD_RE = re.compile(r"^(Agent|Workflow) execution started: .*\nExecution ID: \S+\n", re.MULTILINE)
+
+
+def run_lines(stdout: str) -> list[str]:
+    """The lines ``stigmer run`` printed after its ``Execution ID:`` line (the followed execution)."""
+    head = _RUN_HEAD_RE.search(stdout)
+    assert head, f"no 'execution started' / 'Execution ID' lines in:\n{stdout}"
+    return stdout[head.end() :].splitlines()
+
+
+def line_mismatches(actual: list[str], expected: list[Line]) -> list[str]:
+    """Where ``actual`` differs from ``expected`` line by line (a pattern must match a whole line)."""
+    problems = []
+    for index in range(max(len(actual), len(expected))):
+        got = actual[index] if index < len(actual) else None
+        want = expected[index] if index < len(expected) else None
+        if want is None:
+            problems.append(f"line {index + 1}: unexpected {got!r}")
+        elif got is None:
+            problems.append(f"line {index + 1}: missing {_shown(want)}")
+        elif isinstance(want, re.Pattern) and not want.fullmatch(got):
+            problems.append(f"line {index + 1}: {got!r} does not match {_shown(want)}")
+        elif isinstance(want, str) and got != want:
+            problems.append(f"line {index + 1}: {got!r} != {want!r}")
+    return problems
+
+
+def assert_lines(actual: list[str], expected: list[Line], what: str = "output") -> None:
+    """Fail, naming every differing line and showing both listings, unless the lines match."""
+    problems = line_mismatches(actual, expected)
+    if problems:
+        listing = "\n".join(f"  {line}" for line in actual)
+        wanted = "\n".join(f"  {_shown(line)}" for line in expected)
+        raise AssertionError(
+            f"{what} differs at {len(problems)} line(s):\n  "
+            + "\n  ".join(problems)
+            + f"\nactual:\n{listing}\nexpected:\n{wanted}"
+        )
+
+
+def _shown(line: Line) -> str:
+    return f"/{line.pattern}/" if isinstance(line, re.Pattern) else repr(line)

@@ -139,14 +139,20 @@ TEMPORAL_CLI = Prerequisite(
     check=_check_temporal,
 )
 
+WORKFLOW_RUNNER = "workflow-runner"
+AGENT_RUNNER = "agent-runner"
+
 COMPONENT_PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
     SERVER: (STIGMER_BINARY,),
     TEMPORAL: (STIGMER_BINARY, TEMPORAL_CLI),
+    WORKFLOW_RUNNER: (STIGMER_BINARY,),
+    AGENT_RUNNER: (STIGMER_BINARY,),
 }
 
 TIER_COMPONENTS: dict[str, tuple[str, ...]] = {
     "smoke": (SERVER,),
     "apply": (SERVER,),
+    "full": (SERVER, TEMPORAL, WORKFLOW_RUNNER, AGENT_RUNNER),
 }
 
 

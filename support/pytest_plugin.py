@@ -14,18 +14,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from support import diagnostics
 from support.cli import Cli, CliResult, resolve_binary
 from support.client import StackClient
+from support.llm import LLM_CHOICES, LLM_USED
 from support.prereqs import CheckContext, Finding, Prerequisite, check, prerequisites_for
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
 from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
 
-STACKS = pytest.StashKey[list[Stack]]()
+STACKS = pytest.StashKey[list[diagnostics.HasLogs]]()
 CLI_CALLS = pytest.StashKey[list[CliResult]]()
 FINDINGS = pytest.StashKey[dict[str, Finding]]()
 SWEPT = pytest.StashKey[list[int]]()
@@ -38,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--stigmer-bin",
         default=None,
         help="the stigmer binary under test (default: $STIGMER_BIN, else `stigmer` beside python, else PATH)",
+    )
+    group.addoption(
+        "--llm",
+        choices=LLM_CHOICES,
+        default="auto",
+        help="the LLM of the full tier: a real Ollama (OLLAMA_HOST, with the model), the deterministic "
+        "stand-in, or auto (Ollama when one answers with the model, else the stand-in); default auto",
     )
     group.addoption(
         "--e2e-reports",
@@ -58,6 +67,30 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if swept:
         lines.append(f"swept {len(swept)} leftover process(es) of dead runs: {swept}")
     return lines
+
+
+_LLM_USED_KEY = "stigmer_llm_used"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # an xdist worker hands the LLM it used to the controller, which prints the summary
+    workeroutput = getattr(session.config, "workeroutput", None)
+    used = session.config.stash.get(LLM_USED, None)
+    if workeroutput is not None and used is not None:
+        workeroutput[_LLM_USED_KEY] = used
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    used = getattr(node, "workeroutput", {}).get(_LLM_USED_KEY)
+    if used:
+        node.config.stash[LLM_USED] = used
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    used = config.stash.get(LLM_USED, None)
+    if used is not None:
+        terminalreporter.write_line(f"LLM used by the agents: {used}")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -104,8 +137,8 @@ def mark_tier(items: Iterable[pytest.Item], tier_dir: Path, marker: str) -> None
             item.add_marker(marker)
 
 
-def register_stack(node: pytest.Item | pytest.Collector, stack: Stack) -> None:
-    """Attach ``stack``'s logs to the reports of failing tests under ``node``."""
+def register_stack(node: pytest.Item | pytest.Collector, stack: diagnostics.HasLogs) -> None:
+    """Attach ``stack``'s logs (a stack's, or any fixture process's) to the reports of failing tests under ``node``."""
     node.stash.setdefault(STACKS, []).append(stack)
 
 

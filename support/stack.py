@@ -71,6 +71,11 @@ class Stack:
         """host:port of the stack's stigmer-server."""
         return f"{LOOPBACK}:{self.port}"
 
+    @property
+    def temporal_address(self) -> str:
+        """host:port of the stack's Temporal (where a stack that runs Temporal starts it)."""
+        return f"{LOOPBACK}:{self.temporal_port}"
+
     def env(self) -> dict[str, str]:
         """The environment every process of this stack gets (isolated from the user's settings)."""
         env = isolated_env()
@@ -78,7 +83,7 @@ class Stack:
             STIGMER_HOME=str(self.home),
             STIGMER_SERVER_ADDR=self.address,
             # nothing listens here unless a tier provisions Temporal: no stack reaches a stranger's
-            STIGMER_TEMPORAL_ADDR=f"{LOOPBACK}:{self.temporal_port}",
+            STIGMER_TEMPORAL_ADDR=self.temporal_address,
             # every `stigmer server start` of this stack runs the tier's components, not all of them
             STIGMER_COMPONENTS=",".join(self.components),
             PYTHONUNBUFFERED="1",

@@ -25,5 +25,6 @@ TIERS = {
         Tier("smoke", 600),
         # one worker per core; loadfile keeps a module, and so its stack, on one worker
         Tier("apply", 900, ("-n", "2", "--dist", "loadfile")),
+        Tier("full", 1200, ("-n", "2", "--dist", "loadfile")),
     )
 }

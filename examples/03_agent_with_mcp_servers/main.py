@@ -6,12 +6,15 @@ container). Credentials are runtime secrets: declared as secret env vars and ref
 """
 
 import os
+import shlex
 
 import stigmer
 from stigmer import Agent, EnvVar, McpServer, env_ref
 
 MODEL = os.environ.get("STIGMER_LLM_MODEL", "llama3.2:1b")
 DOCS_MCP_URL = os.environ.get("DOCS_MCP_URL", "https://mcp.example.com/docs")
+GITHUB_MCP_COMMAND = os.environ.get("GITHUB_MCP_COMMAND", "npx")
+GITHUB_MCP_ARGS = shlex.split(os.environ.get("GITHUB_MCP_ARGS", "-y @modelcontextprotocol/server-github"))
 
 
 def main(ctx: stigmer.Context) -> None:
@@ -27,8 +30,8 @@ def main(ctx: stigmer.Context) -> None:
             mcp_servers=[
                 McpServer.stdio(
                     "github",
-                    command="npx",
-                    args=["-y", "@modelcontextprotocol/server-github"],
+                    command=GITHUB_MCP_COMMAND,
+                    args=GITHUB_MCP_ARGS,
                     env={"GITHUB_PERSONAL_ACCESS_TOKEN": env_ref("GITHUB_TOKEN")},
                     enabled_tools=["get_pull_request", "list_issues", "add_issue_comment"],
                 ),

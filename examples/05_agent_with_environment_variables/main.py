@@ -5,11 +5,14 @@ plain settings can have defaults. The agent's MCP server reads them through ``${
 """
 
 import os
+import shlex
 
 import stigmer
 from stigmer import Agent, EnvVar, McpServer, env_ref
 
 MODEL = os.environ.get("STIGMER_LLM_MODEL", "llama3.2:1b")
+AWS_MCP_COMMAND = os.environ.get("AWS_MCP_COMMAND", "uvx")
+AWS_MCP_ARGS = shlex.split(os.environ.get("AWS_MCP_ARGS", "awslabs.aws-api-mcp-server@latest"))
 
 
 def main(ctx: stigmer.Context) -> None:
@@ -25,8 +28,8 @@ def main(ctx: stigmer.Context) -> None:
             mcp_servers=[
                 McpServer.stdio(
                     "aws",
-                    command="uvx",
-                    args=["awslabs.aws-api-mcp-server@latest"],
+                    command=AWS_MCP_COMMAND,
+                    args=AWS_MCP_ARGS,
                     env={
                         "AWS_ACCESS_KEY_ID": env_ref("AWS_ACCESS_KEY_ID"),
                         "AWS_SECRET_ACCESS_KEY": env_ref("AWS_SECRET_ACCESS_KEY"),

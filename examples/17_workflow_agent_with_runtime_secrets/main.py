@@ -6,12 +6,15 @@ GitHub MCP server reads it, and uses the Slack token itself to publish the resul
 """
 
 import os
+import shlex
 
 import stigmer
 from stigmer import Agent, EnvVar, McpServer, Workflow, env_ref, expr, tasks
 
 MODEL = os.environ.get("STIGMER_LLM_MODEL", "llama3.2:1b")
 SLACK_API_BASE = os.environ.get("SLACK_API_BASE", "https://slack.com")
+GITHUB_MCP_COMMAND = os.environ.get("GITHUB_MCP_COMMAND", "npx")
+GITHUB_MCP_ARGS = shlex.split(os.environ.get("GITHUB_MCP_ARGS", "-y @modelcontextprotocol/server-github"))
 
 
 def main(ctx: stigmer.Context) -> None:
@@ -27,8 +30,8 @@ def main(ctx: stigmer.Context) -> None:
             mcp_servers=[
                 McpServer.stdio(
                     "github",
-                    command="npx",
-                    args=["-y", "@modelcontextprotocol/server-github"],
+                    command=GITHUB_MCP_COMMAND,
+                    args=GITHUB_MCP_ARGS,
                     env={"GITHUB_PERSONAL_ACCESS_TOKEN": env_ref("GITHUB_TOKEN")},
                     enabled_tools=["list_pull_requests", "list_commits"],
                 )

@@ -14,7 +14,7 @@ from stigmer.agent_runner.model_choice import choose_model
 from stigmer.agent_runner.prompt import first_messages, system_prompt
 from stigmer.agent_runner.reporting import Reporter
 from stigmer.agent_runner.settings import RunnerSettings
-from stigmer.agent_runner.sub_agents import SubAgentPlan, plan_inline, plan_stored, sub_agent_tools
+from stigmer.agent_runner.sub_agents import SubAgentPlan, plan_inline, plan_stored, sub_agent_name, sub_agent_tools
 from stigmer.agent_runner.tools import Tool, ToolBox, ToolError
 from stigmer.agent_runner.workspace_tools import Workspace, workspace_tools
 from stigmer.api.v1 import agent_pb2, execution_pb2
@@ -70,12 +70,26 @@ class AgentRun:
             self.stack, self.agent.mcp_servers, self.env.values, workspace.root, self.env.redactor()
         )
         toolbox = ToolBox([*workspace_tools(workspace), *self._mcp])
-        for tool in sub_agent_tools(self.agent.sub_agents, self._run_sub_agent):
+        descriptions = await self._sub_agent_descriptions()
+        for tool in sub_agent_tools(self.agent.sub_agents, self._run_sub_agent, descriptions):
             toolbox.add(tool)
-        subs = [(s.name or s.agent_ref, s.description) for s in self.agent.sub_agents]
+        subs = [(name, descriptions[name]) for name in map(sub_agent_name, self.agent.sub_agents)]
         system = self.prompt(self.agent.instructions, list(self.agent.skills), subs)
         loop = Loop(self.chat_options(self.model), toolbox, self.reporter, self.env.redactor())
         return await loop.run(first_messages(system, self.execution.spec.message))
+
+    async def _sub_agent_descriptions(self) -> dict[str, str]:
+        """Each sub-agent's description; one by ``agent_ref`` without its own has the stored agent's."""
+        found = {}
+        for sub in self.agent.sub_agents:
+            description = sub.description
+            if not description and sub.agent_ref:
+                try:
+                    description = (await self.lookup.agent(sub.agent_ref)).spec.description
+                except Exception:  # described without it; calling it reports why it cannot be loaded
+                    description = ""
+            found[sub_agent_name(sub)] = description
+        return found
 
     async def _run_sub_agent(self, sub: agent_pb2.SubAgent, message: str, call_id: str) -> str:
         plan = await self._plan(sub)

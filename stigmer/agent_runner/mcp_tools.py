@@ -10,7 +10,6 @@ activity: server env and headers may hold secrets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
@@ -124,15 +123,34 @@ async def connect_server(
             session = await own.enter_async_context(ClientSession(read, write))
             await session.initialize()
     except BaseException as exc:
-        with contextlib.suppress(BaseException):
-            await own.aclose()
+        cause = await _close_after_failure(own)
         if isinstance(exc, TimeoutError):
             raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None
+        if isinstance(exc, asyncio.CancelledError) and not _cancelling():
+            # The transport's own task group was cancelled because it failed (an unreachable URL ends
+            # streamable HTTP this way): a setup error, not a cancellation of this activity.
+            reason = _describe(cause) if cause is not None else "the connection was closed"
+            raise McpSetupError(f"{where} ({transport}) failed to start: {reason}") from None
         if isinstance(exc, Exception):  # the SDK raises anything from OSError to ExceptionGroup
             raise McpSetupError(f"{where} ({transport}) failed to start: {_describe(exc)}") from None
         raise
     stack.push_async_callback(own.aclose)
     return session
+
+
+async def _close_after_failure(own: AsyncExitStack) -> BaseException | None:
+    """Unwind a failed server start; the exception the transport ended with, if any (its real cause)."""
+    try:
+        await own.aclose()
+    except BaseException as exc:  # reported as the cause of the setup error
+        return exc
+    return None
+
+
+def _cancelling() -> bool:
+    """Whether this task is being cancelled (by Temporal or a timeout), not just a transport's scope."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _stderr(stack: AsyncExitStack, name: str, redact: Callable[[str], str]) -> TextIO:

@@ -8,7 +8,7 @@ MCP servers; its own sub-agents are not offered (no nesting beyond one level).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +67,19 @@ RunSubAgent = Callable[[agent_pb2.SubAgent, str, str], Awaitable[str]]
 """``(sub-agent, message, call id) -> final answer``."""
 
 
-def sub_agent_tools(subs: Sequence[agent_pb2.SubAgent], run: RunSubAgent) -> list[Tool]:
+def sub_agent_name(sub: agent_pb2.SubAgent) -> str:
+    return sub.name or sub.agent_ref
+
+
+def sub_agent_tools(
+    subs: Sequence[agent_pb2.SubAgent], run: RunSubAgent, descriptions: Mapping[str, str] | None = None
+) -> list[Tool]:
+    """One tool per sub-agent; ``descriptions`` (by sub-agent name) stand in for those a sub-agent lacks
+    (a sub-agent by ``agent_ref`` is described by the stored agent's description)."""
     tools = []
     for sub in subs:
-        name = sub.name or sub.agent_ref
+        name = sub_agent_name(sub)
+        described = sub.description or (descriptions or {}).get(name, "")
 
         def handler(sub: agent_pb2.SubAgent = sub) -> Any:
             async def call(arguments: dict[str, Any], call_id: str) -> str:
@@ -82,8 +91,8 @@ def sub_agent_tools(subs: Sequence[agent_pb2.SubAgent], run: RunSubAgent) -> lis
             return call
 
         description = f"Delegate to the sub-agent {name}"
-        if sub.description:
-            description += f": {sub.description}"
+        if described:
+            description += f": {described}"
         parameters = {
             "type": "object",
             "properties": {"message": {"type": "string", "description": "The task for the sub-agent"}},

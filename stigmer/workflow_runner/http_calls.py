@@ -74,14 +74,14 @@ async def http_call(client: httpx.AsyncClient, config: dict[str, Any], key: str)
     """Perform the call; return the parsed body or raise ``CallFailed``."""
     request = build_request(config, key)
     timeout = timeout_of(config)
+    target = f"{request['method']} {request['url']}"  # scrubbed of secrets with the rest of the error
     try:
         response = await client.request(**request, timeout=timeout)
     except httpx.TimeoutException as exc:
-        raise failed(
-            "timeout", 408, "HTTP request timed out", f"no answer within {timeout:g}s: {exc}", retryable=True
-        ) from None
+        detail = f"{target}: no answer within {timeout:g}s: {exc}"
+        raise failed("timeout", 408, "HTTP request timed out", detail, retryable=True) from None
     except httpx.RequestError as exc:
-        detail = f"{type(exc).__name__}: {exc}"
+        detail = f"{target}: {type(exc).__name__}: {exc}"
         raise failed("communication", 503, "HTTP request failed", detail, retryable=True) from None
     if response.status_code >= 400:
         title = f"HTTP {response.status_code} {response.reason_phrase}".strip()

@@ -61,3 +61,15 @@ def test_sub_agent_tools_take_a_message_and_call_the_runner() -> None:
     assert calls == [("summarizer", "Sum up", "call-1-0")]
     with pytest.raises(ToolError, match="'message'"):
         asyncio.run(tool.handler({}, "call-1-1"))
+
+
+def test_a_sub_agent_without_a_description_gets_the_one_given_for_it() -> None:
+    async def run(sub: SubAgent, message: str, call_id: str) -> str:
+        return "answer"
+
+    subs = [SubAgent(agent_ref="formatter"), SubAgent(name="summarizer", description="Condenses")]
+    tools = sub_agent_tools(subs, run, {"formatter": "Formats sources", "summarizer": "ignored"})
+    assert [tool.description for tool in tools] == [
+        "Delegate to the sub-agent formatter: Formats sources",
+        "Delegate to the sub-agent summarizer: Condenses",
+    ]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from support.output import ApplyRow, execution_id, internal_leaks, parse_apply
+from support.output import (
+    ApplyRow,
+    assert_lines,
+    execution_id,
+    internal_leaks,
+    line_mismatches,
+    parse_apply,
+    run_lines,
+)
 
 APPLY = """Deployment successful
 
@@ -89,3 +98,30 @@ def test_the_users_own_traceback_is_not_a_leak_but_one_around_it_is(tmp_path: Pa
         "'Traceback (most recent call last)' in the output",
         "a stack frame outside the project: /site/stigmer/cli/app.py",
     ]
+
+
+RUN = """Workflow execution started: demo/welcome
+Execution ID: wex-01jc3m0000000000000002
+
+⏳ Execution pending...
+✓ Task: who [Completed]
+"""
+
+
+def test_run_lines_are_what_follows_the_execution_id() -> None:
+    assert run_lines(RUN) == ["", "⏳ Execution pending...", "✓ Task: who [Completed]"]
+    with pytest.raises(AssertionError, match="no 'execution started'"):
+        run_lines("Error: agent or workflow 'x' not found\n")
+
+
+def test_lines_match_exactly_or_by_whole_pattern_and_every_difference_is_named() -> None:
+    assert line_mismatches(["a", "Duration: 1.2s"], ["a", re.compile(r"Duration: [\d.]+s")]) == []
+    problems = line_mismatches(["a", "Duration: 1.2s extra", "c"], ["b", re.compile(r"Duration: [\d.]+s")])
+    assert problems == [
+        "line 1: 'a' != 'b'",
+        "line 2: 'Duration: 1.2s extra' does not match /Duration: [\\d.]+s/",
+        "line 3: unexpected 'c'",
+    ]
+    assert line_mismatches([], ["a"]) == ["line 1: missing 'a'"]
+    with pytest.raises(AssertionError, match=r"the view differs at 1 line\(s\)"):
+        assert_lines(["x"], ["y"], "the view")

@@ -62,6 +62,8 @@ def test_doctor_prints_a_row_per_tier_and_exits_1_when_a_required_one_is_missing
     for tier in TIER_COMPONENTS:
         assert any(line.startswith(f"{tier} ") and "MISSING (fails)" in line for line in out.splitlines())
     assert out.count("Missing: stigmer binary") == 1
+    llm_row = next(line for line in out.splitlines() if "LLM (Ollama, else the stand-in)" in line)
+    assert llm_row.startswith("full ") and " ok " in llm_row, llm_row
 
 
 def test_temporal_needs_the_temporal_cli_with_a_four_part_message(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from stigmer.api import json_values
@@ -14,7 +15,7 @@ from stigmer.workflow_runner.call_errors import CallFailed
 from stigmer.workflow_runner.children import agent_request, child_failure, workflow_request
 from stigmer.workflow_runner.effects import CallRequest, Deferred
 from stigmer.workflow_runner.errors import ERROR_TYPES, ErrorInfo, matches
-from stigmer.workflow_runner.http_calls import build_request
+from stigmer.workflow_runner.http_calls import build_request, http_call
 from stigmer.workflow_runner.reporting import Reporter, StatusReport, TaskReport
 from stigmer.workflow_runner.secrets import Scrubber, env_view
 
@@ -49,6 +50,20 @@ def test_http_request_values_become_text_and_bodies_json() -> None:
     with pytest.raises(CallFailed) as caught:
         build_request({"endpoint": "ftp://x.example.com"}, "k")
     assert caught.value.info.status == 400 and not caught.value.retryable
+
+
+def test_an_unreachable_endpoint_fails_naming_the_request() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("All connection attempts failed", request=request)
+
+    async def call() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+            await http_call(client, {"endpoint": "http://127.0.0.1:9/v1/health"}, "wex-1/health")
+
+    with pytest.raises(CallFailed) as raised:
+        asyncio.run(call())
+    assert raised.value.info.status == 503
+    assert raised.value.info.detail == "GET http://127.0.0.1:9/v1/health: ConnectError: All connection attempts failed"
 
 
 def test_child_requests_carry_parent_request_id_env_secrecy_and_overrides() -> None:

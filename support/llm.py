@@ -1,0 +1,132 @@
+"""Which LLM the full tier runs against: a real Ollama with the model, or the deterministic stand-in.
+
+``--llm=auto`` (the default) uses the Ollama at ``OLLAMA_HOST`` when it answers and has the model,
+else the stand-in; ``--llm=ollama`` requires the real one (skipping, with how to get it, when it is
+absent); ``--llm=standin`` always starts the stand-in. The stand-in is a test double for the model
+only: everything else in the stack stays real. Reports name the LLM that ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from support.llm_standin.process import StandinProcess, start_standin_process
+from support.prereqs import Prerequisite, missing_message
+from support.processes import RunId
+
+LLM_CHOICES = ("auto", "standin", "ollama")
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+DEFAULT_MODEL = "llama3.2:1b"
+# A second model the stand-in serves, for tests of a per-call model choice.
+ALTERNATE_MODEL = "qwen2.5:0.5b"
+LLM_USED = pytest.StashKey[str]()
+
+
+@dataclass(frozen=True)
+class OllamaProbe:
+    """What ``OLLAMA_HOST`` answered: whether it is up and has ``model``."""
+
+    host: str
+    model: str
+    reachable: bool
+    has_model: bool
+    detail: str
+
+    @property
+    def usable(self) -> bool:
+        return self.reachable and self.has_model
+
+
+def ollama_host(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    host = env.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
+    return host if "://" in host else f"http://{host}"
+
+
+def probe_ollama(host: str, model: str, timeout: float = 1.0) -> OllamaProbe:
+    """Ask ``host`` for its models (``GET /api/tags``)."""
+    try:
+        with urllib.request.urlopen(f"{host.rstrip('/')}/api/tags", timeout=timeout) as response:
+            tags = json.loads(response.read() or b"{}")
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        return OllamaProbe(host, model, False, False, f"no Ollama answers at {host} ({exc})")
+    names = {m.get("name", "") for m in tags.get("models", [])} | {m.get("model", "") for m in tags.get("models", [])}
+    wanted = model if ":" in model else f"{model}:latest"
+    if wanted in names or model in names:
+        return OllamaProbe(host, model, True, True, f"Ollama at {host} has {model}")
+    return OllamaProbe(host, model, True, False, f"Ollama at {host} does not have {model} (it has {sorted(names)})")
+
+
+def ollama_prerequisite(probe: OllamaProbe) -> Prerequisite:
+    """The four-part skip message of ``--llm=ollama`` when the real LLM is absent."""
+    return Prerequisite(
+        name="Ollama with the model",
+        needed_by="the full tier with --llm=ollama: agents call the model through the Ollama HTTP API",
+        provide=(
+            "ollama serve                        # start Ollama (https://ollama.com)",
+            f"ollama pull {probe.model}",
+            f"export OLLAMA_HOST={probe.host}",
+        ),
+        without="use the deterministic stand-in: nox -s full -- --llm=standin (the default when no Ollama answers)",
+        check=lambda _context: (probe.usable, probe.detail),
+    )
+
+
+def auto_llm_prerequisite(environ: dict[str, str] | None = None) -> Prerequisite:
+    """What ``--llm=auto`` would use, as a doctor row: never missing (the stand-in is bundled)."""
+    env = os.environ if environ is None else environ
+    probe = probe_ollama(ollama_host(dict(env)), env.get("STIGMER_LLM_MODEL") or DEFAULT_MODEL)
+    detail = probe.detail if probe.usable else f"{probe.detail}; --llm=auto uses the bundled stand-in"
+    return replace(ollama_prerequisite(probe), name="LLM (Ollama, else the stand-in)", check=lambda _: (True, detail))
+
+
+@dataclass
+class LlmUnderTest:
+    """The LLM a tier runs against: its kind, its Ollama-API URL, the model the agents use."""
+
+    kind: str
+    url: str
+    model: str
+    detail: str
+    standin: StandinProcess | None = None
+    name: str = "llm"
+
+    def log_paths(self) -> dict[str, Path]:
+        """The stand-in's log (nothing for a real Ollama), for failure diagnostics."""
+        return self.standin.log_paths() if self.standin is not None else {}
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+@contextlib.contextmanager
+def start_llm(config: pytest.Config, workdir: Path, run_id: RunId) -> Iterator[LlmUnderTest]:
+    """The LLM chosen by ``--llm`` (see the module docstring); a started stand-in is stopped afterwards."""
+    choice = config.getoption("llm")
+    model = os.environ.get("STIGMER_LLM_MODEL") or DEFAULT_MODEL
+    if choice in ("auto", "ollama"):
+        probe = probe_ollama(ollama_host(), model)
+        if probe.usable:
+            chosen = LlmUnderTest("ollama", probe.host, model, probe.detail)
+            config.stash[LLM_USED] = chosen.describe()
+            yield chosen
+            return
+        if choice == "ollama":
+            pytest.skip(missing_message(ollama_prerequisite(probe), probe.detail))
+    models = tuple(dict.fromkeys((model, ALTERNATE_MODEL)))
+    standin = start_standin_process(workdir / "llm-standin.log", models=models, run_id=run_id)
+    try:
+        chosen = LlmUnderTest("standin", standin.url, model, f"deterministic stand-in at {standin.url}", standin)
+        config.stash[LLM_USED] = chosen.describe()
+        yield chosen
+    finally:
+        standin.stop()
