@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -18,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from stigmer.config import Settings
 from stigmer.server import limits, secret_values
+from stigmer.server.dispatch import Dispatcher
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.executions import CancelHooks
 from stigmer.server.migrations import SchemaError
@@ -48,15 +51,20 @@ class StigmerServer:
     # Register here what carries a cancellation to the execution engine (see executions.CancelHooks).
     cancel_hooks: CancelHooks = field(default_factory=CancelHooks)
     streams: limits.StreamSlots = field(default_factory=limits.StreamSlots)
+    dispatcher: Dispatcher | None = None
 
     def start(self) -> None:
         self.server.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
 
     def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report NOT_SERVING, end Subscribe streams, let in-flight calls finish within ``grace``."""
         self.health.enter_graceful_shutdown()
         self.feed.close()
         self.server.stop(grace).wait(grace + 1)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
 
@@ -70,11 +78,12 @@ class StigmerServer:
         self.stop()
 
 
-def build_server(settings: Settings, *, address: str | None = None) -> StigmerServer:
+def build_server(settings: Settings, *, address: str | None = None, dispatch: bool = False) -> StigmerServer:
     """Open the store and build a server bound to ``address`` (default ``settings.server_addr``).
 
     Port 0 binds a free port (see ``StigmerServer.port``). The server is not started. Raises
-    ``BindError`` when the address cannot be bound.
+    ``BindError`` when the address cannot be bound. With ``dispatch``, executions are dispatched to
+    Temporal at ``settings.temporal_addr`` (connecting in the background once the server starts).
     """
     address = address or settings.server_addr
     runner_token = secret_values.ensure_runner_token(settings.home)
@@ -92,8 +101,17 @@ def build_server(settings: Settings, *, address: str | None = None) -> StigmerSe
         )
         feed = ExecutionFeed()
         cancel_hooks, streams = CancelHooks(), limits.StreamSlots()
+        dispatcher = Dispatcher(store, feed, settings.temporal_addr) if dispatch else None
+        if dispatcher is not None:
+            cancel_hooks.register(lambda kind, execution_id: dispatcher.cancel(execution_id))
         services = add_servicers(
-            server, store, feed, runner_token=runner_token, streams=streams, cancel_hooks=cancel_hooks
+            server,
+            store,
+            feed,
+            runner_token=runner_token,
+            streams=streams,
+            cancel_hooks=cancel_hooks,
+            on_created=dispatcher.submit if dispatcher else None,
         )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -109,7 +127,9 @@ def build_server(settings: Settings, *, address: str | None = None) -> StigmerSe
         store.close()
         raise
     host = address.rsplit(":", 1)[0]
-    return StigmerServer(server, port, f"{host}:{port}", store, health_servicer, feed, executor, cancel_hooks, streams)
+    return StigmerServer(
+        server, port, f"{host}:{port}", store, health_servicer, feed, executor, cancel_hooks, streams, dispatcher
+    )
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
@@ -122,7 +142,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
     restore_signals = _handle_signals(stop)
     try:
         try:
-            running = build_server(settings)
+            running = build_server(settings, dispatch=True)
         except BindError as exc:
             log.error("stigmer-server %s", exc)
             return 1
@@ -132,6 +152,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
         running.start()
         log.info("stigmer-server listening on %s", running.address)
         log.info("database %s", settings.db_path)
+        log.info("dispatching executions to Temporal at %s", settings.temporal_addr)
         try:
             stop.wait()
         finally:
@@ -141,6 +162,24 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
         return 0
     finally:
         restore_signals()
+
+
+def main(settings: Settings) -> int:
+    """``run`` as the process's main job (``stigmer server serve``): serve, then end the process.
+
+    From the main thread, the process ends with ``os._exit`` once logs and streams are flushed: a
+    graceful stop has already closed everything, and skipping interpreter finalization avoids both
+    its cost (~0.3 s with temporalio loaded) and the abort at exit that the Temporal core's threads can
+    cause (temporalio/sdk-python#300). Anywhere else (tests), it returns the exit code like ``run``.
+    """
+    code = run(settings)
+    if threading.current_thread() is not threading.main_thread():
+        return code
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing left to flush
+            stream.flush()
+    os._exit(code)
 
 
 def _configure_logging() -> None:

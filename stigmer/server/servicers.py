@@ -25,6 +25,12 @@ from stigmer.server.limits import StreamSlots
 from stigmer.server.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Called with (execution ID, kind) right after an execution's creation committed (the dispatcher's submit).
+OnCreated = Callable[[str, str], None]
+
+
+def _ignore_created(execution_id: str, kind: str) -> None:
+    pass
 
 
 def unary(method: F) -> F:
@@ -102,12 +108,22 @@ class _ExecutionServicer:
     kind: executions.ExecutionKind
 
     def __init__(
-        self, store: Store, feed: ExecutionFeed, streams: StreamSlots, cancel_hooks: executions.CancelHooks
+        self,
+        store: Store,
+        feed: ExecutionFeed,
+        streams: StreamSlots,
+        cancel_hooks: executions.CancelHooks,
+        on_created: OnCreated | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
         self._streams = streams
         self._cancel_hooks = cancel_hooks
+        self._on_created = on_created or _ignore_created
+
+    def _created(self, execution: Any) -> Any:
+        self._on_created(execution.metadata.id, self.kind.name)
+        return execution
 
     @unary
     def Get(self, request, context):
@@ -142,7 +158,7 @@ class AgentExecutionServicer(_ExecutionServicer, execution_pb2_grpc.AgentExecuti
 
     @unary
     def Create(self, request, context):
-        return executions.create_agent_execution(self._store, request)
+        return self._created(executions.create_agent_execution(self._store, request))
 
 
 class WorkflowExecutionServicer(_ExecutionServicer, execution_pb2_grpc.WorkflowExecutionServiceServicer):
@@ -150,7 +166,7 @@ class WorkflowExecutionServicer(_ExecutionServicer, execution_pb2_grpc.WorkflowE
 
     @unary
     def Create(self, request, context):
-        return executions.create_workflow_execution(self._store, request)
+        return self._created(executions.create_workflow_execution(self._store, request))
 
 
 class RunnerServicer(execution_pb2_grpc.RunnerServiceServicer):
@@ -175,18 +191,22 @@ def add_servicers(
     runner_token: str = "",
     streams: StreamSlots | None = None,
     cancel_hooks: executions.CancelHooks | None = None,
+    on_created: OnCreated | None = None,
 ) -> list[str]:
-    """Register every Stigmer service on ``server``; return their full names."""
+    """Register every Stigmer service on ``server``; return their full names.
+
+    ``on_created(execution_id, kind)`` is called after every execution creation (to dispatch it).
+    """
     streams = streams or StreamSlots()
     cancel_hooks = cancel_hooks or executions.CancelHooks()
     apply_pb2_grpc.add_ApplyServiceServicer_to_server(ApplyServicer(store), server)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(store), server)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(WorkflowServicer(store), server)
     execution_pb2_grpc.add_AgentExecutionServiceServicer_to_server(
-        AgentExecutionServicer(store, feed, streams, cancel_hooks), server
+        AgentExecutionServicer(store, feed, streams, cancel_hooks, on_created), server
     )
     execution_pb2_grpc.add_WorkflowExecutionServiceServicer_to_server(
-        WorkflowExecutionServicer(store, feed, streams, cancel_hooks), server
+        WorkflowExecutionServicer(store, feed, streams, cancel_hooks, on_created), server
     )
     execution_pb2_grpc.add_RunnerServiceServicer_to_server(RunnerServicer(store, runner_token), server)
     return [

@@ -230,9 +230,9 @@ def serve_command(env: Environment) -> Any:
     Example:
       STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server serve
     """
-    from stigmer.server.serve import run
+    from stigmer.server.serve import main
 
-    return run(_settings(env))
+    return main(_settings(env))
 
 
 @server_group.command(

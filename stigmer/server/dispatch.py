@@ -1,0 +1,436 @@
+"""Dispatch: hand every execution to Temporal once, and keep trying for as long as Temporal is away.
+
+The ``Dispatcher`` lives in the server process. It runs an asyncio loop on a thread of its own (the
+gRPC server is threaded), holds a Temporal client, watches Temporal's health every second and, when
+the connection is lost or was never made, reconnects with exponential backoff, forever. It is told
+about new executions right after their creation commits (``submit``) and, on start and after every
+(re)connection, scans the store for PENDING executions that have not reached Temporal yet, so an
+execution created during an outage is dispatched as soon as Temporal is back, without any new call.
+
+Starting a workflow whose ID exists is a no-op (see ``engine.Engine.start``): a repeated dispatch, a
+restart of the server or a race between a scan and a submit never runs an execution twice.
+
+While an execution waits, its ``status.dispatch`` says so (``waiting``, ``reason``, ``attempts``);
+once Temporal accepted it, ``dispatched_at``, ``engine_workflow_id`` and ``task_queue`` are set. Every
+change goes through the store and the execution feed, so Subscribe streams see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import tenacity
+
+from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.server import clock
+from stigmer.server.engine import NAMESPACE, ROUTES, Engine, EngineRejected, EngineUnavailable, LoopThread
+from stigmer.server.events import ExecutionFeed
+from stigmer.server.store import AGENT_KIND, WORKFLOW_KIND, Execution, ExecutionRecord, Store, Transaction
+
+if TYPE_CHECKING:
+    import temporalio.runtime
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL = 1.0
+BACKOFF_INITIAL = 0.1
+BACKOFF_MAX = 2.0
+BACKOFF_JITTER = 0.1
+STOP_TIMEOUT = 3.0
+SCAN_PAGE = 200
+
+PENDING = pb.EXECUTION_PHASE_PENDING
+IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
+CANCELLED = pb.EXECUTION_PHASE_CANCELLED
+_TERMINAL = frozenset({pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, CANCELLED})
+
+Reason = Callable[[int], str]
+
+
+def unreachable(address: str) -> Reason:
+    """The waiting reason while Temporal at ``address`` cannot be reached, for a given attempt."""
+    return lambda attempt: f"Temporal at {address} is unreachable (retrying; attempt {attempt})"
+
+
+def rejected(error: str) -> Reason:
+    """The waiting reason when Temporal answered but did not start the workflow."""
+    return lambda attempt: f"Temporal did not start the workflow: {error} (retrying; attempt {attempt})"
+
+
+# --- dispatch state in the store ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An execution to dispatch: its ID and kind ("agent" or "workflow")."""
+
+    execution_id: str
+    kind: str
+
+
+def _records(tx: Transaction, phases: Iterable[int]) -> Iterator[ExecutionRecord]:
+    for kind in (AGENT_KIND, WORKFLOW_KIND):
+        for phase in phases:
+            after = ""
+            while page := tx.list_executions(kind, after, SCAN_PAGE, phase=phase):
+                yield from page
+                after = page[-1].execution.metadata.id
+
+
+def _dispatched(execution: Execution) -> bool:
+    return execution.status.dispatch.HasField("dispatched_at")
+
+
+def _needs_dispatch(execution: Execution) -> bool:
+    status = execution.status
+    return status.phase == PENDING and not status.cancel_requested and not _dispatched(execution)
+
+
+def pending_dispatch(store: Store) -> list[Pending]:
+    """PENDING executions that have not reached Temporal yet, in creation order per kind."""
+    with store.transaction() as tx:
+        return [
+            Pending(r.execution.metadata.id, r.kind) for r in _records(tx, [PENDING]) if _needs_dispatch(r.execution)
+        ]
+
+
+def outstanding_cancels(store: Store) -> list[str]:
+    """Unfinished executions whose cancellation was requested: their workflows must be cancelled."""
+    with store.transaction() as tx:
+        records = _records(tx, [PENDING, IN_PROGRESS])
+        return [r.execution.metadata.id for r in records if r.execution.status.cancel_requested]
+
+
+def _save(tx: Transaction, feed: ExecutionFeed, execution: Execution) -> None:
+    """Store ``execution.status`` and announce the new revision once the transaction commits."""
+    now = clock.now()
+    execution.metadata.updated_at.CopyFrom(now)
+    revision = tx.update_execution_status(execution.metadata.id, execution.status, now)
+    snapshot = copy.deepcopy(execution)  # subscribers share it: never modified afterwards
+    tx.after_commit(lambda: feed.publish(snapshot.metadata.id, revision, snapshot))
+
+
+def mark_waiting(store: Store, feed: ExecutionFeed, execution_ids: Iterable[str], reason: Reason) -> list[str]:
+    """Count one more dispatch attempt for each execution that still waits, and say why it waits.
+
+    Executions that no longer wait (dispatched, started, finished, cancelled, deleted) are left alone.
+    Returns the IDs of those that wait.
+    """
+    waiting: list[str] = []
+    with store.transaction() as tx:
+        for execution_id in execution_ids:
+            record = tx.execution(execution_id)
+            if record is None or not _needs_dispatch(record.execution):
+                continue
+            dispatch = record.execution.status.dispatch
+            dispatch.waiting = True
+            dispatch.attempts += 1
+            dispatch.reason = reason(dispatch.attempts)
+            _save(tx, feed, record.execution)
+            waiting.append(execution_id)
+    return waiting
+
+
+def mark_dispatched(store: Store, feed: ExecutionFeed, execution_id: str, task_queue: str) -> Execution | None:
+    """Record that Temporal accepted the execution; return it (None when it was deleted meanwhile)."""
+    with store.transaction() as tx:
+        record = tx.execution(execution_id)
+        if record is None:
+            return None
+        execution = record.execution
+        if _dispatched(execution):
+            return execution
+        dispatch = execution.status.dispatch
+        dispatch.waiting = False
+        dispatch.reason = ""
+        dispatch.dispatched_at.CopyFrom(clock.now())
+        dispatch.engine_workflow_id = execution_id
+        dispatch.task_queue = task_queue
+        _save(tx, feed, execution)
+    return execution
+
+
+def request_cancel(store: Store, feed: ExecutionFeed, execution_id: str) -> Execution | None:
+    """Cancel an execution: a PENDING one is CANCELLED at once, a running one gets ``cancel_requested``.
+
+    A minimal stand-in for the server's Cancel RPC logic; the caller then tells the dispatcher
+    (``Dispatcher.cancel``), which cancels the workflow if it reached Temporal. Returns the execution
+    (None when there is none); a finished one is returned unchanged.
+    """
+    with store.transaction() as tx:
+        record = tx.execution(execution_id)
+        if record is None:
+            return None
+        execution = record.execution
+        status = execution.status
+        if status.phase in _TERMINAL or status.cancel_requested:
+            return execution
+        status.cancel_requested = True
+        if status.phase == PENDING:
+            status.phase = CANCELLED
+            status.completed_at.CopyFrom(clock.now())
+            status.dispatch.waiting = False
+        _save(tx, feed, execution)
+    return execution
+
+
+# --- the dispatcher ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Start:
+    pending: Pending
+
+
+@dataclass(frozen=True)
+class _Cancel:
+    execution_id: str
+
+
+class Dispatcher:
+    """Starts executions as Temporal workflows; thread-safe ``submit``/``cancel``, ``start``/``stop``.
+
+    ``start`` returns at once: connecting happens in the background, so a server without Temporal
+    starts as fast as one with it. ``connected`` is set while a healthy connection exists and
+    ``connections`` counts successful (re)connections.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        feed: ExecutionFeed,
+        address: str,
+        *,
+        health_interval: float = HEALTH_INTERVAL,
+        backoff_max: float = BACKOFF_MAX,
+    ) -> None:
+        self.address = address
+        self.connected = threading.Event()
+        self.connections = 0
+        self._store = store
+        self._feed = feed
+        self._health_interval = health_interval
+        self._backoff_max = backoff_max
+        self._thread: LoopThread | None = None
+        self._queue: asyncio.Queue[_Start | _Cancel] = asyncio.Queue()
+        self._lost = asyncio.Event()
+        self._lost_reason = ""
+        self._engine: Engine | None = None
+        self._outage_attempts = 0  # failed connection attempts since the last connection
+        self._waiting: set[str] = set()  # executions known to wait for a connection (loop thread only)
+        self._cancels: set[str] = set()  # workflow cancellations still to send (loop thread only)
+        self._rejected: set[str] = set()  # executions Temporal refused to start (logged once each)
+
+    # --- called from any thread ---
+
+    def start(self) -> None:
+        """Start the dispatcher's thread; it connects to Temporal in the background."""
+        if self._thread is None:
+            self._queue = asyncio.Queue()  # asyncio objects bind to the first loop that uses them
+            self._lost = asyncio.Event()
+            self._thread = LoopThread("stigmer-dispatch")
+            self._thread.spawn(self._main())
+
+    def submit(self, execution_id: str, kind: str) -> None:
+        """Dispatch a newly created execution (call after its creation committed)."""
+        self._put(_Start(Pending(execution_id, kind)))
+
+    def cancel(self, execution_id: str) -> None:
+        """Cancel the execution's workflow if it reached Temporal (now, or once Temporal is back)."""
+        self._put(_Cancel(execution_id))
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Cancel the dispatcher's tasks and end its thread; False when it did not end within ``timeout``.
+
+        Executions not dispatched yet stay PENDING in the store and are picked up by the next start.
+        """
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        ended = thread.stop(timeout)
+        if not ended:
+            log.warning("the dispatcher did not stop within %.1f s", timeout)
+        return ended
+
+    def _put(self, item: _Start | _Cancel) -> None:
+        thread = self._thread
+        if thread is None or not thread.call_soon(self._queue.put_nowait, item):
+            log.debug("dispatcher not running; %s is left to the next start's scan", item)
+
+    # --- the loop thread ---
+
+    async def _main(self) -> None:
+        from stigmer.server.engine import new_runtime
+
+        runtime = new_runtime()
+        consumer = asyncio.create_task(self._consume())
+        try:
+            while True:
+                try:
+                    await self._supervise(runtime)
+                except Exception:  # e.g. the store failed: never leave the server without dispatching
+                    log.exception("the dispatcher failed; restarting it in %.1f s", self._backoff_max)
+                    self._engine = None
+                    self.connected.clear()
+                    await asyncio.sleep(self._backoff_max)
+        finally:
+            consumer.cancel()
+            self._engine = None
+            self.connected.clear()
+
+    async def _supervise(self, runtime: temporalio.runtime.Runtime) -> None:
+        """Connect, dispatch, watch; on a lost connection, reconnect: forever."""
+        self._waiting.update(p.execution_id for p in pending_dispatch(self._store))
+        while True:
+            engine = await self._connect(runtime)
+            self._connected(engine)
+            reason = await self._watch(engine)
+            self._disconnected(reason)
+
+    async def _connect(self, runtime: temporalio.runtime.Runtime) -> Engine:
+        """Connect, retrying with exponential backoff (and jitter) for as long as it takes."""
+        self._outage_attempts = 0
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(EngineUnavailable),
+            wait=tenacity.wait_exponential(multiplier=BACKOFF_INITIAL, max=self._backoff_max)
+            + tenacity.wait_random(0, BACKOFF_JITTER),
+            stop=tenacity.stop_never,
+            before_sleep=self._connect_failed,
+            reraise=True,
+        )
+        return await retrying(Engine.connect, self.address, runtime)
+
+    def _connect_failed(self, state: tenacity.RetryCallState) -> None:
+        self._outage_attempts = state.attempt_number
+        if state.attempt_number == 1:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "Temporal at %s is unreachable (%s); executions wait as PENDING, retrying with backoff",
+                self.address,
+                error,
+            )
+        if self._waiting:
+            self._waiting = set(mark_waiting(self._store, self._feed, self._waiting, unreachable(self.address)))
+
+    def _connected(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lost.clear()
+        self.connections += 1
+        self.connected.set()
+        after = f" after {self._outage_attempts + 1} attempts" if self._outage_attempts else ""
+        log.info("connected to Temporal at %s (namespace %s)%s", self.address, NAMESPACE, after)
+        for pending in pending_dispatch(self._store):
+            self._queue.put_nowait(_Start(pending))
+        for execution_id in {*outstanding_cancels(self._store), *self._cancels}:
+            self._queue.put_nowait(_Cancel(execution_id))
+
+    async def _watch(self, engine: Engine) -> str:
+        """Check Temporal's health every interval; return why the connection was lost."""
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), self._health_interval)
+                return self._lost_reason
+            except TimeoutError:
+                pass
+            try:
+                await engine.check_health()
+            except EngineUnavailable as exc:
+                return str(exc)
+
+    def _disconnected(self, reason: str) -> None:
+        self._engine = None
+        self.connected.clear()
+        log.warning("lost the connection to Temporal at %s (%s); reconnecting", self.address, reason)
+
+    def _connection_lost(self, reason: str) -> None:
+        self._lost_reason = reason
+        self._lost.set()
+
+    async def _consume(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                if isinstance(item, _Start):
+                    await self._dispatch(item)
+                else:
+                    await self._cancel(item.execution_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the dispatcher failed to handle %s", item)
+
+    async def _dispatch(self, item: _Start) -> None:
+        execution_id = item.pending.execution_id
+        with self._store.transaction() as tx:
+            record = tx.execution(execution_id)
+        if record is None or not _needs_dispatch(record.execution):
+            self._waiting.discard(execution_id)
+            self._rejected.discard(execution_id)
+            return
+        engine = self._engine
+        if engine is None:
+            self._waiting.add(execution_id)
+            if self._outage_attempts:  # known to be unreachable: say so now, not at the next attempt
+                mark_waiting(self._store, self._feed, [execution_id], unreachable(self.address))
+            return
+        route = ROUTES[record.kind]
+        try:
+            run_id = await engine.start(execution_id, route)
+        except EngineUnavailable as exc:
+            self._waiting.add(execution_id)
+            mark_waiting(self._store, self._feed, [execution_id], unreachable(self.address))
+            self._connection_lost(str(exc))
+            return
+        except EngineRejected as exc:
+            if execution_id not in self._rejected:  # one line per execution, not one per retry
+                self._rejected.add(execution_id)
+                log.warning("Temporal did not start execution %s: %s (retrying)", execution_id, exc)
+            mark_waiting(self._store, self._feed, [execution_id], rejected(str(exc)))
+            asyncio.get_running_loop().call_later(self._backoff_max, self._queue.put_nowait, item)
+            return
+        self._waiting.discard(execution_id)
+        self._rejected.discard(execution_id)
+        execution = mark_dispatched(self._store, self._feed, execution_id, route.task_queue)
+        log.info(
+            "dispatched %s execution %s: workflow %s on task queue %s (run %s)",
+            record.kind,
+            execution_id,
+            route.workflow_type,
+            route.task_queue,
+            run_id,
+        )
+        if execution is not None and (execution.status.cancel_requested or execution.status.phase == CANCELLED):
+            await self._cancel(execution_id)  # cancelled while it was being started
+
+    async def _cancel(self, execution_id: str) -> None:
+        with self._store.transaction() as tx:
+            record = tx.execution(execution_id)
+        if record is None:
+            self._cancels.discard(execution_id)
+            return
+        execution = record.execution
+        if not _dispatched(execution) and execution.status.phase != IN_PROGRESS:
+            self._cancels.discard(execution_id)  # it never reached Temporal (and no longer will)
+            return
+        engine = self._engine
+        if engine is None:
+            self._cancels.add(execution_id)
+            return
+        try:
+            found = await engine.cancel(execution_id)
+        except EngineUnavailable as exc:
+            self._cancels.add(execution_id)
+            self._connection_lost(str(exc))
+            return
+        except EngineRejected as exc:
+            log.warning("Temporal did not cancel workflow %s: %s", execution_id, exc)
+            found = False
+        self._cancels.discard(execution_id)
+        if found:
+            log.info("requested cancellation of workflow %s", execution_id)
