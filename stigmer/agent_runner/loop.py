@@ -1,0 +1,95 @@
+"""The agent loop: ask the model, run the tools it calls, feed back the results, until it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stigmer.agent_runner.llm import ChatOptions, Turn, chat_turn
+from stigmer.agent_runner.reporting import Reporter, agent_message_id, tool_call_id
+from stigmer.agent_runner.tools import ToolBox, ToolError
+from stigmer.api.v1 import execution_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+MAX_TURNS = 10
+
+
+class MaxTurnsError(Exception):
+    pass
+
+
+@dataclass
+class Answer:
+    text: str
+    message_id: str
+    turns: int
+
+
+@dataclass
+class Loop:
+    """One agent's conversation. ``stream`` reports its text as it comes (the top agent, not sub-agents);
+    ``call_prefix`` scopes tool call IDs (a sub-agent's calls live under its parent's call ID)."""
+
+    chat: ChatOptions
+    toolbox: ToolBox
+    reporter: Reporter
+    redact: Callable[[str], str]
+    max_turns: int = MAX_TURNS
+    stream: bool = True
+    call_prefix: str = ""
+    label: str = "the agent"
+
+    async def run(self, messages: list[dict[str, Any]]) -> Answer:
+        for turn in range(1, self.max_turns + 1):
+            message_id = agent_message_id(turn)
+            result = await self._ask(message_id, messages)
+            if not result.tool_requests:
+                return Answer(result.text, message_id, turn)
+            messages.append(result.assistant_message())
+            for index, request in enumerate(result.tool_requests):
+                call_id = tool_call_id(turn, index, self.call_prefix)
+                output = await self._call(call_id, request.name, request.arguments)
+                messages.append({"role": "tool", "content": output, "tool_name": request.name})
+        raise MaxTurnsError(
+            f"{self.label} gave no final answer within {self.max_turns} turns (it kept calling tools); "
+            "make its instructions say when to stop, or check the tools' results in the tool calls"
+        )
+
+    async def _ask(self, message_id: str, messages: list[dict[str, Any]]) -> Turn:
+        if not self.stream:
+
+            async def ignore(text: str) -> None:
+                return None
+
+            return await chat_turn(self.chat, messages, self.toolbox.schemas(), ignore)
+        stream = self.reporter.stream(message_id)
+        result = await chat_turn(self.chat, messages, self.toolbox.schemas(), stream.update)
+        if result.tool_requests:
+            await stream.flush(result.text)  # the final answer's text is reported with the terminal phase
+        return result
+
+    async def _call(self, call_id: str, name: str, arguments: dict[str, Any]) -> str:
+        tool = self.toolbox.get(name)
+        source = tool.source if tool else "unknown"
+        await self.reporter.tool_call(call_id, name, source, arguments, pb.EXECUTION_PHASE_IN_PROGRESS)
+        failed = True
+        try:
+            if tool is None:
+                raise ToolError(f"there is no tool named {name!r}; the tools are: {', '.join(self.toolbox.names())}")
+            output = await tool.handler(arguments, call_id)
+            failed = False
+        except ToolError as exc:
+            output = f"error: {exc}"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a tool's crash is the model's problem to work around, not the run's
+            output = f"error: {type(exc).__name__}: {exc}"
+            log.warning("tool %s (%s) failed: %s", name, source, self.redact(output))
+        output = self.redact(output)
+        phase = pb.EXECUTION_PHASE_FAILED if failed else pb.EXECUTION_PHASE_COMPLETED
+        await self.reporter.tool_call(call_id, name, source, arguments, phase, result=output, error=failed)
+        return output

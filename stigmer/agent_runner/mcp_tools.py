@@ -1,0 +1,198 @@
+"""Tools of the agent's MCP servers, through the official ``mcp`` SDK.
+
+Transports: ``stdio`` (a subprocess; it gets the execution's runtime env plus the server's own env, with
+``${ $env.NAME }`` expanded, and runs in the workspace folder), ``http`` (streamable HTTP; a URL whose path
+ends with ``/sse`` uses the older SSE transport) and ``docker`` (``docker run -i`` of the image over
+stdio; refused with a clear error when no Docker engine answers). Everything is resolved inside the
+activity: server env and headers may hold secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx2
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.types import TextContent
+
+from stigmer.agent_runner.env_values import expand, expand_all
+from stigmer.agent_runner.stderr_pipe import RedactingPipe
+from stigmer.agent_runner.tools import Tool, ToolError, mcp_source
+from stigmer.api.v1 import agent_pb2
+
+CONNECT_TIMEOUT_SECONDS = 60.0
+CALL_TIMEOUT_SECONDS = 300.0
+DOCKER_PROBE_SECONDS = 10.0
+
+
+class McpSetupError(Exception):
+    """An MCP server could not be started or reached, or lacks a tool the agent enables."""
+
+
+async def docker_engine_error() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return "the docker command is not installed"
+    try:
+        process = await asyncio.create_subprocess_exec(
+            docker,
+            "info",
+            "--format",
+            "{{.ServerVersion}}",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        return f"cannot run docker: {exc}"
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), DOCKER_PROBE_SECONDS)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return f"`docker info` did not answer within {DOCKER_PROBE_SECONDS:g} s"
+    if process.returncode != 0:
+        return err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else "`docker info` failed"
+    return None
+
+
+def docker_command(server: agent_pb2.McpServer, env_names: Iterable[str]) -> tuple[str, list[str]]:
+    """``docker run -i --rm`` of the server's image; env values travel in the docker CLI's environment."""
+    spec = server.docker
+    args = ["run", "-i", "--rm", "--label", "stigmer.mcp-server=" + server.name]
+    for name in sorted(env_names):
+        args += ["-e", name]
+    for volume in spec.volumes:
+        args += ["-v", volume]
+    if spec.network:
+        args += ["--network", spec.network]
+    return "docker", [*args, spec.image, *spec.args]
+
+
+async def connect_server(
+    stack: AsyncExitStack,
+    server: agent_pb2.McpServer,
+    env: Mapping[str, str],
+    workspace: Path,
+    redact: Callable[[str], str],
+) -> ClientSession:
+    """Start or reach ``server`` and return its initialized session (closed with ``stack``)."""
+    where = f"MCP server {server.name!r}"
+    transport = server.WhichOneof("transport")
+    # The server's contexts live on their own stack, so a failed start is unwound here, before the error
+    # is raised (otherwise the SDK's task groups would wrap it in an ExceptionGroup on the way out).
+    own = AsyncExitStack()
+    if transport == "stdio":
+        process_env = {**env, **expand_all(server.stdio.env, env, f"{where} env")}
+        args = [expand(arg, env, f"{where} args") for arg in server.stdio.args]
+        params = StdioServerParameters(command=server.stdio.command, args=args, env=process_env, cwd=workspace)
+        streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
+    elif transport == "docker":
+        problem = await docker_engine_error()
+        if problem is not None:
+            raise McpSetupError(
+                f"{where} needs a Docker engine ({problem}): start Docker (or use a stdio/http MCP server instead)"
+            )
+        process_env = {**env, **expand_all(server.docker.env, env, f"{where} env")}
+        command, args = docker_command(server, process_env)
+        args = [expand(arg, env, f"{where} args") for arg in args]
+        params = StdioServerParameters(command=command, args=args, env=process_env, cwd=workspace)
+        streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
+    elif transport == "http":
+        url = expand(server.http.url, env, f"{where} url")
+        headers = expand_all(server.http.headers, env, f"{where} header")
+        seconds = float(server.http.timeout_seconds or 30)
+        if url.rstrip("/").endswith("/sse"):
+            streams = sse_client(url, headers=headers, timeout=seconds)
+        else:
+            client = create_mcp_http_client(headers=headers, timeout=httpx2.Timeout(seconds, read=CALL_TIMEOUT_SECONDS))
+            streams = streamable_http_client(url, http_client=await stack.enter_async_context(client))
+    else:
+        raise McpSetupError(f"{where} has no transport (stdio, http or docker)")
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            read, write = await own.enter_async_context(streams)
+            session = await own.enter_async_context(ClientSession(read, write))
+            await session.initialize()
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):
+            await own.aclose()
+        if isinstance(exc, TimeoutError):
+            raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None
+        if isinstance(exc, Exception):  # the SDK raises anything from OSError to ExceptionGroup
+            raise McpSetupError(f"{where} ({transport}) failed to start: {_describe(exc)}") from None
+        raise
+    stack.push_async_callback(own.aclose)
+    return session
+
+
+def _stderr(stack: AsyncExitStack, name: str, redact: Callable[[str], str]) -> TextIO:
+    pipe = RedactingPipe(f"[mcp:{name}] ", redact)
+    stack.callback(pipe.close)  # runs after the process has stopped (the stack unwinds in reverse)
+    return pipe.writer
+
+
+async def server_tools(session: ClientSession, server: agent_pb2.McpServer) -> list[Tool]:
+    """The server's tools (only ``enabled_tools`` when it names some) as ``Tool``s that call it."""
+    listed = (await session.list_tools()).tools
+    enabled = list(server.enabled_tools)
+    if enabled:
+        missing = sorted(set(enabled) - {t.name for t in listed})
+        if missing:
+            raise McpSetupError(
+                f"MCP server {server.name!r} has no tool {', '.join(missing)} "
+                f"(it has: {', '.join(sorted(t.name for t in listed)) or 'none'}); fix enabled_tools"
+            )
+        listed = [t for t in listed if t.name in enabled]
+    return [
+        Tool(
+            t.name,
+            t.description or "",
+            t.input_schema or {"type": "object"},
+            mcp_source(server.name),
+            _caller(session, t.name),
+        )
+        for t in listed
+    ]
+
+
+def _caller(session: ClientSession, name: str) -> Any:
+    async def call(arguments: dict[str, Any], call_id: str) -> str:
+        result = await session.call_tool(name, arguments, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
+        text = "\n".join(block.text if isinstance(block, TextContent) else str(block) for block in result.content)
+        if not text and result.structured_content is not None:
+            text = str(result.structured_content)
+        if result.is_error:
+            raise ToolError(text or f"tool {name} failed")
+        return text
+
+    return call
+
+
+async def mcp_tools(
+    stack: AsyncExitStack,
+    servers: Iterable[agent_pb2.McpServer],
+    env: Mapping[str, str],
+    workspace: Path,
+    redact: Callable[[str], str],
+) -> list[Tool]:
+    tools: list[Tool] = []
+    for server in servers:
+        session = await connect_server(stack, server, env, workspace, redact)
+        tools += await server_tools(session, server)
+    return tools
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

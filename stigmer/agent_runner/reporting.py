@@ -1,0 +1,147 @@
+"""Progress reports to stigmer-server: idempotent ``UpdateStatus`` calls with stable IDs, redacted.
+
+Streamed text is reported under the message's final ID with growing content, at most once per
+``interval`` seconds unless ``chars`` new characters piled up, then once more with the final text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from stigmer.api.v1 import execution_pb2 as pb
+
+STREAM_INTERVAL_SECONDS = 0.1
+STREAM_CHARS = 200
+RUNNER_ERROR_MESSAGE_ID = "runner-error"
+RUNNER_RETRY_MESSAGE_ID = "runner-retry"
+
+
+def agent_message_id(turn: int) -> str:
+    return f"agent-{turn}"
+
+
+def tool_call_id(turn: int, index: int, parent: str = "") -> str:
+    own = f"call-{turn}-{index}"
+    return f"{parent}/{own}" if parent else own
+
+
+def response_output(text: str) -> str:
+    return json.dumps({"response": text}, ensure_ascii=False)
+
+
+class Updates(Protocol):
+    async def update(self, request: pb.UpdateStatusRequest) -> None: ...
+
+
+class Throttle:
+    """Says when streamed text is due for a report."""
+
+    def __init__(
+        self,
+        interval: float = STREAM_INTERVAL_SECONDS,
+        chars: int = STREAM_CHARS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval, self._chars, self._clock = interval, chars, clock
+        self._last_time: float | None = None
+        self._last_length = 0
+
+    def due(self, length: int) -> bool:
+        if length <= self._last_length:
+            return False
+        if self._last_time is None or length - self._last_length >= self._chars:
+            return True
+        return self._clock() - self._last_time >= self._interval
+
+    def mark(self, length: int) -> None:
+        self._last_time, self._last_length = self._clock(), length
+
+
+class Reporter:
+    """Reports one execution's progress; every text passes through ``redact`` first."""
+
+    def __init__(self, api: Updates, execution_id: str, redact: Callable[[str], str]) -> None:
+        self._api, self._id, self._redact = api, execution_id, redact
+
+    async def _send(self, **fields: Any) -> None:
+        await self._api.update(pb.UpdateStatusRequest(execution_id=self._id, **fields))
+
+    def _message(self, message_id: str, text: str, kind: pb.MessageType = pb.MESSAGE_TYPE_AGENT) -> pb.Message:
+        return pb.Message(id=message_id, type=kind, content=self._redact(text))
+
+    async def started(self) -> None:
+        await self._send(phase=pb.EXECUTION_PHASE_IN_PROGRESS)
+
+    async def message(self, message_id: str, text: str) -> None:
+        await self._send(messages=[self._message(message_id, text)])
+
+    def stream(self, message_id: str, throttle: Throttle | None = None) -> MessageStream:
+        return MessageStream(self, message_id, throttle or Throttle())
+
+    async def tool_call(
+        self,
+        call_id: str,
+        name: str,
+        source: str,
+        arguments: dict[str, Any],
+        phase: pb.ExecutionPhase,
+        result: str = "",
+        error: bool = False,
+    ) -> None:
+        call = pb.ToolCall(
+            id=call_id,
+            name=name,
+            source=source,
+            arguments_json=self._redact(json.dumps(arguments, ensure_ascii=False)),
+            phase=phase,
+            result=self._redact(result),
+            error=error,
+        )
+        await self._send(tool_calls=[call])
+
+    async def completed(self, message_id: str, text: str) -> None:
+        await self._send(
+            phase=pb.EXECUTION_PHASE_COMPLETED,
+            messages=[self._message(message_id, text)],
+            output_json=self._redact(response_output(text)),
+        )
+
+    async def failed(self, error: str) -> None:
+        error = self._redact(error)
+        await self._send(
+            phase=pb.EXECUTION_PHASE_FAILED,
+            error=error,
+            messages=[self._message(RUNNER_ERROR_MESSAGE_ID, error, pb.MESSAGE_TYPE_SYSTEM)],
+        )
+
+    async def retrying(self, error: str, attempt: int) -> None:
+        """A system note that this attempt failed and Temporal will run it again (one note, updated)."""
+        text = f"attempt {attempt} failed, retrying: {error}"
+        await self._send(messages=[self._message(RUNNER_RETRY_MESSAGE_ID, text, pb.MESSAGE_TYPE_SYSTEM)])
+
+    async def cancelled(self) -> None:
+        await self._send(phase=pb.EXECUTION_PHASE_CANCELLED)
+
+
+class MessageStream:
+    """One streamed agent message: ``update(text so far)`` reports when due; ``flush`` reports the rest."""
+
+    def __init__(self, reporter: Reporter, message_id: str, throttle: Throttle) -> None:
+        self._reporter, self.message_id, self._throttle = reporter, message_id, throttle
+        self._reported = ""
+
+    async def update(self, text: str) -> None:
+        if self._throttle.due(len(text)):
+            await self._report(text)
+
+    async def flush(self, text: str) -> None:
+        if text and text != self._reported:
+            await self._report(text)
+
+    async def _report(self, text: str) -> None:
+        self._throttle.mark(len(text))
+        self._reported = text
+        await self._reporter.message(self.message_id, text)

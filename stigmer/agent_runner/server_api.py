@@ -1,0 +1,94 @@
+"""The calls the agent-runner makes to stigmer-server (async gRPC), with the runner token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import grpc
+
+from stigmer.agent_runner.env_values import RuntimeEnv, from_spec
+from stigmer.agent_runner.settings import TOKEN_METADATA
+from stigmer.api.v1 import agent_pb2, agent_pb2_grpc, execution_pb2, execution_pb2_grpc
+from stigmer.api.v1.common_pb2 import Ref
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_SECONDS = 15.0
+UNAVAILABLE_RETRY_SECONDS = 30.0
+
+
+class ExecutionFinishedError(Exception):
+    """The execution is terminal already (the server refused to change it)."""
+
+
+class ExecutionGoneError(Exception):
+    """The execution does not exist (any more): it was deleted."""
+
+
+class RunnerTokenError(Exception):
+    """stigmer-server refused the runner token."""
+
+
+class ServerApi:
+    def __init__(self, address: str, token: str) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._metadata = ((TOKEN_METADATA, token),) if token else ()
+        self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
+        self._executions = execution_pb2_grpc.AgentExecutionServiceStub(self._channel)
+        self._runner = execution_pb2_grpc.RunnerServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def execution(self, execution_id: str) -> execution_pb2.AgentExecution:
+        try:
+            return await self._retrying(self._executions.Get, Ref(value=execution_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise ExecutionGoneError(f"execution {execution_id} does not exist (deleted?)") from None
+            raise
+
+    async def agent(self, ref: str) -> agent_pb2.Agent:
+        return await self._retrying(self._agents.Get, Ref(value=ref))
+
+    async def runtime_env(self, execution: execution_pb2.AgentExecution, agent: agent_pb2.AgentSpec) -> RuntimeEnv:
+        """The execution's env in clear (secrets included), from ``RunnerService.GetRuntimeEnv``."""
+        try:
+            reply = await self._retrying(self._runner.GetRuntimeEnv, Ref(value=execution.metadata.id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                raise RunnerTokenError(
+                    f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
+                    "the same $STIGMER_HOME/runner.token as the server (check STIGMER_HOME of both)"
+                ) from None
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            log.warning("stigmer-server has no RunnerService.GetRuntimeEnv: using the execution's own env values")
+            return from_spec(agent.env, execution.spec.runtime_env)
+        return RuntimeEnv.from_proto(reply)
+
+    async def update(self, request: execution_pb2.UpdateStatusRequest) -> None:
+        try:
+            await self._retrying(self._executions.UpdateStatus, request)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise ExecutionFinishedError(exc.details() or "the execution is finished") from None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise ExecutionGoneError(exc.details() or "the execution does not exist") from None
+            raise
+
+    async def _retrying(self, method: Any, request: Any) -> Any:
+        """Call ``method``; while the server is UNAVAILABLE (restarting), retry with backoff for a while."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + UNAVAILABLE_RETRY_SECONDS
+        delay = 0.2
+        while True:
+            try:
+                return await method(request, timeout=CALL_TIMEOUT_SECONDS, metadata=self._metadata)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 3.0)
