@@ -22,6 +22,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -164,8 +165,17 @@ def tier_available(name: str) -> str:
     return ""
 
 
-def bench_tier(name: str) -> float:
-    """Wall seconds of one pytest run of a tier, with the arguments its nox session uses."""
+@dataclass(frozen=True)
+class TierRun:
+    """One pytest run of a tier: its wall time, whether it passed, and pytest's summary line."""
+
+    wall_s: float
+    passed: bool
+    summary: str
+
+
+def bench_tier(name: str) -> TierRun:
+    """One pytest run of a tier, with the arguments its nox session uses."""
     tier = TIERS[name]
     started = time.monotonic()
     completed = subprocess.run(
@@ -178,12 +188,16 @@ def bench_tier(name: str) -> float:
         check=False,
     )
     elapsed = time.monotonic() - started
+    lines = completed.stdout.strip().splitlines()
+    summary = lines[-1].strip("= ") if lines else f"exit {completed.returncode}"
     if completed.returncode != 0:
-        raise StepFailedError(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}")
-    return elapsed
+        print(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}", file=sys.stderr)
+    return TierRun(elapsed, completed.returncode == 0, summary)
 
 
-def bench_tiers(names: list[str], report: Report) -> None:
+def bench_tiers(names: list[str], report: Report) -> list[str]:
+    """Time each tier (a tier missing here gets a row saying so); the names of the tiers that failed."""
+    failed = []
     for tier in names:
         title = f"tier {tier} wall (pytest tests/{tier})"
         missing = tier_available(tier)
@@ -191,7 +205,12 @@ def bench_tiers(names: list[str], report: Report) -> None:
             report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), note=missing))
             continue
         print(f"timing tier {tier} ...", file=sys.stderr, flush=True)
-        report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), [bench_tier(tier)]))
+        run = bench_tier(tier)
+        note = run.summary if run.passed else f"TESTS FAILED: {run.summary}"
+        report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), [run.wall_s], note=note))
+        if not run.passed:
+            failed.append(tier)
+    return failed
 
 
 def run_count(group: str, override: int | None = None) -> int:
@@ -271,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
             measure = partial(bench_execution, factory, Path(tmp), run_id, chosen, runs, args.concurrency, report)
             step("/".join(chosen), f"measuring {', '.join(chosen)} on stacks of all four components", measure)
     if "tiers" in selected and args.tiers:
-        step("tiers", f"timing tiers {', '.join(args.tiers)}", partial(bench_tiers, args.tiers, report))
+
+        def tiers() -> None:
+            failed.extend(f"tier {name}" for name in bench_tiers(args.tiers, report))
+
+        step("tiers", f"timing tiers {', '.join(args.tiers)}", tiers)
 
     rows = [metric.row() for metric in report.metrics.values()]
     load_after = load_average()
@@ -283,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nload average: before {load_before}; after {load_after}")
         if report.notes:
             print("profile:\n" + "\n".join(f"  {note}" for note in report.notes))
+    if failed:
+        print(f"\nnot measured or not green: {', '.join(failed)} (see above)", file=sys.stderr)
     return 1 if failed else 0
 
 
