@@ -275,7 +275,11 @@ def _executions(
             report.notes.append(f"example 07 run via API, median stages: {stage_medians(timed)}")
             report.notes.append(f"example 07 run via API, first run: {warm[0].wall_s:.3f}s")
     if "concurrent" in selected:
+        cpu_before = component_cpu_seconds(stack)
         result = concurrent_runs(stack, concurrency)
+        cpu_after = component_cpu_seconds(stack)
+        used = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+        report.notes.append(f"{concurrency} concurrent, CPU seconds used per component: {_by_component([used])}")
         report.add(
             "concurrent",
             Metric(
