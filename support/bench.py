@@ -178,10 +178,13 @@ def bench_tier(name: str) -> TierRun:
     """One pytest run of a tier, with the arguments its nox session uses."""
     tier = TIERS[name]
     started = time.monotonic()
+    command = [sys.executable, "-m", "pytest", tier.path, "-q", "-p", "no:cacheprovider", *tier.pytest_args]
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", tier.path, "-q", "-p", "no:cacheprovider", *tier.pytest_args],
+        # pytest-timeout ends the run between tests (teardown still happens); the subprocess timeout is
+        # the backstop should that not work
+        [*command, f"--session-timeout={tier.timeout_s}"],
         cwd=ROOT,
-        timeout=tier.timeout_s,
+        timeout=tier.timeout_s + 120,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
