@@ -22,10 +22,11 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(INSTALL_UV)
 
-# --inexact keeps pip, which the rule above needs when pyproject.toml changes the uv version
+# --inexact keeps pip, which the rule above needs when pyproject.toml changes the uv version;
+# --compile-bytecode as pip does (stacks started from .venv would compile their imports at every start)
 $(BOOTSTRAP): pyproject.toml uv.lock | $(UV)
 	$(INSTALL_UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --extra=dev --extra=test
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --compile-bytecode --extra=dev --extra=test
 	touch $@
 
 lock: | $(UV)

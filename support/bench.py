@@ -1,24 +1,35 @@
-"""Timings of the stack and the tiers against the targets of the issues (`nox -s bench`).
+"""Timings of the stack and the tiers against the targets of issues 5 and 6 (`nox -s bench`).
 
-Measured from outside, as a user sees them: CLI start-up, server cold start to healthy, apply of
-example 01 and of all 19 examples, and the wall time of each tier. Prints a table; never asserts.
+Measured from outside, as a user sees them: the CLI as a subprocess and the gRPC API. Issue 5: CLI
+start-up, server cold start, apply of example 01 and of all 19 examples, a 1,000-task workflow built
+with ``add``, 200 open Subscribe streams, ``stigmer list agents`` of 2,000 agents. Issue 6, on a stack
+of all four components with the LLM stand-in: cold start, agent runs through the API and the CLI,
+example 07's workflow, 100 concurrent executions and the stack's peak memory. Then the tiers' wall time.
+
+Prints a table (median, p95 where a target asks for it, runs, target, ok/OVER), the load average and
+profile notes on where the time went; never asserts. ``--only`` picks metric groups, ``--runs`` sets the
+runs of every repeated metric (defaults per group are shown by ``--help``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from support import bench_streams
+from support.bench_exec import Report, bench_execution
+from support.bench_list import time_listings
+from support.bench_metrics import Metric, render
 from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
@@ -26,38 +37,46 @@ from support.stack import Stack, StackFactory
 from support.tiers import TIERS
 
 ROOT = Path(__file__).resolve().parent.parent
+# Metric groups and their default number of runs (--runs overrides them all; 1 = measured once).
+GROUPS: dict[str, int] = {
+    "stack": 3,  # cold server-only stacks: --version, start, apply of 01 (created, unchanged), all 19 once
+    "workflow_add": 1,
+    "streams": 1,
+    "list": 5,
+    "stack_start": 3,  # cold stacks of all four components
+    "agent_api": 50,
+    "cli_run": 10,
+    "workflow_07": 20,
+    "concurrent": 1,  # one batch of --concurrency executions, with the memory peaks
+    "tiers": 1,
+}
+EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
+TIER_TARGETS = {"smoke": 30.0, "apply": 60.0, "full": 240.0}
 
 
-@dataclass
-class Metric:
-    name: str
-    target_s: float | None
-    samples: list[float] = field(default_factory=list)
-
-    def row(self) -> dict[str, object]:
-        median = statistics.median(self.samples) if self.samples else None
-        verdict = "-" if median is None or self.target_s is None else ("ok" if median <= self.target_s else "OVER")
-        return {
-            "metric": self.name,
-            "runs": len(self.samples),
-            "median_s": median,
-            "min_s": min(self.samples, default=None),
-            "max_s": max(self.samples, default=None),
-            "target_s": self.target_s,
-            "verdict": verdict,
-        }
+class StepFailedError(Exception):
+    """A benchmark step failed (not a missed target): its group is reported as an error."""
 
 
 def timed(action: Callable[[], CliResult]) -> float:
-    """Seconds the CLI call took; a failed call stops the benchmark with its transcript."""
+    """Seconds the CLI call took; a failed call fails the step with its transcript."""
     result = action()
     if result.exit_code != 0:
-        raise SystemExit(f"benchmark step failed:\n{result}")
+        raise StepFailedError(f"benchmark step failed:\n{result}")
     return result.duration
 
 
-def bench_stack(factory: StackFactory, runs: int, metrics: dict[str, Metric]) -> None:
+def bench_stack(factory: StackFactory, runs: int, report: Report) -> None:
     """Per run, a cold stack: start to healthy, first apply of 01, re-apply of 01, CLI --version."""
+    metrics = {
+        "version": Metric("stigmer --version", 0.3),
+        "cold_start": Metric("server cold start to healthy (stigmer server start)", 1.5),
+        "apply_01": Metric("stigmer apply of example 01 (created)", 1.0),
+        "reapply_01": Metric("stigmer apply of example 01 (unchanged)", 1.0),
+        "apply_all": Metric("apply of all 19 examples, sequential", None),
+    }
+    for key, metric in metrics.items():
+        report.add(key, metric)
     example_01 = EXAMPLES_DIR / "01_basic_agent"
     for run in range(runs):
         stack = factory.create(f"bench-{run}")
@@ -81,11 +100,11 @@ def apply_all(stack: Stack) -> float:
     for name in list_examples():
         result = cli("apply", "--config", EXAMPLES_DIR / name, timeout=60)
         if result.exit_code != 0:
-            raise SystemExit(f"apply of {name} failed:\n{result}")
+            raise StepFailedError(f"apply of {name} failed:\n{result}")
     return time.monotonic() - started
 
 
-def bench_subscribe_streams(factory: StackFactory, metrics: dict[str, Metric]) -> None:
+def bench_subscribe_streams(factory: StackFactory, report: Report) -> None:
     """Status update and health check latency while 200 Subscribe streams are open (support.bench_streams)."""
     stack = factory.create("bench-streams")
     try:
@@ -94,13 +113,31 @@ def bench_subscribe_streams(factory: StackFactory, metrics: dict[str, Metric]) -
         stack.stop(check=False)
     finally:
         stack.teardown()
-    if result.delivered != result.expected:
-        print(f"streams: {result.delivered} of {result.expected} updates reached the followers", file=sys.stderr)
-    metrics["stream_update_p95"] = Metric(
-        f"status update p95 with {result.streams} open streams", 0.25, [result.update_p95_ms / 1000]
+    note = "" if result.delivered == result.expected else f"{result.delivered} of {result.expected} updates delivered"
+    report.add(
+        "stream_update_p95",
+        Metric(f"status update p95 with {result.streams} open streams", 0.25, [result.update_p95_ms / 1000], note=note),
     )
-    metrics["stream_health_p95"] = Metric(
-        f"health check p95 with {result.streams} open streams", 0.1, [result.health_p95_ms / 1000]
+    report.add(
+        "stream_health_p95",
+        Metric(f"health check p95 with {result.streams} open streams", 0.1, [result.health_p95_ms / 1000]),
+    )
+
+
+def bench_list(factory: StackFactory, runs: int, report: Report) -> None:
+    """``stigmer list agents`` on a server holding 2,000 agents (applied through the API in batches)."""
+    stack = factory.create("bench-list")
+    try:
+        stack.start()
+        timings = time_listings(stack, runs)
+        stack.stop(check=False)
+    finally:
+        stack.teardown()
+    seeded = f"{timings.agents} agents applied in {timings.seed_s:.1f}s"
+    report.add("list_agents", Metric(f"stigmer list agents ({timings.agents} stored)", None, timings.text, note=seeded))
+    report.add(
+        "list_agents_json",
+        Metric(f"stigmer list agents -o json --limit {timings.agents}", None, timings.json_all),
     )
 
 
@@ -121,73 +158,160 @@ def bench_workflow_add(tasks_count: int = 1000) -> tuple[float, float]:
     return one_by_one, time.monotonic() - started
 
 
-def bench_tier(name: str) -> float:
-    """Wall seconds of one pytest run of a tier, with the arguments its nox session uses."""
+def tier_available(name: str) -> str:
+    """Why tier ``name`` cannot be timed here ("" when it can)."""
+    if name not in TIERS or not (ROOT / "tests" / name).is_dir():
+        return f"skipped: tests/{name} is not on this branch yet"
+    return ""
+
+
+@dataclass(frozen=True)
+class TierRun:
+    """One pytest run of a tier: its wall time, whether it passed, and pytest's summary line."""
+
+    wall_s: float
+    passed: bool
+    summary: str
+
+
+def bench_tier(name: str) -> TierRun:
+    """One pytest run of a tier, with the arguments its nox session uses."""
     tier = TIERS[name]
     started = time.monotonic()
+    command = [sys.executable, "-m", "pytest", tier.path, "-q", "-p", "no:cacheprovider", *tier.pytest_args]
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", tier.path, "-q", "-p", "no:cacheprovider", *tier.pytest_args],
+        # pytest-timeout ends the run between tests (teardown still happens); the subprocess timeout is
+        # the backstop should that not work
+        [*command, f"--session-timeout={tier.timeout_s}"],
         cwd=ROOT,
-        timeout=tier.timeout_s,
+        timeout=tier.timeout_s + 120,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         check=False,
     )
     elapsed = time.monotonic() - started
+    lines = completed.stdout.strip().splitlines()
+    summary = lines[-1].strip("= ") if lines else f"exit {completed.returncode}"
     if completed.returncode != 0:
-        raise SystemExit(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}")
-    return elapsed
+        print(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}", file=sys.stderr)
+    return TierRun(elapsed, completed.returncode == 0, summary)
 
 
-def render(rows: list[dict[str, object]]) -> str:
-    def fmt(value: object) -> str:
-        return f"{value:.3f}" if isinstance(value, float) else ("-" if value is None else str(value))
+def bench_tiers(names: list[str], report: Report) -> list[str]:
+    """Time each tier (a tier missing here gets a row saying so); the names of the tiers that failed."""
+    failed = []
+    for tier in names:
+        title = f"tier {tier} wall (pytest tests/{tier})"
+        missing = tier_available(tier)
+        if missing:
+            report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), note=missing))
+            continue
+        print(f"timing tier {tier} ...", file=sys.stderr, flush=True)
+        run = bench_tier(tier)
+        note = run.summary if run.passed else f"TESTS FAILED: {run.summary}"
+        report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), [run.wall_s], note=note))
+        if not run.passed:
+            failed.append(tier)
+    return failed
 
-    header = ["metric", "runs", "median_s", "min_s", "max_s", "target_s", "verdict"]
-    table = [header] + [[fmt(row[key]) for key in header] for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in table)
+
+def run_count(group: str, override: int | None = None) -> int:
+    """Runs of a group: its default, or ``override`` (--runs) unless the group is measured once."""
+    default = GROUPS[group]
+    return default if override is None or default == 1 else override
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = ", ".join(f"{name} {runs}" for name, runs in GROUPS.items())
+    parser.add_argument(
+        "--only", nargs="+", choices=GROUPS, metavar="NAME", help=f"measure only these groups: {', '.join(GROUPS)}"
+    )
+    parser.add_argument("--runs", type=int, help=f"runs of every repeated metric (defaults: {defaults})")
+    parser.add_argument("--concurrency", type=int, default=100, help="executions started at once (default 100)")
+    parser.add_argument(
+        "--tiers", nargs="*", default=["smoke", "apply", "full"], help="tiers to time (default smoke apply full)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="cold stacks to measure (default 5)")
-    parser.add_argument("--tiers", nargs="*", default=["smoke", "apply"], help="tiers to time (none: skip)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--no-streams", action="store_true", help="skip the Subscribe streams measurement")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
+    selected = set(args.only or GROUPS)
+
+    runs = partial(run_count, override=args.runs)
 
     binary = resolve_binary()
     if binary is None:
         print("stigmer binary not found: run `pip install -e .` (nox -s bench does)", file=sys.stderr)
         return 1
     sweep_orphans()
-    metrics = {
-        "version": Metric("stigmer --version", 0.3),
-        "cold_start": Metric("server cold start to healthy (stigmer server start)", 1.5),
-        "apply_01": Metric("stigmer apply of example 01 (created)", 1.0),
-        "reapply_01": Metric("stigmer apply of example 01 (unchanged)", 1.0),
-        "apply_all": Metric("apply of all 19 examples, sequential", None),
-    }
-    one_by_one, at_once = bench_workflow_add()
-    metrics["workflow_add"] = Metric("1,000-task workflow built with add, one by one", 2.0, [one_by_one])
-    metrics["workflow_at_once"] = Metric("1,000-task workflow built with its tasks at once", 2.0, [at_once])
-    with tempfile.TemporaryDirectory(prefix="stigmer-bench-") as tmp:
-        factory = StackFactory(Path(tmp), binary, RunId.for_process(tag="bench"))
-        print(f"measuring {args.runs} cold stack(s) with {binary} ...", file=sys.stderr, flush=True)
-        bench_stack(factory, args.runs, metrics)
-        if not args.no_streams:
-            print("measuring 200 open Subscribe streams ...", file=sys.stderr, flush=True)
-            bench_subscribe_streams(factory, metrics)
-    for tier in args.tiers:
-        print(f"timing tier {tier} ...", file=sys.stderr, flush=True)
-        target = {"smoke": 30.0, "apply": 60.0}.get(tier)
-        metrics[f"tier_{tier}"] = Metric(f"tier {tier} wall (pytest tests/{tier})", target, [bench_tier(tier)])
+    load_before = load_average()
+    print(f"load average before: {load_before}", file=sys.stderr, flush=True)
+    report = Report()
+    failed: list[str] = []
 
-    rows = [metric.row() for metric in metrics.values()]
-    print(json.dumps(rows, indent=2) if args.json else render(rows))
-    return 0
+    def step(group: str, message: str, action: Callable[[], None]) -> None:
+        """Run one group's measurement; a failure is reported in the table, and the others still run."""
+        print(f"{message} ...", file=sys.stderr, flush=True)
+        try:
+            action()
+        except Exception as exc:
+            failed.append(group)
+            print(f"{group} failed:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            report.add(f"error_{group}", Metric(f"{group}: FAILED", None, note=str(exc).splitlines()[0][:100]))
+
+    def workflow_add() -> None:
+        one_by_one, at_once = bench_workflow_add()
+        report.add("workflow_add", Metric("1,000-task workflow built with add, one by one", 2.0, [one_by_one]))
+        report.add("workflow_at_once", Metric("1,000-task workflow built with its tasks at once", 2.0, [at_once]))
+
+    with tempfile.TemporaryDirectory(prefix="stigmer-bench-") as tmp:
+        run_id = RunId.for_process(tag="bench")
+        factory = StackFactory(Path(tmp), binary, run_id)
+        if "workflow_add" in selected:
+            step("workflow_add", "building a 1,000-task workflow", workflow_add)
+        if "stack" in selected:
+            message = f"measuring {runs('stack')} cold server stack(s) with {binary}"
+            step("stack", message, partial(bench_stack, factory, runs("stack"), report))
+        if "streams" in selected:
+            step("streams", "measuring 200 open Subscribe streams", partial(bench_subscribe_streams, factory, report))
+        if "list" in selected:
+            step("list", "listing 2,000 agents", partial(bench_list, factory, runs("list"), report))
+        chosen = [group for group in EXECUTION_GROUPS if group in selected]
+        if chosen:
+            measure = partial(bench_execution, factory, Path(tmp), run_id, chosen, runs, args.concurrency, report)
+            step("/".join(chosen), f"measuring {', '.join(chosen)} on stacks of all four components", measure)
+    if "tiers" in selected and args.tiers:
+
+        def tiers() -> None:
+            failed.extend(f"tier {name}" for name in bench_tiers(args.tiers, report))
+
+        step("tiers", f"timing tiers {', '.join(args.tiers)}", tiers)
+
+    rows = [metric.row() for metric in report.metrics.values()]
+    load_after = load_average()
+    if args.json:
+        results = {"load_before": load_before, "load_after": load_after, "metrics": rows, "profile": report.notes}
+        print(json.dumps(results, indent=2))
+    else:
+        print(render(rows))
+        print(f"\nload average: before {load_before}; after {load_after}")
+        if report.notes:
+            print("profile:\n" + "\n".join(f"  {note}" for note in report.notes))
+    if failed:
+        print(f"\nnot measured or not green: {', '.join(failed)} (see above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

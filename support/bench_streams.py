@@ -31,6 +31,7 @@ from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.common_pb2 import Metadata, Ref
 
 TIMEOUT = 30.0
+UPDATE_PREFIX = "bench-update-"
 # Each channel its own connection (by default channels to one address share one): the server sees
 # separate followers, as it would from separate `stigmer run` processes.
 _OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
@@ -59,7 +60,12 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 class _Follower(threading.Thread):
-    """Reads one Subscribe stream until it ends; counts the changes after the first state."""
+    """Reads one Subscribe stream until it ends; counts the benchmark's updates it has seen.
+
+    An update is one message whose ID starts with ``UPDATE_PREFIX`` (messages are upserted by ID, so the latest
+    state holds every update delivered so far). Other changes, such as the dispatcher saying the
+    execution waits for Temporal, are not counted.
+    """
 
     def __init__(self, call: Any, expected: int) -> None:
         super().__init__(daemon=True)
@@ -71,11 +77,9 @@ class _Follower(threading.Thread):
 
     def run(self) -> None:
         try:
-            for index, _ in enumerate(self.call):
-                if index == 0:
-                    self.first.set()
-                else:
-                    self.changes += 1
+            for execution in self.call:
+                self.first.set()
+                self.changes = sum(1 for m in execution.status.messages if m.id.startswith(UPDATE_PREFIX))
                 if self.changes >= self.expected:
                     self.all_received.set()
         except grpc.RpcError:
@@ -138,7 +142,7 @@ def measure(
         health_ms: list[float] = []
         try:
             for n in range(updates):
-                message = pb.Message(id=f"m{n}", type=pb.MESSAGE_TYPE_AGENT, content=f"update {n}")
+                message = pb.Message(id=f"{UPDATE_PREFIX}{n}", type=pb.MESSAGE_TYPE_AGENT, content=f"update {n}")
                 request = pb.UpdateStatusRequest(execution_id=ids[n % executions], messages=[message])
                 began = time.monotonic()
                 api.UpdateStatus(request, timeout=timeout)

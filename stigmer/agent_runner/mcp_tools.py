@@ -5,6 +5,9 @@ Transports: ``stdio`` (a subprocess; it gets the execution's runtime env plus th
 ends with ``/sse`` uses the older SSE transport) and ``docker`` (``docker run -i`` of the image over
 stdio; refused with a clear error when no Docker engine answers). Everything is resolved inside the
 activity: server env and headers may hold secrets.
+
+The SDK is imported on first use, not with this module: it takes about a CPU second to import, which
+every agent-runner start (and so every ``stigmer server start``) would pay for agents without MCP servers.
 """
 
 from __future__ import annotations
@@ -14,19 +17,15 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, TextIO
-
-import httpx2
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.types import TextContent
+from typing import TYPE_CHECKING, Any, TextIO
 
 from stigmer.agent_runner.env_values import expand, expand_all
 from stigmer.agent_runner.stderr_pipe import RedactingPipe
 from stigmer.agent_runner.tools import Tool, ToolError, mcp_source
 from stigmer.api.v1 import agent_pb2
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
 
 CONNECT_TIMEOUT_SECONDS = 60.0
 CALL_TIMEOUT_SECONDS = 300.0
@@ -85,6 +84,12 @@ async def connect_server(
     redact: Callable[[str], str],
 ) -> ClientSession:
     """Start or reach ``server`` and return its initialized session (closed with ``stack``)."""
+    import httpx2
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
     where = f"MCP server {server.name!r}"
     transport = server.WhichOneof("transport")
     # The server's contexts live on their own stack, so a failed start is unwound here, before the error
@@ -184,6 +189,8 @@ async def server_tools(session: ClientSession, server: agent_pb2.McpServer) -> l
 
 
 def _caller(session: ClientSession, name: str) -> Any:
+    from mcp.types import TextContent
+
     async def call(arguments: dict[str, Any], call_id: str) -> str:
         result = await session.call_tool(name, arguments, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
         text = "\n".join(block.text if isinstance(block, TextContent) else str(block) for block in result.content)

@@ -44,6 +44,7 @@ BACKOFF_INITIAL = 0.1
 BACKOFF_MAX = 2.0
 BACKOFF_JITTER = 0.1
 STOP_TIMEOUT = 3.0
+IN_FLIGHT = 8  # starts and cancels sent to Temporal at once
 
 PENDING = pb.EXECUTION_PHASE_PENDING
 IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
@@ -268,17 +269,38 @@ class Dispatcher:
         self._lost.set()
 
     async def _consume(self) -> None:
-        while True:
-            item = await self._queue.get()
-            try:
-                if isinstance(item, _Start):
-                    await self._dispatch(item)
-                else:
-                    await self._cancel(item.execution_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the dispatcher failed to handle %s", item)
+        """Handle queued starts and cancels, up to ``IN_FLIGHT`` at once.
+
+        One at a time, a burst of executions waits for one Temporal round trip each (100 executions
+        created together: seconds before the last one starts). Concurrent handling is safe: a start is
+        idempotent (workflow ID = execution ID), and a start that races a cancel cancels its workflow
+        once it is dispatched (see ``_dispatch``).
+        """
+        slots = asyncio.Semaphore(IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                item = await self._queue.get()
+                await slots.acquire()
+                task = asyncio.create_task(self._handle(item, slots))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _handle(self, item: _Start | _Cancel, slots: asyncio.Semaphore) -> None:
+        try:
+            if isinstance(item, _Start):
+                await self._dispatch(item)
+            else:
+                await self._cancel(item.execution_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the dispatcher failed to handle %s", item)
+        finally:
+            slots.release()
 
     async def _dispatch(self, item: _Start) -> None:
         execution_id = item.execution_id
@@ -322,7 +344,8 @@ class Dispatcher:
             run_id,
         )
         if execution.status.cancel_requested or execution.status.phase == CANCELLED:
-            await self._cancel(execution_id)  # cancelled while it was being started
+            # cancelled while it was being started: the store may not even record the dispatch
+            await self._cancel_workflow(execution_id)
 
     async def _cancel(self, execution_id: str) -> None:
         record = self._read(execution_id)
@@ -333,6 +356,9 @@ class Dispatcher:
         if not _dispatched(execution) and execution.status.phase != IN_PROGRESS:
             self._cancels.discard(execution_id)  # it never reached Temporal (and no longer will)
             return
+        await self._cancel_workflow(execution_id)
+
+    async def _cancel_workflow(self, execution_id: str) -> None:
         engine = self._engine
         if engine is None:
             self._cancels.add(execution_id)

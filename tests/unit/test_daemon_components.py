@@ -28,8 +28,10 @@ def test_temporal_command_sets_every_port_and_the_database(tmp_path: Path) -> No
     launch = temporal.TEMPORAL.launch(config, {"STIGMER_TEMPORAL_BIN": str(fake)})
     command = launch.command
     assert command[:4] == [str(fake), "server", "start-dev", "--headless"]
-    flags = dict(zip(command[4::2], command[5::2], strict=False))
+    pairs = list(zip(command[4::2], command[5::2], strict=True))
+    flags = dict(pairs)
     assert flags["--ip"] == "127.0.0.1" and flags["--port"] == "17233"
+    assert [value for flag, value in pairs if flag == "--sqlite-pragma"] == ["journal_mode=wal", "synchronous=full"]
     assert flags["--db-filename"] == str(config.temporal_dir / "temporal.db")
     http, metrics = int(flags["--http-port"]), int(flags["--metrics-port"])
     assert launch.ports == {"grpc": 17233, "http": http, "metrics": metrics}
