@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stigmer.server.events import ExecutionFeed
 from stigmer.server.store import Store
 from tests.unit.temporal_dev import TemporalDev, temporal_binary
 
@@ -17,6 +18,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store.open(tmp_path / "stigmer.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def feed() -> ExecutionFeed:
+    """The change feed a server's executions are published on."""
+    return ExecutionFeed()
 
 
 @pytest.fixture

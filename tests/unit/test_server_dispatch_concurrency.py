@@ -62,11 +62,6 @@ def store(store: Store) -> Store:
     return store
 
 
-@pytest.fixture
-def feed() -> ExecutionFeed:
-    return ExecutionFeed()
-
-
 @contextmanager
 def dispatcher_with(
     monkeypatch: pytest.MonkeyPatch, fake: FakeEngine, store: Store, feed: ExecutionFeed

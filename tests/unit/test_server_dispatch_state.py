@@ -22,11 +22,6 @@ def store(store: Store) -> Store:
     return store
 
 
-@pytest.fixture
-def feed() -> ExecutionFeed:
-    return ExecutionFeed()
-
-
 def run_agent(store: Store) -> str:
     request = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer")
     return str(executions.create_agent_execution(store, request).metadata.id)

@@ -37,11 +37,6 @@ def store(store: Store) -> Store:
     return store
 
 
-@pytest.fixture
-def feed() -> ExecutionFeed:
-    return ExecutionFeed()
-
-
 def create(store: Store, message: str = "Review PR 1", **fields: Any) -> pb.AgentExecution:
     return executions.create_agent_execution(
         store, pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", message=message, **fields)

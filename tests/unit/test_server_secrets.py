@@ -48,11 +48,6 @@ def store(store: Store) -> Store:
     return store
 
 
-@pytest.fixture
-def feed() -> ExecutionFeed:
-    return ExecutionFeed()
-
-
 def values(**given: str | tuple[str, bool]) -> dict[str, pb.RuntimeEnvValue]:
     """Runtime values: ``NAME="v"`` (not flagged secret) or ``NAME=("v", True)``."""
     return {
