@@ -1,7 +1,7 @@
 """Glue between the SDK's builders and the shared rules of ``stigmer.api.validation``.
 
-The builders validate a part (a skill, a task ...) by embedding it in a minimal resource, running
-the shared checks, and keeping the problems about that part, with field names relative to it.
+The builders validate a part (a skill, an env var, a task ...) with the shared checks, often inside a
+minimal enclosing resource or list, and keep the problems about that part, with field names relative to it.
 """
 
 from __future__ import annotations
