@@ -105,3 +105,16 @@ def terminate_tree(pid: int, timeout: float, *, kill_timeout: float = 5.0) -> Tr
     _signal_all(list(survivors.values()), pgid, signal.SIGKILL)
     wait_gone(list(survivors.values()), kill_timeout)
     return TreeStopResult(pids=pids, killed=True)
+
+
+def kill_tree(pid: int, timeout: float = 5.0) -> TreeStopResult:
+    """SIGKILL the tree rooted at ``pid`` at once (a stopped, frozen process is killed too); wait until gone."""
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return TreeStopResult(pids=(), killed=False)
+    pgid = _group_of(pid)
+    members = tree_members(root, pgid)
+    _signal_all(members, pgid, signal.SIGKILL)
+    wait_gone(members, timeout)
+    return TreeStopResult(pids=tuple(p.pid for p in members), killed=bool(members))

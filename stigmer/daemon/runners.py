@@ -4,7 +4,14 @@ Contract for the runner modules (``python -m stigmer.workflow_runner``, ``python
 
 * They are started by the supervisor with the stack's environment: ``STIGMER_HOME``,
   ``STIGMER_SERVER_ADDR``, ``STIGMER_TEMPORAL_ADDR``, ``OLLAMA_HOST``, ``STIGMER_LLM_MODEL``,
-  ``STIGMER_AGENT_RUNNER_MODE``, plus ``STIGMER_COMPONENT`` (their name) and ``STIGMER_READY_FILE``.
+  ``STIGMER_AGENT_RUNNER_MODE``, plus ``STIGMER_COMPONENT`` (their name), ``STIGMER_READY_FILE`` and
+  ``STIGMER_LIVENESS_FILE``. Their ``STIGMER_SERVER_ADDR`` and ``STIGMER_TEMPORAL_ADDR`` are where *they*
+  dial: the ``runner_server_addr`` / ``runner_temporal_addr`` settings when set (e.g. a proxy), else
+  the addresses stigmer-server and Temporal listen on.
+* **Alive** = while running, touch ``$STIGMER_LIVENESS_FILE`` (``$STIGMER_HOME/run/<component>.alive``)
+  every second from the asyncio loop (:func:`stigmer.liveness.while_alive`). A runner whose file is
+  older than :data:`stigmer.liveness.STALE_AFTER` fails its health check; failing for longer than
+  ``health_grace_seconds`` gets it killed and restarted.
 * **Ready** = once the Temporal worker polls its task queue, write your own pid (decimal, e.g.
   ``"4242\\n"``) to ``$STIGMER_READY_FILE`` (= ``$STIGMER_HOME/run/<component>.ready``), atomically
   (write a temporary file in the same folder, then rename it). The supervisor removes the file before
@@ -27,6 +34,7 @@ from stigmer.config import Settings
 from stigmer.daemon import docker
 from stigmer.daemon.components import Component, Launch, ReadinessProbe, stack_env
 from stigmer.daemon.errors import DaemonError
+from stigmer.liveness import LIVENESS_ENV
 
 WORKFLOW_RUNNER_MODULE = "stigmer.workflow_runner"
 AGENT_RUNNER_MODULE = "stigmer.agent_runner"
@@ -54,7 +62,14 @@ class ReadyFileReadiness(ReadinessProbe):
 
 
 def _launch_runner(settings: Settings, name: str, module: str) -> Launch:
-    env = {**stack_env(settings), "STIGMER_COMPONENT": name, "STIGMER_READY_FILE": str(settings.ready_file(name))}
+    env = {
+        **stack_env(settings),
+        "STIGMER_SERVER_ADDR": settings.runner_server_dial,
+        "STIGMER_TEMPORAL_ADDR": settings.runner_temporal_dial,
+        "STIGMER_COMPONENT": name,
+        "STIGMER_READY_FILE": str(settings.ready_file(name)),
+        LIVENESS_ENV: str(settings.liveness_file(name)),
+    }
     return Launch(command=[sys.executable, "-m", module], env=env)
 
 

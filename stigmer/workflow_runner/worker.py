@@ -28,6 +28,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from stigmer.liveness import while_alive
 from stigmer.runner_api import read_token
 from stigmer.workflow_runner import TASK_QUEUE
 from stigmer.workflow_runner.activities import RunnerActivities
@@ -170,7 +171,7 @@ async def serve(config: RunnerConfig) -> int:
 def main(config: RunnerConfig) -> None:
     """Serve, then leave with ``os._exit`` once logs are flushed (see the module docstring)."""
     try:
-        code = asyncio.run(serve(config))
+        code = asyncio.run(while_alive(serve(config)))
     except BaseException:
         log.exception("workflow-runner crashed")
         code = 1
