@@ -27,7 +27,7 @@ STALE_AFTER = 3.0  # three missed beats
 def touch(path: Path) -> None:
     """Create ``path`` or move its modification time to now."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    path.touch(mode=0o600)
 
 
 async def beat(path: Path, interval: float = BEAT_INTERVAL) -> None:

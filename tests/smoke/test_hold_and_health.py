@@ -10,7 +10,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -154,3 +154,31 @@ def test_short_freeze_under_the_grace_is_not_restarted(stack: Stack) -> None:
     after = eventually(recovered, timeout=30)
     assert after["pid"] == before["pid"], f"a freeze shorter than the grace got Temporal restarted: {after}"
     assert (after["restarts"], after["health_restarts"]) == (before["restarts"], before["health_restarts"]), after
+
+
+def test_frozen_runner_stops_its_liveness_signal_and_is_restarted(make_stack: Callable[[], Stack]) -> None:
+    runner = "workflow-runner"
+    other = make_stack()
+    cli = other.cli()
+    started = cli("server", "start", "-c", runner, "--timeout", "60", timeout=90)
+    assert started.exit_code == 0, f"{started}\n{other.tail()}"
+    alive_file = other.home / "run" / f"{runner}.alive"
+
+    def beating() -> dict[str, Any]:
+        assert alive_file.exists() and time.time() - alive_file.stat().st_mtime < 3, "the runner does not beat"
+        component = _components(other)[runner]
+        assert component["state"] == "running" and component["healthy"], component
+        return component
+
+    before = eventually(beating, timeout=10)
+    with _frozen(before["pid"]):
+
+        def restarted() -> dict[str, Any]:
+            component = _components(other)[runner]
+            assert component["health_restarts"] == 1 and component["state"] == "running", component
+            assert component["pid"] != before["pid"] and component["healthy"], component
+            return component
+
+        after = eventually(restarted, timeout=GRACE + 60)
+    assert is_gone(before["pid"]), f"the frozen runner (pid {before['pid']}) was not killed"
+    assert "no sign of life" in (after["last_restart_reason"] or ""), after
