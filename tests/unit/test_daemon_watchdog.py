@@ -79,6 +79,7 @@ def test_a_probe_that_does_not_return_is_a_failure_and_poll_never_waits() -> Non
     class Threaded(Executor):
         def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
             future: Future[Any] = Future()
+            future.set_running_or_notify_cancel()  # running: as in a thread pool, it cannot be cancelled
             threading.Thread(target=lambda: future.set_result(fn(*args, **kwargs)), daemon=True).start()
             return future
 
