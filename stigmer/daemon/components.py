@@ -181,6 +181,8 @@ def _server_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
     )
 
 
+# Its overall health ("") must stay SERVING while Temporal is unreachable (executions then wait as
+# PENDING): the supervisor restarts a component whose health fails for longer than the grace.
 STIGMER_SERVER = Component(
     name="stigmer-server",
     launch=_server_launch,

@@ -489,3 +489,38 @@ def test_short_health_failure_under_the_grace_is_not_punished(graced: Settings, 
     assert (record.pid, record.restarts, record.health_restarts) == (first, 0, 0), record
     assert alive(first)
     assert "healthy again" in graced.log_file(RUNNER).read_text()
+
+
+def test_start_request_revives_a_component_that_crashed_too_often(
+    settings: Settings, supervisors: list[Supervisor], tmp_path: Path
+) -> None:
+    crashing = tmp_path / "crashing"
+    crashing.touch()
+    script = (
+        f"import os, pathlib, time\nopen(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid()))\n"
+        f"time.sleep(0.2)\nif pathlib.Path({str(crashing)!r}).exists():\n    raise SystemExit(7)\ntime.sleep(600)\n"
+    )
+    budget = lambda: RestartBudget(limit=1, window=60, first_delay=0.01)  # noqa: E731
+    supervisor = make(settings, supervisors, worker(RUNNER, script), budget=budget)
+    supervisor.start_all(deadline=_in(30))
+
+    def failed() -> None:
+        supervisor.check_once(_in(0))
+        assert _record(settings).state == state.FAILED
+
+    eventually(failed, timeout=30)
+    crashing.unlink()  # the operator fixed the cause
+    settings.requests_dir.mkdir(exist_ok=True)
+    start = _request("start")
+    supervisor.handle(start, _in(0))
+
+    def answered() -> control.Reply:
+        supervisor.check_once(_in(0))
+        reply = _reply(settings, start)
+        assert reply is not None, "no reply yet"
+        return reply
+
+    reply = eventually(answered, timeout=30)
+    assert reply.ok, reply
+    record = _record(settings)
+    assert record.state == state.RUNNING and record.error is None and alive(record.pid), record
