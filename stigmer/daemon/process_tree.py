@@ -81,7 +81,7 @@ def wait_gone(members: list[psutil.Process], timeout: float) -> list[psutil.Proc
 
 
 def terminate_tree(pid: int, timeout: float, *, kill_timeout: float = 5.0) -> TreeStopResult:
-    """SIGTERM the tree rooted at ``pid``; SIGKILL whatever is left after ``timeout`` seconds.
+    """SIGTERM (and SIGCONT) the tree rooted at ``pid``; SIGKILL whatever is left after ``timeout`` seconds.
 
     Returns once every member is gone. A missing root is not an error (nothing to stop).
     """
@@ -95,6 +95,7 @@ def terminate_tree(pid: int, timeout: float, *, kill_timeout: float = 5.0) -> Tr
     if not members:
         return TreeStopResult(pids=pids, killed=False)
     _signal_all(members, pgid, signal.SIGTERM)
+    _signal_all(members, pgid, signal.SIGCONT)  # a frozen (SIGSTOPped) member can then act on the SIGTERM
     alive = wait_gone(members, timeout)
     if not alive:
         return TreeStopResult(pids=pids, killed=False)
