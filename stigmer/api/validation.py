@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stigmer.api import templates
+from stigmer.api import jq_builtins, templates
 
 SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 SLUG_MAX = 63
@@ -153,7 +153,12 @@ def _jq_problems(field: str, program: str, variables: Iterable[str] | None) -> l
         return [Problem(field, "expression is empty")]
     names = set(_VARIABLE_RE.findall(program)) if variables is None else set(variables)
     error = _jq_compile_error(program, frozenset(names | set(RUNTIME_VARIABLES)))
-    return [Problem(field, f"invalid jq expression {program!r}: {error}")] if error else []
+    if error:
+        return [Problem(field, f"invalid jq expression {program!r}: {error}")]
+    return [
+        Problem(field, f"expression {program!r} uses jq's {use.name}, which {use.reason}")
+        for use in jq_builtins.uses(program)
+    ]
 
 
 @functools.lru_cache(maxsize=8192)
