@@ -2,9 +2,11 @@
 
 Contract for the runner modules (``python -m stigmer.workflow_runner``, ``python -m stigmer.agent_runner``):
 
-* They are started by the supervisor with the stack's environment: ``STIGMER_HOME``,
-  ``STIGMER_SERVER_ADDR``, ``STIGMER_TEMPORAL_ADDR``, ``OLLAMA_HOST``, ``STIGMER_LLM_MODEL``,
-  ``STIGMER_AGENT_RUNNER_MODE``, plus ``STIGMER_COMPONENT`` (their name) and ``STIGMER_READY_FILE``.
+* They are started by the supervisor with a minimal environment (see :func:`runner_env`), not the
+  user's shell: the stack's ``STIGMER_HOME``, ``STIGMER_SERVER_ADDR``, ``STIGMER_TEMPORAL_ADDR``,
+  ``OLLAMA_HOST``, ``STIGMER_LLM_MODEL``, ``STIGMER_AGENT_RUNNER_MODE``, plus ``STIGMER_COMPONENT``
+  (their name) and ``STIGMER_READY_FILE``; of the starting environment only ``PATH``, ``HOME``,
+  ``LANG``/``LC_*``, ``TZ``, ``TMPDIR``, ``PYTHONPATH``, ``DOCKER_HOST`` and ``STIGMER_*``.
 * **Ready** = once the Temporal worker polls its task queue, write your own pid (decimal, e.g.
   ``"4242\\n"``) to ``$STIGMER_READY_FILE`` (= ``$STIGMER_HOME/run/<component>.ready``), atomically
   (write a temporary file in the same folder, then rename it). The supervisor removes the file before
@@ -53,17 +55,44 @@ class ReadyFileReadiness(ReadinessProbe):
             return False
 
 
-def _launch_runner(settings: Settings, name: str, module: str) -> Launch:
-    env = {**stack_env(settings), "STIGMER_COMPONENT": name, "STIGMER_READY_FILE": str(settings.ready_file(name))}
-    return Launch(command=[sys.executable, "-m", module], env=env)
+# What a runner keeps of the environment ``stigmer server start`` ran in; nothing else reaches it, so
+# workflow and agent code cannot read (or leak) the variables of whoever started the stack.
+KEPT_NAMES = frozenset(
+    {
+        "PATH",  # tools an agent's stdio MCP servers run
+        "HOME",
+        "LANG",
+        "TZ",
+        "TMPDIR",
+        "OLLAMA_HOST",
+        "PYTHONPATH",  # the runner imports the same stigmer as the supervisor (a checkout, in tests)
+        "DOCKER_HOST",  # the engine for docker mode and docker MCP servers
+    }
+)
+KEPT_PREFIXES = ("LC_", "STIGMER_")  # STIGMER_ includes the test pipeline's run label STIGMER_E2E_RUN_ID
+
+
+def runner_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` a runner inherits: locale, time zone, paths and the STIGMER_* settings."""
+    return {name: value for name, value in environ.items() if name in KEPT_NAMES or name.startswith(KEPT_PREFIXES)}
+
+
+def _launch_runner(settings: Settings, environ: Mapping[str, str], name: str, module: str) -> Launch:
+    env = {
+        **runner_env(environ),
+        **stack_env(settings),
+        "STIGMER_COMPONENT": name,
+        "STIGMER_READY_FILE": str(settings.ready_file(name)),
+    }
+    return Launch(command=[sys.executable, "-m", module], env=env, inherit_env=False)
 
 
 def _workflow_runner_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
-    return _launch_runner(settings, "workflow-runner", WORKFLOW_RUNNER_MODULE)
+    return _launch_runner(settings, environ, "workflow-runner", WORKFLOW_RUNNER_MODULE)
 
 
 def _agent_runner_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
-    return _launch_runner(settings, "agent-runner", AGENT_RUNNER_MODULE)
+    return _launch_runner(settings, environ, "agent-runner", AGENT_RUNNER_MODULE)
 
 
 def _require_module(component: str, module: str) -> None:
