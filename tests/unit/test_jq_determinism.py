@@ -103,6 +103,30 @@ def test_switch_conditions_and_exports_are_checked_too() -> None:
     assert fields == ["spec.tasks[0].config.cases[0].when", "spec.tasks[1].export"]
 
 
+def test_fields_without_other_expression_checks_are_scanned_too() -> None:
+    workflow = make_workflow(
+        make_task("sub", "run", {"workflow": "child", "input": {"at": "${ now }"}}),
+        make_task("ask", "agent_call", {"agent": "helper", "message": "hi", "env": {"USER": "${ $ENV.USER }"}}),
+    )
+    assert [str(p).split(", which")[0] for p in validation.workflow_problems(workflow)] == [
+        "spec.tasks[0].config.input.at: expression 'now' uses jq's now",
+        "spec.tasks[1].config.env.USER: expression '$ENV.USER' uses jq's $ENV",
+    ]
+
+
+def test_a_nested_task_is_reported_once_under_its_own_field() -> None:
+    loop = {"in": "${ [1] }", "do": [{"name": "stamp", "kind": "set", "config": {"set": {"at": "${ now }"}}}]}
+    guard = {
+        "do": [{"name": "inner", "kind": "set", "config": {"set": {"x": 1}}}],
+        "catch": {"as": "error", "do": [{"name": "log", "kind": "set", "config": {"set": {"e": "${ $ENV }"}}}]},
+    }
+    workflow = make_workflow(make_task("loop", "for", loop), make_task("guard", "try", guard))
+    assert [p.field for p in validation.workflow_problems(workflow)] == [
+        "spec.tasks[0].config.do[0].config.set.at",
+        "spec.tasks[1].config.catch.do[0].config.set.e",
+    ]
+
+
 # --- SDK ---------------------------------------------------------------------------------------
 
 
