@@ -94,6 +94,12 @@ class Launch:
     env: Mapping[str, str] = field(default_factory=dict)
     address: str | None = None
     ports: Mapping[str, int] = field(default_factory=dict)
+    # False: ``env`` is the whole environment, nothing is inherited from the supervisor's.
+    inherit_env: bool = True
+
+    def environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """The environment to start it with, given the supervisor's own."""
+        return {**inherited, **self.env} if self.inherit_env else dict(self.env)
 
 
 class WhenAnswering(enum.Enum):

@@ -216,7 +216,7 @@ class Supervisor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.settings.home,
-                env={**self.environ, **launch.env},
+                env=launch.environment(self.environ),
                 start_new_session=True,
                 close_fds=True,
             )

@@ -59,10 +59,17 @@ class RunnerConfig:
         return self.ready_path or self.home / "run" / READY_FILE
 
 
+# Modules the sandbox takes from outside instead of importing afresh for each workflow: extension
+# modules that cannot be loaded twice (jq, protobuf, grpc) and the generated API messages (their
+# descriptors are registered once per process). The workflow code itself (workflow, interpreter,
+# expressions, ...) is not among them, so the sandbox restricts what it may call.
+PASSTHROUGH_MODULES = ("jq", "google.protobuf", "grpc", "stigmer.api.v1")
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with jq and the runner's own (deterministic) modules passed through."""
+    """The sandbox, passing through only ``PASSTHROUGH_MODULES``."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("jq", "stigmer", "google.protobuf", "grpc")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 
 

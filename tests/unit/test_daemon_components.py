@@ -12,6 +12,7 @@ import pytest
 
 from stigmer.config import Settings
 from stigmer.daemon import docker, temporal
+from stigmer.daemon.components import STIGMER_SERVER, Component
 from stigmer.daemon.errors import DaemonError
 from stigmer.daemon.runners import AGENT_RUNNER, WORKFLOW_RUNNER, ReadyFileReadiness
 
@@ -76,6 +77,35 @@ def test_runner_launch_carries_the_stack_environment(tmp_path: Path) -> None:
     for var in ("STIGMER_HOME", "STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR", "OLLAMA_HOST"):
         assert var in launch.env
     assert AGENT_RUNNER.launch(config, {}).command[-1] == "stigmer.agent_runner"
+
+
+@pytest.mark.parametrize("runner", [WORKFLOW_RUNNER, AGENT_RUNNER], ids=lambda c: c.name)
+def test_runners_get_a_minimal_environment_not_the_users_shell(tmp_path: Path, runner: Component) -> None:
+    config = settings(tmp_path, server_addr="127.0.0.1:1", temporal_addr="127.0.0.1:2")
+    shell = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/me",
+        "LANG": "C.UTF-8",
+        "LC_TIME": "de_DE",
+        "TZ": "Europe/Berlin",
+        "TMPDIR": "/tmp/me",
+        "STIGMER_E2E_RUN_ID": "run-1",
+        "STIGMER_LOG_LEVEL": "DEBUG",
+        "AWS_SECRET_ACCESS_KEY": "hunter2",
+        "LEAK_ME": "yes",
+        "SSH_AUTH_SOCK": "/tmp/agent",
+    }
+    launch = runner.launch(config, shell)
+    environment = launch.environment(shell)
+    assert not {"AWS_SECRET_ACCESS_KEY", "LEAK_ME", "SSH_AUTH_SOCK"} & set(environment)
+    kept = ("PATH", "HOME", "LANG", "LC_TIME", "TZ", "TMPDIR", "STIGMER_E2E_RUN_ID", "STIGMER_LOG_LEVEL")
+    assert {name: environment[name] for name in kept} == {name: shell[name] for name in kept}
+    assert environment["STIGMER_SERVER_ADDR"] == "127.0.0.1:1"  # the stack's own settings win
+
+
+def test_other_components_inherit_the_starting_environment(tmp_path: Path) -> None:
+    launch = STIGMER_SERVER.launch(settings(tmp_path), {})
+    assert launch.environment({"LEAK_ME": "yes"})["LEAK_ME"] == "yes"
 
 
 def test_ready_file_must_name_the_live_process(tmp_path: Path) -> None:

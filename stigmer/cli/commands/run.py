@@ -9,7 +9,7 @@ import click
 
 from stigmer.cli.environment import Environment
 from stigmer.cli.exit_status import ExitStatus
-from stigmer.cli.options import JSON, output_option
+from stigmer.cli.options import JSON, output_option, reconnect_timeout_option
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -93,6 +93,7 @@ Examples:
     type=click.Choice(["agent", "workflow"], case_sensitive=False),
     help="Only look REF up as this kind (default: agent first, then workflow).",
 )
+@reconnect_timeout_option
 @output_option
 @click.pass_obj
 def run_command(
@@ -104,6 +105,7 @@ def run_command(
     follow: bool,
     timeout: float,
     kind: str | None,
+    reconnect_timeout: float,
     output: str,
 ) -> ExitStatus:
     """Run an agent or a workflow.
@@ -111,14 +113,16 @@ def run_command(
     REF is an agent's name or ID, or a workflow's name, namespace/name or ID; a name is looked up as an
     agent first. Prints the execution ID, then (unless --no-follow) the execution as it happens: phase
     changes, messages (streamed), tool calls, task statuses, and a summary. With -o json, prints only
-    the final execution as JSON.
+    the final execution as JSON. When stigmer-server goes away while following, the command reconnects
+    (--reconnect-timeout) and goes on where it was; `stigmer follow ID` follows an execution again.
 
     A value for a variable the agent or workflow declares secret is sent and treated as a secret however
     it is given; secret values are never printed.
 
     \b
     Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first
-    (and 1 for a bad reference or input, 3 when stigmer-server is unreachable).
+    (and 1 for a bad reference or input, 3 when stigmer-server is unreachable or did not come back
+    within --reconnect-timeout).
     """
     from stigmer.cli import executions
     from stigmer.cli.client import connect
@@ -159,6 +163,8 @@ def run_command(
                 timeout=timeout,
                 view=ExecutionView(redactor),
                 write=None if json_output else env.write,
+                reconnect_timeout=reconnect_timeout,
+                notice=env.err,
             )
     if json_output:
         env.out(to_json(redactor.document(resource_dict(execution))))
