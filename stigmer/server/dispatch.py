@@ -441,11 +441,11 @@ class Dispatcher:
             loop.call_later(self.timing.cancel_grace, self._queue.put_nowait, _Enforce(execution_id))
 
     async def _enforce(self, execution_id: str) -> None:
-        """Terminate a workflow that did not act on its cancel within the grace; its execution ends CANCELLED."""
-        record = self._read(execution_id)
+        """Terminate a workflow that did not act on its cancel within the grace; a non-terminal execution
+        ends CANCELLED (a cancelled PENDING one already is: its workflow must not linger either)."""
         engine = self._engine
-        if record is None or executions.is_terminal(record.execution.status.phase) or engine is None:
-            return  # acted on (or gone); without Temporal, the next reconciliation sees to it
+        if engine is None:
+            return  # the next reconciliation sees to it
         try:
             state = await engine.describe(execution_id)
             if state is not None and state.running:
@@ -465,7 +465,9 @@ class Dispatcher:
         except EngineUnavailable as exc:
             self._connection_lost(str(exc))
             return
-        self._apply(record, state)
+        record = self._read(execution_id)
+        if record is not None and not executions.is_terminal(record.execution.status.phase):
+            self._apply(record, state)
 
     # --- reconciliation ---
 
