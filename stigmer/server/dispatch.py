@@ -151,6 +151,8 @@ class Dispatcher:
         # The loop thread's own: executions known to wait for a connection (ID -> dispatch attempts so
         # far), workflow cancellations still to send, executions whose refusal was logged.
         self._waiting: dict[str, int] = {}
+        self._hooks = executions.CancelHooks()  # for the children of executions reconciliation ends
+        self._hooks.register(self.cancel)
         self._cancels: set[str] = set()
         self._rejected: set[str] = set()
 
@@ -453,6 +455,7 @@ class Dispatcher:
                 reason = f"it did not act on a cancel within {grace}"
                 if await engine.terminate(execution_id, reason):
                     log.warning("terminated workflow %s: %s", execution_id, reason)
+                    executions.cancel_children(self._store, self._feed, execution_id, self._hooks)
                     executions.end_execution(
                         self._store,
                         self._feed,
@@ -518,6 +521,7 @@ class Dispatcher:
                     state.status if state else "not found",
                     executions.phase_name(action.phase),
                 )
+                executions.cancel_children(self._store, self._feed, execution_id, self._hooks)
         elif isinstance(action, reconcile.Redispatch):
             forgotten = executions.forget_dispatch(self._store, self._feed, execution_id, reconcile.REDISPATCH)
             if forgotten is not None:

@@ -500,6 +500,19 @@ def _cancel(
     return result
 
 
+def cancel_children(store: Store, feed: ExecutionFeed, parent_id: str, hooks: CancelHooks | None = None) -> list[str]:
+    """Cancel the non-terminal children of an execution that ended without cancelling them (its workflow
+    was terminated or timed out in the engine): nothing would receive their results. Returns their IDs."""
+    with store.transaction() as tx:
+        children = _children(tx, parent_id)
+    for child in children:
+        child_id = child.execution.metadata.id
+        log.info("execution %s ended: cancelling its child %s", parent_id, child_id)
+        with contextlib.suppress(NotFound, Conflict):
+            _cancel(store, feed, KINDS[child.kind], child_id, hooks, {parent_id})
+    return [child.execution.metadata.id for child in children]
+
+
 def _children(tx: Transaction, parent_id: str) -> list[ExecutionRecord]:
     """The non-terminal executions ``parent_id`` started (``spec.parent_execution_id``)."""
     running = tx.executions_in_phases(PENDING, IN_PROGRESS)

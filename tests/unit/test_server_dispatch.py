@@ -364,6 +364,23 @@ def test_a_workflow_terminated_behind_the_servers_back_fails_its_execution_with_
         assert execution.status.error == "workflow terminated in the engine: operator cleanup"
 
 
+def test_the_children_of_an_execution_whose_workflow_was_terminated_are_cancelled(
+    probe: TemporalProbe, quick: Stack
+) -> None:
+    parent = quick.run_workflow()
+    start_running(quick, parent)
+    request = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", parent_execution_id=parent)
+    child = quick.agents.Create(request, timeout=RPC_TIMEOUT).metadata.id
+    start_running(quick, child)
+
+    probe.terminate(parent, "operator cleanup")
+
+    assert ended(quick, parent).status.phase == pb.EXECUTION_PHASE_FAILED
+    orphan = ended(quick, child)  # its workflow ignores the cancel (no runner): terminated after the grace
+    assert orphan.status.phase == pb.EXECUTION_PHASE_CANCELLED
+    assert probe.describe(child).status.name == "TERMINATED"
+
+
 def test_an_execution_past_its_execution_timeout_fails_and_its_workflow_timed_out(
     probe: TemporalProbe, quick: Stack
 ) -> None:
