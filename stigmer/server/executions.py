@@ -390,11 +390,14 @@ def delete_execution(
     if not is_terminal(record.execution.status.phase):
         execution_id = record.execution.metadata.id
         with store.transaction() as tx:
-            running = [execution_id, *(r.execution.metadata.id for r in _descendants(tx, execution_id))]
+            family = [record, *_descendants(tx, execution_id)]
+        # Only what the engine may run needs stopping: a PENDING execution it never accepted is
+        # cancelled at once and never will be (so it can be deleted while Temporal is away).
+        running = [r.execution.metadata.id for r in family if _engine_may_run(r.execution.status)]
         cancel_execution(store, feed, kind, execution_id, hooks)
-        if hooks is not None:
+        if hooks is not None and running:
             hooks.stop(running)
-        log.info("execution %s stopped in the engine before its deletion", execution_id)
+            log.info("execution %s stopped in the engine before its deletion", execution_id)
     with store.transaction() as tx:
         record = _find(tx, kind, ref)
         execution_id = record.execution.metadata.id
@@ -547,6 +550,10 @@ def _dispatched(status: pb.ExecutionStatus) -> bool:
     return status.HasField("dispatch") and status.dispatch.HasField("dispatched_at")
 
 
+def _engine_may_run(status: pb.ExecutionStatus) -> bool:
+    return status.phase == IN_PROGRESS or (status.phase == PENDING and _dispatched(status))
+
+
 def _redacted_record(record: ExecutionRecord) -> ExecutionRecord:
     return ExecutionRecord(record.kind, secret_values.redacted(record.execution), record.revision)
 
@@ -569,11 +576,7 @@ def engine_may_run(store: Store) -> list[ExecutionRecord]:
     """Executions the engine may be running: IN_PROGRESS, and PENDING ones it accepted; oldest first."""
     with store.transaction() as tx:
         records = tx.executions_in_phases(PENDING, IN_PROGRESS)
-    return [
-        _redacted_record(r)
-        for r in records
-        if r.execution.status.phase == IN_PROGRESS or _dispatched(r.execution.status)
-    ]
+    return [_redacted_record(r) for r in records if _engine_may_run(r.execution.status)]
 
 
 def end_execution(

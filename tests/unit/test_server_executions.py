@@ -724,6 +724,19 @@ def test_a_running_execution_the_engine_cannot_stop_is_not_deleted(store: Store,
     assert phase_of(store, execution_id) == (IN_PROGRESS, True)
 
 
+def test_a_pending_execution_the_engine_never_accepted_is_deleted_without_the_engine(
+    store: Store, feed: ExecutionFeed
+) -> None:
+    registry = executions.CancelHooks()
+    stopper = Stopper(store, Unavailable("Temporal at x is unreachable"))
+    registry.register_stopper(stopper)
+    execution_id = create(store).metadata.id
+    executions.delete_execution(store, feed, AGENT, execution_id, registry)
+    assert stopper.stopped == []
+    with pytest.raises(NotFound):
+        executions.get_execution(store, AGENT, execution_id)
+
+
 def test_deleting_a_finished_execution_stops_nothing(store: Store, feed: ExecutionFeed) -> None:
     registry = executions.CancelHooks()
     stopper = Stopper(store)
