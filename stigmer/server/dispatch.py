@@ -496,8 +496,13 @@ class Dispatcher:
         slots = asyncio.Semaphore(IN_FLIGHT)
 
         async def one(record: ExecutionRecord) -> None:
+            execution_id = record.execution.metadata.id
             async with slots:
-                state = await engine.describe(record.execution.metadata.id)
+                try:
+                    state = await engine.describe(execution_id)
+                except EngineRejected as exc:  # this one only: the others are still reconciled
+                    log.warning("cannot reconcile execution %s: Temporal refused to describe it: %s", execution_id, exc)
+                    return
                 self._apply(record, state)
 
         try:
