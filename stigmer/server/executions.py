@@ -178,8 +178,16 @@ def _created_before(tx: Transaction, kind: ExecutionKind, execution: Execution) 
 
 
 def _check_parent(tx: Transaction, parent: str) -> None:
-    if parent and tx.execution(parent) is None:
+    """``NotFound`` for an unknown parent; ``Conflict`` for a cancelled one (or one being cancelled):
+    a child created after the cancel cascaded to the parent's children would run on unseen."""
+    if not parent:
+        return
+    record = tx.execution(parent)
+    if record is None:
         raise NotFound("execution", parent)
+    status = record.execution.status
+    if status.phase == CANCELLED or (status.cancel_requested and not is_terminal(status.phase)):
+        raise Conflict(f"execution {parent} is cancelled: it starts no new child executions")
 
 
 def _check_required(missing: list[str], owner: str) -> None:

@@ -667,6 +667,19 @@ def test_cancelling_an_execution_cancels_its_running_children_and_theirs(
     assert sorted(calls.calls) == sorted([("workflow", parent), ("workflow", running_child), ("agent", grandchild)])
 
 
+def test_a_cancelled_parent_starts_no_new_child(store: Store, feed: ExecutionFeed) -> None:
+    parent = create_child(store, "")
+    executions.update_status(store, feed, WORKFLOW, pb.UpdateStatusRequest(execution_id=parent, phase=IN_PROGRESS))
+    before = create(store, parent_execution_id=parent, request_id=f"{parent}/ask")
+    executions.cancel_execution(store, feed, WORKFLOW, parent)
+
+    with pytest.raises(Conflict, match=f"execution {parent} is cancelled: it starts no new child executions"):
+        create_child(store, parent)
+    # A retried create of a child made before the cancel returns that child (cancelled with its parent).
+    again = create(store, parent_execution_id=parent, request_id=f"{parent}/ask")
+    assert again.metadata.id == before.metadata.id and again.status.phase == CANCELLED
+
+
 def test_a_parent_already_cancelled_still_cancels_a_child_left_running(
     store: Store, feed: ExecutionFeed, hooks: Any
 ) -> None:
