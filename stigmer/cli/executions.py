@@ -39,13 +39,21 @@ def create(
     runtime_env: Mapping[str, RuntimeValue],
     input_data: dict[str, Any] | None = None,
     request_id: str = "",
+    execution_timeout: int = 0,
 ) -> Any:
-    """Create an execution of ``target``; returns the AgentExecution / WorkflowExecution."""
+    """Create an execution of ``target``; returns the AgentExecution / WorkflowExecution.
+
+    ``execution_timeout`` (seconds; 0: the server's default) bounds how long the execution may run.
+    """
     request_id = request_id or new_request_id()
     env = {key: pb.RuntimeEnvValue(value=v.value, secret=v.secret) for key, v in runtime_env.items()}
     if target.kind == AGENT:
         request = pb.CreateAgentExecutionRequest(
-            agent_ref=target.id, message=message, runtime_env=env, request_id=request_id
+            agent_ref=target.id,
+            message=message,
+            runtime_env=env,
+            request_id=request_id,
+            execution_timeout_seconds=execution_timeout,
         )
         return client.agent_executions.Create(request, timeout=client.timeout)
     workflow_request = pb.CreateWorkflowExecutionRequest(
@@ -54,6 +62,7 @@ def create(
         runtime_env=env,
         input_json=json_values.dumps(input_data) if input_data is not None else "",
         request_id=request_id,
+        execution_timeout_seconds=execution_timeout,
     )
     return client.workflow_executions.Create(workflow_request, timeout=client.timeout)
 

@@ -178,10 +178,12 @@ def stack_env(settings: Settings) -> dict[str, str]:
 
 def _server_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
     from stigmer.addresses import parse_address
+    from stigmer.server.timing import ENV_NAMES
 
+    timing = {name: environ[name] for name in ENV_NAMES if name in environ}
     return Launch(
         command=[sys.executable, "-m", "stigmer", "server", "serve"],
-        env=stack_env(settings),
+        env={**stack_env(settings), **timing},
         address=settings.server_addr,
         ports={"grpc": parse_address(settings.server_addr).port},
     )

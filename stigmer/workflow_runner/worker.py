@@ -40,6 +40,10 @@ log = logging.getLogger("stigmer.workflow_runner")
 NAMESPACE = "default"
 READY_FILE = "workflow-runner.ready"
 SHUTDOWN_GRACE = 3.0
+# Heartbeats reach Temporal at least this often, so a cancel (an execution cancelled, a fork branch that
+# lost its race) reaches a running ``run`` / ``agent_call`` within about that long, not 0.8 x its
+# heartbeat timeout later; the activity then cancels its child execution (``children.await_child``).
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
 READY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 30.0
 
@@ -81,6 +85,8 @@ def build_worker(client: Client, activities: RunnerActivities, task_queue: str =
         activities=activities.all(),
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_GRACE),
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 

@@ -42,6 +42,18 @@ def _runtime_env(ctx: click.Context, param: click.Parameter, values: tuple[str, 
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from stigmer.durations import DurationError, parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return max(1, round(seconds))
+
+
 def _input(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -62,6 +74,7 @@ Examples:
   stigmer run code-reviewer -m "Review PR #42"
   stigmer run code-reviewer -m "Hi" --runtime-env REPO=acme/api --runtime-env secret:GITHUB_TOKEN=ghp_...
   stigmer run demo/fetch-data --input '{"id": 7}' --no-follow
+  stigmer run demo/nightly-sync --execution-timeout 2h --timeout 60
   stigmer run fetch-data --kind workflow -o json""",
 )
 @click.argument("ref")
@@ -86,7 +99,15 @@ Examples:
     type=click.FloatRange(min=0, min_open=True),
     default=300.0,
     show_default=True,
-    help="Seconds to follow before giving up (exit code 4).",
+    help="Seconds to follow before giving up (exit code 4); the execution itself goes on.",
+)
+@click.option(
+    "--execution-timeout",
+    "execution_timeout",
+    metavar="DURATION",
+    callback=_duration,
+    help="How long the execution may run before it fails, e.g. 90s, 15m, 2h "
+    "(default: the server's STIGMER_EXECUTION_TIMEOUT, 1h).",
 )
 @click.option(
     "--kind",
@@ -104,6 +125,7 @@ def run_command(
     input_data: dict[str, Any] | None,
     follow: bool,
     timeout: float,
+    execution_timeout: int | None,
     kind: str | None,
     reconnect_timeout: float,
     output: str,
@@ -118,6 +140,10 @@ def run_command(
 
     A value for a variable the agent or workflow declares secret is sent and treated as a secret however
     it is given; secret values are never printed.
+
+    \b
+    --timeout bounds how long this command follows; --execution-timeout bounds the execution itself
+    (past it, the execution ends FAILED: "execution timed out after ...").
 
     \b
     Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first
@@ -149,6 +175,7 @@ def run_command(
             runtime_env=runtime_env,
             input_data=input_data,
             request_id=executions.new_request_id(),
+            execution_timeout=execution_timeout or 0,
         )
         if not json_output:
             env.out(f"{target.kind.capitalize()} execution started: {target.name}")
