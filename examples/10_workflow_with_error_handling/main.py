@@ -1,7 +1,9 @@
 """Example 10: a workflow with error handling.
 
-A RAISE rejects a bad input (``condition=``), and a TRY/CATCH retries the charge once, after a
-pause, when the payment service answers 503. The caught error is ``$failure`` in the catch tasks.
+A RAISE rejects a bad input (``condition=``), and a TRY/CATCH retries the charge when the payment
+service answers 503: up to 3 attempts in all, 2 s then 4 s apart (exponential backoff). A retry is
+the same logical call: it carries the same ``Idempotency-Key``, so the service can deduplicate it.
+When the third attempt fails too, the error fails the workflow.
 """
 
 import os
@@ -18,7 +20,7 @@ def main(ctx: stigmer.Context) -> None:
         name="charge-with-retry",
         namespace="payments",
         version="1.0.0",
-        description="Charge a customer, retrying once when the payment service is unavailable",
+        description="Charge a customer, retrying while the payment service is unavailable",
     )
     workflow.add(
         tasks.raise_error(
@@ -38,12 +40,7 @@ def main(ctx: stigmer.Context) -> None:
             ],
             errors={"status": 503},
             as_="failure",
-            catch_do=[
-                tasks.wait("backoff", duration="PT2S"),
-                tasks.http_post(
-                    "retry", endpoint=f"{PAYMENT_API_BASE}/v1/charges", body=charge_body, timeout_seconds=30
-                ),
-            ],
+            retry=tasks.retry_policy(attempts=3, delay="PT2S", backoff="exponential"),
         ),
         tasks.set_vars("receipt", {"status": "charged", "amount": expr(".amount")}),
     )

@@ -41,6 +41,25 @@ TASK_KINDS = (
     "run",
 )
 FLOW_DIRECTIVES = ("continue", "exit", "end")
+TASK_KEYS = ("name", "kind", "config", "then", "condition", "export")
+# The config keys each kind implements: any other key is refused (never silently ignored).
+CONFIG_KEYS = {
+    "set": ("set",),
+    "http_call": ("method", "endpoint", "headers", "query", "body", "timeout_seconds", "retries"),
+    "grpc_call": ("address", "service", "method", "arguments", "timeout_seconds", "retries"),
+    "switch": ("cases",),
+    "for": ("in", "each", "at", "while", "do"),
+    "fork": ("branches", "compete"),
+    "try": ("do", "catch"),
+    "wait": ("duration",),
+    "raise": ("error",),
+    "agent_call": ("agent", "message", "env", "config"),
+    "run": ("workflow", "input"),
+}
+CATCH_KEYS = ("errors", "as", "when", "exceptWhen", "retry", "do")
+RETRY_KEYS = ("delay", "backoff", "limit", "when", "exceptWhen")
+# Tasks whose output is nothing: an ``export`` on them would be ignored, so it is refused.
+NO_OUTPUT_KINDS = ("switch", "wait", "raise")
 # Arguments every runtime expression may use (DSL 1.0 runtime arguments, plus $env for the workflow's env).
 RUNTIME_VARIABLES = ("context", "input", "output", "secrets", "task", "workflow", "runtime", "authorization", "env")
 
@@ -115,6 +134,22 @@ def parse_duration(value: str) -> float | None:
         return None
     days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     return days * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+DURATION_UNITS = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0, "seconds": 1.0, "milliseconds": 0.001}
+
+
+def duration_seconds(value: Any) -> float | None:
+    """Seconds in a DSL duration: an ISO 8601 string (``PT2S``) or an object of ``DURATION_UNITS``
+    (``{"seconds": 2, "milliseconds": 500}``); None when it is neither."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if not isinstance(value, Mapping) or not value or set(value) - set(DURATION_UNITS):
+        return None
+    amounts = list(value.values())
+    if not all(isinstance(a, int | float) and not isinstance(a, bool) and a >= 0 for a in amounts):
+        return None
+    return sum(DURATION_UNITS[unit] * amount for unit, amount in value.items())
 
 
 def expression_problems(field: str, value: Any, variables: Iterable[str] | None = ()) -> list[Problem]:
@@ -444,6 +479,13 @@ class _TaskChecker:
     def _expr(self, field: str, value: Any) -> list[Problem]:
         return expression_problems(field, value, self.scope)
 
+    def _scoped_expr(self, field: str, value: Any, *names: str) -> list[Problem]:
+        """Check an expression in which ``names`` are extra variables (and that is nothing else)."""
+        if not isinstance(value, str) or not value.strip():
+            return [Problem(field, "expected a runtime expression such as ${ .ready }")]
+        scope = None if self.scope is None else (*self.scope, *names)
+        return expression_problems(field, value, scope)
+
     def _scoped_list(self, field: str, tasks: Any, *names: str) -> list[Problem]:
         """Check a nested task list in which ``names`` are extra expression variables."""
         outer = self.scope
@@ -505,7 +547,10 @@ class _TaskChecker:
             return [Problem(f"{field}.kind", f"unknown task kind {kind!r}; expected one of {', '.join(TASK_KINDS)}")]
         if not isinstance(config, Mapping):
             return [Problem(f"{field}.config", "expected a JSON object")]
-        problems: list[Problem] = []
+        problems = _unknown_keys(field, task, TASK_KEYS, "a task")
+        problems += _unknown_keys(f"{field}.config", config, CONFIG_KEYS[kind], f"a {kind} task")
+        if task.get("export") and kind in NO_OUTPUT_KINDS:
+            problems.append(Problem(f"{field}.export", f"a {kind} task has no output to export"))
         for key in ("condition", "export"):
             if task.get(key):
                 problems += self._expr(f"{field}.{key}", task[key])
@@ -539,7 +584,7 @@ class _TaskChecker:
             re.match(r"^https?://", endpoint) or endpoint.strip().startswith("${")
         ):
             problems.append(Problem(f"{field}.endpoint", f"{endpoint!r} is not an http(s) URL or an expression"))
-        return problems + self._expr(field, dict(config))
+        return problems + _retries_problems(field, config) + self._expr(field, dict(config))
 
     def _grpc_call(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
         problems = [
@@ -547,6 +592,7 @@ class _TaskChecker:
             for key in ("address", "service", "method")
             if not config.get(key)
         ]
+        problems += _retries_problems(field, config)
         return problems + self._expr(f"{field}.arguments", config.get("arguments", {}))
 
     def _switch(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
@@ -577,6 +623,8 @@ class _TaskChecker:
         if "do" not in config:
             return [*problems, Problem(f"{field}.do", "a list of tasks is required")]
         names = (str(config.get("each") or "item"), str(config.get("at") or "index"))
+        if config.get("while"):
+            problems += self._scoped_expr(f"{field}.while", config["while"], *names)
         return problems + self._scoped_list(f"{field}.do", config["do"], *names)
 
     def _fork(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
@@ -590,8 +638,25 @@ class _TaskChecker:
         catch = config.get("catch")
         if not isinstance(catch, Mapping):
             problems.append(Problem(f"{field}.catch", "a catch block is required"))
-        elif "do" in catch:
-            problems += self._scoped_list(f"{field}.catch.do", catch["do"], str(catch.get("as") or "error"))
+            return problems
+        name = str(catch.get("as") or "error")
+        problems += _unknown_keys(f"{field}.catch", catch, CATCH_KEYS, "a catch")
+        errors = catch.get("errors")
+        if errors is not None and not (isinstance(errors, Mapping) and isinstance(errors.get("with", {}), Mapping)):
+            problems.append(Problem(f"{field}.catch.errors", "expected {with: {field: value, ...}}"))
+        elif isinstance(errors, Mapping):
+            problems += _unknown_keys(f"{field}.catch.errors", errors, ("with",), "an error filter")
+        for key in ("when", "exceptWhen"):
+            if catch.get(key):
+                problems += self._scoped_expr(f"{field}.catch.{key}", catch[key], name)
+        if "retry" in catch:
+            retry = catch["retry"]
+            problems += retry_problems(f"{field}.catch.retry", retry)
+            for key in ("when", "exceptWhen"):
+                if isinstance(retry, Mapping) and retry.get(key):
+                    problems += self._scoped_expr(f"{field}.catch.retry.{key}", retry[key], name)
+        if "do" in catch:
+            problems += self._scoped_list(f"{field}.catch.do", catch["do"], name)
         return problems
 
     def _wait(self, field: str, config: Mapping[str, Any]) -> list[Problem]:
@@ -630,6 +695,75 @@ class _TaskChecker:
         if self.workflow_exists is not None and not self.workflow_exists(ref):
             return [Problem(f"{field}.workflow", f"workflow {ref!r} not found")]
         return []
+
+
+def _unknown_keys(field: str, value: Mapping[str, Any], known: Iterable[str], what: str) -> list[Problem]:
+    allowed = tuple(known)
+    return [
+        Problem(f"{field}.{key}" if field else str(key), f"{what} has no field {key!r}; expected {', '.join(allowed)}")
+        for key in value
+        if key not in allowed
+    ]
+
+
+MAX_CALL_RETRIES = 10
+
+
+def _retries_problems(field: str, config: Mapping[str, Any]) -> list[Problem]:
+    retries = config.get("retries")
+    if retries is None or (
+        isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= MAX_CALL_RETRIES
+    ):
+        return []
+    return [Problem(f"{field}.retries", f"{retries!r} is not a number of retries from 0 to {MAX_CALL_RETRIES}")]
+
+
+def retry_problems(field: str, retry: Any) -> list[Problem]:
+    """Problems with a ``try.catch.retry`` policy (see ``stigmer.workflow_runner.retries``)."""
+    if not isinstance(retry, Mapping):
+        return [Problem(field, "a retry policy is an object (delay, backoff, limit, when, exceptWhen)")]
+    problems = _unknown_keys(field, retry, RETRY_KEYS, "a retry policy")
+    if "jitter" in retry:
+        problems = [p for p in problems if p.field != f"{field}.jitter"]
+        problems.append(Problem(f"{field}.jitter", "jitter is not supported by this runner; remove it"))
+    if retry.get("delay") is not None and duration_seconds(retry["delay"]) is None:
+        problems.append(
+            Problem(f"{field}.delay", f"{retry['delay']!r} is not a duration such as PT2S or {{seconds: 2}}")
+        )
+    backoff = retry.get("backoff")
+    if backoff is not None:
+        kinds = ("constant", "linear", "exponential")
+        if not isinstance(backoff, Mapping) or len(backoff) != 1 or next(iter(backoff)) not in kinds:
+            problems.append(
+                Problem(f"{field}.backoff", "expected one of {constant: {}}, {linear: {}}, {exponential: {}}")
+            )
+        elif backoff[next(iter(backoff))]:
+            problems.append(
+                Problem(f"{field}.backoff", "a backoff takes no settings: the wait is derived from 'delay'")
+            )
+    limit = retry.get("limit")
+    if not isinstance(limit, Mapping) or not (limit.get("attempt") or limit.get("duration") is not None):
+        problems.append(Problem(f"{field}.limit", "a retry needs a limit: attempt.count and/or duration"))
+        return problems
+    problems += _unknown_keys(f"{field}.limit", limit, ("attempt", "duration"), "a retry limit")
+    attempt = limit.get("attempt")
+    if attempt is not None:
+        if not isinstance(attempt, Mapping):
+            problems.append(Problem(f"{field}.limit.attempt", "expected {count: <number of attempts>}"))
+        else:
+            if "duration" in attempt:
+                problems.append(
+                    Problem(f"{field}.limit.attempt.duration", "not supported by this runner; use limit.duration")
+                )
+            problems += _unknown_keys(f"{field}.limit.attempt", attempt, ("count", "duration"), "a retry attempt limit")
+            count = attempt.get("count")
+            if not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+                problems.append(
+                    Problem(f"{field}.limit.attempt.count", f"{count!r} is not a number of attempts (1 or more)")
+                )
+    if limit.get("duration") is not None and duration_seconds(limit["duration"]) is None:
+        problems.append(Problem(f"{field}.limit.duration", f"{limit['duration']!r} is not a duration such as PT1M"))
+    return problems
 
 
 def _as_list(value: Any) -> list[Any]:

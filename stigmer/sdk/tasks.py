@@ -10,12 +10,12 @@ The config each kind gets (the ``Task.config`` dict the runners read):
 
 =============  ===============================================================================
 set            ``{set: {key: value}}``
-http_call      ``{method, endpoint, headers?, body?, query?, timeout_seconds?}``
+http_call      ``{method, endpoint, headers?, body?, query?, timeout_seconds?, retries?}``
 grpc_call      ``{address, service, method, arguments?}``
 switch         ``{cases: [{when, then}, ..., {then}]}`` (the case without ``when`` is the default)
-for            ``{in, each, at, do: [task]}``
+for            ``{in, each, at, while?, do: [task]}``
 fork           ``{branches: [task], compete}``
-try            ``{do: [task], catch: {as, errors?: {with: {...}}, do?: [task]}}``
+try            ``{do: [task], catch: {as, errors?: {with: {...}}, when?, exceptWhen?, retry?, do?: [task]}}``
 wait           ``{duration}`` (ISO 8601, e.g. ``PT5S``)
 raise          ``{error: {type, status, title, detail?}}``
 agent_call     ``{agent, message, env?: {NAME: value}, config?: {model?, temperature?, timeout_seconds?}}``
@@ -46,6 +46,7 @@ __all__ = [
     "http_get",
     "http_post",
     "raise_error",
+    "retry_policy",
     "run_workflow",
     "set_vars",
     "switch",
@@ -114,16 +115,23 @@ def http_call(
     body: Any = None,
     query: Mapping[str, Any] | None = None,
     timeout_seconds: float | None = None,
+    retries: int | None = None,
     then: Target = "",
     condition: str = "",
     export: str = "",
 ) -> Task:
-    """Call an HTTP endpoint (an http(s) URL or an expression giving one)."""
+    """Call an HTTP endpoint (an http(s) URL or an expression giving one).
+
+    ``retries``: how many more times the runner sends the request when no answer came (refused,
+    reset, timed out; default 2, 0 for none); an answered error status is never retried here
+    (use ``try_catch(retry=...)``). Every try carries the same ``Idempotency-Key``.
+    """
     config = {"method": method.upper(), "endpoint": endpoint} | _optional(
         headers=None if headers is None else dict(headers),
         body=body,
         query=None if query is None else dict(query),
         timeout_seconds=timeout_seconds,
+        retries=retries,
     )
     return _task(name, "http_call", config, then, condition, export)
 
@@ -135,6 +143,7 @@ def http_get(
     headers: Mapping[str, Any] | None = None,
     query: Mapping[str, Any] | None = None,
     timeout_seconds: float | None = None,
+    retries: int | None = None,
     then: Target = "",
     condition: str = "",
     export: str = "",
@@ -147,6 +156,7 @@ def http_get(
         headers=headers,
         query=query,
         timeout_seconds=timeout_seconds,
+        retries=retries,
         then=then,
         condition=condition,
         export=export,
@@ -161,6 +171,7 @@ def http_post(
     headers: Mapping[str, Any] | None = None,
     query: Mapping[str, Any] | None = None,
     timeout_seconds: float | None = None,
+    retries: int | None = None,
     then: Target = "",
     condition: str = "",
     export: str = "",
@@ -174,6 +185,7 @@ def http_post(
         body=body,
         query=query,
         timeout_seconds=timeout_seconds,
+        retries=retries,
         then=then,
         condition=condition,
         export=export,
@@ -222,12 +234,19 @@ def for_each(
     *,
     each: str = "item",
     at: str = "index",
+    while_: str | Var[str] | None = None,
     then: Target = "",
     condition: str = "",
     export: str = "",
 ) -> Task:
-    """Run ``do`` once per element of the collection ``in_`` (element ``$<each>``, position ``$<at>``)."""
-    config = {"in": _as_expr(in_), "each": each, "at": at, "do": _steps(do)}
+    """Run ``do`` once per element of the collection ``in_`` (element ``$<each>``, position ``$<at>``).
+
+    ``while_``: checked before each iteration (with ``$<each>`` / ``$<at>`` set); the loop stops at
+    the first element for which it does not hold.
+    """
+    config = {"in": _as_expr(in_), "each": each, "at": at, "do": _steps(do)} | _optional(
+        **{"while": None if while_ is None else _as_expr(while_)}
+    )
     return _task(name, "for", config, then, condition, export)
 
 
@@ -251,20 +270,55 @@ def try_catch(
     catch_do: Sequence[Step] | None = None,
     errors: Mapping[str, Any] | None = None,
     as_: str = "error",
+    when: str | Var[str] | None = None,
+    except_when: str | Var[str] | None = None,
+    retry: Mapping[str, Any] | None = None,
     then: Target = "",
     condition: str = "",
     export: str = "",
 ) -> Task:
     """Run ``do``; on an error (matching ``errors``, e.g. ``{"status": 503}``) run ``catch_do``.
 
-    The caught error is available to the catch tasks as ``$<as_>``.
+    The caught error is available as ``$<as_>`` to ``when`` / ``except_when`` (catch the error only
+    when / unless they hold), to ``retry`` and to the catch tasks. ``retry`` (build it with
+    ``retry_policy``) runs ``do`` again while its limits allow; when they are reached the error goes
+    to ``catch_do``, or fails the try without it.
     """
     catch: dict[str, Any] = {"as": as_}
     if errors is not None:
         catch["errors"] = {"with": dict(errors)}
+    if when is not None:
+        catch["when"] = _as_expr(when)
+    if except_when is not None:
+        catch["exceptWhen"] = _as_expr(except_when)
+    if retry is not None:
+        catch["retry"] = dict(retry)
     if catch_do is not None:
         catch["do"] = _steps(catch_do)
     return _task(name, "try", {"do": _steps(do), "catch": catch}, then, condition, export)
+
+
+def retry_policy(
+    *,
+    attempts: int | None = None,
+    delay: str | None = None,
+    backoff: str = "constant",
+    within: str | None = None,
+    when: str | Var[str] | None = None,
+    except_when: str | Var[str] | None = None,
+) -> dict[str, Any]:
+    """A ``try_catch`` retry policy: at most ``attempts`` runs in all and/or retries only ``within``
+    an ISO 8601 duration of the first one; ``delay`` (``"PT1S"``) between attempts, grown by
+    ``backoff`` (``"constant"``, ``"linear"`` or ``"exponential"``)."""
+    limit: dict[str, Any] = _optional(duration=within)
+    if attempts is not None:
+        limit["attempt"] = {"count": attempts}
+    policy: dict[str, Any] = {"backoff": {backoff: {}}, "limit": limit} | _optional(delay=delay)
+    if when is not None:
+        policy["when"] = _as_expr(when)
+    if except_when is not None:
+        policy["exceptWhen"] = _as_expr(except_when)
+    return policy
 
 
 def wait(

@@ -1,10 +1,17 @@
 """Task errors: the ``ErrorInfo`` shape (RFC 7807-like, as in the Serverless Workflow DSL) and matching.
 
 A failing task raises ``TaskError``. ``try`` catches it when every field of ``errors.with`` equals
-the error's field of that name (``{"status": 503}``, ``{"type": ERROR_TYPES["communication"]}``);
-an empty or missing ``with`` catches every error. Inside ``catch.do`` the error is the variable
-named by ``as`` (default ``$error``): ``{type, status, title, detail, instance}``, where
-``instance`` is the path of the task that failed.
+the error's field of that name (``{"status": 503}``, ``{"type": ERROR_TYPES["communication"]}``;
+a ``type`` without a ``/`` names a standard type: ``{"type": "timeout"}``); an empty or missing
+``with`` catches every error. Inside ``catch`` (``when``, ``exceptWhen``, ``retry``, ``do``) the
+error is the variable named by ``as`` (default ``$error``): ``{type, status, title, detail,
+instance}``, where ``instance`` is the path of the task that failed.
+
+The runner's own errors use the DSL 1.0 standard types with their default statuses
+(``STANDARD_STATUS``): ``timeout`` 408 (a call or an agent that did not finish in time),
+``communication`` (an HTTP / gRPC answer with an error status carries that status; no answer at
+all, e.g. a refused connection, is 500), ``runtime`` 500, ``expression`` / ``validation`` /
+``configuration`` 400.
 """
 
 from __future__ import annotations
@@ -14,9 +21,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 _BASE = "https://serverlessworkflow.io/spec/1.0.0/errors/"
-ERROR_TYPES = {
-    kind: _BASE + kind for kind in ("communication", "timeout", "runtime", "expression", "validation", "configuration")
+STANDARD_STATUS = {
+    "configuration": 400,
+    "validation": 400,
+    "expression": 400,
+    "authentication": 401,
+    "authorization": 403,
+    "timeout": 408,
+    "communication": 500,
+    "runtime": 500,
 }
+ERROR_TYPES = {kind: _BASE + kind for kind in STANDARD_STATUS}
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,8 @@ def matches(info: ErrorInfo, with_: Mapping[str, Any] | None) -> bool:
         have = fields.get(key)
         if key == "status" and isinstance(wanted, str) and wanted.isdigit():
             wanted = int(wanted)
+        if key == "type" and isinstance(wanted, str) and "/" not in wanted:
+            wanted = ERROR_TYPES.get(wanted, wanted)
         if have != wanted:
             return False
     return True

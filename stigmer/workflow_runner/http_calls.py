@@ -9,7 +9,11 @@
 - The output is the response body parsed as JSON; text when it is not JSON; null when empty.
 - A status of 400 or more fails the task with ``{type: communication, status: <code>,
   title: "HTTP <code> <reason>", detail: <start of the body>}`` (not retried: ``try`` decides).
-  A timeout fails it with status 408 and an unreachable endpoint with 503, after retries.
+- No answer within ``timeout_seconds`` fails it with ``{type: timeout, status: 408}``; no answer
+  at all (connection refused or reset, unknown host) with ``{type: communication, status: 500}``
+  (the DSL's default for a communication error: it is not an HTTP 503, which is an answer). Both
+  are first tried again ``retries`` times (default 2; see ``workflow._call_options``), with the
+  same ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ NON_IDEMPOTENT = ("POST", "PATCH")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_TIMEOUT = 30.0
 DETAIL_LIMIT = 500
+NO_ANSWER_STATUS = 500
+
+
+def _joined(head: str, reason: str) -> str:
+    """``head: reason``, or ``head`` alone when there is no reason (httpx timeouts often have none)."""
+    return f"{head}: {reason}" if reason.strip() else head
 
 
 def _texts(values: Any) -> dict[str, str]:
@@ -78,11 +88,11 @@ async def http_call(client: httpx.AsyncClient, config: dict[str, Any], key: str)
     try:
         response = await client.request(**request, timeout=timeout)
     except httpx.TimeoutException as exc:
-        detail = f"{target}: no answer within {timeout:g}s: {exc}"
+        detail = _joined(f"{target}: no answer within {timeout:g} s", str(exc))
         raise failed("timeout", 408, "HTTP request timed out", detail, retryable=True) from None
     except httpx.RequestError as exc:
-        detail = f"{target}: {type(exc).__name__}: {exc}"
-        raise failed("communication", 503, "HTTP request failed", detail, retryable=True) from None
+        detail = _joined(f"{target}: {type(exc).__name__}", str(exc))
+        raise failed("communication", NO_ANSWER_STATUS, "HTTP request failed", detail, retryable=True) from None
     if response.status_code >= 400:
         title = f"HTTP {response.status_code} {response.reason_phrase}".strip()
         raise failed("communication", response.status_code, title, response.text[:DETAIL_LIMIT])

@@ -13,18 +13,25 @@ Outputs by kind
     set        the object of the values set
     http_call  the response body parsed as JSON (the text when it is not JSON; null when empty)
     grpc_call  the response message as JSON (proto field names)
-    switch     the name of the case target taken (null when none matched)
+    switch     none (a control task: the case it took shows in which task runs next)
     for        an array, one element per iteration: the object of that iteration's outputs by
-               task name (``[{"charge": {...}, "pause": null}, ...]``). ``in`` gives an array
-               (an object: its values, with ``at`` the key; null: no iteration)
+               task name (``[{"charge": {...}}, ...]``). ``in`` gives an array (an object: its
+               values, with ``at`` the key; null: no iteration); ``while`` is checked before
+               each iteration (with ``$<each>`` / ``$<at>`` set) and ends the loop when false
     fork       the object of the branches' outputs by branch name (with ``compete``: the
                winner's only); each branch's output is also stored under its name, in branch order
-    try        the object of the ``do`` tasks' outputs by name; when an error was caught, that of
-               the ``catch.do`` tasks (null without ``catch.do``)
-    wait       null
+    try        the object of the ``do`` tasks' outputs by name (of the attempt that succeeded);
+               when an error was caught, that of the ``catch.do`` tasks; none when an error was
+               caught and there is no ``catch.do``
+    wait       none (a control task)
+    raise      none: it fails
     run        the child workflow execution's output
     agent_call the agent's final answer: its last agent message (else its output)
     ========== ===============================================================================
+
+    A task with *no output* (and a skipped one) stores nothing in the document, reports no
+    output and is left out of the objects of outputs above (``for``, ``fork``, ``try``); an
+    ``export`` on a switch, wait or raise is refused at apply.
 
 ``export``
     A jq expression applied to the task's output before it is reported and stored: ``.`` (and
@@ -47,7 +54,21 @@ Flow
     to complete successfully wins; the others are cancelled and reported SKIPPED (tasks inside
     them that were running: CANCELLED); if all fail, the fork fails with the first error.
 
-The execution's output is the output of the last top-level task that ran.
+Errors (``errors``: the error shape, standard types and matching)
+    A ``try`` catches an error of its ``do`` tasks when it matches ``catch.errors.with``,
+    ``catch.when`` holds and ``catch.exceptWhen`` does not (both see the document as ``.`` and
+    the error as ``$<catch.as>``, default ``$error``). An error not caught goes on up.
+    With ``catch.retry`` (``retries``: delay, backoff, limits, its own when/exceptWhen), a caught
+    error first runs the whole ``do`` block again, after the policy's wait, as long as the policy
+    allows. A retried attempt is the same logical run: its tasks keep their paths and run numbers,
+    so its calls carry the same idempotency keys / child request IDs as the first attempt's.
+    When the policy gives up, ``catch.do`` handles the last error, or, without ``catch.do``, the
+    error fails the ``try`` (a retry that gives up never swallows the error). Without ``retry``,
+    a caught error runs ``catch.do``, or is swallowed when there is none.
+
+The execution's output is the output of the last top-level task that produced one (null when
+none did): a workflow that ends with a switch, a wait or a try that swallowed an error outputs
+what the task before produced.
 """
 
 from __future__ import annotations
@@ -79,6 +100,7 @@ from stigmer.workflow_runner.reporting import (
     Reporter,
     TaskReport,
 )
+from stigmer.workflow_runner.retries import RetryPolicy
 from stigmer.workflow_runner.scope import Scope
 from stigmer.workflow_runner.secrets import env_view
 
@@ -92,7 +114,7 @@ DEFERRABLE = {
     "run": (),
 }
 # config keys taken as they are (never evaluated)
-LITERAL = {"method", "service", "timeout_seconds"}
+LITERAL = {"method", "service", "timeout_seconds", "retries"}
 
 
 @dataclass(frozen=True)
@@ -114,6 +136,7 @@ class Outcome:
 
     output: Any = None
     ran: bool = True
+    produced: bool = True  # False: a control task, or a try whose caught error had no catch.do
     target: str = ""  # a switch's chosen target
     ended: bool = False  # `end` was reached
     not_taken: list[str] = field(default_factory=list)
@@ -132,7 +155,7 @@ class Step:
 
 @dataclass
 class BlockOutcome:
-    """How a list of tasks ended: the outputs of the tasks that ran, by name, and the last one."""
+    """How a list of tasks ended: the outputs of the tasks that produced one, by name, and the last one."""
 
     outputs: dict[str, Any]
     last: Any = None
@@ -230,7 +253,7 @@ class Interpreter:
             outcome = await self.task(task, scope, paths.child(prefix, name))
             await self.reporter.flush_if_full()
             ran.add(name)
-            if outcome.ran:
+            if outcome.ran and outcome.produced:
                 outputs[name] = outcome.output
                 last = outcome.output
             not_taken.update(dict.fromkeys(outcome.not_taken))
@@ -278,7 +301,7 @@ class Interpreter:
                 raise error("configuration", 400, "Unknown task kind", f"{kind!r}")
             outcome = await handler(Step(config, scope, variables, path, run))
             output = outcome.output
-            if task.get("export"):
+            if outcome.produced and task.get("export"):
                 output = evaluate(
                     _program(task["export"]), scope.data, {**variables, "output": output}, dot_is_output=True
                 )
@@ -293,9 +316,12 @@ class Interpreter:
         except asyncio.CancelledError:
             self.reporter.task(TaskReport(path, name, kind, CANCELLED, None, "cancelled", started, self._now()))
             raise
-        scope.store(name, output, merge=kind == "set")
+        if outcome.produced:
+            scope.store(name, output, merge=kind == "set")
         self.reporter.task(TaskReport(path, name, kind, COMPLETED, output, "", started, self._now()))
-        return Outcome(output, target=outcome.target, ended=outcome.ended, not_taken=outcome.not_taken)
+        return Outcome(
+            output, produced=outcome.produced, target=outcome.target, ended=outcome.ended, not_taken=outcome.not_taken
+        )
 
     def _failed(self, path: str, name: str, kind: str, started: str, failure: TaskError) -> None:
         self.reporter.task(TaskReport(path, name, kind, FAILED, None, failure.info.text(), started, self._now()))
@@ -328,7 +354,7 @@ class Interpreter:
             chosen = next((case.get("then", "") for case in cases if not case.get("when")), "")
         targets = [case.get("then", "") for case in cases]
         not_taken = [t for t in targets if t and t != chosen and t not in FLOW_DIRECTIVES]
-        return Outcome(chosen or None, target=chosen, not_taken=not_taken)
+        return Outcome(None, produced=False, target=chosen, not_taken=not_taken)
 
     async def _for(self, step: Step) -> Outcome:
         config, scope, variables, path = step.config, step.scope, step.variables, step.path
@@ -346,13 +372,16 @@ class Interpreter:
         results: list[Any] = []
         ended = False
         for position, (key, item) in enumerate(items):
+            names = {each: item, at: key}
+            if config.get("while") and not truthy(
+                evaluate(_program(config["while"]), scope.data, {**variables, **names})
+            ):
+                break
             iteration = paths.iteration(path, position)
             started = self._now()
             self.reporter.task(TaskReport(iteration, str(position), "iteration", IN_PROGRESS, None, "", started))
             try:
-                outcome = await self.block(
-                    config.get("do") or [], scope.with_variables(**{each: item, at: key}), iteration
-                )
+                outcome = await self.block(config.get("do") or [], scope.with_variables(**names), iteration)
             except TaskError as exc:
                 self._iteration(iteration, position, FAILED, None, exc.info.text(), started)
                 raise
@@ -398,7 +427,7 @@ class Interpreter:
         for branch, branch_scope, future in zip(branches, scopes, running, strict=True):
             scope.absorb(branch_scope)
             result = future.result()
-            if result.ran:
+            if result.ran and result.produced:
                 outputs[branch.get("name", "")] = result.output
             ended = ended or result.ended
         return Outcome(outputs, ended=ended)
@@ -437,21 +466,60 @@ class Interpreter:
         await asyncio.gather(*running, return_exceptions=True)
 
     async def _try(self, step: Step) -> Outcome:
-        config, scope, path = step.config, step.scope, step.path
-        try:
-            outcome = await self.block(config.get("do") or [], scope, path)
-        except TaskError as exc:
-            catch = config.get("catch") or {}
-            wanted = (catch.get("errors") or {}).get("with")
-            if not matches(exc.info, wanted):
-                raise
-            if "do" not in catch:
-                return Outcome(None)
-            name = str(catch.get("as") or "error")
-            outcome = await self.block(
-                catch["do"], scope.with_variables(**{name: exc.info.as_dict()}), paths.catch_block(path)
-            )
-        return Outcome(outcome.outputs, ended=outcome.ended)
+        config, scope, variables, path = step.config, step.scope, step.variables, step.path
+        catch = config.get("catch") or {}
+        name = str(catch.get("as") or "error")
+        policy = RetryPolicy.parse(catch["retry"]) if catch.get("retry") else None
+        runs_before = self._runs_under(path)
+        first_started = self.effects.now()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                outcome = await self.block(config.get("do") or [], scope, path)
+                return Outcome(outcome.outputs, ended=outcome.ended)
+            except TaskError as exc:
+                caught = {**variables, name: exc.info.as_dict()}
+                if not (
+                    matches(exc.info, (catch.get("errors") or {}).get("with")) and self._holds(catch, scope, caught)
+                ):
+                    raise
+                if policy is not None:
+                    elapsed = (self.effects.now() - first_started).total_seconds()
+                    wait = policy.next_wait(attempts, elapsed)
+                    if wait is not None and self._holds(catch["retry"], scope, caught):
+                        await self.reporter.flush()
+                        if wait > 0:
+                            await self.effects.sleep(wait)
+                        self._restore_runs(path, runs_before)  # the same logical calls: the same keys
+                        continue
+                    if "do" not in catch:  # the retries gave up and nothing handles the error
+                        raise
+                if "do" not in catch:
+                    return Outcome(None, produced=False)
+                outcome = await self.block(
+                    catch["do"], scope.with_variables(**{name: exc.info.as_dict()}), paths.catch_block(path)
+                )
+                return Outcome(outcome.outputs, ended=outcome.ended)
+
+    @staticmethod
+    def _holds(clause: Mapping[str, Any], scope: Scope, variables: dict[str, Any]) -> bool:
+        """Whether a catch or retry clause applies: its ``when`` holds and its ``exceptWhen`` does not."""
+        when, except_when = clause.get("when"), clause.get("exceptWhen")
+        if when and not truthy(evaluate(_program(when), scope.data, variables)):
+            return False
+        return not (except_when and truthy(evaluate(_program(except_when), scope.data, variables)))
+
+    def _runs_under(self, path: str) -> dict[str, int]:
+        prefix = f"{path}/"
+        return {key: runs for key, runs in self._runs.items() if key.startswith(prefix)}
+
+    def _restore_runs(self, path: str, before: dict[str, int]) -> None:
+        """Forget the runs of paths under ``path`` since ``before``: a retried attempt is not a new run."""
+        for key in self._runs_under(path):
+            if key not in before:
+                del self._runs[key]
+        self._runs.update(before)
 
     async def _wait(self, step: Step) -> Outcome:
         config, scope, variables = step.config, step.scope, step.variables
@@ -461,7 +529,7 @@ class Interpreter:
             raise error("validation", 400, "Invalid duration", f"{duration!r} is not an ISO 8601 duration")
         await self.reporter.flush()
         await self.effects.sleep(float(seconds))
-        return Outcome(None)
+        return Outcome(None, produced=False)
 
     async def _raise(self, step: Step) -> Outcome:
         config, scope, variables, path = step.config, step.scope, step.variables, step.path

@@ -6,9 +6,10 @@ activity), runs the interpreter, and returns ``{"phase", "output"}``; a failed e
 a cancelled Temporal workflow reports CANCELLED and ends cancelled.
 
 Calls run as activities with these options: ``http_call`` / ``grpc_call`` time out after the
-task's ``timeout_seconds`` (default 30) plus a margin and are tried 3 times when the transport
-failed (never for an answered status); ``run`` / ``agent_call`` heartbeat and are retried until
-their child ends (creation is idempotent by request ID). Status reports are local activities.
+task's ``timeout_seconds`` (default 30) plus a margin and are tried again ``retries`` times
+(default 2) when the transport failed or timed out (never for an answered status; every try is the
+same request with the same idempotency key); ``run`` / ``agent_call`` heartbeat and are retried
+until their child ends (creation is idempotent by request ID). Status reports are local activities.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ LOCAL_TIMEOUT = timedelta(seconds=10)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5))
 CALL_MARGIN = 5.0
 DEFAULT_CALL_TIMEOUT = 30.0
-CALL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=3)
+CALL_RETRY_INTERVAL = timedelta(milliseconds=500)
+DEFAULT_CALL_RETRIES = 2
 CHILD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 CHILD_HEARTBEAT = timedelta(seconds=30)
 AGENT_DEFAULT_TIMEOUT = 3600.0
@@ -49,7 +51,10 @@ def _call_options(request: CallRequest) -> dict[str, Any]:
     if request.kind in ("http_call", "grpc_call"):
         seconds = config.get("timeout_seconds")
         seconds = float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_CALL_TIMEOUT
-        return {"start_to_close_timeout": timedelta(seconds=seconds + CALL_MARGIN), "retry_policy": CALL_RETRY}
+        retries = config.get("retries")
+        retries = retries if isinstance(retries, int) and retries >= 0 else DEFAULT_CALL_RETRIES
+        retry = RetryPolicy(initial_interval=CALL_RETRY_INTERVAL, maximum_attempts=retries + 1)
+        return {"start_to_close_timeout": timedelta(seconds=seconds + CALL_MARGIN), "retry_policy": retry}
     if request.kind == "agent_call":
         seconds = (config.get("config") or {}).get("timeout_seconds")
         seconds = float(seconds) if isinstance(seconds, int | float) and seconds > 0 else AGENT_DEFAULT_TIMEOUT

@@ -368,3 +368,89 @@ def test_an_oversized_workflow_names_the_task_config() -> None:
     (problem,) = [p for p in validation.workflow_problems(workflow) if "over the limit" in p.message]
     assert problem.field == "spec.tasks[1].config_json"
     assert "workflow 'fetch-data' is " in problem.message
+
+
+# --- nothing accepted is ignored -------------------------------------------------------------------
+
+
+def guarded(catch: dict[str, Any]) -> Task:
+    risky = {"name": "risky", "kind": "raise", "config": {"error": {"type": "t", "status": 503}}}
+    return make_task("guarded", "try", {"do": [risky], "catch": catch})
+
+
+def test_retry_when_except_when_and_for_while_are_accepted_with_their_variables_in_scope() -> None:
+    retry = {
+        "delay": {"seconds": 1, "milliseconds": 500},
+        "backoff": {"exponential": {}},
+        "limit": {"attempt": {"count": 3}, "duration": "PT1M"},
+        "when": "${ $failure.status == 503 }",
+        "exceptWhen": "${ .stop }",
+    }
+    catch = {"as": "failure", "errors": {"with": {"status": 503}}, "when": "${ $failure.status > 500 }", "retry": retry}
+    loop = make_task("loop", "for", {"in": "${ .xs }", "each": "x", "while": "${ $x < 3 and $index < 9 }", "do": []})
+    workflow = make_workflow(guarded(catch), loop)
+    assert validation.workflow_problems(workflow) == []
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [
+        (
+            guarded({"retry": {"delay": "PT1S", "limit": {"attempt": {"count": 3}}, "jitter": {"from": "PT0S"}}}),
+            "spec.tasks[0].config.catch.retry.jitter: jitter is not supported by this runner; remove it",
+        ),
+        (guarded({"retry": {"delay": "PT1S"}}), "spec.tasks[0].config.catch.retry.limit: a retry needs a limit"),
+        (
+            guarded({"retry": {"limit": {"attempt": {"count": 3, "duration": "PT1S"}}}}),
+            "spec.tasks[0].config.catch.retry.limit.attempt.duration: not supported by this runner",
+        ),
+        (
+            guarded({"retry": {"limit": {"attempt": {"count": 0}}}}),
+            "spec.tasks[0].config.catch.retry.limit.attempt.count: 0 is not a number of attempts",
+        ),
+        (
+            guarded({"retry": {"backoff": {"fibonacci": {}}, "limit": {"duration": "PT1M"}}}),
+            "spec.tasks[0].config.catch.retry.backoff: expected one of",
+        ),
+        (
+            guarded({"retry": {"delay": "2s", "limit": {"duration": "PT1M"}}}),
+            "spec.tasks[0].config.catch.retry.delay: '2s' is not a duration",
+        ),
+        (guarded({"exceptwhen": "${ true }"}), "spec.tasks[0].config.catch.exceptwhen: a catch has no field"),
+        (guarded({"when": "${ $err.status }"}), "spec.tasks[0].config.catch.when: invalid jq expression"),
+        (
+            make_task("loop", "for", {"in": "${ .xs }", "do": [], "until": "${ true }"}),
+            "spec.tasks[0].config.until: a for task has no field 'until'",
+        ),
+        (
+            make_task("loop", "for", {"in": "${ .xs }", "do": [], "while": "${ $nope }"}),
+            "spec.tasks[0].config.while: invalid jq expression",
+        ),
+        (
+            make_task("route", "switch", {"cases": [{"then": "end"}]}, export="${ . }"),
+            "spec.tasks[0].export: a switch task has no output to export",
+        ),
+        (
+            make_task("fetch", "http_call", {"method": "GET", "endpoint": "https://x.example.com", "retries": -1}),
+            "spec.tasks[0].config.retries: -1 is not a number of retries from 0 to 10",
+        ),
+    ],
+)
+def test_fields_the_runner_does_not_implement_are_refused(task: Task, expected: str) -> None:
+    problems = texts(validation.workflow_problems(make_workflow(task)))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_the_sdk_refuses_a_retry_it_cannot_honour() -> None:
+    from stigmer.sdk import tasks
+
+    with pytest.raises(ValidationError, match="a retry needs a limit"):
+        tasks.try_catch("guarded", do=[tasks.set_vars("x", {"a": 1})], retry=tasks.retry_policy(delay="PT1S"))
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("PT2S", 2.0), ({"seconds": 1, "milliseconds": 500}, 1.5), ({"minutes": 1}, 60.0), ("2s", None), ({}, None)],
+)
+def test_duration_seconds_reads_iso_and_object_durations(value: Any, seconds: float | None) -> None:
+    assert validation.duration_seconds(value) == seconds

@@ -87,16 +87,30 @@ def test_09_loops() -> None:
     assert effects.sleeps == [1.0, 1.0, 1.0]
 
 
-def test_10_error_handling() -> None:
-    def unavailable(request: CallRequest) -> Any:
-        raise error("communication", 503, "HTTP 503 Service Unavailable")
+def test_10_error_handling_retries_the_same_call_with_backoff() -> None:
+    answers: list[str] = []
 
-    result, effects = execute(
-        "10", {"charge/submit": unavailable, "charge/catch/retry": {"id": "ch-1"}}, input={"amount": 1999}
-    )
+    def busy_then(outcomes: list[str]) -> Any:
+        def answer(request: CallRequest) -> Any:
+            answers.append(request.key)
+            if outcomes[len(answers) - 1] == "busy":
+                raise error("communication", 503, "HTTP 503 Service Unavailable")
+            return {"id": "ch-1"}
+
+        return answer
+
+    result, effects = execute("10", {"charge/submit": busy_then(["busy", "ok"])}, input={"amount": 1999})
     assert result.output == {"status": "charged", "amount": 1999}
     assert [c.config["body"] for c in effects.calls] == [{"amount": 1999, "currency": "usd"}] * 2
+    assert answers == ["wex-1/charge/submit"] * 2  # one logical call: one idempotency key
     assert effects.sleeps == [2.0]
+
+    answers.clear()
+    result, effects = execute("10", {"charge/submit": busy_then(["busy"] * 3)}, input={"amount": 1999})
+    assert result.phase == "FAILED"  # three attempts in all, then the error is not swallowed
+    assert result.error is not None and result.error.status == 503
+    assert len(answers) == 3 and effects.sleeps == [2.0, 4.0]
+
     result, _ = execute("10", {}, input={"amount": -5})
     assert result.error is not None and result.error.title == "Invalid amount"
 

@@ -196,7 +196,7 @@ def test_example_09_loop_paths_variables_and_outputs() -> None:
     ]
     assert [c.key for c in effects.calls[1:]] == ["wex-1/charge-all/0/charge", "wex-1/charge-all/1/charge"]
     assert result.output["charged"] == 2
-    assert result.output["loop"][1] == {"charge": {"charged": endpoints[1]}, "pause": None}
+    assert result.output["loop"][1] == {"charge": {"charged": endpoints[1]}}  # a wait produces no output
     assert effects.sleeps == [1.0, 1.0]
     phases = effects.phases()
     assert phases["charge-all/0"] == phases["charge-all/1/pause"] == phases["charge-all"] == "COMPLETED"
@@ -344,7 +344,7 @@ def test_flow_exit_end_and_jumps_with_run_numbers() -> None:
     ]
     result = run(steps, effects)
     assert result.phase == "COMPLETED"
-    assert result.output == "end"
+    assert result.output == {"ok": True}  # the last task that produced one: the switch does not
     # every run of a path counts, skipped ones too: run 1 was skipped (n == 1)
     assert [c.key for c in effects.calls] == ["wex-1/ping#2", "wex-1/ping#3"]
     assert "never" not in effects.phases()
@@ -478,3 +478,175 @@ def test_an_unknown_kind_fails_the_task_cleanly(kind: str) -> None:
     result = run([{"name": "odd", "kind": kind, "config": {}}], effects)
     assert result.phase == "FAILED"
     assert result.error is not None and result.error.title == "Unknown task kind"
+
+
+# --- try.catch: when / exceptWhen / retry ---------------------------------------------------------
+
+
+def statuses_then_ok(*failures: int) -> Handler:
+    """A call that fails with each of ``failures`` in turn (HTTP statuses), then answers."""
+    answered: list[str] = []
+
+    def answer(request: CallRequest) -> Any:
+        answered.append(request.key)
+        if len(answered) <= len(failures):
+            raise error("communication", failures[len(answered) - 1], f"HTTP {failures[len(answered) - 1]}")
+        return {"attempt": len(answered)}
+
+    return answer
+
+
+def guarded(catch: dict[str, Any], submit: str = "submit") -> dict[str, Any]:
+    post = tasks.http_post(submit, "https://pay.example.com/v1/charges", body={"n": 1}).to_dict()
+    return {"name": "charge", "kind": "try", "config": {"do": [post], "catch": catch}}
+
+
+class ClockedEffects(FakeEffects):
+    """A sleep moves the clock on, as a durable timer does."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.clock += timedelta(seconds=seconds)
+        await super().sleep(seconds)
+
+
+def test_a_retry_whose_when_is_false_does_not_catch_the_error() -> None:
+    effects = FakeEffects({"charge/submit": http_error(503)})
+    retry = {"delay": "PT1S", "limit": {"attempt": {"count": 3}}}
+    result = run([guarded({"when": "${ false }", "retry": retry})], effects)
+    assert result.phase == "FAILED"  # not caught: not swallowed either
+    assert result.error is not None and result.error.status == 503
+    assert len(effects.calls) == 1 and effects.sleeps == []
+
+
+def test_retry_runs_the_block_again_with_the_same_idempotency_keys() -> None:
+    effects = FakeEffects({"charge/submit": statuses_then_ok(503, 503)})
+    retry = {"delay": "PT1S", "backoff": {"constant": {}}, "limit": {"attempt": {"count": 5}}}
+    result = run([guarded({"errors": {"with": {"status": 503}}, "retry": retry})], effects)
+    assert result.phase == "COMPLETED"
+    assert result.output == {"submit": {"attempt": 3}}
+    assert [c.key for c in effects.calls] == ["wex-1/charge/submit"] * 3
+    assert effects.sleeps == [1.0, 1.0]
+    assert effects.phases() == {"charge/submit": "COMPLETED", "charge": "COMPLETED"}
+
+
+@pytest.mark.parametrize(
+    ("backoff", "delay", "waits"),
+    [
+        ("constant", "PT2S", [2.0, 2.0, 2.0]),
+        ("linear", {"seconds": 1, "milliseconds": 500}, [1.5, 3.0, 4.5]),
+        ("exponential", "PT1S", [1.0, 2.0, 4.0]),
+    ],
+)
+def test_retry_backoff_grows_the_delay_and_the_attempt_count_bounds_the_calls(
+    backoff: str, delay: Any, waits: list[float]
+) -> None:
+    effects = FakeEffects({"charge/submit": http_error(503)})
+    retry = {"delay": delay, "backoff": {backoff: {}}, "limit": {"attempt": {"count": 4}}}
+    result = run([guarded({"retry": retry})], effects)
+    assert result.phase == "FAILED"  # the retries gave up and there is no catch.do
+    assert len(effects.calls) == 4 and effects.sleeps == waits
+
+
+def test_retry_limit_duration_stops_retrying_once_the_next_wait_would_pass_it() -> None:
+    effects = ClockedEffects({"charge/submit": http_error(503)})
+    retry = {"delay": "PT10S", "backoff": {"exponential": {}}, "limit": {"duration": "PT1M"}}
+    result = run([guarded({"retry": retry})], effects)
+    assert result.phase == "FAILED"
+    assert effects.sleeps == [10.0, 20.0]  # 10 + 20 + 40 > 60 s: no third retry
+    assert len(effects.calls) == 3
+
+
+def test_retry_when_picks_the_errors_worth_retrying_and_catch_do_handles_the_rest() -> None:
+    effects = FakeEffects({"charge/submit": statuses_then_ok(503, 400), "charge/catch/note": {"noted": True}})
+    catch = {
+        "as": "failure",
+        "retry": {"exceptWhen": "${ $failure.status < 500 }", "limit": {"attempt": {"count": 5}}},
+        "do": [
+            {"name": "why", "kind": "set", "config": {"set": {"status": "${ $failure.status }"}}},
+        ],
+    }
+    result = run([guarded(catch)], effects)
+    assert result.phase == "COMPLETED"
+    assert len(effects.calls) == 2  # the 503 was retried, the 400 was not
+    assert result.output == {"why": {"status": 400}}
+    assert effects.sleeps == []  # no delay: retried at once
+
+
+def test_catch_when_and_except_when_decide_whether_an_error_is_caught() -> None:
+    caught = FakeEffects({"charge/submit": http_error(503)})
+    result = run(
+        [guarded({"when": '${ $error.status == 503 and .mode == "lenient" }'})], caught, input={"mode": "lenient"}
+    )
+    assert result.phase == "COMPLETED"
+
+    strict = FakeEffects({"charge/submit": http_error(503)})
+    result = run(
+        [guarded({"when": '${ $error.status == 503 and .mode == "lenient" }'})], strict, input={"mode": "strict"}
+    )
+    assert result.phase == "FAILED"
+
+    excepted = FakeEffects({"charge/submit": http_error(503)})
+    result = run([guarded({"exceptWhen": "${ $error.status >= 500 }"})], excepted)
+    assert result.phase == "FAILED" and result.error is not None and result.error.status == 503
+
+
+def test_catch_errors_with_a_short_standard_type() -> None:
+    effects = FakeEffects({"charge/submit": http_error(503)})
+    assert run([guarded({"errors": {"with": {"type": "communication"}}})], effects).phase == "COMPLETED"
+    effects = FakeEffects({"charge/submit": http_error(503)})
+    assert run([guarded({"errors": {"with": {"type": "timeout"}}})], effects).phase == "FAILED"
+
+
+# --- for.while --------------------------------------------------------------------------------------
+
+
+def test_for_while_stops_the_loop_before_the_first_item_where_it_does_not_hold() -> None:
+    effects = FakeEffects()
+    loop = tasks.for_each(
+        "sum",
+        "[1, 2, 3, 4, 5]",
+        while_="(.total // 0) + $item <= 6",
+        do=[tasks.set_vars("add", {"total": "${ (.total // 0) + $item }"})],
+    )
+    result = run([loop], effects)
+    assert result.phase == "COMPLETED"
+    assert result.output == [{"add": {"total": 1}}, {"add": {"total": 3}}, {"add": {"total": 6}}]
+    assert "sum/3" not in effects.phases()
+
+
+# --- outputs a user can predict --------------------------------------------------------------------
+
+
+def test_a_workflow_ending_in_a_switch_or_wait_outputs_its_last_data() -> None:
+    effects = FakeEffects()
+    steps = [
+        tasks.set_vars("total", {"sum": 3}),
+        tasks.switch("route", cases=[tasks.case(".sum > 10", "big"), tasks.default("end")]),
+        tasks.set_vars("big", {"size": "big"}),
+    ]
+    result = run(steps, effects)
+    assert result.output == {"sum": 3}  # not "end", the case the switch took
+    assert effects.final().output == {"sum": 3}
+    assert effects.statuses()["route"].output is None
+
+    effects = FakeEffects()
+    result = run([tasks.set_vars("total", {"sum": 3}), tasks.wait("pause", "PT1S")], effects)
+    assert result.output == {"sum": 3}
+
+
+def test_control_tasks_store_nothing_in_the_data() -> None:
+    effects = FakeEffects()
+    steps = [
+        tasks.switch("route", cases=[tasks.default("next")]),
+        tasks.wait("pause", "PT1S"),
+        tasks.set_vars("next", {"seen": '${ [has("route"), has("pause")] }'}),
+    ]
+    assert run(steps, effects).output == {"seen": [False, False]}
+
+
+def test_a_try_that_swallows_an_error_keeps_the_previous_result() -> None:
+    effects = FakeEffects({"charge/submit": http_error(503)})
+    steps = [tasks.set_vars("order", {"id": 7}), guarded({})]
+    result = run(steps, effects)
+    assert result.phase == "COMPLETED"
+    assert result.output == {"id": 7}

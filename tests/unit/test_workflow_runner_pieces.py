@@ -20,6 +20,7 @@ from stigmer.workflow_runner.errors import ERROR_TYPES, ErrorInfo, matches
 from stigmer.workflow_runner.http_calls import build_request, http_call
 from stigmer.workflow_runner.reporting import Reporter, StatusReport, TaskReport
 from stigmer.workflow_runner.secrets import Scrubber, env_view
+from stigmer.workflow_runner.workflow import _call_options
 
 
 @pytest.mark.parametrize(
@@ -64,8 +65,36 @@ def test_an_unreachable_endpoint_fails_naming_the_request() -> None:
 
     with pytest.raises(CallFailed) as raised:
         asyncio.run(call())
-    assert raised.value.info.status == 503
-    assert raised.value.info.detail == "GET http://127.0.0.1:9/v1/health: ConnectError: All connection attempts failed"
+    info = raised.value.info
+    # no answer is a communication error with the DSL's default status, not an HTTP 503 (an answer)
+    assert (info.type, info.status) == (ERROR_TYPES["communication"], 500)
+    assert not matches(info, {"status": 503}) and matches(info, {"type": "communication"})
+    assert info.detail == "GET http://127.0.0.1:9/v1/health: ConnectError: All connection attempts failed"
+    assert raised.value.retryable
+
+
+def test_a_timeout_is_a_timeout_error_and_its_detail_has_no_dangling_colon() -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("", request=request)
+
+    async def call() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as client:
+            await http_call(client, {"endpoint": "http://127.0.0.1:9/slow", "timeout_seconds": 2}, "wex-1/slow")
+
+    with pytest.raises(CallFailed) as raised:
+        asyncio.run(call())
+    info = raised.value.info
+    assert (info.type, info.status) == (ERROR_TYPES["timeout"], 408)
+    assert info.detail == "GET http://127.0.0.1:9/slow: no answer within 2 s"
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [(None, 3), (0, 1), (5, 6)])
+def test_http_call_transport_retries_are_a_per_call_setting(retries: int | None, attempts: int) -> None:
+    config: dict[str, Any] = {"endpoint": "https://x.example.com", "method": "POST"}
+    if retries is not None:
+        config["retries"] = retries
+    options = _call_options(CallRequest("http_call", "wex-1", "post", "wex-1/post", config))
+    assert options["retry_policy"].maximum_attempts == attempts
 
 
 def test_child_requests_carry_parent_request_id_env_secrecy_and_overrides() -> None:
