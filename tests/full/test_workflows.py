@@ -243,7 +243,7 @@ def test_loop_charges_every_order_and_the_task_list_keeps_every_task(
         f"{i}/charge" for i in iterations
     ]
     outputs = executions.task_outputs(execution)
-    assert outputs["charge-all"] == [{"charge": {"charged": o["id"]}, "pause": None} for o in orders]
+    assert outputs["charge-all"] == [{"charge": {"charged": o["id"]}} for o in orders]  # a wait has no output
     assert outputs["done"] == {"charged": 3}
     lines = run_lines(result.stdout)
     assert_lines(lines[-7:], workflow_summary(12), "the run summary")
@@ -258,7 +258,7 @@ def test_loop_charges_every_order_and_the_task_list_keeps_every_task(
     ]
 
 
-def test_error_handling_retries_once_after_a_503(
+def test_error_handling_retries_a_503_as_the_same_call(
     cli: Cli, api: StackClient, http: HttpApi, workflows: dict[str, str]
 ) -> None:
     http.add(
@@ -273,25 +273,31 @@ def test_error_handling_retries_once_after_a_503(
     assert executions.task_phases(execution) == {
         "reject": "SKIPPED",
         "charge": "COMPLETED",
-        "charge/submit": "FAILED",
-        "charge/catch/backoff": "COMPLETED",
-        "charge/catch/retry": "COMPLETED",
+        "charge/submit": "COMPLETED",
         "receipt": "COMPLETED",
     }
-    assert executions.tasks(execution)["charge/submit"]["error"].startswith("HTTP 503")
-    assert executions.started_order(execution, ["charge/submit", "charge/catch/backoff", "charge/catch/retry"]) == [
-        "charge/submit",
-        "charge/catch/backoff",
-        "charge/catch/retry",
-    ]
+    assert executions.tasks(execution)["charge/submit"]["output"] == {"charge": "ch-9"}
     assert execution["status"]["output"] == {"status": "charged", "amount": 500}
-    submit, retry = http.requests("/v1/charges")
-    assert submit.body == retry.body == {"amount": 500, "currency": "usd"}
-    assert [submit.header("Idempotency-Key"), retry.header("Idempotency-Key")] == [
-        f"{exec_id}/charge/submit",
-        f"{exec_id}/charge/catch/retry",
-    ]
-    assert_lines(run_lines(result.stdout)[-7:], workflow_summary(4, failed=1, skipped=1), "the run summary")
+    first, retry = http.requests("/v1/charges")
+    assert first.body == retry.body == {"amount": 500, "currency": "usd"}
+    # one logical call: the receiver can deduplicate the retry by its key
+    assert first.header("Idempotency-Key") == retry.header("Idempotency-Key") == f"{exec_id}/charge/submit"
+    assert_lines(run_lines(result.stdout)[-7:], workflow_summary(3, skipped=1), "the run summary")
+
+
+def test_error_handling_fails_when_every_retry_gets_a_503(
+    cli: Cli, api: StackClient, http: HttpApi, workflows: dict[str, str]
+) -> None:
+    http.add(Route("POST", "/v1/charges", {"error": "busy"}, status=503))
+
+    result, exec_id = run(cli, "payments/charge-with-retry", "--input", json.dumps({"amount": 700}))
+
+    assert result.exit_code == 5, result  # the retries gave up: the error is not swallowed
+    execution = executions.get(api, exec_id)
+    assert execution["status"]["error_info"]["status"] == 503
+    assert execution["status"]["error_info"]["instance"] == "charge/submit"
+    keys = [request.header("Idempotency-Key") for request in http.requests("/v1/charges")]
+    assert keys == [f"{exec_id}/charge/submit"] * 3  # 3 attempts in all, one key
 
 
 def test_error_handling_rejects_a_bad_amount_without_calling_anything(
