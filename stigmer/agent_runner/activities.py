@@ -114,14 +114,15 @@ class AgentActivities:
             except TimeoutError:
                 raise LlmError(
                     f"the agent did not finish within the execution's timeout of {timeout} s "
-                    "(config timeout_seconds); raise it or give the agent a smaller task"
+                    "(config timeout_seconds); raise it or give the agent a smaller task",
+                    timeout=True,
                 ) from None
             await reporter.completed(answer.message_id, answer.text)
             log.info("execution %s COMPLETED after %d turn(s) with %s", execution_id, answer.turns, run.model)
             return "COMPLETED"
         except LlmError as exc:
             if not exc.retryable:
-                return await self._failed(reporter, execution_id, redact(str(exc)))
+                return await self._failed(reporter, execution_id, redact(str(exc)), "timeout" if exc.timeout else "")
             message = redact(str(exc))
             log.warning(
                 "execution %s: LLM call failed (attempt %d, will be retried): %s", execution_id, attempt, message
@@ -143,9 +144,9 @@ class AgentActivities:
             # No chained cause: the original exception's text could hold a secret.
             raise ApplicationError(message, type=RUNNER_ERROR) from None
 
-    async def _failed(self, reporter: Reporter, execution_id: str, message: str) -> str:
+    async def _failed(self, reporter: Reporter, execution_id: str, message: str, kind: str = "") -> str:
         log.warning("execution %s FAILED: %s", execution_id, message)
-        await reporter.failed(message)
+        await reporter.failed(message, kind)
         return "FAILED"
 
     @activity.defn(name="report_outcome")

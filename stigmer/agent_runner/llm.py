@@ -17,12 +17,14 @@ class LlmError(Exception):
     """The model could not answer; the message tells the user how to fix it.
 
     ``retryable``: the LLM may answer on another attempt (unreachable, 5xx, broken stream); an unknown
-    model, another 4xx or a timeout will not change by retrying.
+    model, another 4xx or a timeout will not change by retrying. ``timeout``: the model or the whole
+    run took too long (reported as the DSL's timeout error).
     """
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, timeout: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.timeout = timeout
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ async def chat_turn(
     except httpx.TimeoutException:
         raise LlmError(
             f"the model {options.model!r} at {options.host} did not answer within {options.timeout_seconds:g} s; "
-            "raise the execution's timeout_seconds, use a smaller model, or check that Ollama is not overloaded"
+            "raise the execution's timeout_seconds, use a smaller model, or check that Ollama is not overloaded",
+            timeout=True,
         ) from None
     except httpx.HTTPError as exc:
         raise LlmError(f"the LLM at {options.host} failed: {exc}; {_unreachable(options)}", retryable=True) from None

@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from stigmer.api.error_types import ERROR_TYPES, STANDARD_STATUS
 from stigmer.api.v1 import execution_pb2 as pb
 
 STREAM_INTERVAL_SECONDS = 0.1
 STREAM_CHARS = 200
 RUNNER_ERROR_MESSAGE_ID = "runner-error"
+ERROR_TITLES = {"timeout": "Agent timed out"}
 RUNNER_RETRY_MESSAGE_ID = "runner-retry"
 
 
@@ -109,12 +111,20 @@ class Reporter:
             output_json=self._redact(response_output(text)),
         )
 
-    async def failed(self, error: str) -> None:
+    async def failed(self, error: str, kind: str = "") -> None:
+        """Report FAILED; ``kind`` names a standard error type (``"timeout"``) sent as ``error_info``."""
         error = self._redact(error)
+        fields: dict[str, Any] = {}
+        if kind:
+            title = ERROR_TITLES.get(kind, kind.capitalize())
+            fields["error_info"] = pb.ErrorInfo(
+                type=ERROR_TYPES[kind], status=STANDARD_STATUS[kind], title=title, detail=error
+            )
         await self._send(
             phase=pb.EXECUTION_PHASE_FAILED,
             error=error,
             messages=[self._message(RUNNER_ERROR_MESSAGE_ID, error, pb.MESSAGE_TYPE_SYSTEM)],
+            **fields,
         )
 
     async def retrying(self, error: str, attempt: int) -> None:

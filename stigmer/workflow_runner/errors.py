@@ -8,7 +8,7 @@ error is the variable named by ``as`` (default ``$error``): ``{type, status, tit
 instance}``, where ``instance`` is the path of the task that failed.
 
 The runner's own errors use the DSL 1.0 standard types with their default statuses
-(``STANDARD_STATUS``): ``timeout`` 408 (a call or an agent that did not finish in time),
+(``stigmer.api.error_types``): ``timeout`` 408 (a call or an agent that did not finish in time),
 ``communication`` (an HTTP / gRPC answer with an error status carries that status; no answer at
 all, e.g. a refused connection, is 500), ``runtime`` 500, ``expression`` / ``validation`` /
 ``configuration`` 400.
@@ -20,18 +20,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-_BASE = "https://serverlessworkflow.io/spec/1.0.0/errors/"
-STANDARD_STATUS = {
-    "configuration": 400,
-    "validation": 400,
-    "expression": 400,
-    "authentication": 401,
-    "authorization": 403,
-    "timeout": 408,
-    "communication": 500,
-    "runtime": 500,
-}
-ERROR_TYPES = {kind: _BASE + kind for kind in STANDARD_STATUS}
+from stigmer.api.error_types import ERROR_TYPES, STANDARD_STATUS
+
+__all__ = ["ERROR_TYPES", "STANDARD_STATUS", "ErrorInfo", "TaskError", "error", "matches"]
 
 
 @dataclass(frozen=True)

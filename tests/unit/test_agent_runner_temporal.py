@@ -21,6 +21,7 @@ from temporalio.client import WorkflowFailureError
 
 from stigmer.agent_runner import TASK_QUEUE
 from stigmer.agent_runner.settings import RunnerSettings
+from stigmer.api.error_types import ERROR_TYPES
 from stigmer.api.v1 import agent_pb2
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
@@ -456,6 +457,8 @@ def test_the_call_timeout_fails_a_run_that_takes_longer(
         execution = run(temporal, api, queue, "helper", "Hi", config=config)
     assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
     assert "1 s" in execution.status.error and "timeout" in execution.status.error, execution.status.error
+    info = execution.status.error_info  # the DSL's timeout error, so a workflow's agent_call sees a timeout
+    assert (info.type, info.status, info.title) == (ERROR_TYPES["timeout"], 408, "Agent timed out")
 
 
 def test_a_runner_without_the_stack_token_fails_saying_so(
