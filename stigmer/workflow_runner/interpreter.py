@@ -182,6 +182,7 @@ class Interpreter:
         self.effects = effects
         self.reporter = Reporter(run.execution_id, effects.report)
         self._runs: dict[str, int] = {}
+        self._attempts: dict[str, int] = {}  # try path -> its current attempt (catch.retry)
         self._task_runs = 0
         self._handlers: dict[str, Callable[[Step], Awaitable[Outcome]]] = {
             "set": self._set,
@@ -475,6 +476,7 @@ class Interpreter:
         attempts = 0
         while True:
             attempts += 1
+            self._attempts[path] = attempts
             try:
                 outcome = await self.block(config.get("do") or [], scope, path)
                 return Outcome(outcome.outputs, ended=outcome.ended)
@@ -509,6 +511,17 @@ class Interpreter:
         if when and not truthy(evaluate(_program(when), scope.data, variables)):
             return False
         return not (except_when and truthy(evaluate(_program(except_when), scope.data, variables)))
+
+    def _child_attempt(self, kind: str, path: str) -> str:
+        """The request ID suffix of a child created in a retried attempt (``paths.attempt_suffix``).
+
+        An HTTP or gRPC retry is the same call (same idempotency key), but a child execution that
+        failed is finished: the server would hand the same failed child back for its request ID.
+        """
+        if kind not in ("run", "agent_call"):
+            return ""
+        enclosing = sorted((p for p in self._attempts if path.startswith(f"{p}/")), key=len)
+        return paths.attempt_suffix([self._attempts[p] for p in enclosing])
 
     def _runs_under(self, path: str) -> dict[str, int]:
         prefix = f"{path}/"
@@ -568,7 +581,7 @@ class Interpreter:
             kind=kind,
             execution_id=self.run_info.execution_id,
             path=path,
-            key=paths.run_key(self.run_info.execution_id, path, run),
+            key=paths.run_key(self.run_info.execution_id, path, run) + self._child_attempt(kind, path),
             config=rendered,
             deferred=deferred,
             scope=expression_scope,

@@ -650,3 +650,39 @@ def test_a_try_that_swallows_an_error_keeps_the_previous_result() -> None:
     result = run(steps, effects)
     assert result.phase == "COMPLETED"
     assert result.output == {"id": 7}
+
+
+def test_a_retried_child_execution_is_a_new_child_but_a_retried_http_call_keeps_its_key() -> None:
+    def child_fails_twice(request: CallRequest) -> Any:
+        if len([c for c in effects.calls if c.path == request.path]) <= 2:
+            raise error("runtime", 500, "Child execution failed")
+        return {"done": True}
+
+    effects = FakeEffects({"outer/inner/sub": child_fails_twice, "outer/inner/ping": {"ok": True}})
+    inner = {
+        "name": "inner",
+        "kind": "try",
+        "config": {
+            "do": [
+                tasks.http_post("ping", "https://p.example.com").to_dict(),
+                tasks.run_workflow("sub", "kids/child").to_dict(),
+            ],
+            "catch": {"retry": {"limit": {"attempt": {"count": 2}}}},
+        },
+    }
+    outer = {
+        "name": "outer",
+        "kind": "try",
+        "config": {"do": [inner], "catch": {"retry": {"limit": {"attempt": {"count": 2}}}}},
+    }
+    result = run([outer], effects)
+    assert result.phase == "COMPLETED"
+    keys = [(c.path.rsplit("/", 1)[-1], c.key) for c in effects.calls]
+    assert keys == [
+        ("ping", "wex-1/outer/inner/ping"),
+        ("sub", "wex-1/outer/inner/sub"),
+        ("ping", "wex-1/outer/inner/ping"),
+        ("sub", "wex-1/outer/inner/sub~1.2"),  # inner attempt 2
+        ("ping", "wex-1/outer/inner/ping"),
+        ("sub", "wex-1/outer/inner/sub~2.1"),  # outer attempt 2, inner attempt 1: another child
+    ]
