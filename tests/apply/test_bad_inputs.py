@@ -298,6 +298,24 @@ API_CASES = [
         workflow=_workflow("api-bad-wait", _task("pause", "wait", '{"duration": "5 seconds"}')),
         problem=r"spec\.tasks\[0\]\.config\.duration: '5 seconds' is not an ISO 8601 duration such as PT5S",
     ),
+    ApiCase(
+        "retry-jitter",
+        workflow=_workflow(
+            "api-bad-retry",
+            _task(
+                "guard",
+                "try",
+                '{"do": [{"name": "pause", "kind": "wait", "config": {"duration": "PT1S"}}], '
+                '"catch": {"retry": {"limit": {"attempt": {"count": 3}}, "jitter": {"to": "PT1S"}}}}',
+            ),
+        ),
+        problem=r"spec\.tasks\[0\]\.config\.catch\.retry\.jitter: jitter is not supported by this runner; remove it",
+    ),
+    ApiCase(
+        "unknown-config-key",
+        workflow=_workflow("api-bad-key", _task("loop", "for", '{"in": "${ .xs }", "do": [], "until": "${ .done }"}')),
+        problem=r"spec\.tasks\[0\]\.config\.until: a for task has no field 'until'; expected in, each, at, while, do",
+    ),
 ]
 
 
