@@ -259,6 +259,44 @@ def test_example_07_shape_completes_with_outputs_statuses_and_in_well_under_a_se
     assert min(durations) < 1.0
 
 
+def test_a_timed_out_post_is_sent_again_with_the_same_key_then_fails_as_a_timeout(
+    stack: Stack, httpserver: HTTPServer
+) -> None:
+    attempts: list[Request] = []
+
+    def slow_once(request: Request) -> Response:
+        attempts.append(request)
+        if len(attempts) == 1 or request.path.endswith("/never"):
+            time.sleep(2.5)  # longer than the task's timeout_seconds: the runner gets no answer
+        return json_response({"ok": True})
+
+    httpserver.expect_request("/v1/slow", method="POST").respond_with_handler(slow_once)
+    httpserver.expect_request("/v1/never", method="POST").respond_with_handler(slow_once)
+    workflow = Workflow(name="slow-post", namespace="timeouts", version="1.0.0")
+    workflow.add(tasks.http_post("send", httpserver.url_for("/v1/slow"), body={"n": 1}, timeout_seconds=1))
+    hopeless = Workflow(name="hopeless-post", namespace="timeouts", version="1.0.0")
+    hopeless.add(tasks.http_post("send", httpserver.url_for("/v1/never"), timeout_seconds=1, retries=0))
+    stack.apply(workflow)
+    stack.apply(hopeless)
+
+    async def scenario() -> tuple[pb.WorkflowExecution, pb.WorkflowExecution]:
+        async with running_worker(stack) as runner:
+            ok, _ = await runner.execute("timeouts/slow-post")
+            failed, _ = await runner.execute("timeouts/hopeless-post")
+            return ok, failed
+
+    ok, failed = asyncio.run(scenario())
+    assert phase(ok.status.phase) == "COMPLETED", ok.status.error
+    slow = [request for request in attempts if request.path == "/v1/slow"]
+    assert len(slow) == 2  # the runner's own retry of a timeout ...
+    assert {request.headers.get("Idempotency-Key") for request in slow} == {f"{ok.metadata.id}/send"}  # ... same key
+    assert phase(failed.status.phase) == "FAILED"
+    assert len([request for request in attempts if request.path == "/v1/never"]) == 1  # retries=0
+    info = failed.status.error_info
+    assert (info.type, info.status) == ("https://serverlessworkflow.io/spec/1.0.0/errors/timeout", 408)
+    assert not failed.status.error.rstrip().endswith(":"), failed.status.error
+
+
 def test_post_carries_an_idempotency_key_and_a_503_is_caught(stack: Stack, httpserver: HTTPServer) -> None:
     attempts: list[Request] = []
 
