@@ -61,7 +61,9 @@ Errors (``errors``: the error shape, standard types and matching)
     With ``catch.retry`` (``retries``: delay, backoff, limits, its own when/exceptWhen), a caught
     error first runs the whole ``do`` block again, after the policy's wait, as long as the policy
     allows. A retried attempt is the same logical run: its tasks keep their paths and run numbers,
-    so its calls carry the same idempotency keys / child request IDs as the first attempt's.
+    so its HTTP / gRPC calls carry the same idempotency keys as the first attempt's (a child
+    execution gets a new request ID: ``paths.attempt_suffix``); it sees the document as the failed
+    attempt left it (outputs of the tasks that completed before the error included).
     When the policy gives up, ``catch.do`` handles the last error, or, without ``catch.do``, the
     error fails the ``try`` (a retry that gives up never swallows the error). Without ``retry``,
     a caught error runs ``catch.do``, or is swallowed when there is none.
