@@ -6,8 +6,9 @@ their JSON names) and returns the response as JSON with proto field names (as
 ``google.protobuf.json_format`` writes it: 64-bit integers as strings, enums by name).
 
 A non-OK status fails the task with ``{type: communication, status: <HTTP equivalent of the gRPC
-code> (UNAVAILABLE 503, NOT_FOUND 404, ...), title: <code name>, detail: <details>}``; only
-UNAVAILABLE is retried. ``address`` is ``host:port`` (a ``grpc://`` prefix is dropped);
+code> (UNAVAILABLE 503, NOT_FOUND 404, ...), title: <code name>, detail: <details>}``, except
+DEADLINE_EXCEEDED: ``{type: timeout, status: 408}``; only UNAVAILABLE is retried (``retries`` times,
+default 2). ``address`` is ``host:port`` (a ``grpc://`` prefix is dropped);
 ``timeout_seconds`` defaults to 30.
 """
 
@@ -45,6 +46,8 @@ HTTP_STATUS = {
 def _rpc_failure(exc: grpc.RpcError, what: str) -> Exception:
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:  # no answer in time: the DSL's timeout error
+        return failed("timeout", 408, "gRPC call timed out", f"{what}: {details}")
     return failed(
         "communication",
         HTTP_STATUS.get(code, 500),

@@ -17,6 +17,7 @@ from stigmer.workflow_runner.call_errors import CallFailed
 from stigmer.workflow_runner.children import agent_request, child_failure, workflow_request
 from stigmer.workflow_runner.effects import CallRequest, Deferred
 from stigmer.workflow_runner.errors import ERROR_TYPES, ErrorInfo, matches
+from stigmer.workflow_runner.grpc_calls import _rpc_failure
 from stigmer.workflow_runner.http_calls import build_request, http_call
 from stigmer.workflow_runner.reporting import Reporter, StatusReport, TaskReport
 from stigmer.workflow_runner.secrets import Scrubber, env_view
@@ -284,3 +285,19 @@ def test_a_cancelled_child_await_cancels_the_child_retrying_while_the_server_is_
     finished = CancelStub(grpc.StatusCode.FAILED_PRECONDITION)  # already COMPLETED: nothing to do
     asyncio.run(children.cancel_child(finished, "wex-child", ()))
     assert finished.calls == ["wex-child"]
+
+
+def test_a_grpc_deadline_is_a_timeout_and_unavailable_a_retryable_communication_error() -> None:
+    def rpc_error(code: grpc.StatusCode) -> grpc.RpcError:
+        return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details="no answer")
+
+    late = _rpc_failure(rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED), "pkg.Svc/Get")
+    assert isinstance(late, CallFailed)
+    assert (late.info.type, late.info.status, late.info.detail) == (
+        ERROR_TYPES["timeout"],
+        408,
+        "pkg.Svc/Get: no answer",
+    )
+    down = _rpc_failure(rpc_error(grpc.StatusCode.UNAVAILABLE), "pkg.Svc/Get")
+    assert isinstance(down, CallFailed) and down.retryable
+    assert (down.info.type, down.info.status) == (ERROR_TYPES["communication"], 503)
