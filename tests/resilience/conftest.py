@@ -1,0 +1,195 @@
+"""Tier 4 (resilience): the full stack under faults, with a workload in flight and a checker after.
+
+Each scenario module gets its own stack (every component, configured for faults: a short health grace
+so a frozen component is restarted, a short reconciliation period), its own LLM stand-in (the tier
+scripts every model reply: the stand-in is always used), its own HTTP fixture and MCP server, and the
+workload project (``tests/resilience/projects/workload``) applied once. A scenario runs as control (no
+fault) and as chaos (the fault), by parametrisation, and passes only when the checker counts nothing
+lost, duplicated, unexpected, and no store/Temporal disagreement.
+
+Each scenario's report is saved as ``reports/resilience/<scenario>.json`` and printed as a table at
+the end of the run. When the session ends, no process labelled with the run's ID, no port of its
+stacks and no temp folder it made outside pytest's may be left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from support.cli import Cli
+from support.client import StackClient
+from support.fixtures.http_api import HttpApi
+from support.fixtures.mcp_process import McpHttpServer, start_mcp_http
+from support.llm_standin import DEFAULT_MODELS
+from support.llm_standin.process import StandinProcess, start_standin_process
+from support.prereqs import TIER_COMPONENTS
+from support.processes import RunId, processes_of
+from support.pytest_plugin import mark_tier, register_stack
+from support.stack import Stack
+from support.workload import PROJECT, Workload, http_routes
+
+TIER_DIR = Path(__file__).parent
+# The stack is configured for faults: a component failing its health check for this long is restarted,
+# and the server reconciles its executions with Temporal this often.
+FAULT_ENV = {"STIGMER_HEALTH_GRACE_SECONDS": "8", "STIGMER_RECONCILE_SECONDS": "3"}
+SCENARIO_TIMEOUT = 420
+STACKS_STARTED = pytest.StashKey[list[Stack]]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_tier(items, TIER_DIR, "resilience")
+    for item in items:
+        if item.path.is_relative_to(TIER_DIR) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SCENARIO_TIMEOUT))
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    """``<e2e-reports>/resilience/``: one JSON report per scenario."""
+    root = Path(config.getoption("e2e_reports"))
+    root = root if root.is_absolute() else config.rootpath / root
+    return root / "resilience"
+
+
+@pytest.fixture(scope="module")
+def standin_process(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, run_id: RunId
+) -> Iterator[StandinProcess]:
+    """This module's LLM stand-in (its rules and recorded chats are the module's alone)."""
+    started = start_standin_process(
+        tmp_path_factory.mktemp("llm") / "llm-standin.log", models=DEFAULT_MODELS, run_id=run_id
+    )
+    register_stack(request.node, started)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def http_api() -> Iterator[HttpApi]:
+    """This module's loopback HTTP API: the workload's POSTs land here."""
+    with HttpApi() as api:
+        api.add(*http_routes())
+        yield api
+
+
+@pytest.fixture(scope="module")
+def mcp_http(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, run_id: RunId
+) -> Iterator[McpHttpServer]:
+    """This module's MCP server over HTTP, serving ``search_docs`` and recording every call."""
+    folder = tmp_path_factory.mktemp("mcp-http")
+    with start_mcp_http(
+        folder / "calls.jsonl", folder / "mcp-http.log", tools=("search_docs",), run_id=run_id
+    ) as server:
+        register_stack(request.node, server)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack_components() -> tuple[str, ...]:
+    """The resilience tier provisions every component."""
+    return TIER_COMPONENTS["resilience"]
+
+
+@pytest.fixture(scope="module")
+def link_env() -> Mapping[str, str]:
+    """Extra environment of the module's stack (a network-fault module points links at proxies here)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack_env(
+    standin_process: StandinProcess, http_api: HttpApi, mcp_http: McpHttpServer, link_env: Mapping[str, str]
+) -> Mapping[str, str]:
+    """The stand-in, the fixtures and the fault-friendly settings."""
+    return {
+        "OLLAMA_HOST": standin_process.url,
+        "STIGMER_LLM_MODEL": DEFAULT_MODELS[0],
+        **http_api.env(),
+        "DOCS_MCP_URL": mcp_http.url,
+        **FAULT_ENV,
+        **link_env,
+    }
+
+
+@pytest.fixture(scope="module")
+def deployed(stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Stack:
+    """The module's stack with the workload project applied."""
+    from support.projects import copy_project
+
+    request.config.stash.setdefault(STACKS_STARTED, []).append(stack)
+    folder = copy_project(PROJECT, tmp_path_factory.mktemp("workload") / "workload")
+    result = stack.cli()("apply", "--config", folder, timeout=90)
+    assert result.exit_code == 0, result
+    return stack
+
+
+@pytest.fixture
+def workload(deployed: Stack, cli: Cli, api: StackClient, standin_process: StandinProcess) -> Workload:
+    """A fresh workload (its own token prefix) against the module's stack."""
+    return Workload(api, cli, standin_process.control)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterator[None]:
+    """After the tier: no process labelled with this run, no port of its stacks listening, and no temp
+    folder named for stigmer made during the run outside pytest's own temp folder."""
+    temp = Path(tempfile.gettempdir())
+    before = {path.name for path in temp.glob("*stigmer*")}
+    started = time.time()
+    yield
+    problems = []
+    leftovers = [p for p in processes_of(run_id.run) if p.pid != os.getpid()]
+    leftovers += [
+        p for stack in request.config.stash.get(STACKS_STARTED, []) for p in processes_of(stack.run_id)
+    ]
+    if leftovers:
+        problems.append(f"processes left: {sorted({p.pid for p in leftovers})}")
+    ports = [
+        port
+        for stack in request.config.stash.get(STACKS_STARTED, [])
+        for port in (stack.port, stack.temporal_port)
+        if _listening(port)
+    ]
+    if ports:
+        problems.append(f"ports still listening: {ports}")
+    new_temp = [
+        p.name for p in temp.glob("*stigmer*") if p.name not in before and p.stat().st_mtime >= started
+    ]
+    if new_temp:
+        problems.append(f"temp folders left in {temp}: {new_temp}")
+    assert not problems, "the resilience tier left things behind: " + "; ".join(problems)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Every scenario report this run wrote, one table each."""
+    folder = reports_dir(config)
+    started = getattr(config, "_resilience_started", None)
+    if not folder.is_dir() or started is None:
+        return
+    reports = sorted(p for p in folder.glob("*.json") if p.stat().st_mtime >= started)
+    if not reports:
+        return
+    terminalreporter.section("resilience: checker reports")
+    for path in reports:
+        data = json.loads(path.read_text())
+        terminalreporter.write_line(data.get("table") or f"{path.stem}: (no table)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config._resilience_started = time.time()  # type: ignore[attr-defined]
