@@ -35,6 +35,7 @@ from support.processes import RunId, processes_of
 from support.pytest_plugin import mark_tier, register_stack
 from support.stack import Stack
 from support.workload import PROJECT, Workload, http_routes
+from tests.resilience.harness import Scenario, scenario_name
 
 TIER_DIR = Path(__file__).parent
 # The stack is configured for faults: a component failing its health check for this long is restarted,
@@ -193,3 +194,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 def pytest_configure(config: pytest.Config) -> None:
     config._resilience_started = time.time()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def scenario(
+    request: pytest.FixtureRequest,
+    deployed: Stack,
+    workload: Workload,
+    http_api: HttpApi,
+    mcp_http: McpHttpServer,
+) -> Iterator[Scenario]:
+    """The test's scenario (named ``<module>-<test>``); every fault still in place is undone after it."""
+    from support.faults import sweep
+
+    module = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    made = Scenario(
+        f"{module}-{scenario_name(request.node.name)}", deployed, workload, http_api, mcp_http.record,
+        reports_dir(request.config),
+    )  # fmt: skip
+    try:
+        yield made
+    finally:
+        sweep()

@@ -1,0 +1,146 @@
+"""One scenario of the resilience tier: a workload in flight, a fault (or none: the control), then the
+checker's counts, saved as ``reports/resilience/<scenario>.json`` and shown as a table.
+
+A fault is a plain callable that injects and heals within its own bounds (a ``with`` of an injector of
+``support.faults``); the scenario calls it once the workload has made progress (the model has answered
+some turns and the HTTP fixture seen some POSTs), so it lands mid-run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from support.faults import Ledger
+from support.fixtures.http_api import HttpApi
+from support.fixtures.mcp_process import McpRecord
+from support.stack import Stack
+from support.waits import eventually
+from support.workload import Observation, Workload
+from support.workload_check import COUNTS, Tally, tally, temporal_runs
+
+Fault = Callable[[], None]
+MODES = ("control", "chaos")
+# Bounds: creating the jobs (a client's patience) and draining them after the fault healed; an
+# execution that is not terminal by then counts as stuck (lost).
+CREATE_BOUND = 150.0
+DRAIN_BOUND = 150.0
+PROGRESS_BOUND = 90.0
+
+
+@dataclass
+class Scenario:
+    """What one scenario test runs against, and what it measured."""
+
+    name: str
+    stack: Stack
+    workload: Workload
+    http: HttpApi
+    mcp: McpRecord
+    reports: Path
+    ledger: Ledger = field(default_factory=Ledger)
+    recovery: dict[str, float | None] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    tally: Tally | None = None
+    observation: Observation | None = None
+
+    def progressed(self, chats: int = 6, posts: int = 2) -> None:
+        """Wait until the workload is mid-run: the model answered ``chats`` turns, ``posts`` POSTs arrived."""
+        prefix = self.workload.prefix
+
+        def mid_run() -> None:
+            seen = [c for c in self.workload.standin.chats() if prefix in c.last_user_message]
+            landed = [r for r in self.http.requests() if r.method == "POST" and prefix in str(r.body)]
+            assert len(seen) >= chats and len(landed) >= posts, (
+                f"the workload has not progressed yet: {len(seen)} model turns (want {chats}), "
+                f"{len(landed)} POSTs (want {posts})"
+            )
+
+        eventually(mid_run, timeout=PROGRESS_BOUND, interval=0.2)
+
+    def run(
+        self,
+        fault: Fault | None,
+        *,
+        count: int = 20,
+        when: Callable[[], None] | None = None,
+        drain_bound: float = DRAIN_BOUND,
+    ) -> Tally:
+        """Start ``count`` jobs, wait for ``when`` (default: ``progressed``), inject ``fault``, wait until
+        every acknowledged execution is terminal, read the final state and count. Saves the report."""
+        creator = threading.Thread(target=self.workload.start, args=(count,), name=f"{self.name} creates")
+        creator.start()
+        try:
+            (when or self.progressed)()
+            if fault is not None:
+                began = time.monotonic()
+                fault()
+                self.recovery["fault_seconds"] = round(time.monotonic() - began, 2)
+        finally:
+            creator.join(CREATE_BOUND)
+        assert not creator.is_alive(), f"creating the jobs took more than {CREATE_BOUND:g}s"
+        drained = self.workload.wait_terminal(drain_bound)
+        self.recovery["drain_seconds"] = None if drained is None else round(drained, 2)
+        return self.check()
+
+    def check(self) -> Tally:
+        """Read the final state once, count, save the report; the tally."""
+        self.observation = self.workload.observe(self.http, self.mcp)
+        ids = {e for op in self.workload.acknowledged for e in _tree_ids(self.observation, op.execution_id)}
+        runs = temporal_runs(self.stack.temporal_address, ids)
+        self.tally = tally(self.workload, self.observation, runs)
+        self.save()
+        return self.tally
+
+    def table(self) -> str:
+        """The scenario's counts as one table."""
+        assert self.tally is not None
+        data = self.tally.to_json()
+        names = [*COUNTS, "disagreements", "restarted"]
+        head = "  ".join(f"{n:>{max(len(n), 4)}}" for n in names)
+        row = "  ".join(f"{data[n]:>{max(len(n), 4)}}" for n in names)
+        recovery = " ".join(f"{k}={v}" for k, v in self.recovery.items())
+        faults = ", ".join(f"{e.kind} {e.target}" for e in self.ledger.entries) or "none"
+        return f"{self.name}  (faults: {faults}; {recovery})\n  {head}\n  {row}"
+
+    def save(self) -> Path:
+        """Write ``<reports>/<name>.json``: counts, details, ledger, recovery times, operations, table."""
+        assert self.tally is not None
+        path = self.reports / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "scenario": self.name,
+            "counts": self.tally.to_json(),
+            "recovery": self.recovery,
+            "notes": self.notes,
+            "ledger": self.ledger.to_json(),
+            "operations": [op.to_json() for op in self.workload.operations],
+            "table": self.table(),
+        }
+        path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        return path
+
+    def assert_clean(self, *, all_completed: bool = False) -> None:
+        """Nothing lost, duplicated or unexpected, store and Temporal agree; with ``all_completed``
+        every acknowledged job also ended COMPLETED (the control's promise)."""
+        assert self.tally is not None
+        shown = f"{self.table()}\n" + "\n".join(self.tally.details)
+        assert self.tally.clean(), shown
+        assert self.workload.acknowledged, f"no create was acknowledged\n{shown}"
+        if all_completed:
+            assert self.tally.counts["ok"] == len(self.workload.acknowledged), shown
+
+
+def _tree_ids(observation: Observation, root: str | None) -> list[str]:
+    return [e["metadata"]["id"] for e in observation.tree(root)] if root else []
+
+
+def scenario_name(request_name: str) -> str:
+    """A file-safe scenario name from a test's name (``test_x[chaos]`` -> ``x-chaos``)."""
+    name = request_name.removeprefix("test_").replace("[", "-").rstrip("]")
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
