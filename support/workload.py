@@ -144,7 +144,7 @@ class Workload:
     def _token(self) -> str:
         with self._lock:
             self._count += 1
-            return f"{self.prefix}-{self._count}"
+            return f"{self.prefix}-{self._count:04d}"  # fixed width: no token is a prefix of another
 
     def _record(self, op: Operation) -> Operation:
         with self._lock:

@@ -133,7 +133,10 @@ def _tally_operation(result: Tally, op: Operation, observation: Observation) -> 
         flows = [c for c in children if c["metadata"]["id"].startswith("wex-")]
         if len(agents) > 1 or len(flows) > 1:
             ids = [c["metadata"]["id"] for c in children]
-            result.add("duplicated", f"workflow {op.token} started {len(agents)} agent and {len(flows)} workflow children: {ids}")
+            result.add(
+                "duplicated",
+                f"workflow {op.token} started {len(agents)} agent and {len(flows)} workflow children: {ids}",
+            )
     for execution in tree:
         writes = [c for c in execution.get("status", {}).get("tool_calls", []) if c.get("name") == "write_file"]
         if len(writes) > 1:
@@ -186,7 +189,9 @@ def _tally_restarts(result: Tally, observation: Observation) -> None:
             result.details.append(f"restarted: the model saw the first turn of {user!r} {count} times")
 
 
-def _cross_check(result: Tally, workload: Workload, observation: Observation, temporal: Mapping[str, list[str]]) -> None:
+def _cross_check(
+    result: Tally, workload: Workload, observation: Observation, temporal: Mapping[str, list[str]]
+) -> None:
     for op in workload.acknowledged:
         assert op.execution_id is not None
         for execution in observation.tree(op.execution_id):

@@ -150,9 +150,7 @@ def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterat
     yield
     problems = []
     leftovers = [p for p in processes_of(run_id.run) if p.pid != os.getpid()]
-    leftovers += [
-        p for stack in request.config.stash.get(STACKS_STARTED, []) for p in processes_of(stack.run_id)
-    ]
+    leftovers += [p for stack in request.config.stash.get(STACKS_STARTED, []) for p in processes_of(stack.run_id)]
     if leftovers:
         problems.append(f"processes left: {sorted({p.pid for p in leftovers})}")
     ports = [
@@ -163,9 +161,7 @@ def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterat
     ]
     if ports:
         problems.append(f"ports still listening: {ports}")
-    new_temp = [
-        p.name for p in temp.glob("*stigmer*") if p.name not in before and p.stat().st_mtime >= started
-    ]
+    new_temp = [p.name for p in temp.glob("*stigmer*") if p.name not in before and p.stat().st_mtime >= started]
     if new_temp:
         problems.append(f"temp folders left in {temp}: {new_temp}")
     assert not problems, "the resilience tier left things behind: " + "; ".join(problems)
