@@ -53,12 +53,14 @@ class Operation:
     kind: str  # "agent" or "workflow"
     token: str
     request_id: str
-    via: str  # "grpc" or "cli"
+    via: str  # "grpc", "cli" (``stigmer run --no-follow``) or "follow" (``stigmer run``, followed to the end)
     invoked_at: float = field(default_factory=time.monotonic)
     execution_id: str | None = None
     acked_at: float | None = None
     rejected: str | None = None
     indeterminate: str | None = None
+    exit_code: int | None = None  # of `stigmer run`
+    output: str = ""  # what `stigmer run` printed (stdout, then stderr)
 
     @property
     def acknowledged(self) -> bool:
@@ -166,8 +168,8 @@ class Workload:
         token = self._token()
         self.standin.add_rules(*agent_rules(token, chunk_delay=self.chunk_delay))
         op = self._record(Operation(kind, token, uuid.uuid4().hex, via))
-        if via == "cli":
-            self._create_by_cli(op)
+        if via in ("cli", "follow"):
+            self._create_by_cli(op, follow=via == "follow")
         else:
             self._create_by_grpc(op)
         return op
@@ -200,19 +202,21 @@ class Workload:
             return
         op.indeterminate = f"no answer within {self.create_bound:g}s (last: {last})"
 
-    def _create_by_cli(self, op: Operation) -> None:
+    def _create_by_cli(self, op: Operation, *, follow: bool) -> None:
         args = ["-m", f"job {op.token}"] if op.kind == "agent" else ["--input", f'{{"token": "{op.token}"}}']
         ref = AGENT if op.kind == "agent" else WORKFLOW
+        mode = ["--timeout", f"{self.create_bound:g}"] if follow else ["--no-follow"]
         try:
-            result = self.cli("run", ref, *args, "--no-follow", timeout=self.create_bound)
+            result = self.cli("run", ref, *args, *mode, timeout=self.create_bound + 30)
         except CliTimeoutError as exc:
             op.indeterminate = f"`stigmer run` did not return: {exc}"
             return
-        if result.exit_code != 0:
-            # exit 3: the server was unreachable; the CLI does not retry, so nothing was created
+        op.exit_code, op.output = result.exit_code, result.output
+        try:
+            op.execution_id, op.acked_at = printed_execution_id(result.stdout), time.monotonic()
+        except (AssertionError, ValueError):
+            # no ID printed: exit 3 when the server was unreachable; the CLI does not retry, nothing was created
             op.rejected = f"`stigmer run` exited {result.exit_code}: {result.stderr.strip()[-300:]}"
-            return
-        op.execution_id, op.acked_at = printed_execution_id(result.stdout), time.monotonic()
 
     @property
     def acknowledged(self) -> list[Operation]:

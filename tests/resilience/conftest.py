@@ -102,14 +102,14 @@ def stack_components() -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def link_env() -> Mapping[str, str]:
-    """Extra environment of the module's stack (a network-fault module points links at proxies here)."""
+def module_env() -> Mapping[str, str]:
+    """Extra environment of the module's stack (a module overrides it: its own health grace, proxied links)."""
     return {}
 
 
 @pytest.fixture(scope="module")
 def stack_env(
-    standin_process: StandinProcess, http_api: HttpApi, mcp_http: McpHttpServer, link_env: Mapping[str, str]
+    standin_process: StandinProcess, http_api: HttpApi, mcp_http: McpHttpServer, module_env: Mapping[str, str]
 ) -> Mapping[str, str]:
     """The stand-in, the fixtures and the fault-friendly settings."""
     return {
@@ -118,7 +118,7 @@ def stack_env(
         **http_api.env(),
         "DOCS_MCP_URL": mcp_http.url,
         **FAULT_ENV,
-        **link_env,
+        **module_env,
     }
 
 

@@ -70,9 +70,11 @@ class Scenario:
         count: int = 20,
         when: Callable[[], None] | None = None,
         drain_bound: float = DRAIN_BOUND,
+        before_check: Callable[[], None] | None = None,
     ) -> Tally:
         """Start ``count`` jobs, wait for ``when`` (default: ``progressed``), inject ``fault``, wait until
-        every acknowledged execution is terminal, read the final state and count. Saves the report."""
+        every acknowledged execution is terminal, call ``before_check`` (e.g. join a follower), read the
+        final state and count. Saves the report."""
         creator = threading.Thread(target=self.workload.start, args=(count,), name=f"{self.name} creates")
         creator.start()
         try:
@@ -86,6 +88,8 @@ class Scenario:
         assert not creator.is_alive(), f"creating the jobs took more than {CREATE_BOUND:g}s"
         drained = self.workload.wait_terminal(drain_bound)
         self.recovery["drain_seconds"] = None if drained is None else round(drained, 2)
+        if before_check is not None:
+            before_check()
         return self.check()
 
     def check(self) -> Tally:
