@@ -142,8 +142,11 @@ def workload(deployed: Stack, cli: Cli, api: StackClient, standin_process: Stand
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterator[None]:
-    """After the tier: no process labelled with this run, no port of its stacks listening, and no temp
-    folder named for stigmer made during the run outside pytest's own temp folder."""
+    """After the tier: no process labelled with this run, no port of its stacks listening, no temp folder
+    named for stigmer made during the run outside pytest's own temp folder (the faults' shared notes
+    folder aside), and no note of a fault of this run still in place (a mount, a stopped process)."""
+    from support.faults.leftovers import state_dir
+
     temp = Path(tempfile.gettempdir())
     before = {path.name for path in temp.glob("*stigmer*")}
     started = time.time()
@@ -161,9 +164,14 @@ def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterat
     ]
     if ports:
         problems.append(f"ports still listening: {ports}")
-    new_temp = [p.name for p in temp.glob("*stigmer*") if p.name not in before and p.stat().st_mtime >= started]
+    notes = state_dir()
+    new_temp = [
+        p.name for p in temp.glob("*stigmer*") if p.name not in before and p != notes and p.stat().st_mtime >= started
+    ]
     if new_temp:
         problems.append(f"temp folders left in {temp}: {new_temp}")
+    if (notes / f"{run_id.run}.json").exists():
+        problems.append(f"faults of this run still in place: {(notes / f'{run_id.run}.json').read_text()}")
     assert not problems, "the resilience tier left things behind: " + "; ".join(problems)
 
 
