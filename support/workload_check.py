@@ -34,7 +34,7 @@ COUNTS = ("ok", "failed", "cancelled", "lost", "duplicated", "redelivered", "une
 AGREES = {
     "COMPLETED": {"COMPLETED"},
     "FAILED": {"FAILED", "TERMINATED", "TIMED_OUT"},
-    "CANCELLED": {"CANCELED", "TERMINATED"},
+    "CANCELLED": {"COMPLETED", "CANCELED", "TERMINATED"},
 }
 
 
@@ -200,6 +200,8 @@ def _cross_check(
             if len(runs) > 1:
                 result.add("duplicated", f"{exec_id} has {len(runs)} Temporal workflow runs: {runs}")
             if current not in TERMINAL:
+                if runs and runs[-1] != "RUNNING":
+                    result.disagree(f"{exec_id} is {current} in the store, its workflow is {runs[-1]} in Temporal")
                 continue
             if not runs:
                 dispatched = execution.get("status", {}).get("dispatch", {}).get("dispatched_at")

@@ -145,12 +145,14 @@ def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterat
     """After the tier: no process labelled with this run, no port of its stacks listening, no temp folder
     named for stigmer made during the run outside pytest's own temp folder (the faults' shared notes
     folder aside), and no note of a fault of this run still in place (a mount, a stopped process)."""
+    from support.faults import sweep
     from support.faults.leftovers import state_dir
 
     temp = Path(tempfile.gettempdir())
     before = {path.name for path in temp.glob("*stigmer*")}
     started = time.time()
     yield
+    sweep()
     problems = []
     leftovers = [p for p in processes_of(run_id.run) if p.pid != os.getpid()]
     leftovers += [p for stack in request.config.stash.get(STACKS_STARTED, []) for p in processes_of(stack.run_id)]
@@ -208,8 +210,9 @@ def scenario(
     http_api: HttpApi,
     mcp_http: McpHttpServer,
 ) -> Iterator[Scenario]:
-    """The test's scenario (named ``<module>-<test>``); every fault still in place is undone after it."""
-    from support.faults import sweep
+    """The test's scenario (named ``<module>-<test>``); every fault still in place is undone after it
+    (a module's proxies stay: the session's end closes them)."""
+    from support.faults import undo_active
 
     module = request.module.__name__.rpartition(".")[2].removeprefix("test_")
     made = Scenario(
@@ -219,4 +222,4 @@ def scenario(
     try:
         yield made
     finally:
-        sweep()
+        undo_active()
