@@ -30,10 +30,12 @@ from support.executions import TERMINAL
 from support.workload import POSTS, Observation, Operation, Workload, execution_phase
 
 COUNTS = ("ok", "failed", "cancelled", "lost", "duplicated", "redelivered", "unexpected", "indeterminate")
-# Temporal's closed statuses each store phase may pair with.
+# Temporal's closed statuses each store phase may pair with. A workflow that reports its execution
+# FAILED or CANCELLED may itself complete normally (it ended the execution, then returned); a COMPLETED
+# execution's workflow must have completed.
 AGREES = {
     "COMPLETED": {"COMPLETED"},
-    "FAILED": {"FAILED", "TERMINATED", "TIMED_OUT"},
+    "FAILED": {"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"},
     "CANCELLED": {"COMPLETED", "CANCELED", "TERMINATED"},
 }
 
