@@ -397,19 +397,12 @@ def _count_temporal(executions: list[ExecutionState], runs: list[WorkflowRun], a
     for execution in executions:
         found = runs_of.get(execution.id, [])
         if len(found) > 1:
-            statuses = ", ".join(f"{r.run_id}={r.status}" for r in found)
-            add(
-                Finding(
-                    "duplicated", execution.id, f"{len(found)} Temporal workflow runs for one execution: {statuses}"
-                )
-            )
+            listed = ", ".join(f"{r.run_id}={r.status}" for r in found)
+            add(Finding("duplicated", execution.id, f"{len(found)} Temporal runs for one execution: {listed}"))
         if not found:
             if execution.dispatched:
-                add(
-                    Finding(
-                        "disagreements", execution.id, f"dispatched ({execution.phase}) but Temporal has no workflow"
-                    )
-                )
+                reason = f"dispatched ({execution.phase}), but Temporal has no workflow"
+                add(Finding("disagreements", execution.id, reason))
             continue
         statuses = {r.status for r in found}
         phase = execution.phase
