@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,7 +259,7 @@ def test_http_requests_become_deliveries_by_idempotency_key() -> None:
 
 
 def test_mcp_calls_become_deliveries() -> None:
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"event": "start", "transport": "stdio"},
         {"event": "call", "tool": "lookup", "arguments": {"execution_id": "aex-1", "city": "Paris"}},
         {"event": "call", "tool": "lookup", "arguments": {"city": "Rome"}, "idempotency_key": "aex-2/call-1"},
