@@ -96,7 +96,7 @@ def test_a_read_only_directory_refuses_new_writes_until_undone(tmp_path: Path) -
             (data / "new").write_text("x")
         assert caught.value.errno == errno.EROFS
         reopened = open_store_readonly(data / "stigmer.db")
-        with pytest.raises(sqlite3.OperationalError, match="readonly|unable to open"):
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|unable to open"):
             reopened.execute("INSERT INTO writes VALUES (2, 'during')")
         reopened.close()
     (data / "new").write_text("x")
