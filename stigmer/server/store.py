@@ -24,6 +24,7 @@ from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.execution_pb2 import AgentExecution, ExecutionStatus, WorkflowExecution
 from stigmer.api.v1.workflow_pb2 import Workflow
 from stigmer.server import migrations
+from stigmer.server.errors import ServerError, StorageFull, StorageUnavailable
 
 BUSY_TIMEOUT_MS = 5000
 # The database holds secret runtime values: only the owner may read it (and its -wal and -shm files).
@@ -306,6 +307,21 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, DB_FILE_MODE))
 
 
+def storage_error(exc: sqlite3.Error, path: Path) -> ServerError | None:
+    """The domain error for a write the disk refused (full, read-only, I/O error), else None."""
+    name = getattr(exc, "sqlite_errorname", "")
+    where = f"the database {path}"
+    if name == "SQLITE_FULL":
+        return StorageFull(f"disk full: cannot write {where} ({exc}); free space in {path.parent}, then retry")
+    if name.startswith("SQLITE_READONLY"):
+        return StorageUnavailable(
+            f"data directory is read-only: cannot write {where} ({exc}); make {path.parent} writable, then retry"
+        )
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return StorageUnavailable(f"disk I/O error: cannot write {where} ({exc}); check the disk of {path.parent}")
+    return None
+
+
 class Store:
     """The server's database; open it with ``Store.open(path)``."""
 
@@ -349,20 +365,30 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One transaction, committed when the block ends and rolled back when it raises."""
+        """One transaction, committed when the block ends and rolled back when it raises.
+
+        A write the disk refuses (full, read-only, failing) raises a ``StorageFull`` /
+        ``StorageUnavailable`` that says so, after the rollback: nothing of the transaction is kept.
+        """
         with self._lock:
             conn = self._connection()
             if conn.in_transaction:
                 raise RuntimeError("transactions do not nest")
-            conn.execute("BEGIN IMMEDIATE")
-            tx = Transaction(conn)
             try:
-                yield tx
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                tx = Transaction(conn)
+                try:
+                    yield tx
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                refused = storage_error(exc, self.path)
+                if refused is None:
+                    raise
+                raise refused from exc
             for callback in tx._after_commit:
                 callback()
 

@@ -95,12 +95,13 @@ def is_mounted(path: Path) -> bool:
 
 
 def unmount(path: Path) -> None:
-    """Unmount ``path`` (lazily when busy); raises ``OSError`` with umount's message when it cannot."""
+    """Unmount the top mount at ``path`` (lazily when busy); raises ``OSError`` with umount's message."""
     done = subprocess.run(["umount", str(path)], capture_output=True, text=True, timeout=30)
-    if done.returncode != 0 and is_mounted(path):
-        lazy = subprocess.run(["umount", "-l", str(path)], capture_output=True, text=True, timeout=30)
-        if lazy.returncode != 0 and is_mounted(path):
-            raise OSError(f"umount {path} failed: {done.stderr.strip()} / {lazy.stderr.strip()}")
+    if done.returncode == 0 or not is_mounted(path):
+        return
+    lazy = subprocess.run(["umount", "-l", str(path)], capture_output=True, text=True, timeout=30)
+    if lazy.returncode != 0:
+        raise OSError(f"umount {path} failed: {done.stderr.strip()} / {lazy.stderr.strip()}")
 
 
 def continue_process(pid: int, create_time: float | None) -> bool:

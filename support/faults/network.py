@@ -479,8 +479,8 @@ class LinkProxy:
                 return
             if index and pause:
                 await asyncio.sleep(pause)
+            if rates:  # the time this piece takes on a link of that bandwidth
+                await asyncio.sleep(len(piece) / (min(rates) * 1024))
             writer.write(piece)
             await writer.drain()
             self._counts[counter] += len(piece)
-            if rates:
-                await asyncio.sleep(len(piece) / (min(rates) * 1024))
