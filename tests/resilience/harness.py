@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from support import checker_reads as reads
+from support.checker import History, Report, World, count
 from support.faults import Ledger
 from support.fixtures.http_api import HttpApi
 from support.fixtures.mcp_process import McpRecord
@@ -47,6 +49,7 @@ class Scenario:
     recovery: dict[str, float | None] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
     tally: Tally | None = None
+    report: Report | None = None
     observation: Observation | None = None
 
     def progressed(self, chats: int = 6, posts: int = 2) -> None:
@@ -93,33 +96,79 @@ class Scenario:
         return self.check()
 
     def check(self) -> Tally:
-        """Read the final state once, count, save the report; the tally."""
-        self.observation = self.workload.observe(self.http, self.mcp)
-        ids = {e for op in self.workload.acknowledged for e in _tree_ids(self.observation, op.execution_id)}
+        """Read the final state once, count with the checker (``support.checker``) and with the
+        workload's own tally (agent restarts, children, tokens), save the report; the tally."""
+        self.observation = observation = self.workload.observe(self.http, self.mcp)
+        ids = {e for op in self.workload.acknowledged for e in _tree_ids(observation, op.execution_id)}
         runs = temporal_runs(self.stack.temporal_address, ids)
-        self.tally = tally(self.workload, self.observation, runs)
+        self.tally = tally(self.workload, observation, runs)
+        self.report = count(self.history(), self.world(), self.name)
         self.save()
         return self.tally
 
+    def history(self) -> History:
+        """The workload's operations as the checker's history."""
+        history = History(self.name)
+        for op in self.workload.operations:
+            if op.acknowledged:
+                history.create(op.kind, op.request_id, op.execution_id, label=op.token)
+            elif op.indeterminate is not None:
+                history.timed_out(op.kind, op.request_id, label=op.token)
+            else:
+                history.create(op.kind, op.request_id, None, ack=False, label=op.token)
+        return history
+
+    def world(self) -> World:
+        """The final state of this workload's executions (the module's stack also holds other tests')."""
+        assert self.observation is not None
+        prefix = self.workload.prefix
+        mine: set[str] = set()
+        for execution in self.observation.executions.values():
+            if not execution.get("spec", {}).get("parent_execution_id") and prefix in json.dumps(execution["spec"]):
+                mine.update(_tree_ids(self.observation, execution["metadata"]["id"]))
+        with self.stack.client() as client:
+            executions = [e for e in reads.read_executions(client) if e.id in mine]
+            tools = [d for d in reads.tool_deliveries(client) if d.execution_id in mine]
+        temporal = [r for r in reads.read_temporal(self.stack.temporal_address) if r.workflow_id in mine]
+        agents_by_message = {
+            e["spec"].get("message", ""): e["metadata"]["id"]
+            for e in self.observation.executions.values()
+            if e["metadata"]["id"] in mine and e["metadata"]["id"].startswith("aex-")
+        }
+
+        def mcp_logical(entry: Any) -> tuple[str, str, str] | None:
+            query = str(dict(entry.get("arguments") or {}).get("query", ""))
+            execution_id = agents_by_message.get(f"job {query}", f"(no agent execution of {query})")
+            return execution_id, f"{entry.get('tool')} {query}", str(entry.get("idempotency_key") or "")
+
+        posts = [r for r in self.http.requests() if prefix in str(r.body)]
+        entries = [e for e in self.mcp.entries() if prefix in json.dumps(e.get("arguments") or {})]
+        deliveries = [*reads.http_deliveries(posts), *reads.mcp_deliveries(entries, mcp_logical), *tools]
+        return World(executions=executions, temporal=temporal, deliveries=deliveries)
+
     def table(self) -> str:
-        """The scenario's counts as one table."""
-        assert self.tally is not None
-        data = self.tally.to_json()
-        names = [*COUNTS, "disagreements", "restarted"]
-        head = "  ".join(f"{n:>{max(len(n), 4)}}" for n in names)
-        row = "  ".join(f"{data[n]:>{max(len(n), 4)}}" for n in names)
+        """The scenario's counts as one table (the checker's, then the workload's own)."""
         recovery = " ".join(f"{k}={v}" for k, v in self.recovery.items())
         faults = ", ".join(f"{e.kind} {e.target}" for e in self.ledger.entries) or "none"
-        return f"{self.name}  (faults: {faults}; {recovery})\n  {head}\n  {row}"
+        lines = [f"{self.name}  (faults: {faults}; {recovery})"]
+        if self.report is not None:
+            lines.append(self.report.table())
+        if self.tally is not None:
+            data = self.tally.to_json()
+            names = [*COUNTS, "disagreements", "restarted"]
+            lines.append("workload tally:")
+            lines.append("  " + "  ".join(f"{n:>{max(len(n), 4)}}" for n in names))
+            lines.append("  " + "  ".join(f"{data[n]:>{max(len(n), 4)}}" for n in names))
+        return "\n".join(lines)
 
     def save(self) -> Path:
         """Write ``<reports>/<name>.json``: counts, details, ledger, recovery times, operations, table."""
-        assert self.tally is not None
         path = self.reports / f"{self.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         report = {
             "scenario": self.name,
-            "counts": self.tally.to_json(),
+            "checker": self.report.to_json() if self.report is not None else None,
+            "counts": self.tally.to_json() if self.tally is not None else None,
             "recovery": self.recovery,
             "notes": self.notes,
             "ledger": self.ledger.to_json(),
@@ -132,12 +181,14 @@ class Scenario:
     def assert_clean(self, *, all_completed: bool = False) -> None:
         """Nothing lost, duplicated or unexpected, store and Temporal agree; with ``all_completed``
         every acknowledged job also ended COMPLETED (the control's promise)."""
-        assert self.tally is not None
+        assert self.tally is not None and self.report is not None
         shown = f"{self.table()}\n" + "\n".join(self.tally.details)
+        assert self.report.clean, shown
         assert self.tally.clean(), shown
         assert self.workload.acknowledged, f"no create was acknowledged\n{shown}"
         if all_completed:
             assert self.tally.counts["ok"] == len(self.workload.acknowledged), shown
+            assert self.report.counts["failed"] == 0, shown
 
 
 def _tree_ids(observation: Observation, root: str | None) -> list[str]:

@@ -13,6 +13,8 @@ import grpc
 import pytest
 
 from stigmer.api.v1 import agent_pb2, apply_pb2, common_pb2
+from support import checker_reads as reads
+from support.checker import History, World, count
 from support.client import StackClient
 from support.faults.processes import Kill
 from support.waits import wait_until
@@ -29,6 +31,7 @@ def test_burst_of_applies_with_the_server_killed(scenario: Scenario, mode: str) 
     stack = scenario.stack
     prefix = scenario.workload.prefix
     acked: dict[str, str] = {}  # name -> instructions the server acknowledged
+    history = History(scenario.name)
     tally = Tally()
     lock = threading.Lock()
 
@@ -45,14 +48,17 @@ def test_burst_of_applies_with_the_server_killed(scenario: Scenario, mode: str) 
                     client.apply.Apply(apply_pb2.ApplyRequest(agents=[agent]), timeout=5)
                 except grpc.RpcError as exc:
                     if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        history.apply("agent", name, ack=False)
                         with lock:
                             tally.add("failed", f"{name}: {exc.code().name} {exc.details()}")
                         return
                     time.sleep(0.2)  # the client's retry backoff
                     continue
+                history.apply("agent", name)
                 with lock:
                     acked[name] = instructions
                 return
+        history.apply("agent", name, ack=None)
         with lock:
             tally.add("indeterminate", f"{name}: no answer within {APPLY_BOUND:g}s")
 
@@ -69,6 +75,8 @@ def test_burst_of_applies_with_the_server_killed(scenario: Scenario, mode: str) 
 
     with stack.client() as client:
         stored = {a.metadata.name: a.spec.instructions for a in client.list_agents()}
+        resources = [r for r in reads.read_resources(client) if r.name.startswith(f"{prefix}-burst-")]
+    scenario.report = count(history, World(resources=resources), scenario.name)
     for name, instructions in acked.items():
         if name not in stored:
             tally.add("lost", f"acknowledged apply of {name} is not stored")
@@ -93,5 +101,6 @@ def test_burst_of_applies_with_the_server_killed(scenario: Scenario, mode: str) 
     scenario.save()
 
     assert integrity == [("ok",)], integrity
+    scenario.report.assert_clean()
     assert tally.clean(), scenario.table() + "\n" + "\n".join(tally.details)
     assert tally.counts["ok"] == len(acked) > 0, scenario.table()
