@@ -132,6 +132,7 @@ class Workload:
         prefix: str = "wl",
         create_bound: float = 90.0,
         chunk_delay: float = 0.0,
+        agent_timeout: int = 0,
     ) -> None:
         self.api = api
         self.cli = cli
@@ -139,6 +140,8 @@ class Workload:
         self.prefix = f"{prefix}{secrets.token_hex(2)}"
         self.create_bound = create_bound
         self.chunk_delay = chunk_delay
+        # an agent run's configured timeout (seconds; 0: the agent's default), for direct agent runs
+        self.agent_timeout = agent_timeout
         self.operations: list[Operation] = []
         self._lock = threading.Lock()
         self._count = 0
@@ -177,7 +180,10 @@ class Workload:
     def _create_by_grpc(self, op: Operation) -> None:
         if op.kind == "agent":
             request: Any = execution_pb2.CreateAgentExecutionRequest(
-                agent_ref=AGENT, message=f"job {op.token}", request_id=op.request_id
+                agent_ref=AGENT,
+                message=f"job {op.token}",
+                request_id=op.request_id,
+                config=execution_pb2.ExecutionConfig(timeout_seconds=self.agent_timeout),
             )
             call: Callable[..., Any] = self.api.agent_executions.Create
         else:

@@ -177,18 +177,20 @@ def _tally_mcp(result: Tally, observation: Observation) -> None:
 
 
 def _tally_restarts(result: Tally, observation: Observation) -> None:
-    first_turns: Counter[str] = Counter()
+    # a first turn is repeated legitimately while it never got an answer (an LLM error is retried); once the
+    # model's tool calls came back for an execution, seeing its first turn again means it started over
     progressed: set[str] = set()
+    restarted: Counter[str] = Counter()
     for chat in observation.chats:
         user = chat.last_user_message
         if chat.messages and chat.messages[-1].get("role") == "user":
-            first_turns[user] += 1
+            if user in progressed:
+                restarted[user] += 1
         else:
             progressed.add(user)
-    for user, count in first_turns.items():
-        if count > 1 and user in progressed:
-            result.restarted += 1
-            result.details.append(f"restarted: the model saw the first turn of {user!r} {count} times")
+    for user, count in restarted.items():
+        result.restarted += 1
+        result.details.append(f"restarted: the first turn of {user!r} came again {count} time(s) after progress")
 
 
 def _cross_check(
