@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import grpc
 
 from stigmer.api.v1 import execution_pb2
 from support.cli import Cli, CliTimeoutError
-from support.client import StackClient, to_dict
+from support.client import StackClient, ref, to_dict
 from support.executions import TERMINAL, phase
 from support.fixtures.http_api import HttpApi, RecordedRequest, Route
 from support.fixtures.mcp_process import McpRecord
@@ -143,6 +144,10 @@ class Workload:
         # an agent run's configured timeout (seconds; 0: the agent's default), for direct agent runs
         self.agent_timeout = agent_timeout
         self.operations: list[Operation] = []
+        # execution ID -> what Cancel answered ("accepted", or the error: e.g. it had already ended)
+        self.cancels: dict[str, str] = {}
+        # execution ID -> when (UTC, ISO 8601) an accepted Cancel returned
+        self.cancelled_at: dict[str, str] = {}
         self._lock = threading.Lock()
         self._count = 0
 
@@ -223,6 +228,29 @@ class Workload:
         except (AssertionError, ValueError):
             # no ID printed: exit 3 when the server was unreachable; the CLI does not retry, nothing was created
             op.rejected = f"`stigmer run` exited {result.exit_code}: {result.stderr.strip()[-300:]}"
+
+    def cancel(self, execution_id: str) -> str:
+        """Cancel an execution, retrying while the server is unreachable (within the create bound);
+        records and returns the outcome."""
+        call = (self.api.agent_executions if execution_id.startswith("aex-") else self.api.workflow_executions).Cancel
+        deadline = time.monotonic() + self.create_bound
+        outcome = f"no answer within {self.create_bound:g}s"
+        while time.monotonic() < deadline:
+            try:
+                call(ref(execution_id), timeout=10)
+            except grpc.RpcError as exc:
+                outcome = f"{exc.code().name}: {exc.details()}"
+                if exc.code() in RETRYABLE:
+                    time.sleep(0.5)  # the client's retry backoff
+                    continue
+                break
+            outcome = "accepted"
+            with self._lock:
+                self.cancelled_at[execution_id] = datetime.now(UTC).isoformat()
+            break
+        with self._lock:
+            self.cancels[execution_id] = outcome
+        return outcome
 
     @property
     def acknowledged(self) -> list[Operation]:

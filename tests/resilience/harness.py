@@ -18,12 +18,13 @@ from typing import Any
 
 from support import checker_reads as reads
 from support.checker import History, Report, World, count
+from support.executions import TERMINAL
 from support.faults import Ledger
 from support.fixtures.http_api import HttpApi
 from support.fixtures.mcp_process import McpRecord
 from support.stack import Stack
 from support.waits import eventually
-from support.workload import Observation, Workload
+from support.workload import Observation, Workload, execution_phase
 from support.workload_check import COUNTS, Tally, tally, temporal_runs
 
 Fault = Callable[[], None]
@@ -33,6 +34,7 @@ MODES = ("control", "chaos")
 CREATE_BOUND = 150.0
 DRAIN_BOUND = 150.0
 PROGRESS_BOUND = 90.0
+SETTLE_BOUND = 15.0
 
 
 @dataclass
@@ -100,11 +102,32 @@ class Scenario:
         workload's own tally (agent restarts, children, tokens), save the report; the tally."""
         self.observation = observation = self.workload.observe(self.http, self.mcp)
         ids = {e for op in self.workload.acknowledged for e in _tree_ids(observation, op.execution_id)}
-        runs = temporal_runs(self.stack.temporal_address, ids)
+        runs = self.settle_temporal(ids)
         self.tally = tally(self.workload, observation, runs)
         self.report = count(self.history(), self.world(), self.name)
         self.save()
         return self.tally
+
+    def settle_temporal(self, ids: set[str]) -> dict[str, list[str]]:
+        """Temporal's runs of ``ids`` once the workflows of terminal executions have closed too (a
+        workflow returns a moment after it reported its execution's end), within a bound; the runs."""
+        assert self.observation is not None
+        terminal = {i for i in ids if execution_phase(self.observation.executions[i]) in TERMINAL}
+        runs: dict[str, list[str]] = {}
+
+        def closed() -> None:
+            runs.clear()
+            runs.update(temporal_runs(self.stack.temporal_address, ids))
+            open_ = sorted(i for i in terminal if runs.get(i, [""])[-1] == "RUNNING")
+            assert not open_, f"terminal executions whose Temporal workflow still runs: {open_}"
+
+        started = time.monotonic()
+        try:
+            eventually(closed, timeout=SETTLE_BOUND, interval=0.5)
+        except AssertionError as exc:
+            self.notes["temporal_settle"] = str(exc)  # the checker counts them as disagreements
+        self.recovery["temporal_settle_seconds"] = round(time.monotonic() - started, 2)
+        return runs
 
     def history(self) -> History:
         """The workload's operations as the checker's history."""
@@ -116,6 +139,9 @@ class Scenario:
                 history.timed_out(op.kind, op.request_id, label=op.token)
             else:
                 history.create(op.kind, op.request_id, None, ack=False, label=op.token)
+        for execution_id, outcome in self.workload.cancels.items():
+            if outcome == "accepted":
+                history.cancel(execution_id)
         return history
 
     def world(self) -> World:
