@@ -8,7 +8,7 @@ fault) and as chaos (the fault), by parametrisation, and passes only when the ch
 lost, duplicated, unexpected, and no store/Temporal disagreement.
 
 Each scenario's report is saved as ``reports/resilience/<scenario>.json`` and printed as a table at
-the end of the run. When the session ends, no process labelled with the run's ID, no port of its
+the end of the run; each module's Temporal histories go to ``reports/histories/resilience-<module>/``. When the session ends, no process labelled with the run's ID, no port of its
 stacks and no temp folder it made outside pytest's may be left.
 """
 
@@ -34,6 +34,7 @@ from support.prereqs import TIER_COMPONENTS
 from support.processes import RunId, processes_of
 from support.pytest_plugin import mark_tier, register_stack
 from support.stack import Stack
+from support.temporal_history import export_histories
 from support.workload import PROJECT, Workload, http_routes
 from tests.resilience.harness import Scenario, scenario_name
 
@@ -132,6 +133,17 @@ def deployed(stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: py
     result = stack.cli()("apply", "--config", folder, timeout=90)
     assert result.exit_code == 0, result
     return stack
+
+
+@pytest.fixture(scope="module", autouse=True)
+def temporal_histories(request: pytest.FixtureRequest, stack: Stack) -> Iterator[Path]:
+    """After the module's scenarios, the history of every execution on its Temporal, as artifacts
+    (``reports/histories/resilience-<module>/``): replayed against later workflow code like the full tier's."""
+    root = Path(request.config.getoption("e2e_reports"))
+    root = root if root.is_absolute() else request.config.rootpath / root
+    dest = root / "histories" / f"resilience-{request.module.__name__.rpartition('.')[2]}"
+    yield dest
+    export_histories(stack.temporal_address, dest)
 
 
 @pytest.fixture
