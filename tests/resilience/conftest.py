@@ -8,20 +8,20 @@ fault) and as chaos (the fault), by parametrisation, and passes only when the ch
 lost, duplicated, unexpected, and no store/Temporal disagreement.
 
 Each scenario's report is saved as ``reports/resilience/<scenario>.json`` and printed as a table at
-the end of the run; each module's Temporal histories go to ``reports/histories/resilience-<module>/``. When the session ends, no process labelled with the run's ID, no port of its
-stacks and no temp folder it made outside pytest's may be left.
+the end of the run; each module's Temporal histories go to ``reports/histories/resilience-<module>/``.
+When the session ends, no process labelled with the run's ID, no port of its stacks held by one, nothing
+in the TMPDIR its processes used, and no fault of the run may be left.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import psutil
 import pytest
 
 from support.cli import Cli
@@ -31,7 +31,7 @@ from support.fixtures.mcp_process import McpHttpServer, start_mcp_http
 from support.llm_standin import DEFAULT_MODELS
 from support.llm_standin.process import StandinProcess, start_standin_process
 from support.prereqs import TIER_COMPONENTS
-from support.processes import RunId, processes_of
+from support.processes import RunId, labelled_processes, processes_of
 from support.pytest_plugin import mark_tier, register_stack
 from support.stack import Stack
 from support.temporal_history import export_histories
@@ -108,12 +108,24 @@ def module_env() -> Mapping[str, str]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def run_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TMPDIR of every process of the tier's stacks and CLI calls: what is left in it at the end was
+    left by this run (the machine's /tmp is shared with other runs)."""
+    return tmp_path_factory.mktemp("tmpdir")
+
+
 @pytest.fixture(scope="module")
 def stack_env(
-    standin_process: StandinProcess, http_api: HttpApi, mcp_http: McpHttpServer, module_env: Mapping[str, str]
+    standin_process: StandinProcess,
+    http_api: HttpApi,
+    mcp_http: McpHttpServer,
+    module_env: Mapping[str, str],
+    run_tmpdir: Path,
 ) -> Mapping[str, str]:
-    """The stand-in, the fixtures and the fault-friendly settings."""
+    """The stand-in, the fixtures, the fault-friendly settings and the run's own TMPDIR."""
     return {
+        "TMPDIR": str(run_tmpdir),
         "OLLAMA_HOST": standin_process.url,
         "STIGMER_LLM_MODEL": DEFAULT_MODELS[0],
         **http_api.env(),
@@ -153,16 +165,13 @@ def workload(deployed: Stack, cli: Cli, api: StackClient, standin_process: Stand
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterator[None]:
-    """After the tier: no process labelled with this run, no port of its stacks listening, no temp folder
-    named for stigmer made during the run outside pytest's own temp folder (the faults' shared notes
-    folder aside), and no note of a fault of this run still in place (a mount, a stopped process)."""
+def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId, run_tmpdir: Path) -> Iterator[None]:
+    """After the tier: no process labelled with this run, no port of its stacks listening, nothing left
+    in the TMPDIR its stacks and CLI calls used, and no note of a fault of this run still in place (a
+    mount, a stopped process)."""
     from support.faults import sweep
     from support.faults.leftovers import state_dir
 
-    temp = Path(tempfile.gettempdir())
-    before = {path.name for path in temp.glob("*stigmer*")}
-    started = time.time()
     yield
     sweep()
     problems = []
@@ -170,29 +179,30 @@ def nothing_left_behind(request: pytest.FixtureRequest, run_id: RunId) -> Iterat
     leftovers += [p for stack in request.config.stash.get(STACKS_STARTED, []) for p in processes_of(stack.run_id)]
     if leftovers:
         problems.append(f"processes left: {sorted({p.pid for p in leftovers})}")
+    ours = {p.pid for p in labelled_processes(lambda label: label.run == run_id.run)}
     ports = [
         port
         for stack in request.config.stash.get(STACKS_STARTED, [])
         for port in (stack.port, stack.temporal_port)
-        if _listening(port)
+        if _listener(port) in ours  # a port another run took since is not ours to report
     ]
     if ports:
         problems.append(f"ports still listening: {ports}")
+    left = sorted(path.name for path in run_tmpdir.iterdir())
+    if left:
+        problems.append(f"left in the run's TMPDIR {run_tmpdir}: {left}")
     notes = state_dir()
-    new_temp = [
-        p.name for p in temp.glob("*stigmer*") if p.name not in before and p != notes and p.stat().st_mtime >= started
-    ]
-    if new_temp:
-        problems.append(f"temp folders left in {temp}: {new_temp}")
     if (notes / f"{run_id.run}.json").exists():
         problems.append(f"faults of this run still in place: {(notes / f'{run_id.run}.json').read_text()}")
     assert not problems, "the resilience tier left things behind: " + "; ".join(problems)
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _listener(port: int) -> int | None:
+    """The PID listening on TCP ``port``, or None."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            return conn.pid
+    return None
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
