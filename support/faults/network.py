@@ -56,6 +56,15 @@ LINK_ENV = {
 """Link name -> the variable that points the stack's side of that link at a proxy (``proxy.address``;
 ``OLLAMA_HOST`` takes ``proxy.url``). The HTTP fixture's link uses ``HttpApi.env()``'s variables."""
 
+
+def http_fixture_env(proxy: LinkProxy) -> dict[str, str]:
+    """Every example base-URL variable (``support.fixtures.http_api``) pointed at ``proxy``: the
+    workflow-runner -> HTTP fixture link, for a proxy whose upstream is the fixture."""
+    from support.fixtures.http_api import BASE_URL_VARIABLES
+
+    return dict.fromkeys(BASE_URL_VARIABLES, proxy.url)
+
+
 _READ_SIZE = 64 * 1024
 _CALL_TIMEOUT = 15.0
 _CONNECT_TIMEOUT = 10.0
