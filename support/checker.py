@@ -13,6 +13,7 @@ fixture's records) into a ``World``, and ``count(history, world)`` — a pure fu
 - redelivered: the same HTTP delivery key seen twice (at-least-once: reported, not a failure);
 - unexpected: an execution, workflow or side effect no one asked for;
 - indeterminate: the client timed out, so the operation may or may not have happened;
+- refused: the server answered the create with an error (and, as it should, made nothing);
 - disagreements: the store and Temporal disagree (no workflow for a dispatched execution, a status that
   does not match the execution's phase, a workflow still running for a terminal execution...).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ class Applied:
 @dataclass(frozen=True)
 class Created:
     """An execution the test created. ``ack`` True: the server answered with ``execution_id``; None: the
-    client timed out (indeterminate); False: the server refused (nothing should exist)."""
+    client timed out (indeterminate); False: the server refused (nothing may exist)."""
 
     kind: str
     request_id: str
@@ -99,6 +100,22 @@ class History:
             self.created.append(op)
         return op
 
+    def record_create(self, kind: str, request_id: str, call: Callable[[], str], *, label: str = "") -> str | None:
+        """Run ``call`` (it creates the execution with ``request_id`` and returns its ID) and record what it
+        was told: the ID; indeterminate (None returned) when the call timed out or lost its connection
+        (``TimeoutError``, gRPC DEADLINE_EXCEEDED / UNAVAILABLE / CANCELLED); refused for any other
+        error, which is re-raised."""
+        try:
+            execution_id = call()
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or _rpc_code(exc) in INDETERMINATE_CODES:
+                self.timed_out(kind, request_id, label)
+                return None
+            self.create(kind, request_id, None, ack=False, label=label)
+            raise
+        self.create(kind, request_id, execution_id, label=label)
+        return execution_id
+
     def timed_out(self, kind: str, request_id: str, label: str = "") -> Created:
         """Record a create whose call timed out (indeterminate)."""
         return self.create(kind, request_id, None, ack=None, label=label)
@@ -136,6 +153,21 @@ class History:
 
 Recorder = History
 """Another name for ``History`` (what records the operations)."""
+
+INDETERMINATE_CODES = frozenset({"DEADLINE_EXCEEDED", "UNAVAILABLE", "CANCELLED"})
+"""gRPC status codes after which a create may or may not have happened."""
+
+
+def _rpc_code(exc: BaseException) -> str | None:
+    code = getattr(exc, "code", None)
+    if not callable(code):
+        return None
+    try:
+        value = code()
+    except Exception:
+        return None
+    return str(getattr(value, "name", value))
+
 
 # -- what the system ended with
 
@@ -211,6 +243,7 @@ CATEGORIES = (
     "redelivered",
     "unexpected",
     "indeterminate",
+    "refused",
     "disagreements",
 )
 FAILING = ("lost", "duplicated", "unexpected", "disagreements")
@@ -299,7 +332,14 @@ def count(history: History, world: World, name: str | None = None) -> Report:
         if op.label:
             subject += f" ({op.label})"
         found = by_id.get(op.execution_id or "") or next(iter(by_request.get(op.request_id, [])), None)
-        if op.ack is not True:
+        if op.ack is False:
+            if found is None:
+                add(Finding("refused", subject, "the server refused the create; no execution was made"))
+            else:
+                asked.add(found.id)  # counted here, not again as an execution no one created
+                add(Finding("unexpected", subject, f"the server refused the create, yet made {found.id}"))
+            continue
+        if op.ack is None:
             add(Finding("indeterminate", subject, _indeterminate_reason(op, found)))
             if found is None:
                 continue
@@ -330,10 +370,9 @@ def count(history: History, world: World, name: str | None = None) -> Report:
 
 
 def _indeterminate_reason(op: Created, found: ExecutionState | None) -> str:
-    told = "the client timed out" if op.ack is None else "the server refused it"
     if found is None:
-        return f"{told}; no execution was made"
-    return f"{told}; it was made anyway as {found.id} ({found.phase})"
+        return "the client timed out; no execution was made"
+    return f"the client timed out; it was made anyway as {found.id} ({found.phase})"
 
 
 def _count_outcome(execution: ExecutionState, subject: str, cancel_asked: bool, add: Any) -> None:

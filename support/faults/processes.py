@@ -31,7 +31,8 @@ POLL_INTERVAL = 0.3
 
 @dataclass(frozen=True)
 class ComponentInfo:
-    """One component as ``stigmer server status -o json`` shows it."""
+    """One component as ``stigmer server status -o json`` shows it (``held``: stopped by ``server stop -c``;
+    ``health_restarts``: restarts because its health check kept failing; ``raw``: every field)."""
 
     name: str
     state: str
@@ -39,6 +40,8 @@ class ComponentInfo:
     healthy: bool
     restarts: int = 0
     address: str | None = None
+    held: bool = False
+    health_restarts: int = 0
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -79,6 +82,8 @@ class ComponentTarget:
                     healthy=bool(item.get("healthy")),
                     restarts=int(item.get("restarts") or 0),
                     address=item.get("address"),
+                    held=bool(item.get("held")),
+                    health_restarts=int(item.get("health_restarts") or 0),
                     raw=item,
                 )
         names = ", ".join(str(c.get("name")) for c in data.get("components", []))

@@ -281,3 +281,44 @@ def test_counts_list_every_category() -> None:
         "indeterminate",
         "disagreements",
     }
+
+
+class FakeRpcError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self._code = code
+
+    def code(self) -> Any:
+        return type("Code", (), {"name": self._code})()
+
+
+def test_record_create_tells_acknowledged_indeterminate_and_refused_apart() -> None:
+    history = History()
+    assert history.record_create("agent", "req-1", lambda: "aex-1") == "aex-1"
+
+    def timing_out() -> str:
+        raise FakeRpcError("DEADLINE_EXCEEDED")
+
+    def refused() -> str:
+        raise FakeRpcError("INVALID_ARGUMENT")
+
+    assert history.record_create("agent", "req-2", timing_out) is None
+    with pytest.raises(FakeRpcError):
+        history.record_create("agent", "req-3", refused)
+    assert [(op.request_id, op.execution_id, op.ack) for op in history.created] == [
+        ("req-1", "aex-1", True),
+        ("req-2", None, None),
+        ("req-3", None, False),
+    ]
+    report = count(history, World(executions=[ExecutionState("aex-1", "agent", "COMPLETED", request_id="req-1")]))
+    assert report.counts["ok"] == 1 and report.counts["indeterminate"] == 1 and report.counts["refused"] == 1
+    assert report.clean
+    made_anyway = World(
+        executions=[
+            ExecutionState("aex-1", "agent", "COMPLETED", request_id="req-1"),
+            ExecutionState("aex-3", "agent", "COMPLETED", request_id="req-3"),
+        ]
+    )
+    assert [f.reason for f in count(history, made_anyway).of("unexpected")] == [
+        "the server refused the create, yet made aex-3"
+    ]
