@@ -522,7 +522,7 @@ def check(
     if history.applied:
         world.resources = reads.read_resources(client)
     if temporal_address is not None:
-        world.temporal = reads.read_temporal(temporal_address, namespace)
+        world.temporal = reads.read_temporal(temporal_address, namespace, [e.id for e in world.executions])
     if http_requests is not None:
         world.deliveries += reads.http_deliveries(http_requests, http_logical or reads.default_http_logical)
     if mcp_entries is not None:

@@ -90,21 +90,30 @@ def wait_terminal(client: StackClient, execution_ids: Iterable[str], timeout: fl
         time.sleep(interval)  # polling the store's state, bounded by the deadline
 
 
-def read_temporal(address: str, namespace: str = "default", timeout: float = 30.0) -> list[WorkflowRun]:
-    """Every workflow run in Temporal's ``namespace``; the latest run of each workflow is described
-    (authoritative, where the visibility listing may lag)."""
-    return _run_async(_read_temporal(address, namespace), timeout)
+def read_temporal(
+    address: str, namespace: str = "default", workflow_ids: Iterable[str] = (), timeout: float = 30.0
+) -> list[WorkflowRun]:
+    """Every workflow run in Temporal's ``namespace``. The latest run of each listed workflow, and of each
+    of ``workflow_ids`` (the store's executions), is described: authoritative where the visibility
+    listing may lag behind."""
+    return _run_async(_read_temporal(address, namespace, tuple(workflow_ids)), timeout)
 
 
-async def _read_temporal(address: str, namespace: str) -> list[WorkflowRun]:
+async def _read_temporal(address: str, namespace: str, workflow_ids: tuple[str, ...]) -> list[WorkflowRun]:
     from temporalio.client import Client
+    from temporalio.service import RPCError, RPCStatusCode
 
     client = await Client.connect(address, namespace=namespace)
     runs: dict[tuple[str, str], str] = {}
     async for listed in client.list_workflows():
         runs[(listed.id, listed.run_id)] = listed.status.name if listed.status is not None else "UNKNOWN"
-    for workflow_id in {workflow_id for workflow_id, _ in runs}:
-        described = await client.get_workflow_handle(workflow_id).describe()
+    for workflow_id in sorted({workflow_id for workflow_id, _ in runs} | set(workflow_ids)):
+        try:
+            described = await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise
         status = described.status.name if described.status is not None else "UNKNOWN"
         runs[(workflow_id, described.run_id)] = status
     return [WorkflowRun(workflow_id, run_id, status) for (workflow_id, run_id), status in sorted(runs.items())]
