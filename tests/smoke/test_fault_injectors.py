@@ -1,5 +1,6 @@
 """The fault injectors against a real stack: a component found by name in `server status` is killed and
-restarted, frozen and thawed, and a proxy in front of stigmer-server cuts the CLI off and lets it back."""
+restarted, frozen and thawed, and a proxy in front of stigmer-server cuts the CLI off and lets it back;
+the checker reads the real store."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
+from stigmer.api.v1.apply_pb2 import ApplyRequest
+from stigmer.api.v1.common_pb2 import Metadata
+from stigmer.api.v1.execution_pb2 import CreateAgentExecutionRequest
+from support.checker import History, check
 from support.client import wait_serving
 from support.faults import sweep
 from support.faults.ledger import Ledger
@@ -54,3 +60,20 @@ def test_a_proxy_down_cuts_the_cli_off_until_it_is_up(stack: Stack, ledger: Ledg
         again = through("--server", proxy.address, "list", "agents", "-o", "json")
         assert again.exit_code == 0, again
         assert proxy.stats().connections >= 2
+
+
+def test_the_checker_reads_the_store_and_reports_a_pending_execution_stuck(stack: Stack) -> None:
+    """The smoke stack has no Temporal: an acknowledged execution stays PENDING, so it is stuck (lost)."""
+    history = History("smoke")
+    agent = Agent(metadata=Metadata(name="checked"), spec=AgentSpec(instructions="Say hi", model="llama3.2:1b"))
+    with stack.client() as client:
+        client.apply.Apply(ApplyRequest(agents=[agent]))
+        history.apply("agent", "checked")
+        request = CreateAgentExecutionRequest(agent_ref="checked", message="hi", request_id="smoke-req-1")
+        history.record_create("agent", "smoke-req-1", lambda: client.agent_executions.Create(request).metadata.id)
+        history.apply("agent", "never-applied")
+        report = check(history, client, settle_timeout=0.5)
+    assert [f.subject for f in report.of("stuck")] == [history.created[0].execution_id]
+    assert sorted(f.subject for f in report.of("lost")) == [history.created[0].execution_id, "agent/never-applied"]
+    assert [f.subject for f in report.of("ok")] == ["agent/checked"]
+    assert not report.clean and "NOT CLEAN" in report.table()
