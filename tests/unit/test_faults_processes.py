@@ -3,6 +3,7 @@ stack-facing parts (status parsing, hold-down commands) against a recording stan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from support.faults import leftovers
 from support.faults.base import FaultError, undo_active
 from support.faults.ledger import Ledger
 from support.faults.processes import ComponentTarget, Freeze, HoldDown, Kill, PidTarget, Terminate
-from support.processes import RunId, kill_processes, kill_tree
+from support.processes import RunId
 from support.waits import eventually
 
 PARENT_WITH_CHILD = """
@@ -54,10 +55,13 @@ class Target:
         return PidTarget("worker", self.pid)
 
     def stop(self) -> None:
+        for child in self.children:  # a child outlives a parent killed alone
+            with contextlib.suppress(psutil.Error):
+                child.kill()
         for proc in self.procs:
-            kill_tree(proc.pid, timeout=5)
+            if proc.poll() is None:
+                proc.kill()
             proc.wait(5)
-        kill_processes(self.children)  # a child outlives a parent killed alone
 
 
 @pytest.fixture
