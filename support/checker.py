@@ -327,30 +327,10 @@ def count(history: History, world: World, name: str | None = None) -> Report:
     _count_resources(history, world, add)
 
     asked: set[str] = set()
-    for op in history.created:
-        subject = op.execution_id or f"request {op.request_id}"
-        if op.label:
-            subject += f" ({op.label})"
-        found = by_id.get(op.execution_id or "") or next(iter(by_request.get(op.request_id, [])), None)
-        if op.ack is False:
-            if found is None:
-                add(Finding("refused", subject, "the server refused the create; no execution was made"))
-            else:
-                asked.add(found.id)  # counted here, not again as an execution no one created
-                add(Finding("unexpected", subject, f"the server refused the create, yet made {found.id}"))
-            continue
-        if op.ack is None:
-            add(Finding("indeterminate", subject, _indeterminate_reason(op, found)))
-            if found is None:
-                continue
-        elif found is None:
-            add(Finding("lost", subject, "acknowledged, but the store has no such execution"))
-            continue
-        asked.add(found.id)
-        if len(by_request.get(op.request_id, [])) > 1:
-            ids = ", ".join(e.id for e in by_request[op.request_id])
-            add(Finding("duplicated", subject, f"one create (request {op.request_id}) made several executions: {ids}"))
-        _count_outcome(found, subject, found.id in cancelled, add)
+    for ops in _creates(history.created):
+        found = _count_create(ops, by_id, by_request, cancelled, add)
+        if found is not None:
+            asked.add(found.id)
 
     children = _descendants(asked, world.executions)
     for execution in world.executions:
@@ -369,10 +349,57 @@ def count(history: History, world: World, name: str | None = None) -> Report:
     return report
 
 
-def _indeterminate_reason(op: Created, found: ExecutionState | None) -> str:
+def _creates(created: list[Created]) -> list[list[Created]]:
+    """The creates grouped by request ID (a retried create is one logical operation), in order."""
+    groups: dict[str, list[Created]] = {}
+    for index, op in enumerate(created):
+        groups.setdefault(op.request_id or f"#{index}", []).append(op)
+    return list(groups.values())
+
+
+def _count_create(
+    ops: list[Created],
+    by_id: dict[str, ExecutionState],
+    by_request: dict[str, list[ExecutionState]],
+    cancelled: set[str],
+    add: Any,
+) -> ExecutionState | None:
+    """Count one logical create (its attempts); the execution it made, if any."""
+    request_id = ops[0].request_id
+    acked = list(dict.fromkeys(op.execution_id for op in ops if op.ack is True and op.execution_id))
+    made = by_request.get(request_id, []) if request_id else []
+    found = next((by_id[i] for i in acked if i in by_id), None) or next(iter(made), None)
+    subject = acked[0] if acked else f"request {request_id}"
+    label = next((op.label for op in ops if op.label), "")
+    if label:
+        subject += f" ({label})"
+    timeouts = sum(1 for op in ops if op.ack is None)
+    if len(acked) > 1:
+        add(Finding("duplicated", subject, f"attempts of one create were answered with {', '.join(acked)}"))
+    if len(made) > 1:
+        ids = ", ".join(e.id for e in made)
+        add(Finding("duplicated", subject, f"one create (request {request_id}) made several executions: {ids}"))
+    if not acked and not timeouts:
+        if found is None:
+            add(Finding("refused", subject, "the server refused the create; no execution was made"))
+        else:
+            add(Finding("unexpected", subject, f"the server refused the create, yet made {found.id}"))
+        return found
+    if timeouts:
+        if acked:
+            outcome = f"a retry was acknowledged as {acked[0]}"
+        elif found is None:
+            outcome = "no execution was made"
+        else:
+            outcome = f"it was made anyway as {found.id} ({found.phase})"
+        times = "" if timeouts == 1 else f" {timeouts} times"
+        add(Finding("indeterminate", subject, f"the client timed out{times}; {outcome}"))
     if found is None:
-        return "the client timed out; no execution was made"
-    return f"the client timed out; it was made anyway as {found.id} ({found.phase})"
+        if acked:
+            add(Finding("lost", subject, "acknowledged, but the store has no such execution"))
+        return None
+    _count_outcome(found, subject, found.id in cancelled, add)
+    return found
 
 
 def _count_outcome(execution: ExecutionState, subject: str, cancel_asked: bool, add: Any) -> None:

@@ -322,3 +322,26 @@ def test_record_create_tells_acknowledged_indeterminate_and_refused_apart() -> N
     assert [f.reason for f in count(history, made_anyway).of("unexpected")] == [
         "the server refused the create, yet made aex-3"
     ]
+
+
+def test_a_create_retried_with_its_request_id_is_one_operation() -> None:
+    history, world = baseline()
+    history.timed_out("workflow", "req-wex-4")
+    history.create("workflow", "req-wex-4", "wex-4")
+    world.executions.append(done("wex-4"))
+    world.temporal = [*(world.temporal or []), run("wex-4")]
+    report = count(history, world)
+    assert report.clean and report.counts["ok"] == 3, report.table()
+    assert [f.reason for f in report.of("indeterminate")] == ["the client timed out; a retry was acknowledged as wex-4"]
+
+
+def test_retries_of_one_create_answered_with_two_executions_are_duplicated() -> None:
+    history, world = baseline()
+    history.create("workflow", "req-wex-1", "wex-1b")
+    world.executions.append(ExecutionState("wex-1b", "workflow", "COMPLETED", request_id="req-wex-1", dispatched=True))
+    world.temporal = [*(world.temporal or []), run("wex-1b")]
+    reasons = [f.reason for f in count(history, world).of("duplicated")]
+    assert reasons == [
+        "attempts of one create were answered with wex-1, wex-1b",
+        "one create (request req-wex-1) made several executions: wex-1, wex-1b",
+    ]
