@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from support.fixtures.http_api import RecordedRequest
 
 PHASE_PREFIX = "EXECUTION_PHASE_"
+_DESCRIBE_CONCURRENCY = 16
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 HttpLogical = Callable[["RecordedRequest"], "tuple[str, str] | None"]
@@ -107,15 +108,23 @@ async def _read_temporal(address: str, namespace: str, workflow_ids: tuple[str, 
     runs: dict[tuple[str, str], str] = {}
     async for listed in client.list_workflows():
         runs[(listed.id, listed.run_id)] = listed.status.name if listed.status is not None else "UNKNOWN"
-    for workflow_id in sorted({workflow_id for workflow_id, _ in runs} | set(workflow_ids)):
-        try:
-            described = await client.get_workflow_handle(workflow_id).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                continue
-            raise
+    slots = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+
+    async def describe(workflow_id: str) -> tuple[str, str, str] | None:
+        async with slots:
+            try:
+                described = await client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise
         status = described.status.name if described.status is not None else "UNKNOWN"
-        runs[(workflow_id, described.run_id)] = status
+        return workflow_id, described.run_id, status
+
+    wanted = sorted({workflow_id for workflow_id, _ in runs} | set(workflow_ids))
+    for found in await asyncio.gather(*(describe(workflow_id) for workflow_id in wanted)):
+        if found is not None:
+            runs[(found[0], found[1])] = found[2]
     return [WorkflowRun(workflow_id, run_id, status) for (workflow_id, run_id), status in sorted(runs.items())]
 
 
