@@ -15,7 +15,9 @@ fixture's records) into a ``World``, and ``count(history, world)`` — a pure fu
 - indeterminate: the client timed out, so the operation may or may not have happened;
 - refused: the server answered the create with an error (and, as it should, made nothing);
 - disagreements: the store and Temporal disagree (no workflow for a dispatched execution, a status that
-  does not match the execution's phase, a workflow still running for a terminal execution...).
+  does not match the execution's phase, a workflow still running for a terminal execution...). A
+  workflow that completed with a result naming a phase (how the runners end a FAILED or CANCELLED
+  execution) counts as that phase: ``COMPLETED/FAILED`` agrees with FAILED, not with COMPLETED.
 
 ``Report.clean`` holds when lost, duplicated, unexpected and disagreements are all zero.
 """
@@ -176,8 +178,8 @@ TEMPORAL_OPEN = frozenset({"RUNNING"})
 # execution phase -> the Temporal statuses that agree with it
 AGREEING = {
     "COMPLETED": frozenset({"COMPLETED"}),
-    "FAILED": frozenset({"FAILED", "TERMINATED", "TIMED_OUT"}),
-    "CANCELLED": frozenset({"CANCELED", "TERMINATED"}),
+    "FAILED": frozenset({"FAILED", "TERMINATED", "TIMED_OUT", "COMPLETED/FAILED"}),
+    "CANCELLED": frozenset({"CANCELED", "TERMINATED", "COMPLETED/CANCELLED"}),
 }
 
 
@@ -196,11 +198,22 @@ class ExecutionState:
 
 @dataclass(frozen=True)
 class WorkflowRun:
-    """One Temporal workflow run: its workflow ID (an execution ID), run ID and status (``COMPLETED``...)."""
+    """One Temporal workflow run: its workflow ID (an execution ID), run ID and status (``COMPLETED``...).
+
+    ``result_phase``: for a COMPLETED run, the phase its result names (the runners' workflows end
+    normally with the phase they reported: ``"FAILED"``, or ``{"phase": "FAILED", ...}``), else ``""``."""
 
     workflow_id: str
     run_id: str
     status: str
+    result_phase: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """The status, refined by the result: ``COMPLETED/FAILED`` for a run that completed reporting FAILED."""
+        if self.status == "COMPLETED" and self.result_phase and self.result_phase != "COMPLETED":
+            return f"COMPLETED/{self.result_phase}"
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -463,14 +476,14 @@ def _count_temporal(executions: list[ExecutionState], runs: list[WorkflowRun], a
     for execution in executions:
         found = runs_of.get(execution.id, [])
         if len(found) > 1:
-            listed = ", ".join(f"{r.run_id}={r.status}" for r in found)
+            listed = ", ".join(f"{r.run_id}={r.outcome}" for r in found)
             add(Finding("duplicated", execution.id, f"{len(found)} Temporal runs for one execution: {listed}"))
         if not found:
             if execution.dispatched:
                 reason = f"dispatched ({execution.phase}), but Temporal has no workflow"
                 add(Finding("disagreements", execution.id, reason))
             continue
-        statuses = {r.status for r in found}
+        statuses = {r.outcome for r in found}
         phase = execution.phase
         if phase in TERMINAL_PHASES:
             if not statuses & AGREEING[phase]:

@@ -18,7 +18,13 @@ from support.checker import (
     World,
     count,
 )
-from support.checker_reads import default_http_logical, default_mcp_logical, http_deliveries, mcp_deliveries
+from support.checker_reads import (
+    default_http_logical,
+    default_mcp_logical,
+    http_deliveries,
+    mcp_deliveries,
+    result_phase_of,
+)
 from support.fixtures.http_api import RecordedRequest
 
 
@@ -345,3 +351,31 @@ def test_retries_of_one_create_answered_with_two_executions_are_duplicated() -> 
         "attempts of one create were answered with wex-1, wex-1b",
         "one create (request req-wex-1) made several executions: wex-1, wex-1b",
     ]
+
+
+@pytest.mark.parametrize(
+    ("phase", "run_", "agrees"),
+    [
+        ("FAILED", WorkflowRun("wex-1", "r1", "COMPLETED", "FAILED"), True),
+        ("CANCELLED", WorkflowRun("wex-1", "r1", "COMPLETED", "CANCELLED"), True),
+        ("COMPLETED", WorkflowRun("wex-1", "r1", "COMPLETED", "COMPLETED"), True),
+        ("COMPLETED", WorkflowRun("wex-1", "r1", "COMPLETED", "FAILED"), False),
+        ("FAILED", WorkflowRun("wex-1", "r1", "COMPLETED", ""), False),
+    ],
+)
+def test_a_workflow_that_completed_reporting_a_phase_counts_as_that_phase(
+    phase: str, run_: WorkflowRun, agrees: bool
+) -> None:
+    history, world = baseline()
+    history.cancel("wex-1")
+    world.executions[0] = done("wex-1", phase)
+    world.temporal = [run_, run("wex-2", "FAILED"), run("wex-3", "CANCELED")]
+    disagreements = count(history, world).of("disagreements")
+    assert (disagreements == []) is agrees, disagreements
+
+
+def test_the_phase_a_result_names() -> None:
+    assert result_phase_of("FAILED") == "FAILED"
+    assert result_phase_of({"phase": "CANCELLED", "output": None}) == "CANCELLED"
+    assert result_phase_of({"phase": "", "output": None}) == ""
+    assert result_phase_of({"answer": 42}) == "" and result_phase_of("done") == "" and result_phase_of(None) == ""
