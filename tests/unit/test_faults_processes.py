@@ -20,7 +20,7 @@ from support.cli import CliResult
 from support.faults import leftovers
 from support.faults.base import FaultError, undo_active
 from support.faults.ledger import Ledger
-from support.faults.processes import ComponentTarget, Freeze, HoldDown, Kill, PidTarget, Terminate
+from support.faults.processes import ComponentTarget, Freeze, HoldDown, Kill, PidTarget, Terminate, wait_restarted
 from support.processes import RunId
 from support.waits import eventually
 
@@ -164,12 +164,14 @@ class FakeStack:
     name: str = "fake"
     calls: list[tuple[str, ...]] = field(default_factory=list)
     fail_start: bool = False
+    home: Path = Path("/nonexistent")
+    pid: int = 4242
 
     def cli(self) -> Any:
         def run(*args: str, timeout: float | None = None) -> CliResult:
             self.calls.append(args)
             if args[:2] == ("server", "status"):
-                components = [{"name": "temporal", "state": "running", "pid": 4242, "healthy": True, "restarts": 2}]
+                components = [{"name": "temporal", "state": "running", "pid": self.pid, "healthy": True, "restarts": 2}]
                 return CliResult(args, 0, json.dumps({"home": "/x", "components": components}), "", 0.1)
             code = 1 if self.fail_start and args[1] == "start" else 0
             return CliResult(args, code, "", "boom" if code else "", 0.1)
@@ -183,6 +185,21 @@ def test_a_component_is_found_by_name_in_the_status_json() -> None:
     assert (info.pid, info.state, info.healthy, info.restarts) == (4242, "running", True, 2)
     with pytest.raises(FaultError, match="has no component 'agent-runner' \\(it has: temporal\\)"):
         ComponentTarget(stack, "agent-runner").info()
+
+
+def test_a_restart_is_seen_in_the_supervisor_state_then_confirmed_by_status(tmp_path: Path) -> None:
+    stack = FakeStack(home=tmp_path)
+    (tmp_path / "run").mkdir()
+    state = tmp_path / "run" / "stack.json"
+    state.write_text(json.dumps({"components": [{"name": "temporal", "state": "restarting", "pid": None}]}))
+    target = ComponentTarget(stack, "temporal")  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match=r"the supervisor records \('restarting', None\)"):
+        wait_restarted(target, 4242, timeout=0.3)
+    assert stack.calls == [], "no CLI call while the state file says it has not restarted"
+    state.write_text(json.dumps({"components": [{"name": "temporal", "state": "running", "pid": 5000}]}))
+    stack.pid = 5000
+    assert wait_restarted(target, 4242, timeout=5).pid == 5000
+    assert stack.calls == [("server", "status", "-o", "json")]
 
 
 def test_hold_down_stops_the_component_and_starts_it_again_even_after_a_failure() -> None:
