@@ -170,16 +170,16 @@ def test_grpc_over_http2_passes_and_a_down_link_is_unavailable_until_up(
 
 def test_latency_delays_every_answer_by_at_least_the_set_value(proxy: LinkProxy, ledger: Ledger) -> None:
     with connect(proxy) as sock:
-        with proxy.latency(200, jitter_ms=20):
+        with proxy.latency(500, jitter_ms=20):
             started = time.monotonic()
             assert round_trip(sock, b"ping") == b"ping"
             took = time.monotonic() - started
-        assert took >= 0.18, f"a 200±20 ms latency answered in {took * 1000:.0f} ms"
+        assert took >= 0.48, f"a 500±20 ms latency answered in {took * 1000:.0f} ms"
         started = time.monotonic()
         assert round_trip(sock, b"pong") == b"pong"
-        assert time.monotonic() - started < took, "removing the toxic removes the delay"
+        assert time.monotonic() - started < 0.45, "removing the toxic removes the delay"
     (entry,) = ledger.entries
-    assert entry.kind == "proxy.latency" and entry.detail["ms"] == 200 and entry.detail["direction"] == "downstream"
+    assert entry.kind == "proxy.latency" and entry.detail["ms"] == 500 and entry.detail["direction"] == "downstream"
 
 
 def test_latency_in_both_directions_adds_up(proxy: LinkProxy) -> None:
