@@ -205,7 +205,10 @@ class Kill(Injector):
     def _inject(self) -> dict[str, Any]:
         pid, info = _running_pid(self.process_target, f"send {self.sig.name} to")
         self.killed_pid = pid
-        procs = process_tree(pid) if self.tree else [psutil.Process(pid)]
+        self._killed = []
+        procs = process_tree(pid)[: None if self.tree else 1]
+        if not procs:
+            raise FaultError(f"cannot send {self.sig.name} to {self.target}: pid {pid} ended meanwhile")
         created = {proc.pid: _create_time(proc) for proc in procs}
         for proc in procs:
             try:
