@@ -13,8 +13,11 @@ fixture's records) into a ``World``, and ``count(history, world)`` — a pure fu
 - redelivered: the same HTTP delivery key seen twice (at-least-once: reported, not a failure);
 - unexpected: an execution, workflow or side effect no one asked for;
 - indeterminate: the client timed out, so the operation may or may not have happened;
+- refused: the server answered the create with an error (and, as it should, made nothing);
 - disagreements: the store and Temporal disagree (no workflow for a dispatched execution, a status that
-  does not match the execution's phase, a workflow still running for a terminal execution...).
+  does not match the execution's phase, a workflow still running for a terminal execution...). A
+  workflow that completed with a result naming a phase (how the runners end a FAILED or CANCELLED
+  execution) counts as that phase: ``COMPLETED/FAILED`` agrees with FAILED, not with COMPLETED.
 
 ``Report.clean`` holds when lost, duplicated, unexpected and disagreements are all zero.
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +53,7 @@ class Applied:
 @dataclass(frozen=True)
 class Created:
     """An execution the test created. ``ack`` True: the server answered with ``execution_id``; None: the
-    client timed out (indeterminate); False: the server refused (nothing should exist)."""
+    client timed out (indeterminate); False: the server refused (nothing may exist)."""
 
     kind: str
     request_id: str
@@ -99,6 +102,22 @@ class History:
             self.created.append(op)
         return op
 
+    def record_create(self, kind: str, request_id: str, call: Callable[[], str], *, label: str = "") -> str | None:
+        """Run ``call`` (it creates the execution with ``request_id`` and returns its ID) and record what it
+        was told: the ID; indeterminate (None returned) when the call timed out or lost its connection
+        (``TimeoutError``, gRPC DEADLINE_EXCEEDED / UNAVAILABLE / CANCELLED); refused for any other
+        error, which is re-raised."""
+        try:
+            execution_id = call()
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or _rpc_code(exc) in INDETERMINATE_CODES:
+                self.timed_out(kind, request_id, label)
+                return None
+            self.create(kind, request_id, None, ack=False, label=label)
+            raise
+        self.create(kind, request_id, execution_id, label=label)
+        return execution_id
+
     def timed_out(self, kind: str, request_id: str, label: str = "") -> Created:
         """Record a create whose call timed out (indeterminate)."""
         return self.create(kind, request_id, None, ack=None, label=label)
@@ -137,6 +156,21 @@ class History:
 Recorder = History
 """Another name for ``History`` (what records the operations)."""
 
+INDETERMINATE_CODES = frozenset({"DEADLINE_EXCEEDED", "UNAVAILABLE", "CANCELLED"})
+"""gRPC status codes after which a create may or may not have happened."""
+
+
+def _rpc_code(exc: BaseException) -> str | None:
+    code = getattr(exc, "code", None)
+    if not callable(code):
+        return None
+    try:
+        value = code()
+    except Exception:
+        return None
+    return str(getattr(value, "name", value))
+
+
 # -- what the system ended with
 
 TERMINAL_PHASES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
@@ -144,8 +178,8 @@ TEMPORAL_OPEN = frozenset({"RUNNING"})
 # execution phase -> the Temporal statuses that agree with it
 AGREEING = {
     "COMPLETED": frozenset({"COMPLETED"}),
-    "FAILED": frozenset({"FAILED", "TERMINATED", "TIMED_OUT"}),
-    "CANCELLED": frozenset({"CANCELED", "TERMINATED"}),
+    "FAILED": frozenset({"FAILED", "TERMINATED", "TIMED_OUT", "COMPLETED/FAILED"}),
+    "CANCELLED": frozenset({"CANCELED", "TERMINATED", "COMPLETED/CANCELLED"}),
 }
 
 
@@ -164,11 +198,22 @@ class ExecutionState:
 
 @dataclass(frozen=True)
 class WorkflowRun:
-    """One Temporal workflow run: its workflow ID (an execution ID), run ID and status (``COMPLETED``...)."""
+    """One Temporal workflow run: its workflow ID (an execution ID), run ID and status (``COMPLETED``...).
+
+    ``result_phase``: for a COMPLETED run, the phase its result names (the runners' workflows end
+    normally with the phase they reported: ``"FAILED"``, or ``{"phase": "FAILED", ...}``), else ``""``."""
 
     workflow_id: str
     run_id: str
     status: str
+    result_phase: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """The status, refined by the result: ``COMPLETED/FAILED`` for a run that completed reporting FAILED."""
+        if self.status == "COMPLETED" and self.result_phase and self.result_phase != "COMPLETED":
+            return f"COMPLETED/{self.result_phase}"
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -211,6 +256,7 @@ CATEGORIES = (
     "redelivered",
     "unexpected",
     "indeterminate",
+    "refused",
     "disagreements",
 )
 FAILING = ("lost", "duplicated", "unexpected", "disagreements")
@@ -294,23 +340,10 @@ def count(history: History, world: World, name: str | None = None) -> Report:
     _count_resources(history, world, add)
 
     asked: set[str] = set()
-    for op in history.created:
-        subject = op.execution_id or f"request {op.request_id}"
-        if op.label:
-            subject += f" ({op.label})"
-        found = by_id.get(op.execution_id or "") or next(iter(by_request.get(op.request_id, [])), None)
-        if op.ack is not True:
-            add(Finding("indeterminate", subject, _indeterminate_reason(op, found)))
-            if found is None:
-                continue
-        elif found is None:
-            add(Finding("lost", subject, "acknowledged, but the store has no such execution"))
-            continue
-        asked.add(found.id)
-        if len(by_request.get(op.request_id, [])) > 1:
-            ids = ", ".join(e.id for e in by_request[op.request_id])
-            add(Finding("duplicated", subject, f"one create (request {op.request_id}) made several executions: {ids}"))
-        _count_outcome(found, subject, found.id in cancelled, add)
+    for ops in _creates(history.created):
+        found = _count_create(ops, by_id, by_request, cancelled, add)
+        if found is not None:
+            asked.add(found.id)
 
     children = _descendants(asked, world.executions)
     for execution in world.executions:
@@ -329,11 +362,57 @@ def count(history: History, world: World, name: str | None = None) -> Report:
     return report
 
 
-def _indeterminate_reason(op: Created, found: ExecutionState | None) -> str:
-    told = "the client timed out" if op.ack is None else "the server refused it"
+def _creates(created: list[Created]) -> list[list[Created]]:
+    """The creates grouped by request ID (a retried create is one logical operation), in order."""
+    groups: dict[str, list[Created]] = {}
+    for index, op in enumerate(created):
+        groups.setdefault(op.request_id or f"#{index}", []).append(op)
+    return list(groups.values())
+
+
+def _count_create(
+    ops: list[Created],
+    by_id: dict[str, ExecutionState],
+    by_request: dict[str, list[ExecutionState]],
+    cancelled: set[str],
+    add: Any,
+) -> ExecutionState | None:
+    """Count one logical create (its attempts); the execution it made, if any."""
+    request_id = ops[0].request_id
+    acked = list(dict.fromkeys(op.execution_id for op in ops if op.ack is True and op.execution_id))
+    made = by_request.get(request_id, []) if request_id else []
+    found = next((by_id[i] for i in acked if i in by_id), None) or next(iter(made), None)
+    subject = acked[0] if acked else f"request {request_id}"
+    label = next((op.label for op in ops if op.label), "")
+    if label:
+        subject += f" ({label})"
+    timeouts = sum(1 for op in ops if op.ack is None)
+    if len(acked) > 1:
+        add(Finding("duplicated", subject, f"attempts of one create were answered with {', '.join(acked)}"))
+    if len(made) > 1:
+        ids = ", ".join(e.id for e in made)
+        add(Finding("duplicated", subject, f"one create (request {request_id}) made several executions: {ids}"))
+    if not acked and not timeouts:
+        if found is None:
+            add(Finding("refused", subject, "the server refused the create; no execution was made"))
+        else:
+            add(Finding("unexpected", subject, f"the server refused the create, yet made {found.id}"))
+        return found
+    if timeouts:
+        if acked:
+            outcome = f"a retry was acknowledged as {acked[0]}"
+        elif found is None:
+            outcome = "no execution was made"
+        else:
+            outcome = f"it was made anyway as {found.id} ({found.phase})"
+        times = "" if timeouts == 1 else f" {timeouts} times"
+        add(Finding("indeterminate", subject, f"the client timed out{times}; {outcome}"))
     if found is None:
-        return f"{told}; no execution was made"
-    return f"{told}; it was made anyway as {found.id} ({found.phase})"
+        if acked:
+            add(Finding("lost", subject, "acknowledged, but the store has no such execution"))
+        return None
+    _count_outcome(found, subject, found.id in cancelled, add)
+    return found
 
 
 def _count_outcome(execution: ExecutionState, subject: str, cancel_asked: bool, add: Any) -> None:
@@ -397,14 +476,14 @@ def _count_temporal(executions: list[ExecutionState], runs: list[WorkflowRun], a
     for execution in executions:
         found = runs_of.get(execution.id, [])
         if len(found) > 1:
-            listed = ", ".join(f"{r.run_id}={r.status}" for r in found)
+            listed = ", ".join(f"{r.run_id}={r.outcome}" for r in found)
             add(Finding("duplicated", execution.id, f"{len(found)} Temporal runs for one execution: {listed}"))
         if not found:
             if execution.dispatched:
                 reason = f"dispatched ({execution.phase}), but Temporal has no workflow"
                 add(Finding("disagreements", execution.id, reason))
             continue
-        statuses = {r.status for r in found}
+        statuses = {r.outcome for r in found}
         phase = execution.phase
         if phase in TERMINAL_PHASES:
             if not statuses & AGREEING[phase]:
@@ -483,7 +562,7 @@ def check(
     if history.applied:
         world.resources = reads.read_resources(client)
     if temporal_address is not None:
-        world.temporal = reads.read_temporal(temporal_address, namespace)
+        world.temporal = reads.read_temporal(temporal_address, namespace, [e.id for e in world.executions])
     if http_requests is not None:
         world.deliveries += reads.http_deliveries(http_requests, http_logical or reads.default_http_logical)
     if mcp_entries is not None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from support.fixtures.http_api import RecordedRequest
 
 PHASE_PREFIX = "EXECUTION_PHASE_"
+_DESCRIBE_CONCURRENCY = 16
+_PHASES = frozenset({"PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "SKIPPED"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 HttpLogical = Callable[["RecordedRequest"], "tuple[str, str] | None"]
@@ -90,24 +92,61 @@ def wait_terminal(client: StackClient, execution_ids: Iterable[str], timeout: fl
         time.sleep(interval)  # polling the store's state, bounded by the deadline
 
 
-def read_temporal(address: str, namespace: str = "default", timeout: float = 30.0) -> list[WorkflowRun]:
-    """Every workflow run in Temporal's ``namespace``; the latest run of each workflow is described
-    (authoritative, where the visibility listing may lag)."""
-    return _run_async(_read_temporal(address, namespace), timeout)
+def read_temporal(
+    address: str, namespace: str = "default", workflow_ids: Iterable[str] = (), timeout: float = 30.0
+) -> list[WorkflowRun]:
+    """Every workflow run in Temporal's ``namespace``. The latest run of each listed workflow, and of each
+    of ``workflow_ids`` (the store's executions), is described: authoritative where the visibility
+    listing may lag behind; when it completed, its result says which phase it ended with."""
+    return _run_async(_read_temporal(address, namespace, tuple(workflow_ids)), timeout)
 
 
-async def _read_temporal(address: str, namespace: str) -> list[WorkflowRun]:
+async def _read_temporal(address: str, namespace: str, workflow_ids: tuple[str, ...]) -> list[WorkflowRun]:
     from temporalio.client import Client
+    from temporalio.service import RPCError, RPCStatusCode
 
     client = await Client.connect(address, namespace=namespace)
     runs: dict[tuple[str, str], str] = {}
     async for listed in client.list_workflows():
         runs[(listed.id, listed.run_id)] = listed.status.name if listed.status is not None else "UNKNOWN"
-    for workflow_id in {workflow_id for workflow_id, _ in runs}:
-        described = await client.get_workflow_handle(workflow_id).describe()
-        status = described.status.name if described.status is not None else "UNKNOWN"
-        runs[(workflow_id, described.run_id)] = status
-    return [WorkflowRun(workflow_id, run_id, status) for (workflow_id, run_id), status in sorted(runs.items())]
+    slots = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+
+    async def describe(workflow_id: str) -> tuple[str, str, str, str] | None:
+        async with slots:
+            try:
+                described = await client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise
+            status = described.status.name if described.status is not None else "UNKNOWN"
+            result_phase = ""
+            if status == "COMPLETED":
+                handle = client.get_workflow_handle(workflow_id, run_id=described.run_id)
+                try:
+                    result_phase = result_phase_of(await handle.result(follow_runs=False))
+                except Exception:  # a result this converter cannot read names no phase
+                    result_phase = ""
+        return workflow_id, described.run_id, status, result_phase
+
+    wanted = sorted({workflow_id for workflow_id, _ in runs} | set(workflow_ids))
+    phases: dict[tuple[str, str], str] = {}
+    for found in await asyncio.gather(*(describe(workflow_id) for workflow_id in wanted)):
+        if found is not None:
+            runs[(found[0], found[1])] = found[2]
+            phases[(found[0], found[1])] = found[3]
+    return [
+        WorkflowRun(workflow_id, run_id, status, phases.get((workflow_id, run_id), ""))
+        for (workflow_id, run_id), status in sorted(runs.items())
+    ]
+
+
+def result_phase_of(result: Any) -> str:
+    """The phase a completed workflow's result names: ``"FAILED"`` (agent runs) or ``{"phase": ...}``
+    (workflow runs); ``""`` when it names none."""
+    if isinstance(result, Mapping):
+        result = result.get("phase")
+    return result if isinstance(result, str) and result in _PHASES else ""
 
 
 def _run_async(coro: Any, timeout: float) -> Any:

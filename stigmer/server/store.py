@@ -7,6 +7,7 @@ returns: once a request has been answered, its changes survive a crash of the pr
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -307,6 +308,16 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, DB_FILE_MODE))
 
 
+def _make_private(path: Path) -> None:
+    """Give a database file the owner-only mode; on a read-only file system the database is served
+    read-only instead (reads work, writes fail with ``StorageUnavailable``)."""
+    try:
+        path.chmod(DB_FILE_MODE)
+    except OSError as exc:
+        if exc.errno != errno.EROFS:
+            raise
+
+
 def storage_error(exc: sqlite3.Error, path: Path) -> ServerError | None:
     """The domain error for a write the disk refused (full, read-only, I/O error), else None."""
     name = getattr(exc, "sqlite_errorname", "")
@@ -347,7 +358,7 @@ class Store:
             migrations.migrate(conn, schema_version)
             for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 if companion.exists():
-                    companion.chmod(DB_FILE_MODE)
+                    _make_private(companion)
         except BaseException:
             conn.close()
             raise

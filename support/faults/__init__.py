@@ -3,7 +3,7 @@
 - ``processes``: ``Kill``, ``Terminate``, ``Freeze``, ``HoldDown`` of a stack component (by name).
 - ``network``: ``LinkProxy``, a loopback TCP proxy per link with Toxiproxy's toxics.
 - ``llm``: ``LlmFault`` and rule builders for the LLM stand-in (errors, slow tokens, hang, cut stream...).
-- ``disk``: ``ReadOnlyDir``, ``DiskFull``, ``mounted_home``.
+- ``disk``: ``DiskFull``, ``ReadOnlyDir``, ``ReadOnlyFile``, ``mounted_home`` (root only).
 - ``ledger``: what every injector did; ``leftovers``: what a killed run left, and the sweeps.
 
 ``sweep()`` is the teardown that undoes whatever is still in place in this process.

@@ -107,17 +107,18 @@ class Injector:
             self._timer = None
             if not self._active:
                 return
-            self._active = False
             with Injector._registry_lock:
                 Injector._registry.discard(self)
             assert self.entry is not None
             try:
                 detail = self._undo()
+                self.entry.end(expired=self.expired, **detail)
             except BaseException as exc:
                 self.entry.error = f"undo failed: {type(exc).__name__}: {exc}"
                 self.entry.end(expired=self.expired)
                 raise
-            self.entry.end(expired=self.expired, **detail)
+            finally:
+                self._active = False  # only once undone and recorded: ``active`` False means it is gone
 
     def _expire(self) -> None:
         with self._lock:

@@ -13,10 +13,14 @@ To put a stack's data on a small filesystem, mount it before the stack starts::
         with disk.full(ledger=ledger):        # fill it up; released on exit
             ...                                 # writes fail with "database or disk is full"
 
-Linux checks a mount's read-only flag when a file is opened, so ``ReadOnlyDir`` reaches whatever is
-opened after it begins (files created in it, a component restarted or started inside it) and not a
-process that holds a file open for writing (a running stigmer-server's database): kill or restart the
-component inside it to make it meet the read-only directory. A full disk reaches every writer at once.
+Linux checks a mount's read-only flag when a file is opened, so ``ReadOnlyDir`` / ``ReadOnlyFile``
+reach whatever is opened after they begin (files created in the directory, a component restarted or
+started meanwhile) and not a process that holds a file open for writing (a running stigmer-server's
+database): kill the component to make it meet the read-only directory or file. ``ReadOnlyFile`` of the
+database (``SmallFs.read_only_database()``) is the one a restarted stigmer-server serves through
+(reads work, writes fail clearly); a whole read-only home also stops the supervisor writing its state
+and SQLite creating the WAL's files, so the server cannot open its database at all. A full disk
+reaches every writer at once.
 Every mount is noted in ``support.faults.leftovers`` until it is undone.
 """
 
@@ -39,6 +43,7 @@ from support.prereqs import CheckContext, Prerequisite, missing_message
 from support.processes import RunId
 
 FILL_NAME = ".stigmer-e2e-fill"
+DATABASE = "stigmer.db"
 MOUNT_LABEL = "stigmer-e2e"
 _FILL_CHUNK = 1 << 20
 
@@ -154,11 +159,22 @@ class SmallFs:
 
     def full(self, *, max_seconds: float = DEFAULT_MAX_SECONDS, ledger: Ledger | None = None) -> DiskFull:
         """An injector keeping this filesystem full while it is in place."""
-        return DiskFull(self.path, self.size_mb, ledger=ledger or self.ledger, max_seconds=max_seconds)
+        return DiskFull(
+            self.path, self.size_mb, ledger=ledger if ledger is not None else self.ledger, max_seconds=max_seconds
+        )
 
     def read_only(self, *, max_seconds: float = DEFAULT_MAX_SECONDS, ledger: Ledger | None = None) -> ReadOnlyDir:
         """An injector keeping this filesystem's directory read-only while it is in place."""
-        return ReadOnlyDir(self.path, ledger=ledger or self.ledger, max_seconds=max_seconds)
+        return ReadOnlyDir(self.path, ledger=ledger if ledger is not None else self.ledger, max_seconds=max_seconds)
+
+    def read_only_database(
+        self, name: str = DATABASE, *, max_seconds: float = DEFAULT_MAX_SECONDS, ledger: Ledger | None = None
+    ) -> ReadOnlyFile:
+        """An injector keeping the database file ``name`` read-only (the rest of the home stays writable:
+        the supervisor's state, pid files and logs)."""
+        return ReadOnlyFile(
+            self.path / name, ledger=ledger if ledger is not None else self.ledger, max_seconds=max_seconds
+        )
 
 
 _small: dict[Path, SmallFs] = {}
@@ -236,6 +252,7 @@ class ReadOnlyDir(Injector):
     opened files through it: such a process keeps them read-only until it reopens them)."""
 
     kind = "disk.read_only"
+    what = "directory"
 
     def __init__(
         self, path: Path, *, ledger: Ledger | None = None, max_seconds: float | None = DEFAULT_MAX_SECONDS
@@ -245,8 +262,8 @@ class ReadOnlyDir(Injector):
 
     def _inject(self) -> dict[str, Any]:
         require_mount()
-        if not self.path.is_dir():
-            raise FaultError(f"{self.path} is not a directory")
+        if not self._exists():
+            raise FaultError(f"{self.path} is not a {self.what}")
         _mount(["mount", "--bind", str(self.path), str(self.path)], self.path)
         remount = _run(["mount", "-o", "remount,ro,bind", str(self.path)])
         if remount.returncode != 0:
@@ -254,6 +271,21 @@ class ReadOnlyDir(Injector):
             raise FaultError(f"could not make the bind mount of {self.path} read-only: {remount.stderr.strip()}")
         return {}
 
+    def _exists(self) -> bool:
+        return self.path.is_dir()
+
     def _undo(self) -> dict[str, Any]:
         _unmount(self.path)
         return {}
+
+
+class ReadOnlyFile(ReadOnlyDir):
+    """One file read-only for every open made while this is in place (a read-only bind mount of the file
+    over itself). For a stack's ``stigmer.db``: stigmer-server restarted meanwhile serves reads and fails
+    writes with UNAVAILABLE "data directory is read-only: ...", while the rest of its home stays writable."""
+
+    kind = "disk.read_only_file"
+    what = "file"
+
+    def _exists(self) -> bool:
+        return self.path.is_file()

@@ -92,6 +92,9 @@ class Ledger:
         with self._lock:
             return len(self._entries)
 
+    def __bool__(self) -> bool:
+        return True  # an empty ledger is still a ledger (``ledger or default`` must not drop it)
+
     def to_json(self) -> list[dict[str, Any]]:
         """Every entry as a JSON-serialisable dict."""
         return [entry.to_json() for entry in self.entries]

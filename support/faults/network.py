@@ -56,6 +56,15 @@ LINK_ENV = {
 """Link name -> the variable that points the stack's side of that link at a proxy (``proxy.address``;
 ``OLLAMA_HOST`` takes ``proxy.url``). The HTTP fixture's link uses ``HttpApi.env()``'s variables."""
 
+
+def http_fixture_env(proxy: LinkProxy) -> dict[str, str]:
+    """Every example base-URL variable (``support.fixtures.http_api``) pointed at ``proxy``: the
+    workflow-runner -> HTTP fixture link, for a proxy whose upstream is the fixture."""
+    from support.fixtures.http_api import BASE_URL_VARIABLES
+
+    return dict.fromkeys(BASE_URL_VARIABLES, proxy.url)
+
+
 _READ_SIZE = 64 * 1024
 _CALL_TIMEOUT = 15.0
 _CONNECT_TIMEOUT = 10.0
@@ -243,9 +252,11 @@ class LinkProxy:
         """Delay every chunk by ``ms`` ± ``jitter_ms`` milliseconds (order kept)."""
         return self._fault(Toxic(LATENCY, direction, {"ms": ms, "jitter_ms": jitter_ms}), max_seconds)
 
-    def down(self, *, max_seconds: float | None = None) -> ProxyFault:
-        """Refuse new connections (the listener is closed) and cut the open ones."""
-        return self._fault(Toxic(DOWN, BOTH), max_seconds)
+    def down(self, *, refuse: bool = False, max_seconds: float | None = None) -> ProxyFault:
+        """Cut the open connections and every new one: each is reset as soon as it is accepted, or, with
+        ``refuse``, refused (the listener is closed; the port is free meanwhile, and another socket could
+        take it: reopening then fails with a ``FaultError``)."""
+        return self._fault(Toxic(DOWN, BOTH, {"refuse": 1.0 if refuse else 0.0}), max_seconds)
 
     def reset_peer(self, after_ms: float = 0.0, *, max_seconds: float | None = None) -> ProxyFault:
         """Reset (TCP RST) every open connection, and every new one ``after_ms`` after it is accepted."""
@@ -330,14 +341,26 @@ class LinkProxy:
         self._server = await asyncio.start_server(self._accept, LOOPBACK, self._port, reuse_address=True)
         self._port = self._server.sockets[0].getsockname()[1]
 
+    async def _relisten(self) -> None:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                await self._listen()
+                return
+            except OSError as exc:
+                if time.monotonic() >= deadline:
+                    raise FaultError(f"proxy {self.name} cannot listen on {self.address} again: {exc}") from None
+            await asyncio.sleep(0.1)  # the port is still held by a socket closing down
+
     async def _applied(self, toxic: Toxic, added: bool) -> None:
         if toxic.kind == DOWN:
-            if added and self._server is not None:
-                self._server.close()
-                self._server = None
+            if added:
+                if toxic.params["refuse"] and self._server is not None:
+                    self._server.close()
+                    self._server = None
                 self._reset_all()
-            elif not added and not self._toxics(DOWN) and self._server is None:
-                await self._listen()
+            elif not self._toxics(DOWN) and self._server is None:
+                await self._relisten()
         elif toxic.kind == RESET_PEER and added:
             self._later(toxic.params["after_ms"] / 1000, self._reset_all)
         assert self._changed is not None

@@ -26,12 +26,15 @@ if TYPE_CHECKING:
     from support.stack import Stack
 
 CLI_TIMEOUT = 60.0
-POLL_INTERVAL = 0.3
+POLL_INTERVAL = 0.5  # between `server status` calls (each starts the CLI)
+QUICK_POLL_INTERVAL = 0.1  # between reads of the supervisor's state file
+STOP_TIMEOUT = 5.0  # until every SIGSTOPped process shows as stopped
 
 
 @dataclass(frozen=True)
 class ComponentInfo:
-    """One component as ``stigmer server status -o json`` shows it."""
+    """One component as ``stigmer server status -o json`` shows it (``held``: stopped by ``server stop -c``;
+    ``health_restarts``: restarts because its health check kept failing; ``raw``: every field)."""
 
     name: str
     state: str
@@ -39,6 +42,8 @@ class ComponentInfo:
     healthy: bool
     restarts: int = 0
     address: str | None = None
+    held: bool = False
+    health_restarts: int = 0
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -79,10 +84,25 @@ class ComponentTarget:
                     healthy=bool(item.get("healthy")),
                     restarts=int(item.get("restarts") or 0),
                     address=item.get("address"),
+                    held=bool(item.get("held")),
+                    health_restarts=int(item.get("health_restarts") or 0),
                     raw=item,
                 )
         names = ", ".join(str(c.get("name")) for c in data.get("components", []))
         raise FaultError(f"stack {self.stack.name!r} has no component {self.name!r} (it has: {names or 'none'})")
+
+    def recorded(self) -> tuple[str, int | None] | None:
+        """The component's state and pid as the supervisor's state file (``run/stack.json``, what
+        ``server status`` reads) records them: a cheap first look before asking the CLI; None when
+        there is no readable state file."""
+        try:
+            data = json.loads((self.stack.home / "run" / "stack.json").read_text())
+        except (OSError, ValueError):
+            return None
+        for item in data.get("components", []):
+            if item.get("name") == self.name:
+                return str(item.get("state", "")), item.get("pid")
+        return None
 
 
 @dataclass
@@ -108,19 +128,30 @@ def as_target(stack: Any, component: str | None) -> ProcessTarget:
 
 
 def wait_restarted(target: ProcessTarget, old_pid: int | None, timeout: float) -> ComponentInfo:
-    """Wait until ``target`` runs again under a pid other than ``old_pid`` and is healthy; its state."""
-    last: list[ComponentInfo] = []
+    """Wait until ``target`` runs again under a pid other than ``old_pid`` and is healthy; its state.
+
+    A stack component is first watched through the supervisor's state file (cheap), then confirmed by
+    ``stigmer server status -o json`` (each call starts the CLI: polled less often)."""
+    deadline = time.monotonic() + timeout
+    if isinstance(target, ComponentTarget):
+
+        def recorded_new() -> None:
+            seen = target.recorded()
+            assert seen is None or (seen[0] == "running" and seen[1] not in (None, old_pid)), (
+                f"{target.name} has not restarted yet (was pid {old_pid}); the supervisor records {seen}"
+            )
+
+        eventually(recorded_new, timeout=timeout, interval=QUICK_POLL_INTERVAL)
 
     def restarted() -> ComponentInfo:
         info = target.info()
-        last[:] = [info]
         assert info.pid is not None and info.pid != old_pid and info.serving, (
             f"{target.name} has not restarted healthy (was pid {old_pid}); now: state={info.state} "
             f"pid={info.pid} healthy={info.healthy} restarts={info.restarts}"
         )
         return info
 
-    return eventually(restarted, timeout=timeout, interval=POLL_INTERVAL)
+    return eventually(restarted, timeout=max(deadline - time.monotonic(), 1.0), interval=POLL_INTERVAL)
 
 
 def _running_pid(target: ProcessTarget, what: str) -> tuple[int, ComponentInfo]:
@@ -174,7 +205,10 @@ class Kill(Injector):
     def _inject(self) -> dict[str, Any]:
         pid, info = _running_pid(self.process_target, f"send {self.sig.name} to")
         self.killed_pid = pid
-        procs = process_tree(pid) if self.tree else [psutil.Process(pid)]
+        self._killed = []
+        procs = process_tree(pid)[: None if self.tree else 1]
+        if not procs:
+            raise FaultError(f"cannot send {self.sig.name} to {self.target}: pid {pid} ended meanwhile")
         created = {proc.pid: _create_time(proc) for proc in procs}
         for proc in procs:
             try:
@@ -250,7 +284,23 @@ class Freeze(Injector):
                     self._stopped.append((child.pid, created))
         except psutil.NoSuchProcess:
             pass
+        try:
+            eventually(self._assert_stopped, timeout=STOP_TIMEOUT, interval=0.01)  # SIGSTOP lands asynchronously
+        except AssertionError as exc:
+            self._undo()
+            raise FaultError(f"could not freeze {self.target}: {exc}") from None
         return {"seconds": self.seconds, "root_pid": pid}
+
+    def _assert_stopped(self) -> None:
+        running = []
+        for pid, _created in self._stopped:
+            try:
+                status = psutil.Process(pid).status()
+            except psutil.NoSuchProcess:
+                continue
+            if status not in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE):
+                running.append(f"{pid} ({status})")
+        assert not running, f"not stopped yet after SIGSTOP: {', '.join(running)}"
 
     def _undo(self) -> dict[str, Any]:
         continued = [pid for pid, created in reversed(self._stopped) if leftovers.continue_process(pid, created)]

@@ -18,7 +18,13 @@ from support.checker import (
     World,
     count,
 )
-from support.checker_reads import default_http_logical, default_mcp_logical, http_deliveries, mcp_deliveries
+from support.checker_reads import (
+    default_http_logical,
+    default_mcp_logical,
+    http_deliveries,
+    mcp_deliveries,
+    result_phase_of,
+)
 from support.fixtures.http_api import RecordedRequest
 
 
@@ -281,3 +287,95 @@ def test_counts_list_every_category() -> None:
         "indeterminate",
         "disagreements",
     }
+
+
+class FakeRpcError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self._code = code
+
+    def code(self) -> Any:
+        return type("Code", (), {"name": self._code})()
+
+
+def test_record_create_tells_acknowledged_indeterminate_and_refused_apart() -> None:
+    history = History()
+    assert history.record_create("agent", "req-1", lambda: "aex-1") == "aex-1"
+
+    def timing_out() -> str:
+        raise FakeRpcError("DEADLINE_EXCEEDED")
+
+    def refused() -> str:
+        raise FakeRpcError("INVALID_ARGUMENT")
+
+    assert history.record_create("agent", "req-2", timing_out) is None
+    with pytest.raises(FakeRpcError):
+        history.record_create("agent", "req-3", refused)
+    assert [(op.request_id, op.execution_id, op.ack) for op in history.created] == [
+        ("req-1", "aex-1", True),
+        ("req-2", None, None),
+        ("req-3", None, False),
+    ]
+    report = count(history, World(executions=[ExecutionState("aex-1", "agent", "COMPLETED", request_id="req-1")]))
+    assert report.counts["ok"] == 1 and report.counts["indeterminate"] == 1 and report.counts["refused"] == 1
+    assert report.clean
+    made_anyway = World(
+        executions=[
+            ExecutionState("aex-1", "agent", "COMPLETED", request_id="req-1"),
+            ExecutionState("aex-3", "agent", "COMPLETED", request_id="req-3"),
+        ]
+    )
+    assert [f.reason for f in count(history, made_anyway).of("unexpected")] == [
+        "the server refused the create, yet made aex-3"
+    ]
+
+
+def test_a_create_retried_with_its_request_id_is_one_operation() -> None:
+    history, world = baseline()
+    history.timed_out("workflow", "req-wex-4")
+    history.create("workflow", "req-wex-4", "wex-4")
+    world.executions.append(done("wex-4"))
+    world.temporal = [*(world.temporal or []), run("wex-4")]
+    report = count(history, world)
+    assert report.clean and report.counts["ok"] == 3, report.table()
+    assert [f.reason for f in report.of("indeterminate")] == ["the client timed out; a retry was acknowledged as wex-4"]
+
+
+def test_retries_of_one_create_answered_with_two_executions_are_duplicated() -> None:
+    history, world = baseline()
+    history.create("workflow", "req-wex-1", "wex-1b")
+    world.executions.append(ExecutionState("wex-1b", "workflow", "COMPLETED", request_id="req-wex-1", dispatched=True))
+    world.temporal = [*(world.temporal or []), run("wex-1b")]
+    reasons = [f.reason for f in count(history, world).of("duplicated")]
+    assert reasons == [
+        "attempts of one create were answered with wex-1, wex-1b",
+        "one create (request req-wex-1) made several executions: wex-1, wex-1b",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("phase", "run_", "agrees"),
+    [
+        ("FAILED", WorkflowRun("wex-1", "r1", "COMPLETED", "FAILED"), True),
+        ("CANCELLED", WorkflowRun("wex-1", "r1", "COMPLETED", "CANCELLED"), True),
+        ("COMPLETED", WorkflowRun("wex-1", "r1", "COMPLETED", "COMPLETED"), True),
+        ("COMPLETED", WorkflowRun("wex-1", "r1", "COMPLETED", "FAILED"), False),
+        ("FAILED", WorkflowRun("wex-1", "r1", "COMPLETED", ""), False),
+    ],
+)
+def test_a_workflow_that_completed_reporting_a_phase_counts_as_that_phase(
+    phase: str, run_: WorkflowRun, agrees: bool
+) -> None:
+    history, world = baseline()
+    history.cancel("wex-1")
+    world.executions[0] = done("wex-1", phase)
+    world.temporal = [run_, run("wex-2", "FAILED"), run("wex-3", "CANCELED")]
+    disagreements = count(history, world).of("disagreements")
+    assert (disagreements == []) is agrees, disagreements
+
+
+def test_the_phase_a_result_names() -> None:
+    assert result_phase_of("FAILED") == "FAILED"
+    assert result_phase_of({"phase": "CANCELLED", "output": None}) == "CANCELLED"
+    assert result_phase_of({"phase": "", "output": None}) == ""
+    assert result_phase_of({"answer": 42}) == "" and result_phase_of("done") == "" and result_phase_of(None) == ""

@@ -112,6 +112,18 @@ def open_store_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
 
 
+def test_a_ledger_given_to_a_small_filesystem_fault_gets_its_entry(tmp_path: Path) -> None:
+    ledger = Ledger()
+    with mounted_home(tmp_path / "home", size_mb=1) as small:
+        (small.path / "stigmer.db").write_text("")
+        with small.full(ledger=ledger), small.read_only_database(ledger=ledger):
+            with pytest.raises(OSError) as caught:
+                (small.path / "stigmer.db").write_text("x")
+            assert caught.value.errno == errno.EROFS
+        (small.path / "stigmer.db").write_text("writable again")
+    assert [e.kind for e in ledger.entries] == ["disk.full", "disk.read_only_file"]
+
+
 def test_read_only_on_a_small_filesystem_undoes_only_its_own_mount(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with mounted_home(home, size_mb=1) as small:

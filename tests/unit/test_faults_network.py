@@ -160,7 +160,7 @@ def test_grpc_over_http2_passes_and_a_down_link_is_unavailable_until_up(
     address, _servicer = grpc_health_server
     with LinkProxy("grpc", address, ledger=ledger) as proxy:
         assert check_health(proxy.address) == "SERVING"
-        with proxy.down(max_seconds=30):
+        with proxy.down(refuse=True, max_seconds=30):
             with pytest.raises(grpc.RpcError) as caught:
                 check_health(proxy.address, timeout=2)
             assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -170,16 +170,16 @@ def test_grpc_over_http2_passes_and_a_down_link_is_unavailable_until_up(
 
 def test_latency_delays_every_answer_by_at_least_the_set_value(proxy: LinkProxy, ledger: Ledger) -> None:
     with connect(proxy) as sock:
-        with proxy.latency(200, jitter_ms=20):
+        with proxy.latency(500, jitter_ms=20):
             started = time.monotonic()
             assert round_trip(sock, b"ping") == b"ping"
             took = time.monotonic() - started
-        assert took >= 0.18, f"a 200±20 ms latency answered in {took * 1000:.0f} ms"
+        assert took >= 0.48, f"a 500±20 ms latency answered in {took * 1000:.0f} ms"
         started = time.monotonic()
         assert round_trip(sock, b"pong") == b"pong"
-        assert time.monotonic() - started < took, "removing the toxic removes the delay"
+        assert time.monotonic() - started < 0.45, "removing the toxic removes the delay"
     (entry,) = ledger.entries
-    assert entry.kind == "proxy.latency" and entry.detail["ms"] == 200 and entry.detail["direction"] == "downstream"
+    assert entry.kind == "proxy.latency" and entry.detail["ms"] == 500 and entry.detail["direction"] == "downstream"
 
 
 def test_latency_in_both_directions_adds_up(proxy: LinkProxy) -> None:
@@ -189,19 +189,39 @@ def test_latency_in_both_directions_adds_up(proxy: LinkProxy) -> None:
         assert time.monotonic() - started >= 0.3
 
 
-def test_down_refuses_new_connections_and_cuts_open_ones(proxy: LinkProxy) -> None:
+@pytest.mark.parametrize("refuse", [False, True], ids=["reset-on-accept", "refuse"])
+def test_down_cuts_open_connections_and_new_ones(proxy: LinkProxy, refuse: bool) -> None:
     sock = connect(proxy)
     assert round_trip(sock, b"before") == b"before"
-    with proxy.down():
-        with pytest.raises(OSError):
-            sock.sendall(b"during")
-            assert sock.recv(10) == b"", "the open connection is cut"
-            raise ConnectionResetError("closed by the proxy")
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", proxy.port), timeout=TIMEOUT)
+    with proxy.down(refuse=refuse):
+        assert _cut(sock), "the open connection is cut"
+        if refuse:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", proxy.port), timeout=TIMEOUT)
+        else:
+            assert _new_connection_cut(proxy), "a new connection is reset at once"
     sock.close()
     with connect(proxy) as again:
         assert round_trip(again, b"after") == b"after"
+    assert proxy.stats().refused == (0 if refuse else 1)
+
+
+def _new_connection_cut(proxy: LinkProxy) -> bool:
+    try:
+        fresh = connect(proxy)
+    except ConnectionResetError:  # the reset can overtake the end of the handshake on loopback
+        return True
+    with fresh:
+        return _cut(fresh)
+
+
+def _cut(sock: socket.socket) -> bool:
+    """Whether the connection is closed or reset (what a client sees when it sends and reads)."""
+    try:
+        sock.sendall(b"x")
+        return sock.recv(10) == b""
+    except OSError:
+        return True
 
 
 def test_reset_peer_resets_open_connections_and_new_ones_while_active(proxy: LinkProxy) -> None:
@@ -212,9 +232,7 @@ def test_reset_peer_resets_open_connections_and_new_ones_while_active(proxy: Lin
             sock.sendall(b"x")
             sock.recv(10)
         sock.close()
-        with connect(proxy) as fresh, pytest.raises(ConnectionResetError):
-            fresh.sendall(b"x")
-            fresh.recv(10)
+        assert _new_connection_cut(proxy)
     with connect(proxy) as after:
         assert round_trip(after, b"after") == b"after"
     assert proxy.stats().reset >= 2
@@ -249,7 +267,7 @@ def test_bandwidth_slows_a_transfer_down(proxy: LinkProxy) -> None:
 
 
 def test_a_toxic_ends_by_itself_after_its_bound(proxy: LinkProxy, ledger: Ledger) -> None:
-    fault = proxy.down(max_seconds=0.3).start()
+    fault = proxy.down(refuse=True, max_seconds=0.3).start()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", proxy.port), timeout=TIMEOUT)
     eventually(lambda: _connects(proxy), timeout=TIMEOUT)
@@ -294,10 +312,8 @@ def test_close_stops_listening_and_ends_its_thread(echo: EchoServer) -> None:
 def test_an_unreachable_upstream_resets_the_client(ledger: Ledger) -> None:
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]
-    with LinkProxy("nowhere", f"127.0.0.1:{port}", ledger=ledger) as proxy, connect(proxy) as sock:
-        with pytest.raises((ConnectionResetError, AssertionError)):
-            sock.sendall(b"x")
-            assert sock.recv(10) != b""
+    with LinkProxy("nowhere", f"127.0.0.1:{port}", ledger=ledger) as proxy:
+        assert _new_connection_cut(proxy)
         eventually(lambda: _assert(proxy.stats().upstream_failures == 1), timeout=TIMEOUT)
 
 

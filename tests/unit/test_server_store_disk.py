@@ -15,7 +15,7 @@ from stigmer.server.apply import apply
 from stigmer.server.errors import StorageFull, StorageUnavailable, grpc_code
 from stigmer.server.store import Store
 from support.faults import disk, leftovers
-from support.faults.disk import mounted_home
+from support.faults.disk import ReadOnlyFile, mounted_home
 from support.faults.ledger import Ledger
 from tests.unit.messages import make_agent
 
@@ -69,4 +69,28 @@ def test_other_database_errors_are_not_taken_for_disk_errors(tmp_path: Path) -> 
     store = Store.open(tmp_path / "stigmer.db")
     with pytest.raises(sqlite3.OperationalError, match="no such table"), store.transaction() as tx:
         tx._conn.execute("SELECT * FROM no_such_table")
+    store.close()
+
+
+def test_a_store_opened_on_a_read_only_database_serves_reads_and_refuses_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a stigmer-server restarted while its database is read-only does (ReadOnlyFile)."""
+    problem = disk.mount_problem()
+    if problem is not None:
+        pytest.skip(disk.missing_message(disk.MOUNT_PERMISSION, problem))
+    monkeypatch.setenv(leftovers.STATE_DIR_ENV, str(tmp_path / "notes"))
+    path = tmp_path / "stigmer.db"
+    store = Store.open(path)
+    apply(store, ApplyRequest(agents=[make_agent("before")]))
+    store.close()
+    with ReadOnlyFile(path, ledger=Ledger()):
+        store = Store.open(path)
+        assert [a.metadata.name for a in resources.list_agents(store).agents] == ["before"]
+        with pytest.raises(StorageUnavailable, match=r"^data directory is read-only: "):
+            apply(store, ApplyRequest(agents=[make_agent("during")]))
+        store.close()
+    store = Store.open(path)
+    apply(store, ApplyRequest(agents=[make_agent("after")]))
+    assert sorted(a.metadata.name for a in resources.list_agents(store).agents) == ["after", "before"]
     store.close()
