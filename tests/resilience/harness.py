@@ -155,7 +155,8 @@ class Scenario:
         with self.stack.client() as client:
             executions = [e for e in reads.read_executions(client) if e.id in mine]
             tools = [d for d in reads.tool_deliveries(client) if d.execution_id in mine]
-        temporal = [r for r in reads.read_temporal(self.stack.temporal_address) if r.workflow_id in mine]
+        runs = reads.read_temporal(self.stack.temporal_address, workflow_ids=mine)
+        temporal = [r for r in runs if r.workflow_id in mine]
         agents_by_message = {
             e["spec"].get("message", ""): e["metadata"]["id"]
             for e in self.observation.executions.values()
