@@ -15,7 +15,7 @@ nox.needs_version = ">=2024.10.9"
 # uv creates the session environments and installs them from uv.lock (`make lock` rewrites it).
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "unit", "smoke", "apply", "full"]
+nox.options.sessions = ["lint", "unit", "smoke", "apply", "full", "resilience"]
 
 PYTHON = "3.11"
 ROOT = Path(__file__).parent
@@ -107,6 +107,12 @@ def unit(session: nox.Session) -> None:
 def full(session: nox.Session) -> None:
     """Run tier 3: real execution on Temporal with the runners and an LLM (pass -- --llm=standin|ollama)."""
     _pytest(session, "full")
+
+
+@nox.session(python=PYTHON, tags=["e2e", "resilience"])
+def resilience(session: nox.Session) -> None:
+    """Run tier 4: kill, freeze and cut every component mid-run, and count what was lost."""
+    _pytest(session, "resilience")
 
 
 # Not `requires=["full"]`: the full tier takes its own posargs. `make test` and `nox -t e2e` run it after full.

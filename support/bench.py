@@ -4,7 +4,8 @@ Measured from outside, as a user sees them: the CLI as a subprocess and the gRPC
 start-up, server cold start, apply of example 01 and of all 19 examples, a 1,000-task workflow built
 with ``add``, 200 open Subscribe streams, ``stigmer list agents`` of 2,000 agents. Issue 6, on a stack
 of all four components with the LLM stand-in: cold start, agent runs through the API and the CLI,
-example 07's workflow, 100 concurrent executions and the stack's peak memory. Then the tiers' wall time.
+example 07's workflow, 100 concurrent executions and the stack's peak memory. Issue 9: recovery after a
+SIGKILL of each component under load (``support.bench_recovery``). Then the tiers' wall time.
 
 Prints a table (median, p95 where a target asks for it, runs, target, ok/OVER), the load average and
 profile notes on where the time went; never asserts. ``--only`` picks metric groups, ``--runs`` sets the
@@ -30,6 +31,7 @@ from support import bench_streams
 from support.bench_exec import Report, bench_execution
 from support.bench_list import time_listings
 from support.bench_metrics import Metric, render
+from support.bench_recovery import bench_recovery
 from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
@@ -48,10 +50,11 @@ GROUPS: dict[str, int] = {
     "cli_run": 10,
     "workflow_07": 20,
     "concurrent": 1,  # one batch of --concurrency executions, with the memory peaks
+    "recovery": 3,  # SIGKILLs of each component under load (support.bench_recovery)
     "tiers": 1,
 }
 EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
-TIER_TARGETS = {"smoke": 30.0, "apply": 60.0, "full": 240.0}
+TIER_TARGETS = {"smoke": 30.0, "apply": 60.0, "full": 240.0, "resilience": 600.0}
 
 
 class StepFailedError(Exception):
@@ -292,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         if chosen:
             measure = partial(bench_execution, factory, Path(tmp), run_id, chosen, runs, args.concurrency, report)
             step("/".join(chosen), f"measuring {', '.join(chosen)} on stacks of all four components", measure)
+        if "recovery" in selected:
+            message = f"measuring recovery after {runs('recovery')} SIGKILL(s) of each component under load"
+            step("recovery", message, partial(bench_recovery, factory, Path(tmp), run_id, runs("recovery"), report))
     if "tiers" in selected and args.tiers:
 
         def tiers() -> None:

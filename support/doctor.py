@@ -13,12 +13,17 @@ from support.prereqs import TIER_COMPONENTS, CheckContext, Finding, Prerequisite
 
 
 def _extra(tier: str) -> list[Prerequisite]:
-    """What a tier needs besides its stack components (the full tier's LLM: shown, never missing)."""
-    if tier != "full":
-        return []
-    from support.llm import auto_llm_prerequisite
+    """What a tier needs besides its stack components: the full tier's LLM (shown, never missing), the
+    resilience tier's permission to mount (its disk faults skip without it)."""
+    if tier == "full":
+        from support.llm import auto_llm_prerequisite
 
-    return [auto_llm_prerequisite()]
+        return [auto_llm_prerequisite()]
+    if tier == "resilience":
+        from support.faults.disk import MOUNT_PERMISSION
+
+        return [MOUNT_PERMISSION]
+    return []
 
 
 def findings_by_tier(context: CheckContext) -> dict[str, list[Finding]]:

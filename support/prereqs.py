@@ -153,6 +153,7 @@ TIER_COMPONENTS: dict[str, tuple[str, ...]] = {
     "smoke": (SERVER,),
     "apply": (SERVER,),
     "full": (SERVER, TEMPORAL, WORKFLOW_RUNNER, AGENT_RUNNER),
+    "resilience": (SERVER, TEMPORAL, WORKFLOW_RUNNER, AGENT_RUNNER),
 }
 
 

@@ -31,6 +31,7 @@ STACKS = pytest.StashKey[list[diagnostics.HasLogs]]()
 CLI_CALLS = pytest.StashKey[list[CliResult]]()
 FINDINGS = pytest.StashKey[dict[str, Finding]]()
 SWEPT = pytest.StashKey[list[int]]()
+FAULTS_SWEPT = pytest.StashKey[list[str]]()
 SLUG_MAX = 63
 
 
@@ -57,6 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
+    from support.faults.leftovers import sweep_dead_runs
+
+    # faults first: a process a killed run froze is continued before the orphan sweep stops it
+    session.config.stash[FAULTS_SWEPT] = sweep_dead_runs()
     session.config.stash[SWEPT] = sweep_orphans()
 
 
@@ -66,6 +71,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     swept = config.stash.get(SWEPT, [])
     if swept:
         lines.append(f"swept {len(swept)} leftover process(es) of dead runs: {swept}")
+    undone = config.stash.get(FAULTS_SWEPT, [])
+    if undone:
+        lines.append(f"undid {len(undone)} fault(s) dead runs left in place: {'; '.join(undone)}")
     return lines
 
 

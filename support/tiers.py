@@ -26,5 +26,7 @@ TIERS = {
         # one worker per core; loadfile keeps a module, and so its stack, on one worker
         Tier("apply", 900, ("-n", "2", "--dist", "loadfile")),
         Tier("full", 1200, ("-n", "2", "--dist", "loadfile")),
+        # one stack per scenario module; faults hold components down for a minute, so the ceiling is wide
+        Tier("resilience", 1500, ("-n", "2", "--dist", "loadfile")),
     )
 }

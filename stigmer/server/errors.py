@@ -46,6 +46,14 @@ class Exhausted(ServerError):
     """A server limit is reached (too many open streams); the caller may try again later."""
 
 
+class StorageUnavailable(Unavailable):
+    """The data directory cannot be written now (read-only, failing); nothing was changed."""
+
+
+class StorageFull(Exhausted):
+    """The disk holding the database is full; nothing was changed."""
+
+
 GRPC_CODES: dict[type[ServerError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     Invalid: grpc.StatusCode.INVALID_ARGUMENT,

@@ -7,6 +7,7 @@ returns: once a request has been answered, its changes survive a crash of the pr
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.execution_pb2 import AgentExecution, ExecutionStatus, WorkflowExecution
 from stigmer.api.v1.workflow_pb2 import Workflow
 from stigmer.server import migrations
+from stigmer.server.errors import ServerError, StorageFull, StorageUnavailable
 
 BUSY_TIMEOUT_MS = 5000
 # The database holds secret runtime values: only the owner may read it (and its -wal and -shm files).
@@ -312,6 +314,31 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, DB_FILE_MODE))
 
 
+def _make_private(path: Path) -> None:
+    """Give a database file the owner-only mode; on a read-only file system the database is served
+    read-only instead (reads work, writes fail with ``StorageUnavailable``)."""
+    try:
+        path.chmod(DB_FILE_MODE)
+    except OSError as exc:
+        if exc.errno != errno.EROFS:
+            raise
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> ServerError | None:
+    """The domain error for a write the disk refused (full, read-only, I/O error), else None."""
+    name = getattr(exc, "sqlite_errorname", "")
+    where = f"the database {path}"
+    if name == "SQLITE_FULL":
+        return StorageFull(f"disk full: cannot write {where} ({exc}); free space in {path.parent}, then retry")
+    if name.startswith("SQLITE_READONLY"):
+        return StorageUnavailable(
+            f"data directory is read-only: cannot write {where} ({exc}); make {path.parent} writable, then retry"
+        )
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return StorageUnavailable(f"disk I/O error: cannot write {where} ({exc}); check the disk of {path.parent}")
+    return None
+
+
 class Store:
     """The server's database; open it with ``Store.open(path)``."""
 
@@ -337,7 +364,7 @@ class Store:
             migrations.migrate(conn, schema_version)
             for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 if companion.exists():
-                    companion.chmod(DB_FILE_MODE)
+                    _make_private(companion)
         except BaseException:
             conn.close()
             raise
@@ -355,20 +382,30 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One transaction, committed when the block ends and rolled back when it raises."""
+        """One transaction, committed when the block ends and rolled back when it raises.
+
+        A write the disk refuses (full, read-only, failing) raises a ``StorageFull`` /
+        ``StorageUnavailable`` that says so, after the rollback: nothing of the transaction is kept.
+        """
         with self._lock:
             conn = self._connection()
             if conn.in_transaction:
                 raise RuntimeError("transactions do not nest")
-            conn.execute("BEGIN IMMEDIATE")
-            tx = Transaction(conn)
             try:
-                yield tx
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                tx = Transaction(conn)
+                try:
+                    yield tx
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                refused = storage_error(exc, self.path)
+                if refused is None:
+                    raise
+                raise refused from exc
             for callback in tx._after_commit:
                 callback()
 

@@ -16,7 +16,10 @@ from support.llm_standin.control import StandinClient, StandinControlError
 from support.llm_standin.recording import RecordedRequest
 from support.llm_standin.rules import (
     BrokenStream,
+    CutStream,
+    Hang,
     HttpError,
+    MalformedToolCall,
     Match,
     Reply,
     Rule,
@@ -37,8 +40,11 @@ from support.llm_standin.wire import DEFAULT_MODELS
 __all__ = [
     "DEFAULT_MODELS",
     "BrokenStream",
+    "CutStream",
+    "Hang",
     "HttpError",
     "LLMStandin",
+    "MalformedToolCall",
     "Match",
     "RecordedRequest",
     "Reply",

@@ -13,7 +13,8 @@ the model only; point the stack at it with OLLAMA_HOST.
 
 Its first line of output is "listening on http://HOST:PORT". It stops cleanly on SIGTERM or Ctrl-C.
 Rules and recorded requests are also reachable over HTTP: GET /_standin/requests,
-GET|POST|DELETE /_standin/rules, POST /_standin/reset.
+GET|POST|DELETE /_standin/rules, DELETE /_standin/rules/<label>, POST /_standin/release,
+POST /_standin/reset.
 """
 
 EPILOG = """\
@@ -28,7 +29,8 @@ rules file (JSON list, first match wins; "times": null means always):
    {"match": {"model": "qwen2.5:0.5b"}, "respond": {"kind": "error", "status": 500, "message": "boom"},
     "times": 1}]
   respond kinds: reply (text, chunks), tool_calls (calls, text), tool_loop (tool, arguments, reply),
-  error (status, message), broken_stream (text, after, message); no "respond": the default reply.
+  error (status, message), broken_stream (text, after, message), hang (seconds), cut_stream (text,
+  after), malformed_tool_call (name, arguments_text); no "respond": the default reply.
   match fields: model, user_contains, user_regex, system_contains, system_regex, tools_offered,
   tool_offered, after_tool (true/false/tool name). Rule fields: times, delay, chunk_delay, name.
 """

@@ -10,6 +10,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import quote
 
 from support.llm_standin.recording import RecordedRequest
 from support.llm_standin.rules import Rule, rules_to_json
@@ -27,9 +28,17 @@ class StandinClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
-    def add_rules(self, *rules: Rule) -> None:
-        """Append ``rules`` after those already set (first match wins)."""
-        self._call("POST", "rules", {"rules": rules_to_json(rules)})
+    def add_rules(self, *rules: Rule, first: bool = False) -> None:
+        """Append ``rules`` after those already set (first match wins); ``first``: before them."""
+        self._call("POST", "rules", {"rules": rules_to_json(rules), "first": first})
+
+    def remove_rules(self, label: str) -> int:
+        """Drop the rules labelled ``label`` (a rule's ``name``); how many there were."""
+        return int(self._call("DELETE", f"rules/{quote(label, safe='')}")["removed"])
+
+    def release(self) -> int:
+        """End every hung request; how many there were."""
+        return int(self._call("POST", "release")["released"])
 
     def clear_rules(self) -> None:
         self._call("DELETE", "rules")

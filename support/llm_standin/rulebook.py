@@ -12,7 +12,10 @@ from support.llm_standin.rules import (
     DEFAULT_AFTER_TOOL_REPLY,
     DEFAULT_REPLY,
     BrokenStream,
+    CutStream,
+    Hang,
     HttpError,
+    MalformedToolCall,
     Reply,
     Rule,
     ToolCall,
@@ -37,6 +40,9 @@ class Answer:
     broken_after: int = 0
     delay: float = 0.0
     chunk_delay: float = 0.0
+    hang: Hang | None = None
+    cut_after: int | None = None
+    raw_tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -55,13 +61,26 @@ class Rulebook:
         self._added = 0
         self.add(*rules)
 
-    def add(self, *rules: Rule) -> None:
-        """Append ``rules`` (after every rule already set)."""
+    def add(self, *rules: Rule, first: bool = False) -> None:
+        """Append ``rules`` (after every rule already set; with ``first``, before them, in order)."""
         with self._lock:
+            entries = []
             for rule in rules:
                 label = rule.name or f"rule {self._added}"
-                self._entries.append(_Entry(label, rule, rule.times))
+                entries.append(_Entry(label, rule, rule.times))
                 self._added += 1
+            if first:
+                self._entries[:0] = entries
+            else:
+                self._entries.extend(entries)
+
+    def remove(self, label: str) -> int:
+        """Drop the rules labelled ``label``; how many there were."""
+        with self._lock:
+            kept = [entry for entry in self._entries if entry.label != label]
+            removed = len(self._entries) - len(kept)
+            self._entries = kept
+            return removed
 
     def clear(self) -> None:
         """Drop every rule (the default reply answers everything)."""
@@ -103,6 +122,13 @@ def _answer_of(entry: _Entry, chat: Chat) -> tuple[Answer, bool]:
     if isinstance(respond, BrokenStream):
         text = chat.fill(respond.text, chat.model)
         return Answer(entry.label, text=text, broken=respond.message, broken_after=respond.after, **timing), True
+    if isinstance(respond, Hang):
+        return Answer(entry.label, hang=respond, **timing), True
+    if isinstance(respond, CutStream):
+        return Answer(entry.label, text=chat.fill(respond.text, chat.model), cut_after=respond.after, **timing), True
+    if isinstance(respond, MalformedToolCall):
+        raw = {"function": {"index": 0, "name": respond.name, "arguments": respond.arguments_text}}
+        return Answer(entry.label, raw_tool_calls=(raw,), **timing), True
     if isinstance(respond, ToolLoop):
         if chat.tool_result(respond.tool) is not None:
             return Answer(entry.label, text=chat.fill(respond.reply, chat.model, respond.tool), **timing), True

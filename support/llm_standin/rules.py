@@ -167,7 +167,54 @@ class BrokenStream:
         return {"kind": "broken_stream", "text": self.text, "after": self.after, "message": self.message}
 
 
-Response = Reply | ToolCalls | ToolLoop | HttpError | BrokenStream
+@dataclass(frozen=True)
+class Hang:
+    """Never answer: the request waits until the stand-in is told to release its hung requests (or for
+    ``seconds`` when given), then the connection is closed without an answer."""
+
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seconds is not None and self.seconds < 0:
+            raise RuleError(f"hang.seconds must not be negative, got {self.seconds}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "hang", "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class CutStream:
+    """Stream the first ``after`` pieces of ``text``, then close the connection mid-message (no final
+    chunk, no error line: as when the model server dies); without streaming, close without answering."""
+
+    text: str
+    after: int = 1
+
+    def __post_init__(self) -> None:
+        if self.after < 0:
+            raise RuleError(f"cut_stream.after must not be negative, got {self.after}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "cut_stream", "text": self.text, "after": self.after}
+
+
+@dataclass(frozen=True)
+class MalformedToolCall:
+    """A call of tool ``name`` whose ``arguments`` are ``arguments_text`` as it is: a JSON string that
+    does not hold a JSON object (``{"city": "Par``), where Ollama sends an object."""
+
+    name: str
+    arguments_text: str = '{"city": "Par'
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise RuleError("malformed_tool_call: name is required")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "malformed_tool_call", "name": self.name, "arguments_text": self.arguments_text}
+
+
+Response = Reply | ToolCalls | ToolLoop | HttpError | BrokenStream | Hang | CutStream | MalformedToolCall
 
 
 @dataclass(frozen=True)
@@ -239,7 +286,8 @@ def error(status: int, message: str, **conditions: Any) -> Rule:
 
 
 def response_from_json(data: Mapping[str, Any]) -> Response:
-    """A response from its JSON form (``kind``: reply, tool_calls, tool_loop, error, broken_stream)."""
+    """A response from its JSON form (``kind``: reply, tool_calls, tool_loop, error, broken_stream, hang,
+    cut_stream, malformed_tool_call)."""
     kind = data.get("kind")
     body = {key: value for key, value in data.items() if key != "kind"}
     try:
@@ -259,9 +307,20 @@ def response_from_json(data: Mapping[str, Any]) -> Response:
         if kind == "broken_stream":
             _known_keys("broken_stream", body, BrokenStream.__dataclass_fields__)
             return BrokenStream(**body)
+        simple: dict[str, type[Hang | CutStream | MalformedToolCall]] = {
+            "hang": Hang,
+            "cut_stream": CutStream,
+            "malformed_tool_call": MalformedToolCall,
+        }
+        if kind in simple:
+            _known_keys(str(kind), body, simple[str(kind)].__dataclass_fields__)
+            return simple[str(kind)](**body)
     except TypeError as exc:
         raise RuleError(f"{kind}: {exc}") from None
-    raise RuleError(f"respond.kind must be one of reply, tool_calls, tool_loop, error, broken_stream; got {kind!r}")
+    raise RuleError(
+        "respond.kind must be one of reply, tool_calls, tool_loop, error, broken_stream, hang, cut_stream, "
+        f"malformed_tool_call; got {kind!r}"
+    )
 
 
 def rules_from_json(data: Any) -> list[Rule]:

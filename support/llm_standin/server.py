@@ -3,8 +3,10 @@
 Ollama API: ``GET /``, ``GET /api/version``, ``GET /api/tags``, ``POST /api/show``, ``POST /api/chat``
 (NDJSON stream by default, one JSON object with ``"stream": false``). Control endpoint, for a stand-in
 running as another process (its requests are not recorded): ``GET /_standin/requests``,
-``GET|POST|DELETE /_standin/rules`` (read, append, drop rules), ``POST /_standin/reset`` (drop rules and
-recorded requests).
+``GET|POST|DELETE /_standin/rules`` (read, append, drop rules; ``{"rules": [...], "first": true}`` puts
+the new rules before the others), ``DELETE /_standin/rules/<label>`` (drop the rules so labelled),
+``POST /_standin/release`` (end every hung request), ``POST /_standin/reset`` (drop rules and recorded
+requests). A request that got no answer (a hang, a cut) is recorded with status 0.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from support.llm_standin import wire
 from support.llm_standin.chat import Chat
@@ -58,6 +60,8 @@ class LLMStandin:
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._release = threading.Event()
+        self._hung = 0
         self._httpd = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -90,6 +94,7 @@ class LLMStandin:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        self.release()
         self._httpd.shutdown()
         with self._connections_lock:
             for conn in self._connections:
@@ -107,12 +112,24 @@ class LLMStandin:
 
     # -- what tests use
 
-    def add_rules(self, *rules: Rule) -> None:
-        """Append ``rules`` after those already set (first match wins)."""
-        self.rulebook.add(*rules)
+    def add_rules(self, *rules: Rule, first: bool = False) -> None:
+        """Append ``rules`` after those already set (first match wins); ``first``: before them."""
+        self.rulebook.add(*rules, first=first)
+
+    def remove_rules(self, label: str) -> int:
+        """Drop the rules labelled ``label`` (a rule's ``name``); how many there were."""
+        return self.rulebook.remove(label)
 
     def clear_rules(self) -> None:
         self.rulebook.clear()
+
+    def release(self) -> int:
+        """End every hung request (its connection is closed without an answer); how many there were."""
+        with self._connections_lock:
+            released, self._release, hung = self._release, threading.Event(), self._hung
+            self._hung = 0
+        released.set()
+        return hung
 
     def rules(self) -> list[dict[str, Any]]:
         """The rules in order, in JSON form, each with its ``label`` and uses ``remaining``."""
@@ -136,6 +153,13 @@ class LLMStandin:
     def wait(self, seconds: float) -> None:
         if seconds > 0 and self._stopping.wait(seconds):
             raise _Stopped
+
+    def hang(self, seconds: float | None) -> None:
+        """Wait until ``release()`` (or ``stop()``), or ``seconds`` when given."""
+        with self._connections_lock:
+            event = self._release
+            self._hung += 1
+        event.wait(seconds)
 
     def log(self, line: str) -> None:
         if self._log is not None:
@@ -256,9 +280,15 @@ class _Handler(BaseHTTPRequestHandler):
         answer = standin.rulebook.answer(chat, canonical)
         self._rule = answer.rule
         failure = _failure(answer, chat.stream)
+        unanswered = answer.hang is not None or (answer.cut_after is not None and not chat.stream)
         # recorded once answered, before any latency: the order of the recording is the order of answers
-        self._record("POST", path, body, failure[0] if failure else HTTPStatus.OK)
-        if failure is not None:
+        self._record("POST", path, body, 0 if unanswered else failure[0] if failure else HTTPStatus.OK)
+        if unanswered:
+            standin.wait(answer.delay)
+            if answer.hang is not None:
+                standin.hang(answer.hang.seconds)
+            self._cut()
+        elif failure is not None:
             standin.wait(answer.delay)
             self._send(failure[0], wire.error_body(failure[1]))
         elif chat.stream:
@@ -276,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.broken is not None:
             pieces = pieces[: answer.broken_after]
+        if answer.cut_after is not None:
+            pieces = pieces[: answer.cut_after]
         sent = 0
         for piece in pieces:
             if sent:
@@ -286,10 +318,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(wire.error_body(answer.broken))
             self._end_chunks()
             return
-        if answer.tool_calls:
+        if answer.cut_after is not None:
+            self._cut()
+            return
+        if answer.tool_calls or answer.raw_tool_calls:
             if sent:
                 standin.wait(answer.chunk_delay)
-            self._write_chunk(wire.chunk(model, "", answer.tool_calls))
+            self._write_chunk(_with_raw_calls(wire.chunk(model, "", answer.tool_calls), answer))
             sent += 1
         waited = answer.delay + answer.chunk_delay * max(sent - 1, 0)
         done = wire.final(
@@ -317,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             pieces=len(pieces),
             waited=waited,
         )
-        self._send(HTTPStatus.OK, done)
+        self._send(HTTPStatus.OK, _with_raw_calls(done, answer))
 
     # -- control endpoint
 
@@ -334,11 +369,16 @@ class _Handler(BaseHTTPRequestHandler):
             except (RuleError, TypeError, ValueError) as exc:
                 self._send(HTTPStatus.BAD_REQUEST, wire.error_body(f"bad rules: {exc}"))
                 return
-            standin.add_rules(*rules)
+            standin.add_rules(*rules, first=isinstance(body, dict) and body.get("first") is True)
             self._send(HTTPStatus.OK, {"added": len(rules), "rules": standin.rules()})
         elif route == ("DELETE", "rules"):
             standin.clear_rules()
             self._send(HTTPStatus.OK, {"rules": []})
+        elif method == "DELETE" and route[1].startswith("rules/"):
+            removed = standin.remove_rules(unquote(route[1].removeprefix("rules/")))
+            self._send(HTTPStatus.OK, {"removed": removed, "rules": standin.rules()})
+        elif route == ("POST", "release"):
+            self._send(HTTPStatus.OK, {"released": standin.release()})
         elif route == ("POST", "reset"):
             standin.reset()
             self._send(HTTPStatus.OK, {"reset": True})
@@ -378,6 +418,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not head_only:
             self.wfile.write(data)
 
+    def _cut(self) -> None:
+        """Close the connection now, mid-answer (the client sees the connection end, not an error)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def _end_chunks(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -386,6 +433,13 @@ class _Handler(BaseHTTPRequestHandler):
         line = json.dumps(obj).encode() + b"\n"
         self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
         self.wfile.flush()
+
+
+def _with_raw_calls(obj: dict[str, Any], answer: Answer) -> dict[str, Any]:
+    """``obj`` with the answer's malformed tool calls (sent as they are) in its message."""
+    if answer.raw_tool_calls:
+        obj["message"]["tool_calls"] = list(answer.raw_tool_calls)
+    return obj
 
 
 def _failure(answer: Answer, stream: bool) -> tuple[int, str] | None:

@@ -293,7 +293,8 @@ def test_latency_delays_the_answer_and_spaces_the_chunks(llm: LLMStandin, client
         arrivals.append(time.monotonic() - started)
         parts.append(part)
     assert arrivals[0] >= 0.2
-    assert arrivals[2] - arrivals[0] >= 0.2
+    # the stand-in spaces chunk 0 and chunk 2 by 0.2 s; the client may see chunk 0 a few ms late
+    assert arrivals[2] - arrivals[0] >= 0.15
     assert (parts[-1].total_duration or 0) >= 400_000_000
 
 

@@ -8,13 +8,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
 
 from support.prereqs import CheckContext, Prerequisite
 from support.processes import LABEL_ENV, RunId, label_of
-from support.pytest_plugin import mark_tier, require
+from support.pytest_plugin import mark_tier, pytest_report_header, pytest_sessionstart, require
 from support.waits import wait_until
 
 
@@ -169,3 +170,27 @@ def test_session_start_sweeps_processes_of_dead_runs(inner: pytest.Pytester) -> 
             assert len(swept) == 1 and str(pid) in swept[0], result.stdout.str()
             return
     raise AssertionError(f"three sessions never reported sweeping their orphan:\n{result.stdout.str()}")
+
+
+def test_session_start_undoes_the_faults_of_dead_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process a killed run froze (SIGSTOP) is continued: its note names a run whose owner is gone."""
+    notes = tmp_path / "fault-notes"
+    notes.mkdir()
+    monkeypatch.setenv("STIGMER_E2E_FAULTS_DIR", str(notes))  # this test's own notes: no other session's
+    frozen = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        proc = psutil.Process(frozen.pid)
+        proc.suspend()
+        wait_until(lambda: proc.status() == psutil.STATUS_STOPPED, "SIGSTOP not delivered yet", timeout=10)
+        me = RunId.for_process()
+        dead_run = RunId(me.owner_pid, me.owner_started_ms - 3_600_000)
+        (notes / f"{dead_run}.json").write_text(f'{{"mounts": [], "stopped": [[{frozen.pid}, {proc.create_time()}]]}}')
+        config = FakeConfig()
+        pytest_sessionstart(SimpleNamespace(config=config))  # type: ignore[arg-type]
+        header = pytest_report_header(config)  # type: ignore[arg-type]
+        assert f"undid 1 fault(s) dead runs left in place: {dead_run}: continued pid {frozen.pid}" in header
+        assert proc.status() != psutil.STATUS_STOPPED
+        assert list(notes.iterdir()) == []
+    finally:
+        frozen.kill()
+        frozen.wait(timeout=5)

@@ -1,0 +1,228 @@
+"""One scenario of the resilience tier: a workload in flight, a fault (or none: the control), then the
+checker's counts, saved as ``reports/resilience/<scenario>.json`` and shown as a table.
+
+A fault is a plain callable that injects and heals within its own bounds (a ``with`` of an injector of
+``support.faults``); the scenario calls it once the workload has made progress (the model has answered
+some turns and the HTTP fixture seen some POSTs), so it lands mid-run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from support import checker_reads as reads
+from support.checker import History, Report, World, count
+from support.executions import TERMINAL
+from support.faults import Ledger
+from support.fixtures.http_api import HttpApi
+from support.fixtures.mcp_process import McpRecord
+from support.stack import Stack
+from support.waits import eventually
+from support.workload import Observation, Workload, execution_phase
+from support.workload_check import COUNTS, Tally, tally, temporal_runs
+
+Fault = Callable[[], None]
+MODES = ("control", "chaos")
+# Bounds: creating the jobs (a client's patience) and draining them after the fault healed; an
+# execution that is not terminal by then counts as stuck (lost).
+CREATE_BOUND = 150.0
+DRAIN_BOUND = 150.0
+PROGRESS_BOUND = 90.0
+SETTLE_BOUND = 15.0
+
+
+@dataclass
+class Scenario:
+    """What one scenario test runs against, and what it measured."""
+
+    name: str
+    stack: Stack
+    workload: Workload
+    http: HttpApi
+    mcp: McpRecord
+    reports: Path
+    ledger: Ledger = field(default_factory=Ledger)
+    recovery: dict[str, float | None] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    tally: Tally | None = None
+    report: Report | None = None
+    observation: Observation | None = None
+
+    def progressed(self, chats: int = 6, posts: int = 2) -> None:
+        """Wait until the workload is mid-run: the model answered ``chats`` turns, ``posts`` POSTs arrived."""
+        prefix = self.workload.prefix
+
+        def mid_run() -> None:
+            seen = [c for c in self.workload.standin.chats() if prefix in c.last_user_message]
+            landed = [r for r in self.http.requests() if r.method == "POST" and prefix in str(r.body)]
+            assert len(seen) >= chats and len(landed) >= posts, (
+                f"the workload has not progressed yet: {len(seen)} model turns (want {chats}), "
+                f"{len(landed)} POSTs (want {posts})"
+            )
+
+        eventually(mid_run, timeout=PROGRESS_BOUND, interval=0.2)
+
+    def run(
+        self,
+        fault: Fault | None,
+        *,
+        count: int = 20,
+        when: Callable[[], None] | None = None,
+        drain_bound: float = DRAIN_BOUND,
+        before_check: Callable[[], None] | None = None,
+    ) -> Tally:
+        """Start ``count`` jobs, wait for ``when`` (default: ``progressed``), inject ``fault``, wait until
+        every acknowledged execution is terminal, call ``before_check`` (e.g. join a follower), read the
+        final state and count. Saves the report."""
+        creator = threading.Thread(target=self.workload.start, args=(count,), name=f"{self.name} creates")
+        creator.start()
+        try:
+            (when or self.progressed)()
+            if fault is not None:
+                began = time.monotonic()
+                fault()
+                self.recovery["fault_seconds"] = round(time.monotonic() - began, 2)
+        finally:
+            creator.join(CREATE_BOUND)
+        assert not creator.is_alive(), f"creating the jobs took more than {CREATE_BOUND:g}s"
+        drained = self.workload.wait_terminal(drain_bound)
+        self.recovery["drain_seconds"] = None if drained is None else round(drained, 2)
+        if before_check is not None:
+            before_check()
+        return self.check()
+
+    def check(self) -> Tally:
+        """Read the final state once, count with the checker (``support.checker``) and with the
+        workload's own tally (agent restarts, children, tokens), save the report; the tally."""
+        self.observation = observation = self.workload.observe(self.http, self.mcp)
+        ids = {e for op in self.workload.acknowledged for e in _tree_ids(observation, op.execution_id)}
+        runs = self.settle_temporal(ids)
+        self.tally = tally(self.workload, observation, runs)
+        self.report = count(self.history(), self.world(), self.name)
+        self.save()
+        return self.tally
+
+    def settle_temporal(self, ids: set[str]) -> dict[str, list[str]]:
+        """Temporal's runs of ``ids`` once the workflows of terminal executions have closed too (a
+        workflow returns a moment after it reported its execution's end), within a bound; the runs."""
+        assert self.observation is not None
+        terminal = {i for i in ids if execution_phase(self.observation.executions[i]) in TERMINAL}
+        runs: dict[str, list[str]] = {}
+
+        def closed() -> None:
+            runs.clear()
+            runs.update(temporal_runs(self.stack.temporal_address, ids))
+            open_ = sorted(i for i in terminal if runs.get(i, [""])[-1] == "RUNNING")
+            assert not open_, f"terminal executions whose Temporal workflow still runs: {open_}"
+
+        started = time.monotonic()
+        try:
+            eventually(closed, timeout=SETTLE_BOUND, interval=0.5)
+        except AssertionError as exc:
+            self.notes["temporal_settle"] = str(exc)  # the checker counts them as disagreements
+        self.recovery["temporal_settle_seconds"] = round(time.monotonic() - started, 2)
+        return runs
+
+    def history(self) -> History:
+        """The workload's operations as the checker's history."""
+        history = History(self.name)
+        for op in self.workload.operations:
+            if op.acknowledged:
+                history.create(op.kind, op.request_id, op.execution_id, label=op.token)
+            elif op.indeterminate is not None:
+                history.timed_out(op.kind, op.request_id, label=op.token)
+            else:
+                history.create(op.kind, op.request_id, None, ack=False, label=op.token)
+        for execution_id, outcome in self.workload.cancels.items():
+            if outcome == "accepted":
+                history.cancel(execution_id)
+        return history
+
+    def world(self) -> World:
+        """The final state of this workload's executions (the module's stack also holds other tests')."""
+        assert self.observation is not None
+        prefix = self.workload.prefix
+        mine: set[str] = set()
+        for execution in self.observation.executions.values():
+            if not execution.get("spec", {}).get("parent_execution_id") and prefix in json.dumps(execution["spec"]):
+                mine.update(_tree_ids(self.observation, execution["metadata"]["id"]))
+        with self.stack.client() as client:
+            executions = [e for e in reads.read_executions(client) if e.id in mine]
+            tools = [d for d in reads.tool_deliveries(client) if d.execution_id in mine]
+        runs = reads.read_temporal(self.stack.temporal_address, workflow_ids=mine)
+        temporal = [r for r in runs if r.workflow_id in mine]
+        agents_by_message = {
+            e["spec"].get("message", ""): e["metadata"]["id"]
+            for e in self.observation.executions.values()
+            if e["metadata"]["id"] in mine and e["metadata"]["id"].startswith("aex-")
+        }
+
+        def mcp_logical(entry: Any) -> tuple[str, str, str] | None:
+            query = str(dict(entry.get("arguments") or {}).get("query", ""))
+            execution_id = agents_by_message.get(f"job {query}", f"(no agent execution of {query})")
+            return execution_id, f"{entry.get('tool')} {query}", str(entry.get("idempotency_key") or "")
+
+        posts = [r for r in self.http.requests() if prefix in str(r.body)]
+        entries = [e for e in self.mcp.entries() if prefix in json.dumps(e.get("arguments") or {})]
+        deliveries = [*reads.http_deliveries(posts), *reads.mcp_deliveries(entries, mcp_logical), *tools]
+        return World(executions=executions, temporal=temporal, deliveries=deliveries)
+
+    def table(self) -> str:
+        """The scenario's counts as one table (the checker's, then the workload's own)."""
+        recovery = " ".join(f"{k}={v}" for k, v in self.recovery.items())
+        faults = ", ".join(f"{e.kind} {e.target}" for e in self.ledger.entries) or "none"
+        lines = [f"{self.name}  (faults: {faults}; {recovery})"]
+        if self.report is not None:
+            lines.append(self.report.table())
+        if self.tally is not None:
+            data = self.tally.to_json()
+            names = [*COUNTS, "disagreements", "restarted"]
+            lines.append("workload tally:")
+            lines.append("  " + "  ".join(f"{n:>{max(len(n), 4)}}" for n in names))
+            lines.append("  " + "  ".join(f"{data[n]:>{max(len(n), 4)}}" for n in names))
+        return "\n".join(lines)
+
+    def save(self) -> Path:
+        """Write ``<reports>/<name>.json``: counts, details, ledger, recovery times, operations, table."""
+        path = self.reports / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "scenario": self.name,
+            "checker": self.report.to_json() if self.report is not None else None,
+            "counts": self.tally.to_json() if self.tally is not None else None,
+            "recovery": self.recovery,
+            "notes": self.notes,
+            "ledger": self.ledger.to_json(),
+            "operations": [op.to_json() for op in self.workload.operations],
+            "table": self.table(),
+        }
+        path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        return path
+
+    def assert_clean(self, *, all_completed: bool = False) -> None:
+        """Nothing lost, duplicated or unexpected, store and Temporal agree; with ``all_completed``
+        every acknowledged job also ended COMPLETED (the control's promise)."""
+        assert self.tally is not None and self.report is not None
+        shown = f"{self.table()}\n" + "\n".join(self.tally.details)
+        assert self.report.clean, shown
+        assert self.tally.clean(), shown
+        assert self.workload.acknowledged, f"no create was acknowledged\n{shown}"
+        if all_completed:
+            assert self.tally.counts["ok"] == len(self.workload.acknowledged), shown
+            assert self.report.counts["failed"] == 0, shown
+
+
+def _tree_ids(observation: Observation, root: str | None) -> list[str]:
+    return [e["metadata"]["id"] for e in observation.tree(root)] if root else []
+
+
+def scenario_name(request_name: str) -> str:
+    """A file-safe scenario name from a test's name (``test_x[chaos]`` -> ``x-chaos``)."""
+    name = request_name.removeprefix("test_").replace("[", "-").rstrip("]")
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
