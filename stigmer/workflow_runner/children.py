@@ -32,7 +32,7 @@ from stigmer.workflow_runner.expressions import splice
 from stigmer.workflow_runner.server_client import ServerClient
 
 TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
-HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_SECONDS = 1.0
 RESUBSCRIBE_SECONDS = 0.5
 Heartbeat = Callable[..., None]
 

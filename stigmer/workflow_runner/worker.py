@@ -41,6 +41,7 @@ READY_FILE = "workflow-runner.ready"
 SHUTDOWN_GRACE = 3.0
 READY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 30.0
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ def build_worker(client: Client, activities: RunnerActivities, task_queue: str =
         activities=activities.all(),
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_GRACE),
+        # Heartbeats reach Temporal (and a cancel comes back) within a second, not 80% of the timeout.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 
