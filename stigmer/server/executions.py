@@ -732,7 +732,7 @@ def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timesta
         return  # a late report of an earlier run
     elif update.run > task.run and task.run:
         for field in ("phase", "error", "output_json", "started_at", "completed_at"):
-            task.ClearField(field)  # type: ignore[arg-type]
+            task.ClearField(field)
     elif update.phase and update.phase != task.phase and not _moves_forward(task.phase, update.phase):
         return  # a late duplicate of an earlier report of this run
     if update.run > task.run:
@@ -747,6 +747,6 @@ def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timesta
         _enter_phase(task, update.phase, now)
 
 
-def _moves_forward(stored: int, reported: int) -> bool:
+def _moves_forward(stored: pb.ExecutionPhase, reported: pb.ExecutionPhase) -> bool:
     """Whether a task of phase ``stored`` may take phase ``reported`` within one run."""
     return _TASK_PHASE_RANK.get(reported, 0) > _TASK_PHASE_RANK.get(stored, 0)
