@@ -185,7 +185,12 @@ def test_an_agent_with_tools_mcp_and_a_sub_agent_completes_and_keeps_its_secret(
     assert fixture["env"]["FIXTURE_AUTH"] == f"Bearer {SECRET}"
     assert fixture["env"]["API_TOKEN"] == SECRET and fixture["env"]["REGION"] == "eu-west-1"
     assert fixture["calls"] == [
-        {"tool": "lookup", "key": "k1", "cwd": str(settings.workspace_root / created.metadata.id)}
+        {
+            "tool": "lookup",
+            "key": "k1",
+            "cwd": str(settings.workspace_root / created.metadata.id),
+            "idempotency_key": f"{created.metadata.id}/call-1-1",
+        }
     ]
 
     assert SECRET not in temporal.history_json(handle), "a secret reached the Temporal history"
@@ -230,12 +235,61 @@ def test_a_retried_run_duplicates_nothing(
         execution = run(temporal, api, queue, "writer", "Write a.txt")
     status = execution.status
     assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
-    assert len(llm.chats()) == 4, "the first attempt broke off after the tool call, the second one finished"
+    # attempt 1: turn 1 (the tool call), turn 2 broke off; attempt 2 resumed at turn 2 from the record
+    assert len(llm.chats()) == 3, "the retried attempt asked the model for a turn that was recorded"
     assert [c.id for c in status.tool_calls] == ["call-1-0"]
-    # attempt 1 streamed "Almost" into agent-2 before the stream broke; attempt 2 replaced it
-    assert [m.id for m in status.messages] == ["human", "agent-2", "runner-retry"]
-    assert status.messages[1].content == "Wrote it."
-    assert status.messages[2].content.startswith("attempt 1 failed, retrying: the LLM at ")
+    # attempt 1 streamed "Almost" into agent-2 before the stream broke; attempt 2 dropped it and answered
+    assert [m.id for m in status.messages] == ["human", "runner-retry", "agent-2"]
+    assert status.messages[1].content.startswith("attempt 1 failed, retrying: the LLM at ")
+    assert status.messages[2].content == "Wrote it."
+    assert status.attempt == 2
+
+
+def mcp_agent(record: Path) -> agent_pb2.AgentSpec:
+    return agent_pb2.AgentSpec(
+        instructions=LEAD,
+        model="llama3.2:1b",
+        mcp_servers=[
+            agent_pb2.McpServer(
+                name="fixture",
+                stdio=agent_pb2.StdioServer(command=sys.executable, args=[str(MCP_FIXTURE), str(record)]),
+                enabled_tools=["lookup"],
+            )
+        ],
+    )
+
+
+def test_a_retry_that_takes_a_shorter_path_resumes_and_replaces_what_the_first_attempt_left(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings, tmp_path: Path
+) -> None:
+    """Attempt 1 looks k1 up, then dies mid-stream of a turn heading for more lookups; attempt 2 answers."""
+    record = tmp_path / "mcp-record.json"
+    api.deploy("researcher", mcp_agent(record))
+    first_plan = "Almost there: next I will look up k2 and k3, then compare all three values in a table."
+    llm.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("lookup", {"key": "k1"}),))),
+        Rule(Match(after_tool=True), BrokenStream(first_plan, after=3), times=1),
+        reply("Short answer: {result}.", after_tool=True),
+    )
+    with temporal.worker(settings) as queue:
+        execution = run(temporal, api, queue, "researcher", "Research k1")
+    status = execution.status
+
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    calls = json.loads(record.read_text())["calls"]
+    assert [(c["tool"], c["key"]) for c in calls] == [("lookup", "k1")], "the finished MCP call ran again"
+    assert calls[0]["idempotency_key"] == f"{execution.metadata.id}/call-1-0"
+    assert [(c.id, c.phase, c.result) for c in status.tool_calls] == [
+        ("call-1-0", pb.EXECUTION_PHASE_COMPLETED, "value-of-k1")
+    ]
+    assert len(llm.chats()) == 3, "turn 1 was asked of the model again instead of resumed"
+    resumed = llm.chats()[-1]
+    assert [m["role"] for m in resumed.messages] == ["system", "user", "assistant", "tool"]
+    assert resumed.messages[-1]["content"] == "value-of-k1"
+    assert not [m for m in status.messages if "Almost" in m.content], "attempt 1's partial text stayed"
+    answer = "Short answer: value-of-k1."
+    assert [(m.id, m.content) for m in status.messages if m.type == pb.MESSAGE_TYPE_AGENT] == [("agent-2", answer)]
+    assert json.loads(status.output_json) == {"response": answer}
 
 
 def test_a_finished_execution_dispatched_again_changes_nothing(
