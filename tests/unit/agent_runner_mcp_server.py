@@ -1,8 +1,9 @@
 """An MCP server for the agent-runner tests: records the env and calls it got to a JSON file.
 
 ``python agent_runner_mcp_server.py RECORD_FILE [PORT]``: at start it writes ``{"env": {...}, "calls": [...]}``
-(keeping the calls of earlier starts) to RECORD_FILE and appends every tool call (with the idempotency key of its ``_meta``, when it has one). Without PORT it speaks stdio (and never prints what it
-received: stdout is the protocol); with PORT, streamable HTTP on 127.0.0.1:PORT at ``/mcp``.
+(keeping the calls of earlier starts) to RECORD_FILE and appends every tool call (with the idempotency key
+of its ``_meta``, when it has one). Without PORT it speaks stdio (and never prints what it received: stdout
+is the protocol); with PORT, streamable HTTP on 127.0.0.1:PORT at ``/mcp``.
 """
 
 from __future__ import annotations
