@@ -26,7 +26,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.server.serve import StigmerServer
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
-from support.llm_standin.rules import BrokenStream, ToolLoop
+from support.llm_standin.rules import BrokenStream, Reply, ToolLoop
 from support.ports import LOOPBACK, free_port
 from support.waits import ProcessDiedError, eventually
 from tests.unit.agent_runner_stack import (
@@ -523,3 +523,51 @@ def test_a_runner_without_the_stack_token_fails_saying_so(
         execution = run(temporal, api, queue, "helper", "Hi")
     assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
     assert "stigmer-server refused the agent-runner's token" in execution.status.error
+
+
+# Heartbeat timeout 5 s + retry 1 s + the new attempt's own run: well under this; a heartbeat timeout
+# of 30 s (as before) alone exceeds it.
+KILLED_RUN_RETRIED_WITHIN = 25.0
+
+
+def test_a_killed_runners_run_is_retried_within_seconds_and_resumes(
+    temporal: Temporal, server: StigmerServer, api: Api, llm: LLMStandin, tmp_path: Path
+) -> None:
+    record = tmp_path / "mcp-record.json"
+    api.deploy("researcher", mcp_agent(record))
+    llm.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("lookup", {"key": "k1"}),))),
+        Rule(Match(after_tool=True), Reply("Too late."), delay=120, times=1),  # attempt 1 waits here: killed
+        reply("Answer after the kill: {result}.", after_tool=True),
+    )
+    home = tmp_path / "home"
+    first = runner_process(home, server, temporal, llm.url, tmp_path / "runner-1.log")
+    second: RunnerProcess | None = None
+    try:
+        first.wait_ready()
+        created = api.create("researcher", "Research k1")
+        handle = temporal.start_execution(created.metadata.id, TASK_QUEUE)
+
+        def waiting_for_turn_two() -> None:
+            assert len(llm.chats()) == 2, "the run has not asked for turn 2 yet"
+
+        eventually(waiting_for_turn_two, timeout=60, interval=0.1, alive=first.alive)
+        first.process.kill()  # SIGKILL: no shutdown, no failure reported; only the heartbeat stops
+        first.process.wait(10)
+        killed = time.monotonic()
+        second = runner_process(home, server, temporal, llm.url, tmp_path / "runner-2.log")
+        second.wait_ready()
+        assert temporal.result(handle, timeout=120) == "COMPLETED"
+        recovered = time.monotonic() - killed
+    finally:
+        first.close()
+        if second is not None:
+            second.stop()
+    status = api.get(created.metadata.id).status
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    assert recovered < KILLED_RUN_RETRIED_WITHIN, f"the killed run was retried only after {recovered:.1f} s"
+    calls = json.loads(record.read_text())["calls"]
+    assert [(c["tool"], c["key"]) for c in calls] == [("lookup", "k1")], "the finished MCP call ran again"
+    assert json.loads(status.output_json) == {"response": "Answer after the kill: value-of-k1."}
+    assert status.attempt == 2
+    print(f"killed agent-runner -> execution COMPLETED: {recovered:.2f} s")
