@@ -24,7 +24,8 @@ from stigmer.agent_runner.settings import RunnerSettings
 from stigmer.api.v1 import agent_pb2
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
-from stigmer.server.serve import StigmerServer
+from stigmer.config import Settings
+from stigmer.server.serve import StigmerServer, build_server
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
 from support.llm_standin.rules import BrokenStream, Reply, ToolLoop
 from support.ports import LOOPBACK, free_port
@@ -571,3 +572,47 @@ def test_a_killed_runners_run_is_retried_within_seconds_and_resumes(
     assert json.loads(status.output_json) == {"response": "Answer after the kill: value-of-k1."}
     assert status.attempt == 2
     print(f"killed agent-runner -> execution COMPLETED: {recovered:.2f} s")
+
+
+# Longer than the 30 s after which the runner used to give its reports up (and fail the attempt).
+OUTAGE_SECONDS = 40.0
+
+
+@pytest.mark.timeout(300)
+def test_reports_outlast_a_server_outage_without_rerunning_the_agent(
+    temporal: Temporal, llm: LLMStandin, tmp_path: Path
+) -> None:
+    home = tmp_path / "outage-home"
+    home.mkdir()
+    address = f"{LOOPBACK}:{free_port()}"
+    llm.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("list_files", {}),))),
+        Rule(Match(after_tool=True), Reply("Reported after the outage."), delay=2),
+    )
+    settings = RunnerSettings(home=home, server_addr=address, temporal_addr=temporal.address, ollama_host=llm.url)
+    server = build_server(Settings(home=home), address=address)
+    server.start()
+    try:
+        with grpc.insecure_channel(address) as channel, temporal.worker(settings) as queue:
+            api = Api(channel)
+            api.deploy("lister", agent_pb2.AgentSpec(instructions="List.", model="llama3.2:1b"))
+            created = api.create("lister", "List the files")
+            handle = temporal.start_execution(created.metadata.id, queue)
+
+            def asking_turn_two() -> None:
+                assert len(llm.chats()) == 2, "the run has not asked for turn 2 yet"
+
+            eventually(asking_turn_two, timeout=60, interval=0.05)
+            server.stop()  # the turn's answer arrives while the server is down: its reports must wait
+            time.sleep(OUTAGE_SECONDS)  # the fault itself (the outage's length), not a wait for a condition
+            server = build_server(Settings(home=home), address=address)
+            server.start()
+            assert temporal.result(handle, timeout=120) == "COMPLETED"
+            status = api.get(created.metadata.id).status
+    finally:
+        server.stop()
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    assert json.loads(status.output_json) == {"response": "Reported after the outage."}
+    assert status.attempt == 1, "the run gave up during the outage and was run again"
+    assert len(llm.chats()) == 2, "the agent was run again after the outage"
+    assert not [m for m in status.messages if m.id == "runner-retry"]
