@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -704,3 +705,55 @@ def test_sigterm_stops_a_process_still_waiting_for_temporal(stack: Stack, tmp_pa
     finally:
         if proc.poll() is None:
             kill_tree(proc.pid)
+
+
+# Heartbeat timeout 5 s + retry backoff + a new runner's start: well under this; before heartbeats the
+# call was retried only after its start-to-close timeout (30 s + 5 s).
+KILLED_CALL_RETRIED_WITHIN = 25.0
+TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
+
+
+def test_a_killed_runners_post_is_retried_within_seconds_with_the_same_idempotency_key(
+    stack: Stack, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    arrived: list[Request] = []
+    release = threading.Event()
+
+    def charges(request: Request) -> Response:
+        arrived.append(request)
+        if len(arrived) == 1:
+            release.wait(TIMEOUT)  # the first attempt's request hangs until its runner is gone
+        return json_response({"charged": True})
+
+    httpserver.expect_request("/v1/charges", method="POST").respond_with_handler(charges)
+    workflow = Workflow(name="charge-once", namespace="payments", version="1.0.0")
+    workflow.add(tasks.http_post("submit", httpserver.url_for("/v1/charges"), body={"amount": 5}, timeout_seconds=30))
+    stack.apply(workflow)
+    first = start_runner_process(tmp_path, stack)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        wait_ready(first, tmp_path)
+        execution_id = stack.create("payments/charge-once")
+        wait_until(lambda: len(arrived) == 1, lambda: "the POST to arrive", timeout=TIMEOUT, interval=0.05)
+        first.kill()  # SIGKILL: no graceful shutdown; the call's activity just stops heartbeating
+        first.wait(TIMEOUT)
+        killed = time.monotonic()
+        release.set()
+        second = start_runner_process(tmp_path, stack)
+
+        def ended() -> None:
+            assert stack.get(execution_id).status.phase in TERMINAL, "the execution has not ended yet"
+
+        eventually(ended, timeout=120, interval=0.1)
+        recovered = time.monotonic() - killed
+    finally:
+        release.set()
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                kill_tree(proc.pid)
+    execution = stack.get(execution_id)
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert recovered < KILLED_CALL_RETRIED_WITHIN, f"the killed runner's call was retried after {recovered:.1f} s"
+    keys = [request.headers.get("Idempotency-Key") for request in arrived]
+    assert keys == [f"{execution_id}/submit"] * 2, "the retried POST did not repeat the first one's key"
+    print(f"killed workflow-runner -> execution COMPLETED: {recovered:.2f} s")
