@@ -757,3 +757,56 @@ def test_a_killed_runners_post_is_retried_within_seconds_with_the_same_idempoten
     keys = [request.headers.get("Idempotency-Key") for request in arrived]
     assert keys == [f"{execution_id}/submit"] * 2, "the retried POST did not repeat the first one's key"
     print(f"killed workflow-runner -> execution COMPLETED: {recovered:.2f} s")
+
+
+# Heartbeats every second, throttled to one a second: a cancel reaches the waiting activity in about
+# 2 s. (With the SDK's throttle of 80 % of a 30 s heartbeat timeout it took up to 24 s.)
+CANCEL_REACHES_CHILD_WITHIN = 10.0
+
+
+def test_a_cancel_reaches_a_waiting_agent_call_within_seconds(stack: Stack) -> None:
+    from tests.unit.messages import make_agent
+
+    apply_pb2_grpc.ApplyServiceStub(stack.channel).Apply(
+        apply_pb2.ApplyRequest(agents=[make_agent("slowpoke")]), timeout=TIMEOUT
+    )
+    workflow = Workflow(name="waits-for-agent", namespace="ops", version="1.0.0")
+    workflow.add(tasks.agent_call("ask", "slowpoke", "Take your time"))
+    stack.apply(workflow)
+
+    def child_of(parent_id: str) -> pb.AgentExecution | None:
+        found = stack.agent_executions.List(pb.ListExecutionsRequest(page_size=100), timeout=TIMEOUT).executions
+        return next((e for e in found if e.spec.parent_execution_id == parent_id), None)
+
+    async def scenario() -> float:
+        async with running_worker(stack) as runner:  # no agent-runner: the child never ends by itself
+            execution_id = await asyncio.to_thread(stack.create, "ops/waits-for-agent")
+            handle = await runner.dispatched(execution_id)
+
+            def child_created() -> pb.AgentExecution:
+                child = child_of(execution_id)
+                assert child is not None, "the agent_call has not created its child yet"
+                return child
+
+            child = await asyncio.to_thread(eventually, child_created, timeout=TIMEOUT, interval=0.05)
+            loop = asyncio.get_running_loop()
+
+            def heartbeat_recorded() -> None:  # the first one goes out at once; the throttle applies after it
+                described = asyncio.run_coroutine_threadsafe(handle.describe(), loop).result(TIMEOUT)
+                pending = described.raw_description.pending_activities
+                assert pending and pending[0].HasField("last_heartbeat_time"), "no heartbeat recorded yet"
+
+            await asyncio.to_thread(eventually, heartbeat_recorded, timeout=TIMEOUT, interval=0.1)
+            await handle.cancel()
+            cancelled = time.monotonic()
+
+            def child_cancelled() -> None:
+                found = stack.agent_executions.Get(Ref(value=child.metadata.id), timeout=TIMEOUT).status
+                assert found.phase == pb.EXECUTION_PHASE_CANCELLED or found.cancel_requested, "child not cancelled"
+
+            await asyncio.to_thread(eventually, child_cancelled, timeout=60, interval=0.05)
+            return time.monotonic() - cancelled
+
+    took = asyncio.run(scenario())
+    assert took < CANCEL_REACHES_CHILD_WITHIN, f"the cancel reached the agent_call only after {took:.1f} s"
+    print(f"workflow cancel -> agent_call's child cancelled: {took:.2f} s")
