@@ -621,7 +621,7 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
     for message in update.messages:
         _upsert_message(status, message, now)
     for call in update.tool_calls:
-        _upsert_by_id(status.tool_calls, call)
+        _upsert_tool_call(status, call)
     for task in update.tasks:
         _upsert_task(status, task, now)
     if update.output_json:
@@ -664,6 +664,15 @@ def _upsert_by_id(items: Any, update: Any) -> None:
         items.add().CopyFrom(update)
     else:
         stored.MergeFrom(update)
+
+
+def _upsert_tool_call(status: pb.ExecutionStatus, update: pb.ToolCall) -> None:
+    """Upsert a tool call by ID; a finished one (COMPLETED, FAILED) never moves back to running (a late
+    duplicate of its IN_PROGRESS report changes nothing: runners never run a finished call again)."""
+    stored = next((call for call in status.tool_calls if call.id == update.id), None)
+    if stored is not None and stored.phase in (COMPLETED, FAILED) and update.phase not in (COMPLETED, FAILED):
+        return
+    _upsert_by_id(status.tool_calls, update)
 
 
 def _check_update(update: pb.UpdateStatusRequest) -> None:

@@ -453,6 +453,15 @@ def test_a_path_that_runs_again_starts_afresh_and_its_old_run_stays_out(store: S
     assert (task.phase, task.output_json, task.run) == (IN_PROGRESS, "", 3), "the second run's output stayed"
 
 
+def test_a_late_duplicate_never_moves_a_finished_tool_call_back(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    running = pb.ToolCall(id="call-1-0", name="lookup", phase=IN_PROGRESS)
+    update(store, feed, execution_id, tool_calls=[running])
+    update(store, feed, execution_id, tool_calls=[pb.ToolCall(id="call-1-0", phase=COMPLETED, result="v")])
+    (call,) = update(store, feed, execution_id, tool_calls=[running]).status.tool_calls
+    assert (call.phase, call.result) == (COMPLETED, "v")
+
+
 def test_a_retried_attempt_drops_what_the_earlier_one_left(store: Store, feed: ExecutionFeed) -> None:
     execution_id = create(store).metadata.id
     agent = pb.MESSAGE_TYPE_AGENT
