@@ -4,7 +4,9 @@
   the execution reported IN_PROGRESS.
 - ``report_status`` (local): one ``UpdateStatus`` (idempotent; a conflict with a terminal
   execution is logged and dropped: the execution already ended, e.g. it was cancelled).
-- ``http_call``, ``grpc_call``, ``run_workflow``, ``agent_call``: the calls of those tasks.
+- ``http_call``, ``grpc_call``, ``run_workflow``, ``agent_call``: the calls of those tasks. Each
+  heartbeats every second while it runs (its heartbeat timeout is a few seconds: a dead runner's call is
+  retried soon), and waits out a server that is down (``ServerClient.retrying``).
 
 Secret values exist only inside these functions: ``GetRuntimeEnv`` is called here (cached per
 execution in memory), deferred expressions are evaluated here, and every result and error message
@@ -181,9 +183,7 @@ class RunnerActivities:
         if cached and time.monotonic() - cached[0] < ENV_CACHE_SECONDS:
             return cached[1]
         try:
-            answer = await self.server.runner.GetRuntimeEnv(
-                common_pb2.Ref(value=execution_id), metadata=self.server.metadata, timeout=10
-            )
+            answer = await self.server.retrying(self.server.runner.GetRuntimeEnv, common_pb2.Ref(value=execution_id))
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
                 raise
@@ -317,7 +317,8 @@ class RunnerActivities:
                 self.server, config, request.execution_id, request.key, activity.heartbeat
             )
 
-        return await self._perform(request, call)
+        async with heartbeating():
+            return await self._perform(request, call)
 
     @activity.defn(name="agent_call")
     async def agent_call(self, request: CallRequest) -> Any:
@@ -327,7 +328,8 @@ class RunnerActivities:
                 self.server, config, request.execution_id, request.key, secret_keys, activity.heartbeat
             )
 
-        return await self._perform(request, call)
+        async with heartbeating():
+            return await self._perform(request, call)
 
 
 def secret_env_keys(
