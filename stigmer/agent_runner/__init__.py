@@ -28,7 +28,9 @@ Contracts:
   unfinished ones again under the same call ID. Its first update drops what the earlier attempt left and
   it will not reproduce (``drop_message_ids`` / ``drop_tool_call_ids``: a half-streamed message), so two
   attempts' paths never mix. Every update carries the attempt number (past any attempt recorded in the
-  status); the server refuses updates of a superseded attempt (a frozen runner that woke up).
+  status); the server refuses updates of a superseded attempt (a frozen runner that woke up). A
+  transient LLM error inside a sub-agent fails the attempt too (it is retried and resumes inside the
+  sub-agent), rather than the sub-agent's call.
 - **Idempotency keys**: an MCP ``tools/call`` carries ``<execution id>/<call id>`` in its params'
   ``_meta`` under ``io.stigmer/idempotency-key`` (the same key when a retried attempt runs an unfinished
   call again).

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stigmer.agent_runner.llm import ChatOptions, ToolRequest, Turn, chat_turn
+from stigmer.agent_runner.llm import ChatOptions, LlmError, ToolRequest, Turn, chat_turn
 from stigmer.agent_runner.progress import Progress, arguments, finished
 from stigmer.agent_runner.reporting import Reporter, agent_message_id, tool_call, tool_call_id
 from stigmer.agent_runner.tools import ToolBox, ToolError
@@ -109,6 +109,11 @@ class Loop:
             output = f"error: {exc}"
         except asyncio.CancelledError:
             raise
+        except LlmError as exc:  # a sub-agent's LLM call
+            if exc.retryable:
+                raise  # transient: the attempt is retried and resumes inside the sub-agent, not a failed call
+            output = f"error: LlmError: {exc}"
+            log.warning("tool %s (%s) failed: %s", name, source, self.redact(output))
         except Exception as exc:  # a tool's crash is the model's problem to work around, not the run's
             output = f"error: {type(exc).__name__}: {exc}"
             log.warning("tool %s (%s) failed: %s", name, source, self.redact(output))

@@ -526,6 +526,41 @@ def test_a_runner_without_the_stack_token_fails_saying_so(
     assert "stigmer-server refused the agent-runner's token" in execution.status.error
 
 
+def test_a_retry_resumes_an_interrupted_sub_agent_without_repeating_its_tool_call(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings, tmp_path: Path
+) -> None:
+    record = tmp_path / "mcp-record.json"
+    spec = mcp_agent(record)
+    spec.sub_agents.append(agent_pb2.SubAgent(name="summarizer", instructions=SUMMARIZER, mcp_server_refs=["fixture"]))
+    api.deploy("lead", spec)
+    llm.add_rules(
+        Rule(
+            Match(system_contains=LEAD, after_tool=False),
+            ToolCalls((ToolCall("summarizer", {"message": "Summarize k1"}),)),
+        ),
+        Rule(Match(system_contains=SUMMARIZER, after_tool=False), ToolCalls((ToolCall("lookup", {"key": "k1"}),))),
+        Rule(Match(system_contains=SUMMARIZER, after_tool=True), BrokenStream("Partial summ", after=1), times=1),
+        reply("Summary of {result}", system_contains=SUMMARIZER, after_tool=True),
+        reply("Lead says: {result}", system_contains=LEAD, after_tool=True),
+    )
+    with temporal.worker(settings) as queue:
+        execution = run(temporal, api, queue, "lead", "Research k1")
+    status = execution.status
+
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    calls = json.loads(record.read_text())["calls"]
+    assert [(c["tool"], c["key"], c["idempotency_key"]) for c in calls] == [
+        ("lookup", "k1", f"{execution.metadata.id}/call-1-0/call-1-0")
+    ], "the sub-agent's finished MCP call ran again"
+    assert [(c.id, c.phase) for c in status.tool_calls] == [
+        ("call-1-0", pb.EXECUTION_PHASE_COMPLETED),
+        ("call-1-0/call-1-0", pb.EXECUTION_PHASE_COMPLETED),
+    ]
+    # attempt 1: lead turn 1, sub-agent turns 1 and 2 (broken); attempt 2: sub-agent turn 2, lead turn 2
+    assert len(llm.chats()) == 5, "a recorded turn was asked of the model again"
+    assert json.loads(status.output_json) == {"response": "Lead says: Summary of value-of-k1"}
+
+
 # Heartbeat timeout 5 s + retry 1 s + the new attempt's own run: well under this; a heartbeat timeout
 # of 30 s (as before) alone exceeds it.
 KILLED_RUN_RETRIED_WITHIN = 25.0
