@@ -37,7 +37,7 @@ from stigmer.config import Settings
 from stigmer.runner_api import read_token
 from stigmer.sdk import EnvVar, Workflow, tasks
 from stigmer.server.serve import StigmerServer, build_server
-from stigmer.workflow_runner import TASK_QUEUE
+from stigmer.workflow_runner import TASK_QUEUE, WORKFLOW_TYPE
 from stigmer.workflow_runner.activities import RunnerActivities
 from stigmer.workflow_runner.server_client import ServerClient
 from stigmer.workflow_runner.worker import build_worker
@@ -810,3 +810,73 @@ def test_a_cancel_reaches_a_waiting_agent_call_within_seconds(stack: Stack) -> N
     took = asyncio.run(scenario())
     assert took < CANCEL_REACHES_CHILD_WITHIN, f"the cancel reached the agent_call only after {took:.1f} s"
     print(f"workflow cancel -> agent_call's child cancelled: {took:.2f} s")
+
+
+# Longer than any single report's timeout and retry backoff: the reports must wait the outage out.
+OUTAGE_SECONDS = 40.0
+
+
+@pytest.mark.timeout(300)
+def test_status_reports_outlast_a_server_outage(temporal_addr: str, httpserver: HTTPServer, tmp_path: Path) -> None:
+    gate_open = threading.Event()
+    gate_calls: list[Request] = []
+
+    def gate(request: Request) -> Response:
+        gate_calls.append(request)
+        gate_open.wait(TIMEOUT)  # answers once the server is down: the call's report has to wait
+        return json_response({"opened": True})
+
+    httpserver.expect_request("/gate").respond_with_handler(gate)
+    workflow = Workflow(name="through-outage", namespace="ops", version="1.0.0")
+    workflow.add(
+        tasks.http_get("gate", httpserver.url_for("/gate"), timeout_seconds=60),
+        tasks.set_vars("after", {"done": "${ .gate.opened }"}),
+    )
+    home = tmp_path / "outage-home"
+    address = f"127.0.0.1:{free_port()}"
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    server = build_server(Settings(home=home), address=address)
+    server.start()
+    try:
+        with grpc.insecure_channel(address) as channel:
+            stack = Stack(temporal_addr, server, channel, home)
+            stack.apply(workflow)
+            execution_id = stack.create("ops/through-outage")
+
+            async def scenario() -> None:
+                nonlocal server
+                client = await Client.connect(temporal_addr)
+                runner_server = ServerClient(address, read_token(home))
+                activities = RunnerActivities(runner_server)
+                try:
+                    async with build_worker(client, activities, queue):
+                        handle = await client.start_workflow(
+                            WORKFLOW_TYPE, execution_id, id=execution_id, task_queue=queue
+                        )
+                        await asyncio.to_thread(
+                            wait_until, lambda: len(gate_calls) == 1, lambda: "the gate call", timeout=TIMEOUT
+                        )
+                        server.stop()
+                        gate_open.set()
+                        await asyncio.sleep(OUTAGE_SECONDS)  # the fault itself (the outage's length), not a wait
+                        server = build_server(Settings(home=home), address=address)
+                        server.start()
+                        back = time.monotonic()
+                        await asyncio.wait_for(handle.result(), 120)
+                        print(f"server back -> execution COMPLETED: {time.monotonic() - back:.2f} s")
+                finally:
+                    await activities.close()
+                    await runner_server.close()
+
+            asyncio.run(scenario())
+            execution = stack.get(execution_id)
+    finally:
+        gate_open.set()
+        server.stop()
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert {p: phase(t.phase) for p, t in tasks_by_path(execution).items()} == {
+        "gate": "COMPLETED",
+        "after": "COMPLETED",
+    }
+    assert json_values.loads(execution.status.output_json) == {"done": True}
+    assert len(gate_calls) == 1, "the call was run again after the outage"
