@@ -10,13 +10,13 @@ BOOTSTRAP := $(VENV)/.bootstrapped
 UV_VERSION := $(shell sed -n 's/^ *"uv==\([^"]*\)",*$$/\1/p' pyproject.toml)
 INSTALL_UV := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: help e2e test smoke apply full unit lint minimums doctor bench protos lock clean
+.PHONY: help e2e test smoke apply full replay unit lint minimums doctor bench protos lock clean
 
 help:
 	@echo "make e2e     run the end-to-end tiers against the embedded stack (skips what this machine lacks)"
 	@echo "make test    run the project's full test suite: lint (ruff, mypy, lock check), unit tests and every tier"
 	@echo "make lock    rewrite uv.lock after a change to the dependencies in pyproject.toml"
-	@echo "make smoke | apply | full | unit | lint | minimums | doctor | bench | protos | clean"
+	@echo "make smoke | apply | full | replay | unit | lint | minimums | doctor | bench | protos | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,9 @@ e2e: $(BOOTSTRAP)
 test: $(BOOTSTRAP)
 	$(NOX) -s lint unit smoke apply
 	$(NOX) -s full -- --llm=standin
+	$(NOX) -s replay
 
-smoke apply full unit lint minimums doctor bench protos: $(BOOTSTRAP)
+smoke apply full replay unit lint minimums doctor bench protos: $(BOOTSTRAP)
 	$(NOX) -s $@
 
 clean:

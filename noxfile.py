@@ -109,6 +109,14 @@ def full(session: nox.Session) -> None:
     _pytest(session, "full")
 
 
+# Not `requires=["full"]`: the full tier takes its own posargs. `make test` and `nox -t e2e` run it after full.
+@nox.session(python=PYTHON, default=False, tags=["e2e"])
+def replay(session: nox.Session) -> None:
+    """Replay every Temporal history the tiers exported (reports/histories) against the current runners."""
+    _install(session, "test")
+    session.run("python", "-m", "support.replay", *(session.posargs or [str(REPORTS / "histories")]))
+
+
 @nox.session(python=PYTHON, default=False)
 def minimums(session: nox.Session) -> None:
     """Run the unit tests against the lowest versions pyproject.toml allows for each dependency."""

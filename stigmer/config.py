@@ -21,6 +21,7 @@ DEFAULT_TEMPORAL_ADDR = "127.0.0.1:7233"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_LLM_MODEL = "llama3.2:1b"
 DEFAULT_AGENT_RUNNER_MODE = "process"
+DEFAULT_HEALTH_GRACE_SECONDS = 30.0
 AGENT_RUNNER_MODES = ("process", "docker")
 
 # environment variable -> config.yaml key
@@ -31,8 +32,12 @@ ENV_KEYS = {
     "STIGMER_LLM_MODEL": "llm_model",
     "STIGMER_AGENT_RUNNER_MODE": "agent_runner_mode",
     "STIGMER_COMPONENTS": "components",
+    "STIGMER_SERVER_TEMPORAL_ADDR": "server_temporal_addr",
+    "STIGMER_RUNNER_TEMPORAL_ADDR": "runner_temporal_addr",
+    "STIGMER_RUNNER_SERVER_ADDR": "runner_server_addr",
+    "STIGMER_HEALTH_GRACE_SECONDS": "health_grace_seconds",
 }
-ADDRESS_KEYS = ("server_addr", "temporal_addr")
+ADDRESS_KEYS = ("server_addr", "temporal_addr", "server_temporal_addr", "runner_temporal_addr", "runner_server_addr")
 
 # Every component of the local stack, in start order (``stigmer.daemon.selection`` knows their needs).
 COMPONENTS = ("stigmer-server", "temporal", "workflow-runner", "agent-runner")
@@ -53,6 +58,29 @@ class Settings:
     agent_runner_mode: str = DEFAULT_AGENT_RUNNER_MODE
     # What `stigmer server start` runs when not told (all by default; dependencies are added).
     components: tuple[str, ...] = COMPONENTS
+    # Dial overrides (empty: the listen address). Where stigmer-server dials Temporal, and where both
+    # runners dial Temporal and stigmer-server; e.g. a TCP proxy in between. Components still listen, and
+    # the supervisor still health-checks them, at server_addr and temporal_addr.
+    server_temporal_addr: str = ""
+    runner_temporal_addr: str = ""
+    runner_server_addr: str = ""
+    # How long a running component may fail its health check before the supervisor restarts it.
+    health_grace_seconds: float = DEFAULT_HEALTH_GRACE_SECONDS
+
+    @property
+    def server_temporal_dial(self) -> str:
+        """Where stigmer-server dials Temporal."""
+        return self.server_temporal_addr or self.temporal_addr
+
+    @property
+    def runner_temporal_dial(self) -> str:
+        """Where the runners dial Temporal."""
+        return self.runner_temporal_addr or self.temporal_addr
+
+    @property
+    def runner_server_dial(self) -> str:
+        """Where the runners dial stigmer-server."""
+        return self.runner_server_addr or self.server_addr
 
     @property
     def config_file(self) -> Path:
@@ -92,8 +120,17 @@ class Settings:
         """Written by ``stigmer server stop`` before it signals the supervisor: how long stopping may take."""
         return self.run_dir / "stop-request.json"
 
+    @property
+    def requests_dir(self) -> Path:
+        """Requests of ``stigmer server start|stop -c`` to the running supervisor, and its replies."""
+        return self.run_dir / "requests"
+
     def ready_file(self, component: str) -> Path:
         return self.run_dir / f"{component}.ready"
+
+    def liveness_file(self, component: str) -> Path:
+        """Touched every second by a running runner (see :mod:`stigmer.liveness`)."""
+        return self.run_dir / f"{component}.alive"
 
     def log_file(self, component: str) -> Path:
         return self.logs_dir / f"{component}.log"
@@ -145,6 +182,16 @@ def parse_components(text: str, source: str) -> tuple[str, ...]:
     return names
 
 
+def _positive_seconds(text: str, source: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"{source}: expected a number of seconds greater than 0, got {text!r}")
+    return seconds
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings for the stack rooted at ``STIGMER_HOME`` (default ``~/.stigmer``)."""
     env = os.environ if environ is None else environ
@@ -164,6 +211,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 raise ConfigError(str(exc)) from None
     if "components" in values:
         values["components"] = parse_components(values["components"], sources["components"])
+    if "health_grace_seconds" in values:
+        key = "health_grace_seconds"
+        values[key] = _positive_seconds(values[key], sources[key])
     settings = Settings(home=home, **values)
     if settings.agent_runner_mode not in AGENT_RUNNER_MODES:
         raise ConfigError(

@@ -51,6 +51,20 @@ def eventually(
         time.sleep(min(interval, remaining))
 
 
+def continually(attempt: Callable[[], T], *, duration: float, interval: float = 0.2) -> T:
+    """Call ``attempt`` for ``duration`` seconds; every call must pass (the first ``AssertionError``
+    propagates at once). For what must *not* happen within a bounded window; returns the last result."""
+    if duration <= 0:
+        raise ValueError(f"duration must be positive, got {duration}")
+    deadline = time.monotonic() + duration
+    while True:
+        result = attempt()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return result
+        time.sleep(min(interval, remaining))
+
+
 def wait_until(
     condition: Callable[[], bool],
     message: str | Callable[[], str],

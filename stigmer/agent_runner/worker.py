@@ -23,6 +23,7 @@ from stigmer.agent_runner import TASK_QUEUE
 from stigmer.agent_runner.activities import AgentActivities
 from stigmer.agent_runner.settings import RunnerSettings, from_environ
 from stigmer.agent_runner.workflow import AgentExecutionWorkflow
+from stigmer.liveness import while_alive
 
 log = logging.getLogger("stigmer.agent_runner")
 
@@ -147,7 +148,7 @@ def main() -> None:
     configure_logging()
     code = 1
     try:
-        code = asyncio.run(main_async(from_environ()))
+        code = asyncio.run(while_alive(main_async(from_environ())))
     except Exception:
         log.exception("agent-runner crashed")
     finally:

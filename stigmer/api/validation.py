@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stigmer.api import templates
+from stigmer.api import jq_builtins, templates
 
 SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 SLUG_MAX = 63
@@ -154,6 +154,47 @@ def _jq_problems(field: str, program: str, variables: Iterable[str] | None) -> l
     names = set(_VARIABLE_RE.findall(program)) if variables is None else set(variables)
     error = _jq_compile_error(program, frozenset(names | set(RUNTIME_VARIABLES)))
     return [Problem(field, f"invalid jq expression {program!r}: {error}")] if error else []
+
+
+def determinism_problems(field: str, value: Any) -> list[Problem]:
+    """Problems with every ``${ ... }`` expression in a value (recursively) that uses a jq builtin
+    reading the clock, the host or other inputs (see ``stigmer.api.jq_builtins``).
+
+    Workflow expressions are evaluated in workflow code, which must give the same result on replay.
+    """
+    if isinstance(value, str):
+        if templates.OPEN not in value:
+            return []
+        try:
+            found = templates.segments(value)
+        except templates.TemplateError:
+            return []  # reported by expression_problems where the field holds an expression
+        return [
+            Problem(field, f"expression {segment.program!r} uses jq's {use.name}, which {use.reason}")
+            for segment in found
+            for use in jq_builtins.uses(segment.program)
+        ]
+    if isinstance(value, Mapping):
+        return [p for key, item in value.items() for p in determinism_problems(f"{field}.{key}", item)]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in determinism_problems(f"{field}[{index}]", item)]
+    return []
+
+
+# Config keys that hold nested task lists, checked as tasks of their own.
+_NESTED_TASKS = {"for": ("do",), "fork": ("branches",), "try": ("do", "catch.do")}
+
+
+def _own_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` without the nested task lists of its kind."""
+    own = dict(config)
+    for key in _NESTED_TASKS.get(kind, ()):
+        outer, _, inner = key.partition(".")
+        if not inner:
+            own.pop(outer, None)
+        elif isinstance(own.get(outer), Mapping):
+            own[outer] = {k: v for k, v in own[outer].items() if k != inner}
+    return own
 
 
 @functools.lru_cache(maxsize=8192)
@@ -470,7 +511,10 @@ class _TaskChecker:
                 problems += self._expr(f"{field}.{key}", task[key])
         check = getattr(self, f"_{kind}")
         problems += check(f"{field}.config", config)
-        return problems
+        for key in ("condition", "export"):
+            if task.get(key):
+                problems += determinism_problems(f"{field}.{key}", task[key])
+        return problems + determinism_problems(f"{field}.config", _own_config(kind, config))
 
     def _nested(self, field: str, config: Mapping[str, Any], key: str, required: bool = True) -> list[Problem]:
         if key not in config:

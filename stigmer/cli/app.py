@@ -15,6 +15,7 @@ from stigmer.cli.lazy_group import LazyGroup
 COMMANDS = {
     "apply": "stigmer.cli.commands.apply:apply_command",
     "run": "stigmer.cli.commands.run:run_command",
+    "follow": "stigmer.cli.commands.follow:follow_command",
     "cancel": "stigmer.cli.commands.cancel:cancel_command",
     "get": "stigmer.cli.commands.resources:get_command",
     "list": "stigmer.cli.commands.resources:list_command",

@@ -18,7 +18,12 @@ from stigmer.daemon.health import HealthProbe, HealthState
 
 CONNECT_TIMEOUT = 5.0
 DEFAULT_RPC_TIMEOUT = 30.0
-CHANNEL_OPTIONS = (("grpc.enable_http_proxy", 0),)
+# A follower reconnects to a restarted server within its own backoff, not gRPC's (which grows to 120 s).
+CHANNEL_OPTIONS = (
+    ("grpc.enable_http_proxy", 0),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 
 
 class StigmerClient:

@@ -16,7 +16,7 @@ from stigmer.cli.environment import Environment
 from stigmer.cli.errors import CliError, ServerUnavailableError, Terminated
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import ConfigError
-from stigmer.daemon.errors import DaemonError
+from stigmer.daemon.errors import DaemonError, StackNotRunningError
 
 Describe = Callable[[Any, str], tuple[ExitStatus, str]]
 
@@ -61,6 +61,7 @@ _TABLE: list[tuple[type[BaseException], Describe]] = [
     (ValidationError, _status(ExitStatus.ERROR, "validation error: {exc}")),
     (ConfigError, _status(ExitStatus.ERROR, "configuration error: {exc}")),
     (TimeoutError, _status(ExitStatus.TIMEOUT, "{exc}")),  # also daemon.StartTimeoutError
+    (StackNotRunningError, _status(ExitStatus.SERVER_UNAVAILABLE, "{exc}")),
     (DaemonError, _status(ExitStatus.ERROR, "{exc}")),
     (OSError, _status(ExitStatus.ERROR, "{exc}")),
 ]

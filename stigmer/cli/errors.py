@@ -39,6 +39,20 @@ class ServerUnavailableError(CliError):
         self.address = address
 
 
+class FollowLostError(CliError):
+    """A follower lost stigmer-server and could not reconnect in time; the execution itself goes on."""
+
+    exit_status = ExitStatus.SERVER_UNAVAILABLE
+
+    def __init__(self, address: str, execution_id: str, waited: float) -> None:
+        super().__init__(
+            f"lost the connection to stigmer-server at {address} and could not reconnect within {waited:g}s. "
+            f"The execution goes on without this command; follow it again with: stigmer follow {execution_id} "
+            "(start the server first if it is down: stigmer server start)"
+        )
+        self.execution_id = execution_id
+
+
 class CommandTimeoutError(CliError):
     """The CLI gave up waiting (for an execution, for a server)."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -12,7 +13,7 @@ from stigmer.api import json_values
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import Ref
 from stigmer.cli.client import StigmerClient
-from stigmer.cli.errors import CliError, CommandTimeoutError
+from stigmer.cli.errors import CommandTimeoutError, FollowLostError
 from stigmer.cli.execution_view import ExecutionView, phase_name
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.cli.runtime_env import RuntimeValue
@@ -38,13 +39,21 @@ def create(
     runtime_env: Mapping[str, RuntimeValue],
     input_data: dict[str, Any] | None = None,
     request_id: str = "",
+    execution_timeout: int = 0,
 ) -> Any:
-    """Create an execution of ``target``; returns the AgentExecution / WorkflowExecution."""
+    """Create an execution of ``target``; returns the AgentExecution / WorkflowExecution.
+
+    ``execution_timeout`` (seconds; 0: the server's default) bounds how long the execution may run.
+    """
     request_id = request_id or new_request_id()
     env = {key: pb.RuntimeEnvValue(value=v.value, secret=v.secret) for key, v in runtime_env.items()}
     if target.kind == AGENT:
         request = pb.CreateAgentExecutionRequest(
-            agent_ref=target.id, message=message, runtime_env=env, request_id=request_id
+            agent_ref=target.id,
+            message=message,
+            runtime_env=env,
+            request_id=request_id,
+            execution_timeout_seconds=execution_timeout,
         )
         return client.agent_executions.Create(request, timeout=client.timeout)
     workflow_request = pb.CreateWorkflowExecutionRequest(
@@ -53,8 +62,24 @@ def create(
         runtime_env=env,
         input_json=json_values.dumps(input_data) if input_data is not None else "",
         request_id=request_id,
+        execution_timeout_seconds=execution_timeout,
     )
     return client.workflow_executions.Create(workflow_request, timeout=client.timeout)
+
+
+DEFAULT_RECONNECT_TIMEOUT = 120.0
+# Codes that mean the stream was lost (the server died, restarted or closed its port), not refused.
+_LOST_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+_BACKOFF_FIRST = 0.25
+_BACKOFF_MAX = 2.0
+
+
+class _StreamLost(Exception):
+    """The Subscribe stream broke before the execution ended (``reason`` says how)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def follow(
@@ -65,36 +90,76 @@ def follow(
     timeout: float,
     view: ExecutionView | None = None,
     write: Callable[[str], object] | None = None,
+    reconnect_timeout: float = DEFAULT_RECONNECT_TIMEOUT,
+    notice: Callable[[str], object] | None = None,
 ) -> Any:
     """Subscribe until the execution ends; hand the view's text for each change to ``write``; return the
     last state. A first state that is already terminal (a finished execution) ends it at once.
 
-    Raises :class:`CommandTimeoutError` when ``timeout`` seconds pass first.
+    When the stream breaks (stigmer-server died or restarts), ``notice`` gets one line saying so and
+    the follower subscribes again with backoff for up to ``reconnect_timeout`` seconds; the server sends
+    the current state first, and the view prints only what it has not printed yet. Raises
+    :class:`FollowLostError` when it cannot reconnect in time (the execution goes on without it), and
+    :class:`CommandTimeoutError` when ``timeout`` seconds pass first.
     """
     view = view or ExecutionView()
+    deadline = time.monotonic() + timeout
 
     def show(text: str) -> None:
         if write is not None and text:
             write(text)
 
+    lost_since: float | None = None
+    backoff = _BACKOFF_FIRST
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _timed_out(timeout, execution_id, view)
+            try:
+                for execution in _subscribe(client, kind, execution_id, remaining):
+                    lost_since, backoff = None, _BACKOFF_FIRST
+                    show(view.update(execution))
+                    if view.finished:
+                        return execution
+                raise _StreamLost("the server ended the stream")
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise _timed_out(timeout, execution_id, view) from None
+                if exc.code() not in _LOST_CODES:
+                    raise
+                reason = exc.details() or exc.code().name
+            except _StreamLost as lost:
+                reason = lost.reason
+            now = time.monotonic()
+            if lost_since is None:
+                lost_since = now
+                show(view.close())
+                if notice is not None:
+                    notice(
+                        f"⚠️ Lost the connection to stigmer-server ({reason}); "
+                        f"reconnecting for up to {reconnect_timeout:g}s..."
+                    )
+            if now - lost_since >= reconnect_timeout:
+                raise FollowLostError(client.address, execution_id, reconnect_timeout)
+            time.sleep(max(0.0, min(backoff, reconnect_timeout - (now - lost_since), deadline - now)))
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+    finally:
+        show(view.close())
+
+
+def _subscribe(client: StigmerClient, kind: str, execution_id: str, timeout: float) -> Iterator[Any]:
+    """The states of one Subscribe stream; the stream is cancelled when the caller stops reading."""
     stream = execution_service(client, kind).Subscribe(Ref(value=execution_id), timeout=timeout)
     try:
-        for execution in stream:
-            show(view.update(execution))
-            if view.finished:
-                return execution
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise
-        raise CommandTimeoutError(
-            f"timed out after {timeout:g}s waiting for execution {execution_id} (phase {phase_name(view.phase)})"
-        ) from None
+        yield from stream
     finally:
         stream.cancel()
-        show(view.close())
-    raise CliError(
-        f"stigmer-server ended the stream of execution {execution_id} before it finished "
-        f"(phase {phase_name(view.phase)}); see: stigmer get execution {execution_id}"
+
+
+def _timed_out(timeout: float, execution_id: str, view: ExecutionView) -> CommandTimeoutError:
+    return CommandTimeoutError(
+        f"timed out after {timeout:g}s waiting for execution {execution_id} (phase {phase_name(view.phase)})"
     )
 
 

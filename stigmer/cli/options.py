@@ -23,3 +23,15 @@ def output_option(function: F) -> F:
         show_default=True,
         help="Output format: text for people, json for scripts.",
     )(function)
+
+
+def reconnect_timeout_option(function: F) -> F:
+    """``--reconnect-timeout SECONDS``: how long a follower tries to get stigmer-server back."""
+    return click.option(
+        "--reconnect-timeout",
+        type=click.FloatRange(min=0),
+        default=120.0,
+        show_default=True,
+        help="When the connection to stigmer-server is lost while following, seconds to keep reconnecting "
+        "(the execution goes on meanwhile) before giving up with exit code 3.",
+    )(function)

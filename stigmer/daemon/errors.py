@@ -13,3 +13,7 @@ class DaemonBusyError(DaemonError):
 
 class StartTimeoutError(DaemonError, TimeoutError):
     """A component did not become ready before the deadline."""
+
+
+class StackNotRunningError(DaemonError):
+    """A command needs the running stack (e.g. ``server stop -c``), and none runs for this STIGMER_HOME."""

@@ -5,6 +5,14 @@ spawns the supervisor (:mod:`.supervisor`) detached and waits on a pipe for its 
 ("running" or "failed" with the reason), so it returns the moment the last component is ready and
 fails with the component's log lines when one dies. Stop asks the supervisor to stop (SIGTERM), waits,
 and kills whatever is left, including processes of a supervisor that was itself killed.
+
+``stop -c X`` / ``start -c X`` on a running stack ask its supervisor to hold X down or start it again
+(:mod:`.control`); ``start -c X`` on a stack that does not run starts the stack with X (and what X needs).
+
+``stigmer server status -o json`` prints ``{"home": str, "components": [ComponentStatus, ...]}``, one
+entry per component in start order, with the fields of :class:`ComponentStatus` (a stable shape:
+fields are added, never renamed or removed). Fault injectors find a component's pid here, never by a
+process-name pattern.
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stigmer import liveness
 from stigmer.config import COMPONENTS, Settings
-from stigmer.daemon import pidfile, state
-from stigmer.daemon.errors import DaemonError, StartTimeoutError
+from stigmer.daemon import control, pidfile, state
+from stigmer.daemon.errors import DaemonError, StackNotRunningError, StartTimeoutError
 from stigmer.daemon.health import HealthState
 from stigmer.daemon.homedir import PRIVATE_FILE_MODE, prepare_home
 from stigmer.daemon.lock import DaemonLock
@@ -48,6 +57,8 @@ class StartResult:
     state: StackState
     already_running: bool
     stopped_leftovers: tuple[str, ...] = ()
+    # Held-down components that this call started again (``start -c`` on a running stack).
+    started: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,24 @@ class Stopped:
 
 @dataclass(frozen=True)
 class ComponentStatus:
-    """What ``stigmer server status`` reports for one component."""
+    """What ``stigmer server status`` reports for one component (``-o json``: these fields, in this order).
+
+    - ``name``: stigmer-server, temporal, workflow-runner or agent-runner.
+    - ``state``: running, starting, restarting, failed, stopped (also when held down), external.
+    - ``running``: true for running and external.
+    - ``managed``: started (and restarted, stopped) by this STIGMER_HOME's supervisor.
+    - ``pid``: the component's process (the root of its tree) when it runs, else null.
+    - ``address``: host:port it listens on (null for the runners).
+    - ``healthy``: its health right now (gRPC health SERVING; a runner: ready and touching its liveness file).
+    - ``restarts``: restarts by the supervisor (after crashes and failed health checks).
+    - ``ports``: every port it was given ({"grpc": ...}; Temporal also "http", "metrics").
+    - ``last_exit``: exit code of its last process (negative: killed by that signal), or null.
+    - ``note``: a hint for humans (why it is stopped, failed or external), or null.
+    - ``held``: held down by ``stigmer server stop -c`` (state stopped) until ``server start -c``.
+    - ``health_restarts``: how many times it was killed for failing its health check past the grace.
+    - ``unhealthy_since``: ISO time since which its health check fails (the supervisor's view), or null.
+    - ``last_restart_reason``: why it was last restarted, or null.
+    """
 
     name: str
     state: str
@@ -74,6 +102,10 @@ class ComponentStatus:
     ports: dict[str, int] = field(default_factory=dict)
     last_exit: int | None = None
     note: str | None = None
+    held: bool = False
+    health_restarts: int = 0
+    unhealthy_since: str | None = None
+    last_restart_reason: str | None = None
 
 
 class Daemon:
@@ -122,7 +154,9 @@ class Daemon:
                         f"{', '.join(missing)}; to change its components: stigmer server stop, then "
                         f"stigmer server start --components {','.join(wanted)}"
                     )
-                return StartResult(live, already_running=True)
+                if names is None:
+                    return StartResult(live, already_running=True)
+                return self._start_held(live, wanted, timeout)
             leftovers = tuple(stopped.name for stopped in self._stop_leftovers(timeout=5.0))
             self._spawn_and_wait(wanted, timeout)
             started = state.read_live(self.settings.state_file)
@@ -180,6 +214,52 @@ class Daemon:
                 process.wait(timeout=15.0)  # it stops what it started, then exits
             error = str(verdict.get("error", "the stack failed to start"))
             raise StartTimeoutError(error) if verdict.get("kind") == "timeout" else DaemonError(error)
+
+    def _start_held(self, live: StackState, wanted: tuple[str, ...], timeout: float) -> StartResult:
+        """Ask the supervisor to start the held-down (or failed) components of ``wanted``, in start order."""
+        started = []
+        for name in wanted:
+            record = live.component(name)
+            if record is None or not record.managed or not (record.held or record.state == state.FAILED):
+                continue
+            reply = control.send(self.settings, control.START, name, timeout, live.supervisor_alive)
+            if not reply.ok:
+                raise StartTimeoutError(reply.message) if reply.kind == "timeout" else DaemonError(reply.message)
+            started.append(name)
+        now = state.read_live(self.settings.state_file)
+        if now is None:
+            raise DaemonError("the stack stopped while its components were being started" + self._excerpt())
+        return StartResult(now, already_running=True, started=tuple(started))
+
+    # --- hold down ------------------------------------------------------------------------
+
+    def hold(self, names: Iterable[str], timeout: float) -> list[str]:
+        """Stop ``names`` of the running stack and keep them stopped (until ``start -c``); the replies.
+
+        They are stopped in reverse start order; SIGKILL after ``timeout`` each.
+        """
+        wanted = tuple(name for name in COMPONENTS if name in set(names))
+        with self._lock(timeout * max(len(wanted), 1) + control.REPLY_MARGIN):
+            live = state.read_live(self.settings.state_file)
+            if live is None:
+                raise StackNotRunningError(
+                    f"the local stack of {self.settings.home} is not running, so there is nothing to stop "
+                    f"({', '.join(wanted)}); start it with: stigmer server start"
+                )
+            running = [c.name for c in live.components]
+            missing = [name for name in wanted if name not in running]
+            if missing:
+                raise DaemonError(
+                    f"{', '.join(missing)} is not part of the running stack of {self.settings.home} "
+                    f"(it runs {', '.join(running)})"
+                )
+            messages = []
+            for name in reversed(wanted):
+                reply = control.send(self.settings, control.STOP, name, timeout, live.supervisor_alive)
+                if not reply.ok:
+                    raise DaemonError(reply.message)
+                messages.append(reply.message)
+            return messages
 
     # --- stop ----------------------------------------------------------------------------
 
@@ -250,10 +330,12 @@ class Daemon:
             return  # a supervisor runs: its files are its own
         state.remove(self.settings.state_file)
         state.remove(self.settings.stop_request_file)
+        control.clear(self.settings)
         for name in (*COMPONENTS, SUPERVISOR):
             with contextlib.suppress(OSError):
                 pidfile.remove(self.settings.pid_file(name))
             state.remove(self.settings.ready_file(name))
+            state.remove(self.settings.liveness_file(name))
 
     # --- status --------------------------------------------------------------------------
 
@@ -274,6 +356,11 @@ class Daemon:
         shown = record.state
         if record.managed and record.state == state.RUNNING and not alive:
             shown = state.RESTARTING  # it just died; the supervisor is about to notice
+        note = record.error or (None if record.managed else "not started by this STIGMER_HOME; left running")
+        if record.held:
+            note = f"held down; start it with: stigmer server start -c {record.name}"
+        elif record.unhealthy_since is not None:
+            note = f"failing its health check since {record.unhealthy_since}; restarted if it goes on failing"
         return ComponentStatus(
             name=record.name,
             state=shown,
@@ -285,7 +372,11 @@ class Daemon:
             restarts=record.restarts,
             ports=dict(record.ports),
             last_exit=record.last_exit,
-            note=record.error or (None if record.managed else "not started by this STIGMER_HOME; left running"),
+            note=note,
+            held=record.held,
+            health_restarts=record.health_restarts,
+            unhealthy_since=record.unhealthy_since,
+            last_restart_reason=record.last_restart_reason,
         )
 
     def _unsupervised_status(self, name: str, stale: ComponentState | None, probe_timeout: float) -> ComponentStatus:
@@ -321,7 +412,8 @@ class Daemon:
             return address is not None and component.health(address, timeout) is HealthState.SERVING
         if pid is None or component.ready_file_probe is None:
             return False
-        return component.ready_file_probe(self.settings.ready_file(name), pid).ready(timeout)
+        ready = component.ready_file_probe(self.settings.ready_file(name), pid).ready(timeout)
+        return ready and liveness.is_fresh(self.settings.liveness_file(name))
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ def wait_gone(members: list[psutil.Process], timeout: float) -> list[psutil.Proc
 
 
 def terminate_tree(pid: int, timeout: float, *, kill_timeout: float = 5.0) -> TreeStopResult:
-    """SIGTERM the tree rooted at ``pid``; SIGKILL whatever is left after ``timeout`` seconds.
+    """SIGTERM (and SIGCONT) the tree rooted at ``pid``; SIGKILL whatever is left after ``timeout`` seconds.
 
     Returns once every member is gone. A missing root is not an error (nothing to stop).
     """
@@ -95,6 +95,7 @@ def terminate_tree(pid: int, timeout: float, *, kill_timeout: float = 5.0) -> Tr
     if not members:
         return TreeStopResult(pids=pids, killed=False)
     _signal_all(members, pgid, signal.SIGTERM)
+    _signal_all(members, pgid, signal.SIGCONT)  # a frozen (SIGSTOPped) member can then act on the SIGTERM
     alive = wait_gone(members, timeout)
     if not alive:
         return TreeStopResult(pids=pids, killed=False)
@@ -105,3 +106,16 @@ def terminate_tree(pid: int, timeout: float, *, kill_timeout: float = 5.0) -> Tr
     _signal_all(list(survivors.values()), pgid, signal.SIGKILL)
     wait_gone(list(survivors.values()), kill_timeout)
     return TreeStopResult(pids=pids, killed=True)
+
+
+def kill_tree(pid: int, timeout: float = 5.0) -> TreeStopResult:
+    """SIGKILL the tree rooted at ``pid`` at once (a stopped, frozen process is killed too); wait until gone."""
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return TreeStopResult(pids=(), killed=False)
+    pgid = _group_of(pid)
+    members = tree_members(root, pgid)
+    _signal_all(members, pgid, signal.SIGKILL)
+    wait_gone(members, timeout)
+    return TreeStopResult(pids=tuple(p.pid for p in members), killed=bool(members))

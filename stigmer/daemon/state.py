@@ -1,7 +1,8 @@
 """The running stack's state file, ``$STIGMER_HOME/run/stack.json``: written by the supervisor only.
 
 It says who supervises (pid and creation time, so a reused pid never counts), the stack's phase, and
-for every component its state, pid, address, ports and restart count. Writes are atomic (a reader never
+for every component its state, pid, address, ports, restart counts, whether it is held down (``stigmer
+server stop -c``) and since when it fails its health check. Writes are atomic (a reader never
 sees half a file). The file exists while a supervisor runs; one left by a supervisor that was killed is
 *stale*: :func:`read_live` ignores it and :meth:`StackState.supervisor_alive` says so.
 """
@@ -76,6 +77,14 @@ class ComponentState:
     last_exit: int | None = None
     since: str = ""
     error: str | None = None
+    # Held down by `stigmer server stop -c`: stopped, and not restarted until `server start -c`.
+    held: bool = False
+    # Times it was killed for failing its health check longer than the grace (each counted in `restarts`
+    # too once restarted); when it started failing (ISO time; None while healthy).
+    health_restarts: int = 0
+    unhealthy_since: str | None = None
+    # Why it was last restarted (how it exited, or the failed health check).
+    last_restart_reason: str | None = None
 
     def alive(self) -> bool:
         """Whether its recorded process runs (checked against the process table, not trusted)."""

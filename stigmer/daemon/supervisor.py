@@ -8,7 +8,14 @@
    ``run/stack.json`` current (plus ``pids/<component>.pid`` for tools that read pid files);
 3. restarts a component that exits, within its :class:`RestartBudget` (logged in the component's log
    and the supervisor's, counted in the state);
-4. on SIGTERM, stops the components in reverse order and removes its state, pid and ready files.
+4. probes every running component's health in the background (:mod:`.watchdog`: gRPC health for
+   stigmer-server and Temporal, the liveness file for the runners) and kills (SIGKILL, its whole tree,
+   frozen or not) and restarts one that has failed for longer than ``health_grace_seconds``, within the
+   same budget (counted as ``health_restarts`` too; ``unhealthy_since`` while it fails);
+5. answers requests of ``stigmer server stop|start -c`` (:mod:`.control`, read every monitor round):
+   a stop holds the component down (stopped, never restarted) until a start launches it again;
+6. on SIGTERM, stops the components in reverse order (held ones are already stopped) and removes its
+   state, pid, ready, liveness and request files.
 
 A component that already answers at its address is refused (stigmer-server: it would be a stranger's
 server) or adopted unmanaged (Temporal: ``external``), per :class:`WhenAnswering`.
@@ -27,21 +34,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from stigmer.config import Settings
-from stigmer.daemon import pidfile, state
+from stigmer.daemon import control, pidfile, state
 from stigmer.daemon.components import Component, Launch, ReadinessProbe, WhenAnswering
+from stigmer.daemon.control import Reply, Request
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
 from stigmer.daemon.health import HealthState
 from stigmer.daemon.homedir import PRIVATE_FILE_MODE
 from stigmer.daemon.logs import file_size, tail_lines
-from stigmer.daemon.process_tree import terminate_tree
+from stigmer.daemon.process_tree import kill_tree, terminate_tree
 from stigmer.daemon.restarts import RestartBudget
 from stigmer.daemon.selection import waves
 from stigmer.daemon.state import ComponentState, StackState
+from stigmer.daemon.watchdog import Watchdog
 
 LOG_LINES_ON_FAILURE = 20
 PROBE_SLICE = 0.1  # longest single readiness probe, so a stop request or a death is noticed quickly
@@ -79,6 +88,9 @@ class Slot:
     log_start: int = 0
     restart_at: float | None = None
     ready_deadline: float | None = None
+    watchdog: Watchdog | None = None
+    # A `server start -c` waiting for this component to be ready.
+    waiter: Request | None = None
 
     @property
     def name(self) -> str:
@@ -104,6 +116,8 @@ class Supervisor:
     ) -> None:
         self.settings = settings
         self.environ = dict(environ)
+        self.health_grace = settings.health_grace_seconds
+        self._budget = budget
         self.stop_grace = stop_grace
         self.stop_event = threading.Event()
         self._log_line = log or _print
@@ -115,6 +129,7 @@ class Supervisor:
             self.state.components.append(record)
             self.slots[component.name] = Slot(component, record, budget=budget())
         self.waves = [[self.slots[name] for name in wave] for wave in waves(self.slots)]
+        self._probes = ThreadPoolExecutor(max_workers=max(len(self.slots), 1), thread_name_prefix="health")
 
     # --- the whole life ------------------------------------------------------------------
 
@@ -143,6 +158,7 @@ class Supervisor:
             return 0
         finally:
             self.stop_all()
+            self._probes.shutdown(wait=False, cancel_futures=True)
 
     # --- start ---------------------------------------------------------------------------
 
@@ -185,8 +201,8 @@ class Supervisor:
     def _spawn(self, slot: Slot, new_state: str) -> None:
         launch = slot.component.launch(self.settings, self.environ)
         log_path = self.settings.log_file(slot.name)
-        ready_file = self.settings.ready_file(slot.name)
-        state.remove(ready_file)
+        state.remove(self.settings.ready_file(slot.name))
+        state.remove(self.settings.liveness_file(slot.name))
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
         with os.fdopen(fd, "ab") as log:
             where = f" at {launch.address}" if launch.address else ""
@@ -200,7 +216,7 @@ class Supervisor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.settings.home,
-                env={**self.environ, **launch.env},
+                env=launch.environment(self.environ),
                 start_new_session=True,
                 close_fds=True,
             )
@@ -247,25 +263,34 @@ class Supervisor:
             slot.probe.close()
             slot.probe = None
         slot.ready_deadline = None
-        self._set(slot, state.RUNNING, error=None)
+        self._set(slot, state.RUNNING, error=None, held=False, unhealthy_since=None)
+        if slot.process is not None:
+            check = slot.component.health_check(self.settings, slot.record.address)
+            slot.watchdog = Watchdog(check, self._probes, time.monotonic())
 
     # --- supervise -----------------------------------------------------------------------
 
     def monitor(self) -> None:
-        """Until stopped: notice exits, restart within budget, finish restarts once ready."""
+        """Until stopped: answer requests, notice exits and failed health, restart, finish restarts."""
         while not self.stop_event.is_set():
             self.check_once(time.monotonic())
             self.stop_event.wait(MONITOR_INTERVAL)
 
     def check_once(self, now: float) -> None:
         """One round of supervision over every managed component."""
+        for request in control.take(self.settings):
+            self.handle(request, now)
         for slot in self.slots.values():
             if slot.process is not None:
                 code = slot.process.poll()
-                if code is not None:
+                if code is not None and slot.waiter is not None:
+                    self._start_failed(slot, f"{describe_exit(code)} while starting", exited=True)
+                elif code is not None:
                     self._crashed(slot, describe_exit(code), code, now)
-                elif slot.record.state == state.RESTARTING:
+                elif slot.record.state in (state.RESTARTING, state.STARTING):
                     self._check_restart_ready(slot, now)
+                elif slot.watchdog is not None:
+                    self._check_health(slot, now)
             elif slot.restart_at is not None and now >= slot.restart_at:
                 slot.restart_at = None
                 self._restart(slot)
@@ -274,31 +299,164 @@ class Supervisor:
         assert slot.probe is not None
         if slot.probe.ready(timeout=PROBE_SLICE):
             self._ready(slot)
+            if slot.waiter is not None:
+                self._log(f"{slot.name}: ready (started by request)")
+                self._component_log(slot, "ready")
+                self._reply(slot, Reply(ok=True, message=f"{slot.name} ready{self._at(slot)} (pid {slot.record.pid})"))
+                return
             self._log(f"{slot.name}: ready again (restart {slot.record.restarts})")
             self._component_log(slot, f"ready again after restart {slot.record.restarts}")
         elif slot.ready_deadline is not None and now > slot.ready_deadline:
+            if slot.waiter is not None:
+                self._start_failed(slot, f"did not become ready within {slot.waiter.timeout:g}s", kind="timeout")
+                return
             self._stop_process(slot, grace=2.0)
             self._crashed(slot, f"did not become ready within {RESTART_READY_TIMEOUT:g}s", None, now)
 
+    def _check_health(self, slot: Slot, now: float) -> None:
+        """Poll the watchdog; mark the component unhealthy, healthy again, or kill it after the grace."""
+        watchdog, record = slot.watchdog, slot.record
+        assert watchdog is not None and slot.process is not None
+        watchdog.poll(now)
+        if watchdog.failing_since is None:
+            if record.unhealthy_since is not None:
+                record.unhealthy_since = None
+                self._save()
+                self._log(f"{slot.name}: healthy again")
+                self._component_log(slot, "healthy again")
+            return
+        failing = watchdog.failing_for(now)
+        if record.unhealthy_since is None:
+            began = datetime.now(UTC) - timedelta(seconds=failing)
+            record.unhealthy_since = began.isoformat(timespec="milliseconds")
+            self._save()
+            grace = self.health_grace
+            message = f"fails its health check ({watchdog.problem}); killed if it still fails after {grace:g}s"
+            self._log(f"{slot.name}: {message}")
+            self._component_log(slot, message)
+        if failing < self.health_grace:
+            return
+        pid = slot.process.pid
+        kill_tree(pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            slot.process.wait(timeout=1.0)
+        record.health_restarts += 1
+        how = f"failed its health check for {failing:.1f}s ({watchdog.problem}); killed pid {pid} with SIGKILL"
+        self._crashed(slot, how, -signal.SIGKILL, now)
+
     def _crashed(self, slot: Slot, how: str, code: int | None, now: float) -> None:
-        if slot.probe is not None:
-            slot.probe.close()
-            slot.probe = None
+        self._drop_probes(slot)
         if slot.process is not None:
             _kill_group(slot.process.pid)  # what it started may still run in its process group
         slot.process = None  # already reaped: its pid is never signalled again (it may be reused)
         delay = slot.budget.next_delay(now)
+        common: dict[str, Any] = {
+            "last_exit": code,
+            "pid": None,
+            "create_time": None,
+            "unhealthy_since": None,
+            "last_restart_reason": how,
+        }
         if delay is None:
             message = f"{how}; not restarted: it crashed too often ({slot.budget.describe()})"
-            self._set(slot, state.FAILED, last_exit=code, error=message, pid=None, create_time=None)
-            self._remove_pidfile(slot)
+            self._set(slot, state.FAILED, error=message, **common)
         else:
             message = f"{how}; restarting in {delay:.1f}s (restart {slot.record.restarts + 1})"
             slot.restart_at = now + delay
-            self._set(slot, state.RESTARTING, last_exit=code, error=None, pid=None, create_time=None)
-            self._remove_pidfile(slot)
+            self._set(slot, state.RESTARTING, error=None, **common)
+        self._remove_pidfile(slot)
         self._log(f"{slot.name}: {message}")
         self._component_log(slot, message)
+
+    # --- hold down and start again (requests of `server stop|start -c`) --------------------
+
+    def handle(self, request: Request, now: float) -> None:
+        """Answer one request (a start is answered later, once the component is ready or has failed)."""
+        slot = self.slots.get(request.component)
+        if slot is None:
+            names = ", ".join(self.slots)
+            control.answer(
+                self.settings,
+                request,
+                Reply(False, f"{request.component} is not part of the running stack (it runs {names})", "error"),
+            )
+        elif not slot.record.managed:
+            message = f"{slot.name} is external (not started by this STIGMER_HOME): stop or start it yourself"
+            control.answer(self.settings, request, Reply(False, message, "error"))
+        elif request.action == control.STOP:
+            control.answer(self.settings, request, self.hold(slot, request.timeout))
+        elif request.action == control.START:
+            reply = self.release(slot, request, now)
+            if reply is not None:
+                control.answer(self.settings, request, reply)
+        else:
+            control.answer(self.settings, request, Reply(False, f"unknown action {request.action!r}", "error"))
+
+    def hold(self, slot: Slot, grace: float) -> Reply:
+        """Stop ``slot``'s tree (SIGKILL after ``grace``) and keep it stopped until :meth:`release`."""
+        if slot.record.held:
+            return Reply(True, f"{slot.name} is already stopped (held down)")
+        if slot.waiter is not None:
+            self._reply(slot, Reply(False, f"{slot.name} was stopped (stigmer server stop -c) before it was ready"))
+        slot.restart_at = None
+        pid = slot.record.pid
+        forced = self._stop_process(slot, grace=grace) if slot.process is not None else False
+        self._set(slot, state.STOPPED, held=True, pid=None, create_time=None, unhealthy_since=None, error=None)
+        self._remove_pidfile(slot)
+        state.remove(self.settings.ready_file(slot.name))
+        state.remove(self.settings.liveness_file(slot.name))
+        what = f"stopped (pid {pid})" if pid else "stopped"
+        note = " after SIGKILL" if forced else ""
+        message = f"{what}{note}; held down until: stigmer server start -c {slot.name}"
+        self._log(f"{slot.name}: {message}")
+        self._component_log(slot, message)
+        return Reply(True, f"{slot.name} {message}")
+
+    def release(self, slot: Slot, request: Request, now: float) -> Reply | None:
+        """Launch a held (or failed) component again; None: the reply comes once it is ready or has failed."""
+        if slot.waiter is not None:
+            return Reply(False, f"{slot.name} is being started already (another stigmer server start -c)", "error")
+        if not slot.record.held and slot.record.state != state.FAILED:
+            if slot.record.state == state.RUNNING:
+                return Reply(True, f"{slot.name} is already running{self._at(slot)} (pid {slot.record.pid})")
+            return Reply(
+                False,
+                f"{slot.name} is {slot.record.state} (the supervisor restarts it); see: stigmer server status",
+                "error",
+            )
+        slot.budget = self._budget()  # the operator asked for it: a fresh restart budget
+        try:
+            self._spawn(slot, state.STARTING)
+        except (DaemonError, OSError) as exc:
+            self._log(f"{slot.name}: start failed: {exc}")
+            return Reply(False, f"cannot start {slot.name}: {exc}", "error")
+        self._set(slot, state.STARTING, held=False, error=None)
+        slot.waiter = request
+        slot.ready_deadline = now + request.timeout
+        self._component_log(slot, "started by request (stigmer server start -c)")
+        return None
+
+    def _start_failed(self, slot: Slot, how: str, *, exited: bool = False, kind: str = "error") -> None:
+        """A requested start failed: back to held down, and the requester gets the log lines."""
+        excerpt = self._excerpt(slot)
+        if exited:
+            self._drop_probes(slot)
+            if slot.process is not None:
+                _kill_group(slot.process.pid)
+            slot.process = None
+        else:
+            self._stop_process(slot, grace=2.0)
+        message = f"{slot.name} {how}"
+        self._set(slot, state.STOPPED, held=True, pid=None, create_time=None, error=f"start failed: {how}")
+        self._remove_pidfile(slot)
+        self._log(f"{slot.name}: start failed: {how}; held down")
+        self._component_log(slot, f"start failed: {how}; held down")
+        self._reply(slot, Reply(False, message + excerpt, kind))
+
+    def _reply(self, slot: Slot, reply: Reply) -> None:
+        if slot.waiter is not None:
+            control.answer(self.settings, slot.waiter, reply)
+            slot.waiter = None
 
     def _restart(self, slot: Slot) -> None:
         slot.record.restarts += 1
@@ -331,21 +489,22 @@ class Supervisor:
                     self._set(slot, state.STOPPED, pid=None, create_time=None)
                 self._remove_pidfile(slot)
                 state.remove(self.settings.ready_file(slot.name))
+                state.remove(self.settings.liveness_file(slot.name))
+        control.clear(self.settings)
         state.remove(self.settings.state_file)
         state.remove(self.settings.stop_request_file)
 
     def _stop_slot(self, slot: Slot) -> bool | None:
         """Stop one slot's process; None when none ran, else whether SIGKILL was needed."""
         slot.restart_at = None
+        self._reply(slot, Reply(False, f"the stack is stopping; {slot.name} was not started", "error"))
         if slot.process is None:
             return None
         return self._stop_process(slot, grace=self.stop_grace)
 
     def _stop_process(self, slot: Slot, grace: float) -> bool:
         """Stop the slot's process tree; True when SIGKILL was needed."""
-        if slot.probe is not None:
-            slot.probe.close()
-            slot.probe = None
+        self._drop_probes(slot)
         if slot.process is None:
             return False
         result = terminate_tree(slot.process.pid, timeout=grace)
@@ -353,6 +512,14 @@ class Supervisor:
             slot.process.wait(timeout=1.0)
         slot.process = None
         return result.killed
+
+    def _drop_probes(self, slot: Slot) -> None:
+        if slot.probe is not None:
+            slot.probe.close()
+            slot.probe = None
+        if slot.watchdog is not None:
+            slot.watchdog.close()
+            slot.watchdog = None
 
     # --- records -------------------------------------------------------------------------
 

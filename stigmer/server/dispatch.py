@@ -14,13 +14,23 @@ While an execution waits, its ``status.dispatch`` says so (``waiting``, ``reason
 once Temporal accepted it, ``dispatched_at``, ``engine_workflow_id`` and ``task_queue`` are set. Every
 change goes through ``executions.mark_waiting`` / ``mark_dispatched`` (the store and the execution
 feed), so Subscribe streams see it. Cancellations reach the dispatcher through ``executions.CancelHooks``.
+
+It also keeps the store and Temporal in agreement (see ``reconcile``): at every (re)connection and every
+``Timing.reconcile_seconds`` it describes the workflow of every execution the engine may be running and
+ends the executions whose workflow closed (or lost). While Temporal is unreachable, reconciliation waits
+for the reconnection. A cancel the workflow does not act on within ``Timing.cancel_grace`` ends in the
+workflow's termination and the execution CANCELLED; ``stop_workflows`` (for deleting a running
+execution) cancels, then terminates, and returns once the workflows are closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,11 +38,22 @@ from typing import TYPE_CHECKING
 import tenacity
 
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.server import executions
-from stigmer.server.engine import NAMESPACE, ROUTES, Engine, EngineRejected, EngineUnavailable, LoopThread
-from stigmer.server.errors import NotFound
+from stigmer.durations import format_duration
+from stigmer.server import executions, reconcile
+from stigmer.server.engine import (
+    NAMESPACE,
+    ROUTES,
+    RPC_TIMEOUT,
+    Engine,
+    EngineRejected,
+    EngineUnavailable,
+    LoopThread,
+    WorkflowState,
+)
+from stigmer.server.errors import NotFound, Unavailable
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.store import Execution, ExecutionRecord, Store
+from stigmer.server.timing import Timing
 
 if TYPE_CHECKING:
     import temporalio.runtime
@@ -45,6 +66,7 @@ BACKOFF_MAX = 2.0
 BACKOFF_JITTER = 0.1
 STOP_TIMEOUT = 3.0
 IN_FLIGHT = 8  # starts and cancels sent to Temporal at once
+STOP_POLL = 0.2  # how often a stop checks whether the cancelled workflow closed
 
 PENDING = pb.EXECUTION_PHASE_PENDING
 IN_PROGRESS = pb.EXECUTION_PHASE_IN_PROGRESS
@@ -82,6 +104,16 @@ class _Cancel:
     execution_id: str
 
 
+@dataclass(frozen=True)
+class _Enforce:
+    """The cancel grace of this execution's workflow ran out: terminate it if it still runs."""
+
+    execution_id: str
+
+
+_Item = _Start | _Cancel | _Enforce
+
+
 class Dispatcher:
     """Starts executions as Temporal workflows; thread-safe ``submit``/``cancel``, ``start``/``stop``.
 
@@ -98,6 +130,7 @@ class Dispatcher:
         *,
         health_interval: float = HEALTH_INTERVAL,
         backoff_max: float = BACKOFF_MAX,
+        timing: Timing | None = None,
     ) -> None:
         self.address = address
         self.connected = threading.Event()
@@ -106,15 +139,20 @@ class Dispatcher:
         self._feed = feed
         self._health_interval = health_interval
         self._backoff_max = backoff_max
+        self.timing = timing or Timing()
+        self.reconciliations = 0  # completed reconciliation rounds
         self._thread: LoopThread | None = None
-        self._queue: asyncio.Queue[_Start | _Cancel] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._lost = asyncio.Event()
+        self._reconcile_now = asyncio.Event()
         self._lost_reason = ""
         self._engine: Engine | None = None
         self._outage_attempts = 0  # failed connection attempts since the last connection
         # The loop thread's own: executions known to wait for a connection (ID -> dispatch attempts so
         # far), workflow cancellations still to send, executions whose refusal was logged.
         self._waiting: dict[str, int] = {}
+        self._hooks = executions.CancelHooks()  # for the children of executions reconciliation ends
+        self._hooks.register(self.cancel)
         self._cancels: set[str] = set()
         self._rejected: set[str] = set()
 
@@ -125,6 +163,7 @@ class Dispatcher:
         if self._thread is None:
             self._queue = asyncio.Queue()  # asyncio objects bind to the first loop that uses them
             self._lost = asyncio.Event()
+            self._reconcile_now = asyncio.Event()
             self._thread = LoopThread("stigmer-dispatch")
             self._thread.spawn(self._main())
 
@@ -139,6 +178,25 @@ class Dispatcher:
         """
         self._put(_Cancel(execution_id))
 
+    def stop_workflows(self, execution_ids: list[str]) -> None:
+        """Stop these executions' workflows and return once every one is closed (or never existed).
+
+        Each is cancelled and, when it does not close within ``timing.cancel_grace``, terminated. An
+        ``executions.StopHook`` (deleting a running execution calls it). ``Unavailable`` when Temporal
+        cannot be reached or does not confirm in time.
+        """
+        thread = self._thread
+        if thread is None:
+            raise Unavailable("the server's dispatcher is not running; try again")
+        timeout = self.timing.cancel_grace + 4 * RPC_TIMEOUT.total_seconds()
+        try:
+            thread.run(self._stop_all(execution_ids), timeout)
+        except concurrent.futures.TimeoutError:
+            raise Unavailable(
+                f"Temporal did not confirm within {timeout:g} s that the workflows of {', '.join(execution_ids)} "
+                "stopped; try again"
+            ) from None
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Cancel the dispatcher's tasks and end its thread; False when it did not end within ``timeout``.
 
@@ -152,7 +210,7 @@ class Dispatcher:
             log.warning("the dispatcher did not stop within %.1f s", timeout)
         return ended
 
-    def _put(self, item: _Start | _Cancel) -> None:
+    def _put(self, item: _Item) -> None:
         thread = self._thread
         if thread is None or not thread.call_soon(self._queue.put_nowait, item):
             log.debug("dispatcher not running; %s is left to the next start's scan", item)
@@ -164,6 +222,7 @@ class Dispatcher:
 
         runtime = new_runtime()
         consumer = asyncio.create_task(self._consume())
+        reconciler = asyncio.create_task(self._reconcile_loop())
         try:
             while True:
                 try:
@@ -175,6 +234,7 @@ class Dispatcher:
                     await asyncio.sleep(self._backoff_max)
         finally:
             consumer.cancel()
+            reconciler.cancel()
             self._engine = None
             self.connected.clear()
 
@@ -245,6 +305,7 @@ class Dispatcher:
         requested = {r.execution.metadata.id for r in executions.cancel_requested(self._store)}
         for execution_id in requested | self._cancels:
             self._queue.put_nowait(_Cancel(execution_id))
+        self._reconcile_now.set()
 
     async def _watch(self, engine: Engine) -> str:
         """Check Temporal's health every interval; return why the connection was lost."""
@@ -289,12 +350,14 @@ class Dispatcher:
             for task in running:
                 task.cancel()
 
-    async def _handle(self, item: _Start | _Cancel, slots: asyncio.Semaphore) -> None:
+    async def _handle(self, item: _Item, slots: asyncio.Semaphore) -> None:
         try:
             if isinstance(item, _Start):
                 await self._dispatch(item)
-            else:
+            elif isinstance(item, _Cancel):
                 await self._cancel(item.execution_id)
+            else:
+                await self._enforce(item.execution_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -316,8 +379,9 @@ class Dispatcher:
                 self._mark_waiting(execution_id, unreachable(self.address))
             return
         route = ROUTES[record.kind]
+        timeout = record.execution.spec.execution_timeout_seconds or self.timing.execution_timeout
         try:
-            run_id = await engine.start(execution_id, route)
+            run_id = await engine.start(execution_id, route, timeout)
         except EngineUnavailable as exc:
             self._mark_waiting(execution_id, unreachable(self.address))
             self._connection_lost(str(exc))
@@ -375,3 +439,128 @@ class Dispatcher:
         self._cancels.discard(execution_id)
         if found:
             log.info("requested cancellation of workflow %s", execution_id)
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.timing.cancel_grace, self._queue.put_nowait, _Enforce(execution_id))
+
+    async def _enforce(self, execution_id: str) -> None:
+        """Terminate a workflow that did not act on its cancel within the grace; a non-terminal execution
+        ends CANCELLED (a cancelled PENDING one already is: its workflow must not linger either)."""
+        engine = self._engine
+        if engine is None:
+            return  # the next reconciliation sees to it
+        try:
+            state = await engine.describe(execution_id)
+            if state is not None and state.running:
+                grace = format_duration(self.timing.cancel_grace)
+                reason = f"it did not act on a cancel within {grace}"
+                if await engine.terminate(execution_id, reason):
+                    log.warning("terminated workflow %s: %s", execution_id, reason)
+                    executions.cancel_children(self._store, self._feed, execution_id, self._hooks)
+                    executions.end_execution(
+                        self._store,
+                        self._feed,
+                        execution_id,
+                        CANCELLED,
+                        f"cancelled: its workflow did not stop within {grace} of the cancel and was terminated",
+                    )
+                    return
+                state = await engine.describe(execution_id)
+        except EngineUnavailable as exc:
+            self._connection_lost(str(exc))
+            return
+        record = self._read(execution_id)
+        if record is not None and not executions.is_terminal(record.execution.status.phase):
+            self._apply(record, state)
+
+    # --- reconciliation ---
+
+    async def _reconcile_loop(self) -> None:
+        """Reconcile at every (re)connection and every ``timing.reconcile_seconds`` while connected."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), self.timing.reconcile_seconds)
+            self._reconcile_now.clear()
+            engine = self._engine
+            if engine is None:
+                continue  # Temporal is away: the reconnection triggers the next round
+            try:
+                await self._reconcile(engine)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciliation failed; trying again in %.0f s", self.timing.reconcile_seconds)
+
+    async def _reconcile(self, engine: Engine) -> None:
+        """Compare every execution the engine may run with its workflow; apply ``reconcile.verdict``."""
+        records = executions.engine_may_run(self._store)
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one(record: ExecutionRecord) -> None:
+            execution_id = record.execution.metadata.id
+            async with slots:
+                try:
+                    state = await engine.describe(execution_id)
+                except EngineRejected as exc:  # this one only: the others are still reconciled
+                    log.warning("cannot reconcile execution %s: Temporal refused to describe it: %s", execution_id, exc)
+                    return
+                self._apply(record, state)
+
+        try:
+            await asyncio.gather(*(one(record) for record in records))
+        except EngineUnavailable as exc:
+            self._connection_lost(str(exc))
+            return
+        self.reconciliations += 1
+
+    def _apply(self, record: ExecutionRecord, state: WorkflowState | None) -> None:
+        execution_id = record.execution.metadata.id
+        action = reconcile.verdict(record, state)
+        if isinstance(action, reconcile.End):
+            ended = executions.end_execution(
+                self._store, self._feed, execution_id, action.phase, action.error, action.output_json
+            )
+            if ended is not None:
+                log.warning(
+                    "reconciled execution %s with its workflow (%s): %s",
+                    execution_id,
+                    state.status if state else "not found",
+                    executions.phase_name(action.phase),
+                )
+                executions.cancel_children(self._store, self._feed, execution_id, self._hooks)
+        elif isinstance(action, reconcile.Redispatch):
+            forgotten = executions.forget_dispatch(self._store, self._feed, execution_id, reconcile.REDISPATCH)
+            if forgotten is not None:
+                log.warning("execution %s: %s", execution_id, reconcile.REDISPATCH)
+                self._queue.put_nowait(_Start(execution_id))
+
+    # --- stopping workflows (delete) ---
+
+    async def _stop_all(self, execution_ids: list[str]) -> None:
+        engine = self._engine
+        if engine is None:
+            raise Unavailable(
+                f"Temporal at {self.address} is unreachable, so the running execution cannot be stopped; "
+                "its cancel is recorded: try again once Temporal is back"
+            )
+        try:
+            await asyncio.gather(*(self._stop_one(engine, execution_id) for execution_id in execution_ids))
+        except EngineUnavailable as exc:
+            self._connection_lost(str(exc))
+            raise Unavailable(f"Temporal at {self.address} became unreachable while stopping: {exc}") from None
+        except EngineRejected as exc:
+            raise Unavailable(f"Temporal did not stop the workflow: {exc}; try again") from None
+
+    async def _stop_one(self, engine: Engine, execution_id: str) -> None:
+        state = await engine.describe(execution_id)
+        if state is None or not state.running:
+            return
+        await engine.cancel(execution_id)
+        deadline = time.monotonic() + self.timing.cancel_grace
+        while time.monotonic() < deadline:
+            await asyncio.sleep(STOP_POLL)
+            state = await engine.describe(execution_id)
+            if state is None or not state.running:
+                return
+        reason = f"it did not act on a cancel within {format_duration(self.timing.cancel_grace)} (deleted)"
+        await engine.terminate(execution_id, reason)
+        log.warning("terminated workflow %s: %s", execution_id, reason)

@@ -109,11 +109,12 @@ class Engine:
         if not serving:
             raise EngineUnavailable(f"Temporal at {self.address} is not serving")
 
-    async def start(self, execution_id: str, route: Route) -> str:
+    async def start(self, execution_id: str, route: Route, execution_timeout: float | None = None) -> str:
         """Start the workflow ``execution_id`` unless it exists; return its run ID.
 
         A running workflow with this ID is used as is (``USE_EXISTING``); a closed one is never
-        started again (``REJECT_DUPLICATE``) and counts as dispatched too.
+        started again (``REJECT_DUPLICATE``) and counts as dispatched too. ``execution_timeout``
+        (seconds) becomes the workflow's execution timeout: Temporal ends it TIMED_OUT after that.
         """
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
         from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -126,6 +127,7 @@ class Engine:
                 task_queue=route.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                execution_timeout=timedelta(seconds=execution_timeout) if execution_timeout else None,
                 rpc_timeout=RPC_TIMEOUT,
             )
         except WorkflowAlreadyStartedError as exc:
@@ -147,6 +149,71 @@ class Engine:
         except Exception as exc:
             raise _classify(exc) from exc
         return True
+
+    async def terminate(self, execution_id: str, reason: str) -> bool:
+        """Terminate the workflow ``execution_id`` (no cleanup runs); False when it is gone or closed."""
+        from temporalio.service import RPCError, RPCStatusCode
+
+        try:
+            await self.client.get_workflow_handle(execution_id).terminate(reason=reason, rpc_timeout=RPC_TIMEOUT)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                return False
+            raise _classify(exc) from exc
+        except Exception as exc:
+            raise _classify(exc) from exc
+        return True
+
+    async def describe(self, execution_id: str) -> WorkflowState | None:
+        """The state of the workflow ``execution_id`` (with how it ended, once closed); None if it does not exist."""
+        from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+        from temporalio.service import RPCError, RPCStatusCode
+
+        handle = self.client.get_workflow_handle(execution_id)
+        try:
+            description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise _classify(exc) from exc
+        except Exception as exc:
+            raise _classify(exc) from exc
+        status = description.status
+        config = description.raw_description.execution_config
+        timeout = config.workflow_execution_timeout.ToTimedelta().total_seconds() if config else 0.0
+        name = status.name if status is not None else "RUNNING"
+        if status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW):
+            return WorkflowState(name, timeout=timeout)
+        try:
+            result = await handle.result(follow_runs=False, rpc_timeout=RPC_TIMEOUT)
+        except WorkflowFailureError as exc:
+            cause = exc.cause
+            return WorkflowState(name, timeout=timeout, reason=str(getattr(cause, "message", "") or cause or exc))
+        except RPCError as exc:
+            raise _classify(exc) from exc
+        except Exception as exc:  # e.g. a result this client cannot decode: say so, do not guess
+            return WorkflowState(name, timeout=timeout, reason=f"its result could not be read: {exc}")
+        return WorkflowState(name, timeout=timeout, result=result)
+
+
+@dataclass(frozen=True)
+class WorkflowState:
+    """A workflow as Temporal describes it.
+
+    ``status`` is Temporal's status name (RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT,
+    CONTINUED_AS_NEW); ``timeout`` its execution timeout in seconds (0: none); for a closed workflow,
+    ``result`` is what it returned, or ``reason`` why it did not complete (failure message, termination
+    reason).
+    """
+
+    status: str
+    timeout: float = 0.0
+    result: Any = None
+    reason: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("RUNNING", "CONTINUED_AS_NEW")
 
 
 def _classify(exc: BaseException) -> EngineUnavailable | EngineRejected:

@@ -88,6 +88,7 @@ def create_agent_execution(store: Store, request: pb.CreateAgentExecutionRequest
     ``request_id`` returns the execution the first one stored.
     """
     _check_request(request.runtime_env, request.config if request.HasField("config") else None, request.request_id)
+    _check_execution_timeout(request.execution_timeout_seconds)
     with store.transaction() as tx:
         agent = find_agent(tx, request.agent_ref)
         execution = pb.AgentExecution()
@@ -97,6 +98,7 @@ def create_agent_execution(store: Store, request: pb.CreateAgentExecutionRequest
         spec.message = request.message
         spec.parent_execution_id = request.parent_execution_id
         spec.request_id = request.request_id
+        spec.execution_timeout_seconds = request.execution_timeout_seconds
         if request.HasField("config"):
             spec.config.CopyFrom(request.config)
         existing = _created_before(tx, AGENT, execution)
@@ -118,6 +120,7 @@ def create_workflow_execution(store: Store, request: pb.CreateWorkflowExecutionR
     Pinning and request IDs as for ``create_agent_execution``.
     """
     _check_request(request.runtime_env, None, request.request_id)
+    _check_execution_timeout(request.execution_timeout_seconds)
     _check_input(request.input_json)
     with store.transaction() as tx:
         workflow = find_workflow(tx, request.workflow_ref)
@@ -130,6 +133,7 @@ def create_workflow_execution(store: Store, request: pb.CreateWorkflowExecutionR
         spec.input_json = request.input_json
         spec.parent_execution_id = request.parent_execution_id
         spec.request_id = request.request_id
+        spec.execution_timeout_seconds = request.execution_timeout_seconds
         existing = _created_before(tx, WORKFLOW, execution)
         if existing is not None:
             return existing
@@ -174,8 +178,16 @@ def _created_before(tx: Transaction, kind: ExecutionKind, execution: Execution) 
 
 
 def _check_parent(tx: Transaction, parent: str) -> None:
-    if parent and tx.execution(parent) is None:
+    """``NotFound`` for an unknown parent; ``Conflict`` for a cancelled one (or one being cancelled):
+    a child created after the cancel cascaded to the parent's children would run on unseen."""
+    if not parent:
+        return
+    record = tx.execution(parent)
+    if record is None:
         raise NotFound("execution", parent)
+    status = record.execution.status
+    if status.phase == CANCELLED or (status.cancel_requested and not is_terminal(status.phase)):
+        raise Conflict(f"execution {parent} is cancelled: it starts no new child executions")
 
 
 def _check_required(missing: list[str], owner: str) -> None:
@@ -203,6 +215,12 @@ def _check_request(
         problems.append(validation.Problem("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters"))
     if problems:
         raise Invalid.validation(str(validation.ValidationError(problems)))
+
+
+def _check_execution_timeout(seconds: int) -> None:
+    if seconds < 0:
+        problem = validation.Problem("execution_timeout_seconds", "must not be negative (0: the server's default)")
+        raise Invalid.validation(str(problem))
 
 
 def _check_input(input_json: str) -> None:
@@ -365,8 +383,29 @@ def _save_status(tx: Transaction, feed: ExecutionFeed, execution: Execution, now
     return snapshot
 
 
-def delete_execution(store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref: str) -> Execution:
-    """Delete an execution; its subscribers end with ``NotFound``."""
+def delete_execution(
+    store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref: str, hooks: CancelHooks | None = None
+) -> Execution:
+    """Delete an execution; its subscribers end with ``NotFound``.
+
+    A running execution is cancelled first (its children too) and its workflow, and its running
+    children's, stopped in the engine (``CancelHooks.stop``: cancelled, terminated when it does not act
+    on the cancel in time) before the execution is deleted, so nothing it started runs on unseen.
+    ``Unavailable`` (and nothing deleted) when the engine cannot confirm that.
+    """
+    with store.transaction() as tx:
+        record = _find(tx, kind, ref)
+    if not is_terminal(record.execution.status.phase):
+        execution_id = record.execution.metadata.id
+        with store.transaction() as tx:
+            family = [record, *_descendants(tx, execution_id)]
+        # Only what the engine may run needs stopping: a PENDING execution it never accepted is
+        # cancelled at once and never will be (so it can be deleted while Temporal is away).
+        running = [r.execution.metadata.id for r in family if _engine_may_run(r.execution.status)]
+        cancel_execution(store, feed, kind, execution_id, hooks)
+        if hooks is not None and running:
+            hooks.stop(running)
+            log.info("execution %s stopped in the engine before its deletion", execution_id)
     with store.transaction() as tx:
         record = _find(tx, kind, ref)
         execution_id = record.execution.metadata.id
@@ -379,6 +418,8 @@ def delete_execution(store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref
 
 
 CancelHook = Callable[[str, str], None]
+# Stops the workflows of these execution IDs in the engine and returns once they are closed.
+StopHook = Callable[[list[str]], None]
 
 
 class CancelHooks:
@@ -392,10 +433,23 @@ class CancelHooks:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hooks: list[CancelHook] = []
+        self._stoppers: list[StopHook] = []
 
     def register(self, hook: CancelHook) -> None:
         with self._lock:
             self._hooks.append(hook)
+
+    def register_stopper(self, stopper: StopHook) -> None:
+        """``stopper(ids)`` stops those executions' workflows and returns once they are closed (or raises)."""
+        with self._lock:
+            self._stoppers.append(stopper)
+
+    def stop(self, execution_ids: list[str]) -> None:
+        """Stop these executions' workflows with every registered stopper; their errors propagate."""
+        with self._lock:
+            stoppers = list(self._stoppers)
+        for stopper in stoppers:
+            stopper(execution_ids)
 
     def notify(self, kind: str, execution_id: str) -> None:
         with self._lock:
@@ -412,18 +466,30 @@ def cancel_execution(
 ) -> Execution:
     """Cancel an execution: a PENDING one is CANCELLED at once, a running one gets ``cancel_requested``.
 
-    ``Conflict`` ("already COMPLETED") for a terminal execution. Asking again is harmless.
+    Its non-terminal children (executions whose ``parent_execution_id`` is this one, and theirs) are
+    cancelled too. ``Conflict`` ("already COMPLETED") for a COMPLETED or FAILED execution; cancelling a
+    CANCELLED one, or asking again, is harmless.
     """
+    return _cancel(store, feed, kind, ref, hooks, set())
+
+
+def _cancel(
+    store: Store, feed: ExecutionFeed, kind: ExecutionKind, ref: str, hooks: CancelHooks | None, seen: set[str]
+) -> Execution:
     with store.transaction() as tx:
         record = _find(tx, kind, ref)
         execution = record.execution
         status = execution.status
         execution_id = execution.metadata.id
-        if is_terminal(status.phase):
+        seen.add(execution_id)
+        children = [r for r in _children(tx, execution_id) if r.execution.metadata.id not in seen]
+        if is_terminal(status.phase) and status.phase != CANCELLED:
             raise Conflict(f"execution {execution_id} is already {phase_name(status.phase)}")
         now = clock.now()
-        engine_may_run_it = status.phase != PENDING or _dispatched(status)
-        if status.phase == PENDING:
+        engine_may_run_it = status.phase != CANCELLED and (status.phase != PENDING or _dispatched(status))
+        if status.phase == CANCELLED:
+            result = secret_values.redacted(execution)
+        elif status.phase == PENDING:
             _enter_phase(status, CANCELLED, now)
             status.dispatch.waiting = False
             status.dispatch.reason = ""
@@ -437,7 +503,45 @@ def cancel_execution(
             result = secret_values.redacted(execution)
     if engine_may_run_it and hooks is not None:
         hooks.notify(kind.name, execution_id)
+    for child in children:
+        child_id = child.execution.metadata.id
+        log.info("execution %s: cancelling its child %s", execution_id, child_id)
+        with contextlib.suppress(NotFound, Conflict):  # ended or deleted meanwhile
+            _cancel(store, feed, KINDS[child.kind], child_id, hooks, seen)
     return result
+
+
+def cancel_children(store: Store, feed: ExecutionFeed, parent_id: str, hooks: CancelHooks | None = None) -> list[str]:
+    """Cancel the non-terminal children of an execution that ended without cancelling them (its workflow
+    was terminated or timed out in the engine): nothing would receive their results. Returns their IDs."""
+    with store.transaction() as tx:
+        children = _children(tx, parent_id)
+    for child in children:
+        child_id = child.execution.metadata.id
+        log.info("execution %s ended: cancelling its child %s", parent_id, child_id)
+        with contextlib.suppress(NotFound, Conflict):
+            _cancel(store, feed, KINDS[child.kind], child_id, hooks, {parent_id})
+    return [child.execution.metadata.id for child in children]
+
+
+def _children(tx: Transaction, parent_id: str) -> list[ExecutionRecord]:
+    """The non-terminal executions ``parent_id`` started (``spec.parent_execution_id``)."""
+    running = tx.executions_in_phases(PENDING, IN_PROGRESS)
+    return [r for r in running if r.execution.spec.parent_execution_id == parent_id]
+
+
+def _descendants(tx: Transaction, parent_id: str) -> list[ExecutionRecord]:
+    """The non-terminal children of ``parent_id``, theirs, and so on."""
+    found: list[ExecutionRecord] = []
+    queue, seen = [parent_id], {parent_id}
+    while queue:
+        for child in _children(tx, queue.pop()):
+            child_id = child.execution.metadata.id
+            if child_id not in seen:
+                seen.add(child_id)
+                found.append(child)
+                queue.append(child_id)
+    return found
 
 
 def cancel_requested(store: Store) -> list[ExecutionRecord]:
@@ -452,6 +556,10 @@ def cancel_requested(store: Store) -> list[ExecutionRecord]:
 
 def _dispatched(status: pb.ExecutionStatus) -> bool:
     return status.HasField("dispatch") and status.dispatch.HasField("dispatched_at")
+
+
+def _engine_may_run(status: pb.ExecutionStatus) -> bool:
+    return status.phase == IN_PROGRESS or (status.phase == PENDING and _dispatched(status))
 
 
 def _redacted_record(record: ExecutionRecord) -> ExecutionRecord:
@@ -470,6 +578,57 @@ def pending_dispatch(store: Store) -> list[ExecutionRecord]:
         for r in records
         if not r.execution.status.HasField("dispatch") or r.execution.status.dispatch.waiting
     ]
+
+
+def engine_may_run(store: Store) -> list[ExecutionRecord]:
+    """Executions the engine may be running: IN_PROGRESS, and PENDING ones it accepted; oldest first."""
+    with store.transaction() as tx:
+        records = tx.executions_in_phases(PENDING, IN_PROGRESS)
+    return [_redacted_record(r) for r in records if _engine_may_run(r.execution.status)]
+
+
+def end_execution(
+    store: Store, feed: ExecutionFeed, execution_id: str, phase: int, error: str = "", output_json: str = ""
+) -> Execution | None:
+    """End a non-terminal execution in ``phase`` (with ``error`` / ``output_json`` when given), as the
+    engine's view of it requires (reconciliation); publishes the change.
+
+    Returns the changed execution; None (and nothing changed) when it is gone or already terminal.
+    """
+    with store.transaction() as tx:
+        record = tx.execution(execution_id)
+        if record is None or is_terminal(record.execution.status.phase):
+            return None
+        execution = record.execution
+        status = execution.status
+        now = clock.now()
+        _enter_phase(status, phase, now)
+        status.dispatch.waiting = False
+        status.dispatch.reason = ""
+        if error:
+            status.error = error
+        if output_json:
+            status.output_json = output_json
+        log.info("execution %s is %s: %s", execution_id, phase_name(phase), error or "as its workflow returned")
+        return _save_status(tx, feed, execution, now)
+
+
+def forget_dispatch(store: Store, feed: ExecutionFeed, execution_id: str, reason: str) -> Execution | None:
+    """Mark a PENDING execution as not dispatched (its workflow does not exist), so it is dispatched again.
+
+    Returns the changed execution; None when it is gone or no longer PENDING.
+    """
+    with store.transaction() as tx:
+        record = tx.execution(execution_id)
+        if record is None or record.execution.status.phase != PENDING:
+            return None
+        execution = record.execution
+        dispatch = execution.status.dispatch
+        dispatch.ClearField("dispatched_at")
+        dispatch.waiting = True
+        dispatch.reason = reason
+        dispatch.engine_workflow_id = ""
+        return _save_status(tx, feed, execution, clock.now())
 
 
 def mark_dispatched(

@@ -26,6 +26,7 @@ from stigmer.server.executions import CancelHooks
 from stigmer.server.migrations import SchemaError
 from stigmer.server.servicers import add_servicers
 from stigmer.server.store import Store
+from stigmer.server.timing import Timing
 
 log = logging.getLogger("stigmer.server")
 
@@ -79,14 +80,18 @@ class StigmerServer:
         self.stop()
 
 
-def build_server(settings: Settings, *, address: str | None = None, dispatch: bool = False) -> StigmerServer:
+def build_server(
+    settings: Settings, *, address: str | None = None, dispatch: bool = False, timing: Timing | None = None
+) -> StigmerServer:
     """Open the store and build a server bound to ``address`` (default ``settings.server_addr``).
 
     Port 0 binds a free port (see ``StigmerServer.port``). The server is not started. Raises
     ``BindError`` when the address cannot be bound. With ``dispatch``, executions are dispatched to
-    Temporal at ``settings.temporal_addr`` (connecting in the background once the server starts).
+    Temporal at ``settings.temporal_addr`` (connecting in the background once the server starts), with
+    ``timing`` (default: from the environment, see ``stigmer.server.timing``; ``ValueError`` when unreadable).
     """
     address = address or settings.server_addr
+    timing = timing or Timing.from_env()
     runner_token = secret_values.ensure_runner_token(settings.home)
     store = Store.open(settings.db_path)
     executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="stigmer-rpc")
@@ -102,9 +107,10 @@ def build_server(settings: Settings, *, address: str | None = None, dispatch: bo
         )
         feed = ExecutionFeed()
         cancel_hooks, streams = CancelHooks(), limits.StreamSlots()
-        dispatcher = Dispatcher(store, feed, settings.temporal_addr) if dispatch else None
+        dispatcher = Dispatcher(store, feed, settings.temporal_addr, timing=timing) if dispatch else None
         if dispatcher is not None:
             cancel_hooks.register(dispatcher.cancel)
+            cancel_hooks.register_stopper(dispatcher.stop_workflows)
         services = add_servicers(
             server,
             store,
@@ -149,6 +155,9 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> int:
             return 1
         except (SchemaError, sqlite3.Error, OSError) as exc:
             log.error("stigmer-server cannot open its database %s: %s", settings.db_path, exc)
+            return 1
+        except ValueError as exc:  # an unreadable timing setting
+            log.error("stigmer-server: %s", exc)
             return 1
         running.start()
         log.info("stigmer-server listening on %s", running.address)

@@ -151,7 +151,7 @@ class _ExecutionServicer:
 
     @unary
     def Delete(self, request, context):
-        return executions.delete_execution(self._store, self._feed, self.kind, request.value)
+        return executions.delete_execution(self._store, self._feed, self.kind, request.value, self._cancel_hooks)
 
 
 class AgentExecutionServicer(_ExecutionServicer, execution_pb2_grpc.AgentExecutionServiceServicer):

@@ -234,6 +234,12 @@ class Transaction:
         rows = self._all("SELECT * FROM executions WHERE phase = ? ORDER BY created_at, id", phase)
         return [r for r in map(_execution, rows) if r is not None]
 
+    def executions_in_phases(self, *phases: int) -> list[ExecutionRecord]:
+        """Every execution of either kind in one of these phases, oldest first."""
+        marks = ", ".join("?" for _ in phases)
+        rows = self._all(f"SELECT * FROM executions WHERE phase IN ({marks}) ORDER BY created_at, id", *phases)
+        return [r for r in map(_execution, rows) if r is not None]
+
     def insert_execution(self, kind: str, execution: Execution) -> ExecutionRecord:
         """Store a new execution at revision 1."""
         meta = execution.metadata

@@ -17,7 +17,6 @@ branch that lost) cancels the child.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,8 @@ from stigmer.workflow_runner.server_client import ServerClient
 TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
 HEARTBEAT_SECONDS = 1.0
 RESUBSCRIBE_SECONDS = 0.5
+CANCEL_CALL_SECONDS = 5.0
+CANCEL_RETRY_SECONDS = 20.0
 Heartbeat = Callable[..., None]
 
 
@@ -123,15 +124,33 @@ async def _heartbeats(heartbeat: Heartbeat, child_id: str) -> None:
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
+async def cancel_child(stub: Any, child_id: str, metadata: Any) -> None:
+    """Cancel the child through the server, retrying while the server is unreachable (bounded).
+
+    A child already finished (FAILED_PRECONDITION) or gone (NOT_FOUND) needs nothing more; the server
+    also cascades a parent's cancel to its children, so this is the path for a cancelled task whose
+    execution goes on (a fork branch that lost its race).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CANCEL_RETRY_SECONDS
+    while True:
+        try:
+            await stub.Cancel(common_pb2.Ref(value=child_id), metadata=metadata, timeout=CANCEL_CALL_SECONDS)
+            return
+        except grpc.aio.AioRpcError as exc:
+            retry = exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            if not retry or loop.time() >= deadline:
+                return
+        await asyncio.sleep(RESUBSCRIBE_SECONDS)
+
+
 async def await_child(server: ServerClient, stub: Any, child_id: str, heartbeat: Heartbeat) -> Any:
     """Follow the child to its end; on cancellation, cancel the child too."""
     beating = asyncio.ensure_future(_heartbeats(heartbeat, child_id))
     try:
         return await follow(stub, child_id, server.metadata)
     except asyncio.CancelledError:
-        # already terminal, or a server without Cancel: nothing more to do
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            await stub.Cancel(common_pb2.Ref(value=child_id), metadata=server.metadata, timeout=5)
+        await asyncio.shield(cancel_child(stub, child_id, server.metadata))
         raise
     finally:
         beating.cancel()

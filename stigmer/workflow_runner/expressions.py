@@ -37,7 +37,9 @@ Integers
     error rather than a silently wrong number (and comparisons with it are not numeric).
 
 Each program is compiled once per set of variable names (a compile costs milliseconds, an
-evaluation microseconds). jq is deterministic, so expressions are evaluated in workflow code.
+evaluation microseconds). Expressions are evaluated in workflow code, which must be deterministic:
+validation rejects the jq builtins that read the clock, the host or other inputs (``now``, ``$ENV``,
+``env``, ``input``...; see ``stigmer.api.jq_builtins``).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from stigmer.liveness import while_alive
 from stigmer.runner_api import read_token
 from stigmer.workflow_runner import TASK_QUEUE
 from stigmer.workflow_runner.activities import RunnerActivities
@@ -39,9 +40,12 @@ log = logging.getLogger("stigmer.workflow_runner")
 NAMESPACE = "default"
 READY_FILE = "workflow-runner.ready"
 SHUTDOWN_GRACE = 3.0
+# Heartbeats reach Temporal at least this often, so a cancel (an execution cancelled, a fork branch that
+# lost its race) reaches a running ``run`` / ``agent_call`` within about that long, not 0.8 x its
+# heartbeat timeout later; the activity then cancels its child execution (``children.await_child``).
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
 READY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 30.0
-HEARTBEAT_THROTTLE = timedelta(seconds=1)
 # A dead worker's sticky queue holds its workflows' next tasks this long before any worker gets them
 # (the SDK's default is 10 s): what a killed runner adds to its executions' recovery.
 STICKY_TIMEOUT = timedelta(seconds=3)
@@ -62,10 +66,17 @@ class RunnerConfig:
         return self.ready_path or self.home / "run" / READY_FILE
 
 
+# Modules the sandbox takes from outside instead of importing afresh for each workflow: extension
+# modules that cannot be loaded twice (jq, protobuf, grpc) and the generated API messages (their
+# descriptors are registered once per process). The workflow code itself (workflow, interpreter,
+# expressions, ...) is not among them, so the sandbox restricts what it may call.
+PASSTHROUGH_MODULES = ("jq", "google.protobuf", "grpc", "stigmer.api.v1")
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with jq and the runner's own (deterministic) modules passed through."""
+    """The sandbox, passing through only ``PASSTHROUGH_MODULES``."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("jq", "stigmer", "google.protobuf", "grpc")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 
 
@@ -77,7 +88,6 @@ def build_worker(client: Client, activities: RunnerActivities, task_queue: str =
         activities=activities.all(),
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_GRACE),
-        # Heartbeats reach Temporal (and a cancel comes back) within a second, not 80% of the timeout.
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
@@ -178,7 +188,7 @@ async def serve(config: RunnerConfig) -> int:
 def main(config: RunnerConfig) -> None:
     """Serve, then leave with ``os._exit`` once logs are flushed (see the module docstring)."""
     try:
-        code = asyncio.run(serve(config))
+        code = asyncio.run(while_alive(serve(config)))
     except BaseException:
         log.exception("workflow-runner crashed")
         code = 1

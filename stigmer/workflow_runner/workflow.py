@@ -24,13 +24,17 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
+# The interpreter is workflow code: imported inside the sandbox, so that a read of the clock, the
+# environment or a random number there fails at once (see worker.sandbox_runner). Only the activities'
+# module, which workflow code never runs, comes from outside.
+from stigmer.workflow_runner import WORKFLOW_TYPE
+from stigmer.workflow_runner.effects import CallRequest
+from stigmer.workflow_runner.errors import ErrorInfo, TaskError, error
+from stigmer.workflow_runner.interpreter import Interpreter, WorkflowRun
+from stigmer.workflow_runner.reporting import FAILED, StatusReport
+
 with workflow.unsafe.imports_passed_through():
-    from stigmer.workflow_runner import WORKFLOW_TYPE
     from stigmer.workflow_runner.activities import LoadedExecution
-    from stigmer.workflow_runner.effects import CallRequest
-    from stigmer.workflow_runner.errors import ErrorInfo, TaskError, error
-    from stigmer.workflow_runner.interpreter import Interpreter, WorkflowRun
-    from stigmer.workflow_runner.reporting import FAILED, StatusReport
 
 LOCAL_TIMEOUT = timedelta(seconds=10)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from support.cli import Cli, CliResult
 from support.output import ApplyReport, Line, execution_id, parse_apply
 from support.projects import EXAMPLES_DIR, copy_project
+from support.stack import Stack
 
 PROJECTS_DIR = Path(__file__).parent / "projects"
 
@@ -77,3 +79,11 @@ def task_lines(*steps: tuple[str, str]) -> list[Line]:
         else:
             lines.append(marks[what].format(path))
     return lines
+
+
+def component_status(stack: Stack, name: str) -> dict[str, Any]:
+    """The component's entry in ``stigmer server status -o json`` (name, state, pid, restarts...)."""
+    result = stack.status()
+    components = {entry["name"]: entry for entry in result.json()["components"]}
+    assert name in components, f"no component {name!r} in the status:\n{result}"
+    return components[name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,25 @@ class TemporalProbe:
             return [EventType.Name(event.event_type).removeprefix("EVENT_TYPE_") for event in history.events]
 
         return self._thread.run(fetch(), RPC_TIMEOUT)
+
+    def terminate(self, workflow_id: str, reason: str) -> None:
+        """Terminate the workflow behind everyone's back (as an operator with the Temporal CLI would)."""
+        self._thread.run(self._client.get_workflow_handle(workflow_id).terminate(reason=reason), RPC_TIMEOUT)
+
+    def serve(self, task_queue: str, workflow: type) -> Callable[[], None]:
+        """Run a worker for ``workflow`` (unsandboxed) on ``task_queue``; returns the function that stops it."""
+        from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+        worker = Worker(
+            self._client, task_queue=task_queue, workflows=[workflow], workflow_runner=UnsandboxedWorkflowRunner()
+        )
+        running = self._thread.spawn(worker.run())
+
+        def stop() -> None:
+            self._thread.run(worker.shutdown(), RPC_TIMEOUT)
+            running.result(RPC_TIMEOUT)
+
+        return stop
 
     def close(self) -> None:
         self._client = None

@@ -214,6 +214,16 @@ def test_each_run_sends_a_fresh_client_request_id(fake: Fake) -> None:
     assert all(uuid.UUID(request_id).version == 4 for request_id in request_ids)
 
 
+def test_run_sends_the_execution_timeout_it_is_given_and_refuses_an_unreadable_one(fake: Fake) -> None:
+    assert fake.cli("run", "helper", "--no-follow", "--execution-timeout", "1h30m").exit_code == 0
+    assert fake.cli("run", "helper", "--no-follow").exit_code == 0
+    assert [request.execution_timeout_seconds for request in fake.calls.creates] == [5400, 0]  # 0: the default
+    refused = fake.cli("run", "helper", "--no-follow", "--execution-timeout", "soon")
+    assert refused.exit_code == ExitStatus.USAGE
+    assert "'soon' is not a duration" in refused.stderr
+    assert len(fake.calls.creates) == 2
+
+
 def test_run_by_agent_id(fake: Fake) -> None:
     result = fake.cli("run", "agt-helper", "--no-follow")
     assert result.exit_code == 0, result.stderr

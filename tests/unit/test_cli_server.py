@@ -62,6 +62,10 @@ def test_start_status_logs_stop(stigmer: tuple[Run, Path, str]) -> None:
         "ports": {},
         "last_exit": None,
         "note": None,
+        "held": False,
+        "health_restarts": 0,
+        "unhealthy_since": None,
+        "last_restart_reason": None,
     }
 
     started = run("server", "start", "--timeout", "30")
@@ -90,6 +94,10 @@ def test_start_status_logs_stop(stigmer: tuple[Run, Path, str]) -> None:
         "ports": {"grpc": int(address.rpartition(":")[2])},
         "last_exit": None,
         "note": None,
+        "held": False,
+        "health_restarts": 0,
+        "unhealthy_since": None,
+        "last_restart_reason": None,
     }
     assert "stigmer-server listening on" in run("server", "logs", "--lines", "5").stdout
     assert "all components ready" in run("server", "logs", "-c", "supervisor").stdout

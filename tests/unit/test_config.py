@@ -48,6 +48,9 @@ def test_config_file_overrides_defaults_and_environment_overrides_both(tmp_path:
         ("OLLAMA_HOST", "ollama_host", "http://127.0.0.1:3"),
         ("STIGMER_LLM_MODEL", "llm_model", "tiny"),
         ("STIGMER_AGENT_RUNNER_MODE", "agent_runner_mode", "docker"),
+        ("STIGMER_SERVER_TEMPORAL_ADDR", "server_temporal_addr", "127.0.0.1:4"),
+        ("STIGMER_RUNNER_TEMPORAL_ADDR", "runner_temporal_addr", "127.0.0.1:5"),
+        ("STIGMER_RUNNER_SERVER_ADDR", "runner_server_addr", "127.0.0.1:6"),
     ],
 )
 def test_each_environment_variable_sets_its_setting(tmp_path: Path, var: str, attribute: str, value: str) -> None:
@@ -104,7 +107,16 @@ def test_unknown_component_names_its_source(tmp_path: Path) -> None:
         load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_COMPONENTS": " , "})
 
 
-@pytest.mark.parametrize("var", ["STIGMER_SERVER_ADDR", "STIGMER_TEMPORAL_ADDR"])
+@pytest.mark.parametrize(
+    "var",
+    [
+        "STIGMER_SERVER_ADDR",
+        "STIGMER_TEMPORAL_ADDR",
+        "STIGMER_SERVER_TEMPORAL_ADDR",
+        "STIGMER_RUNNER_TEMPORAL_ADDR",
+        "STIGMER_RUNNER_SERVER_ADDR",
+    ],
+)
 @pytest.mark.parametrize("value", [":99999", "127.0.0.1", ":0", "127.0.0.1:x"])
 def test_bad_address_in_environment_is_an_error(tmp_path: Path, var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{var}: "):
@@ -121,3 +133,34 @@ def test_runtime_paths(tmp_path: Path) -> None:
     settings = load_settings({"STIGMER_HOME": str(tmp_path)})
     assert settings.state_file == tmp_path.resolve() / "run" / "stack.json"
     assert settings.ready_file("agent-runner") == tmp_path.resolve() / "run" / "agent-runner.ready"
+
+
+def test_dial_addresses_default_to_the_listen_addresses_and_config_file_sets_them(tmp_path: Path) -> None:
+    plain = load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_SERVER_ADDR": "127.0.0.1:1"})
+    assert plain.server_temporal_dial == plain.temporal_addr == plain.runner_temporal_dial
+    assert plain.runner_server_dial == "127.0.0.1:1"
+    (tmp_path / "config.yaml").write_text(
+        "server_temporal_addr: 127.0.0.1:11\nrunner_temporal_addr: 127.0.0.1:12\nrunner_server_addr: 127.0.0.1:13\n"
+    )
+    proxied = load_settings({"STIGMER_HOME": str(tmp_path)})
+    assert (proxied.server_temporal_dial, proxied.runner_temporal_dial, proxied.runner_server_dial) == (
+        "127.0.0.1:11",
+        "127.0.0.1:12",
+        "127.0.0.1:13",
+    )
+    assert proxied.temporal_addr == "127.0.0.1:7233", "the listen address does not follow a dial override"
+
+
+def test_health_grace_from_environment_and_config_file(tmp_path: Path) -> None:
+    assert load_settings({"STIGMER_HOME": str(tmp_path)}).health_grace_seconds == 30.0
+    (tmp_path / "config.yaml").write_text("health_grace_seconds: 12\n")
+    assert load_settings({"STIGMER_HOME": str(tmp_path)}).health_grace_seconds == 12.0
+    env = {"STIGMER_HOME": str(tmp_path), "STIGMER_HEALTH_GRACE_SECONDS": "2.5"}
+    assert load_settings(env).health_grace_seconds == 2.5
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
+def test_bad_health_grace_names_its_source(tmp_path: Path, value: str) -> None:
+    expected = r"^STIGMER_HEALTH_GRACE_SECONDS: expected a number of seconds greater than 0"
+    with pytest.raises(ConfigError, match=expected):
+        load_settings({"STIGMER_HOME": str(tmp_path), "STIGMER_HEALTH_GRACE_SECONDS": value})

@@ -12,6 +12,7 @@ import pytest
 
 from stigmer.config import Settings
 from stigmer.daemon import docker, temporal
+from stigmer.daemon.components import STIGMER_SERVER, Component
 from stigmer.daemon.errors import DaemonError
 from stigmer.daemon.runners import AGENT_RUNNER, WORKFLOW_RUNNER, ReadyFileReadiness
 
@@ -78,6 +79,35 @@ def test_runner_launch_carries_the_stack_environment(tmp_path: Path) -> None:
     assert AGENT_RUNNER.launch(config, {}).command[-1] == "stigmer.agent_runner"
 
 
+@pytest.mark.parametrize("runner", [WORKFLOW_RUNNER, AGENT_RUNNER], ids=lambda c: c.name)
+def test_runners_get_a_minimal_environment_not_the_users_shell(tmp_path: Path, runner: Component) -> None:
+    config = settings(tmp_path, server_addr="127.0.0.1:1", temporal_addr="127.0.0.1:2")
+    shell = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/me",
+        "LANG": "C.UTF-8",
+        "LC_TIME": "de_DE",
+        "TZ": "Europe/Berlin",
+        "TMPDIR": "/tmp/me",
+        "STIGMER_E2E_RUN_ID": "run-1",
+        "STIGMER_LOG_LEVEL": "DEBUG",
+        "AWS_SECRET_ACCESS_KEY": "hunter2",
+        "LEAK_ME": "yes",
+        "SSH_AUTH_SOCK": "/tmp/agent",
+    }
+    launch = runner.launch(config, shell)
+    environment = launch.environment(shell)
+    assert not {"AWS_SECRET_ACCESS_KEY", "LEAK_ME", "SSH_AUTH_SOCK"} & set(environment)
+    kept = ("PATH", "HOME", "LANG", "LC_TIME", "TZ", "TMPDIR", "STIGMER_E2E_RUN_ID", "STIGMER_LOG_LEVEL")
+    assert {name: environment[name] for name in kept} == {name: shell[name] for name in kept}
+    assert environment["STIGMER_SERVER_ADDR"] == "127.0.0.1:1"  # the stack's own settings win
+
+
+def test_other_components_inherit_the_starting_environment(tmp_path: Path) -> None:
+    launch = STIGMER_SERVER.launch(settings(tmp_path), {})
+    assert launch.environment({"LEAK_ME": "yes"})["LEAK_ME"] == "yes"
+
+
 def test_ready_file_must_name_the_live_process(tmp_path: Path) -> None:
     path = tmp_path / "runner.ready"
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -126,3 +156,56 @@ def test_components_get_a_model_override_only_when_the_user_set_one(tmp_path: Pa
 
     assert "STIGMER_LLM_MODEL" not in stack_env(Settings(home=tmp_path))
     assert stack_env(Settings(home=tmp_path, llm_model="qwen2.5:0.5b"))["STIGMER_LLM_MODEL"] == "qwen2.5:0.5b"
+
+
+def test_dial_overrides_reach_the_component_that_dials(tmp_path: Path) -> None:
+    from stigmer.agent_runner.settings import from_environ
+    from stigmer.config import load_settings
+    from stigmer.daemon.components import STIGMER_SERVER
+
+    fake = tmp_path / "temporal"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    config = settings(
+        tmp_path,
+        server_addr="127.0.0.1:17234",
+        temporal_addr="127.0.0.1:17233",
+        server_temporal_addr="127.0.0.1:27233",
+        runner_temporal_addr="127.0.0.1:37233",
+        runner_server_addr="127.0.0.1:37234",
+    )
+    server = STIGMER_SERVER.launch(config, {})
+    assert server.address == "127.0.0.1:17234" and server.env["STIGMER_SERVER_ADDR"] == "127.0.0.1:17234"
+    assert server.env["STIGMER_SERVER_TEMPORAL_ADDR"] == "127.0.0.1:27233"
+    assert load_settings(server.env).server_temporal_dial == "127.0.0.1:27233"
+    managed_temporal = temporal.TEMPORAL.launch(config, {"STIGMER_TEMPORAL_BIN": str(fake)})
+    assert managed_temporal.address == "127.0.0.1:17233", "Temporal must still listen on temporal_addr"
+    for runner in (WORKFLOW_RUNNER, AGENT_RUNNER):
+        env = runner.launch(config, {}).env
+        seen = load_settings(env)  # what `python -m stigmer.workflow_runner` reads
+        assert (seen.temporal_addr, seen.server_addr) == ("127.0.0.1:37233", "127.0.0.1:37234"), runner.name
+        assert env["STIGMER_LIVENESS_FILE"] == str(config.liveness_file(runner.name))
+    agent = from_environ(AGENT_RUNNER.launch(config, {}).env)
+    assert (agent.temporal_addr, agent.server_addr) == ("127.0.0.1:37233", "127.0.0.1:37234")
+
+
+def test_without_overrides_everyone_dials_the_listen_addresses(tmp_path: Path) -> None:
+    config = settings(tmp_path, server_addr="127.0.0.1:17234", temporal_addr="127.0.0.1:17233")
+    env = WORKFLOW_RUNNER.launch(config, {}).env
+    assert (env["STIGMER_TEMPORAL_ADDR"], env["STIGMER_SERVER_ADDR"]) == ("127.0.0.1:17233", "127.0.0.1:17234")
+    assert not {"STIGMER_SERVER_TEMPORAL_ADDR", "STIGMER_RUNNER_TEMPORAL_ADDR"} & set(env)
+
+
+def test_liveness_check_follows_the_files_age(tmp_path: Path) -> None:
+    import time
+
+    from stigmer.daemon.components import LivenessFileCheck
+
+    path = tmp_path / "agent-runner.alive"
+    check = LivenessFileCheck(path, stale_after=3.0)
+    assert "is missing" in (check.problem(1.0) or "")
+    path.touch()
+    assert check.problem(1.0) is None
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    assert "no sign of life for 10" in (check.problem(1.0) or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from stigmer.daemon.process_tree import is_alive, terminate_tree, tree_members
+from stigmer.daemon.process_tree import is_alive, kill_tree, terminate_tree, tree_members
 
 # A parent in its own session with a child, a grandchild, and a reparented orphan in its group.
 TREE = textwrap.dedent(
@@ -98,3 +99,23 @@ def test_missing_process_is_nothing_to_stop() -> None:
     process.wait(timeout=30)
     result = terminate_tree(process.pid, timeout=1)
     assert result.pids == () and not result.killed
+
+
+def test_a_frozen_tree_stops_gracefully_without_waiting_for_sigkill(cleanup: list[int]) -> None:
+    process, orphan = start_tree(False, cleanup)
+    members = members_of(process, orphan)
+    os.killpg(process.pid, signal.SIGSTOP)
+    result = terminate_tree(process.pid, timeout=5.0)
+    process.wait(timeout=5)
+    assert not result.killed, "a frozen tree needed SIGKILL: it never saw the SIGTERM"
+    assert alive(members) == []
+
+
+def test_kill_tree_kills_a_frozen_tree_at_once(cleanup: list[int]) -> None:
+    process, orphan = start_tree(True, cleanup)
+    members = members_of(process, orphan)
+    os.killpg(process.pid, signal.SIGSTOP)
+    result = kill_tree(process.pid)
+    process.wait(timeout=5)
+    assert result.killed
+    assert alive(members) == [] and group_alive(process.pid) == []

@@ -3,10 +3,14 @@ adopt or refuse what already answers, and stop leaving nothing behind."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import psutil
 import pytest
 
 from stigmer.config import Settings
-from stigmer.daemon import state
+from stigmer.daemon import control, state
 from stigmer.daemon.components import STIGMER_SERVER, Component, GrpcHealthReadiness, Launch, WhenAnswering
 from stigmer.daemon.errors import DaemonError, StartTimeoutError
 from stigmer.daemon.homedir import prepare_home
@@ -267,3 +271,256 @@ def test_stop_request_bounds_the_grace_period(settings: Settings, supervisors: l
     supervisor.stop_all()
     assert _in(0) - began < 5, "the requested timeout was not used as the grace period"
     assert_nothing_left(settings, pid)
+
+
+# --- hold down, start again (requests of `server stop|start -c`) --------------------------------
+
+RUNNER = "workflow-runner"
+
+CHILD_THEN_READY = (
+    "import os, subprocess, sys, time; "
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+    "open(os.environ['STIGMER_CHILD_FILE'], 'w').write(str(child.pid)); "
+    "open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid())); time.sleep(600)"
+)
+
+
+def worker_with_child(name: str) -> Component:
+    """A worker that starts a child process (so a stop must take its whole tree)."""
+
+    def launch(settings: Settings, environ: object) -> Launch:
+        env = {
+            "STIGMER_READY_FILE": str(settings.ready_file(name)),
+            "STIGMER_CHILD_FILE": str(settings.run_dir / "child"),
+        }
+        return Launch([sys.executable, "-c", CHILD_THEN_READY], env=env)
+
+    return Component(
+        name=name, launch=launch, address=lambda s: None, health_service=None, ready_file_probe=ReadyFileReadiness
+    )
+
+
+def _request(action: str, component: str = RUNNER, timeout: float = 10.0) -> control.Request:
+    return control.Request(id=f"{action}-{component}", action=action, component=component, timeout=timeout)
+
+
+def _reply(settings: Settings, request: control.Request) -> control.Reply | None:
+    path = settings.requests_dir / f"{request.id}.reply"
+    return control.Reply(**json.loads(path.read_text())) if path.exists() else None
+
+
+def _record(settings: Settings, name: str = RUNNER) -> state.ComponentState:
+    current = state.read_live(settings.state_file)
+    record = current.component(name) if current else None
+    assert record is not None
+    return record
+
+
+def test_held_component_stays_stopped_until_started_again(settings: Settings, supervisors: list[Supervisor]) -> None:
+    supervisor = make(settings, supervisors, worker_with_child(RUNNER))
+    supervisor.start_all(deadline=_in(30))
+    first = _record(settings).pid
+    child = int((settings.run_dir / "child").read_text())
+    assert alive(first) and alive(child)
+
+    stop = _request("stop")
+    settings.requests_dir.mkdir(exist_ok=True)
+    supervisor.handle(stop, _in(0))
+    reply = _reply(settings, stop)
+    assert reply is not None and reply.ok, reply
+    assert "held down until: stigmer server start -c workflow-runner" in reply.message
+    assert not alive(first) and not alive(child), "the held component's tree still runs"
+    held = _record(settings)
+    assert (held.state, held.held, held.pid) == (state.STOPPED, True, None)
+
+    for later in (1, 10, 100, 1000):  # far past every restart delay: still nothing launched
+        supervisor.check_once(_in(later))
+    assert _record(settings).state == state.STOPPED and supervisor.slots[RUNNER].process is None
+    assert supervisor.slots[RUNNER].budget._recent == deque(), "holding down must not count as a crash"
+
+    again = supervisor.handle(stop, _in(0)) or _reply(settings, stop)
+    assert again is not None and again.message == "workflow-runner is already stopped (held down)"
+
+    start = _request("start")
+    supervisor.handle(start, _in(0))
+    assert _reply(settings, start) is None, "a start is answered once the component is ready"
+    assert _record(settings).state == state.STARTING
+
+    def answered() -> control.Reply:
+        supervisor.check_once(_in(0))
+        reply = _reply(settings, start)
+        assert reply is not None, "no reply yet"
+        return reply
+
+    ready = eventually(answered, timeout=30)
+    record = _record(settings)
+    assert ready.ok and f"(pid {record.pid})" in ready.message, ready
+    assert (record.state, record.held) == (state.RUNNING, False) and alive(record.pid) and record.pid != first
+    log = settings.log_file(RUNNER).read_text()
+    assert "held down until" in log and "started by request" in log
+
+
+def test_requested_start_that_dies_fails_with_its_log_and_stays_held(
+    settings: Settings, supervisors: list[Supervisor], tmp_path: Path
+) -> None:
+    flag = tmp_path / "broken"
+    script = (
+        f"import os, pathlib, sys, time\nif pathlib.Path({str(flag)!r}).exists():\n"
+        "    print('cannot open the database: disk on fire', flush=True); sys.exit(3)\n"
+        "open(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid())); time.sleep(600)\n"
+    )
+    supervisor = make(settings, supervisors, worker(RUNNER, script))
+    supervisor.start_all(deadline=_in(30))
+    settings.requests_dir.mkdir(exist_ok=True)
+    supervisor.handle(_request("stop"), _in(0))
+    flag.touch()
+    start = _request("start")
+    supervisor.handle(start, _in(0))
+
+    def answered() -> control.Reply:
+        supervisor.check_once(_in(0))
+        reply = _reply(settings, start)
+        assert reply is not None, "no reply yet"
+        return reply
+
+    reply = eventually(answered, timeout=30)
+    assert not reply.ok and "exited with code 3 while starting" in reply.message, reply
+    assert "disk on fire" in reply.message, "the reply must carry the component's last log lines"
+    record = _record(settings)
+    assert (record.state, record.held, record.pid) == (state.STOPPED, True, None)
+    for later in (1, 100):
+        supervisor.check_once(_in(later))
+    assert supervisor.slots[RUNNER].process is None, "a failed requested start must not be restarted"
+
+
+def test_requests_for_unknown_or_external_components_are_refused(
+    settings: Settings, supervisors: list[Supervisor]
+) -> None:
+    supervisor = make(settings, supervisors, worker(RUNNER, READY_THEN_WAIT))
+    supervisor.start_all(deadline=_in(30))
+    settings.requests_dir.mkdir(exist_ok=True)
+    unknown = _request("stop", "temporal")
+    supervisor.handle(unknown, _in(0))
+    reply = _reply(settings, unknown)
+    assert reply is not None and not reply.ok, reply
+    assert "not part of the running stack (it runs workflow-runner)" in reply.message
+    running = _request("start")
+    supervisor.handle(running, _in(0))
+    reply = _reply(settings, running)
+    assert reply is not None and reply.ok and "already running" in reply.message
+
+
+# --- health supervision --------------------------------------------------------------------------
+
+
+def _collect_probe(supervisor: Supervisor, name: str, now: float) -> None:
+    """One monitor round at ``now``, then wait until the probe it submitted has finished."""
+    supervisor.check_once(now)
+    watchdog = supervisor.slots[name].watchdog
+    pending = watchdog._pending if watchdog is not None else None
+    if pending is not None:
+        pending.result(timeout=10)
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.fixture
+def graced(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, health_grace_seconds=5.0)
+
+
+def test_component_failing_health_past_the_grace_is_killed_and_restarted(
+    graced: Settings, supervisors: list[Supervisor]
+) -> None:
+    supervisor = make(graced, supervisors, worker(RUNNER, READY_THEN_WAIT))
+    supervisor.start_all(deadline=_in(30))
+    first = _record(graced).pid
+    os.kill(first or 0, signal.SIGSTOP)  # frozen: a SIGTERM would not stop it, SIGKILL must
+    liveness_file = graced.liveness_file(RUNNER)
+    liveness_file.touch()
+    _age(liveness_file, 60)  # it stopped touching its liveness file long ago
+    t0 = _in(0)
+    _collect_probe(supervisor, RUNNER, t0 + 1.0)
+    _collect_probe(supervisor, RUNNER, t0 + 1.1)
+    failing = _record(graced)
+    assert failing.state == state.RUNNING and failing.unhealthy_since is not None and failing.pid == first
+    supervisor.check_once(t0 + 5.9)
+    assert _record(graced).pid == first, "killed before the grace had passed"
+    supervisor.check_once(t0 + 6.1)
+    record = _record(graced)
+    assert record.state == state.RESTARTING and record.health_restarts == 1, record
+    assert record.last_exit == -signal.SIGKILL and "failed its health check" in (record.last_restart_reason or "")
+    assert not alive(first), "the frozen process was not killed"
+
+    def restarted() -> state.ComponentState:
+        supervisor.check_once(_in(7))  # the virtual clock of this test is ahead of the real one
+        again = _record(graced)
+        assert again.state == state.RUNNING and again.restarts == 1 and again.unhealthy_since is None, again
+        return again
+
+    again = eventually(restarted, timeout=30)
+    assert alive(again.pid) and again.pid != first
+    for path in (graced.log_file(RUNNER),):
+        text = path.read_text()
+        assert "fails its health check (no sign of life for" in text and "killed pid" in text, text[-2000:]
+
+
+def test_short_health_failure_under_the_grace_is_not_punished(graced: Settings, supervisors: list[Supervisor]) -> None:
+    supervisor = make(graced, supervisors, worker(RUNNER, READY_THEN_WAIT))
+    supervisor.start_all(deadline=_in(30))
+    first = _record(graced).pid
+    liveness_file = graced.liveness_file(RUNNER)
+    liveness_file.touch()
+    _age(liveness_file, 60)
+    t0 = _in(0)
+    _collect_probe(supervisor, RUNNER, t0 + 1.0)
+    _collect_probe(supervisor, RUNNER, t0 + 1.1)
+    assert _record(graced).unhealthy_since is not None
+    liveness_file.touch()  # it lives again
+    _collect_probe(supervisor, RUNNER, t0 + 4.0)
+    _collect_probe(supervisor, RUNNER, t0 + 4.1)
+    assert _record(graced).unhealthy_since is None
+    for later in (7.0, 7.1, 30.0, 30.1):  # past the grace since the first failure: it recovered, so no kill
+        _collect_probe(supervisor, RUNNER, t0 + later)
+    record = _record(graced)
+    assert (record.pid, record.restarts, record.health_restarts) == (first, 0, 0), record
+    assert alive(first)
+    assert "healthy again" in graced.log_file(RUNNER).read_text()
+
+
+def test_start_request_revives_a_component_that_crashed_too_often(
+    settings: Settings, supervisors: list[Supervisor], tmp_path: Path
+) -> None:
+    crashing = tmp_path / "crashing"
+    crashing.touch()
+    script = (
+        f"import os, pathlib, time\nopen(os.environ['STIGMER_READY_FILE'], 'w').write(str(os.getpid()))\n"
+        f"time.sleep(0.2)\nif pathlib.Path({str(crashing)!r}).exists():\n    raise SystemExit(7)\ntime.sleep(600)\n"
+    )
+    budget = lambda: RestartBudget(limit=1, window=60, first_delay=0.01)  # noqa: E731
+    supervisor = make(settings, supervisors, worker(RUNNER, script), budget=budget)
+    supervisor.start_all(deadline=_in(30))
+
+    def failed() -> None:
+        supervisor.check_once(_in(0))
+        assert _record(settings).state == state.FAILED
+
+    eventually(failed, timeout=30)
+    crashing.unlink()  # the operator fixed the cause
+    settings.requests_dir.mkdir(exist_ok=True)
+    start = _request("start")
+    supervisor.handle(start, _in(0))
+
+    def answered() -> control.Reply:
+        supervisor.check_once(_in(0))
+        reply = _reply(settings, start)
+        assert reply is not None, "no reply yet"
+        return reply
+
+    reply = eventually(answered, timeout=30)
+    assert reply.ok, reply
+    record = _record(settings)
+    assert record.state == state.RUNNING and record.error is None and alive(record.pid), record

@@ -6,12 +6,15 @@ killed at teardown. Waits poll with ``eventually``; nothing sleeps.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+from temporalio import workflow
 
 from stigmer.api.v1 import apply_pb2_grpc, execution_pb2_grpc
 from stigmer.api.v1 import execution_pb2 as pb
@@ -20,6 +23,7 @@ from stigmer.api.v1.common_pb2 import Ref
 from stigmer.config import Settings
 from stigmer.server import dispatch
 from stigmer.server.serve import StigmerServer, build_server
+from stigmer.server.timing import Timing
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
 from tests.unit.temporal_dev import TemporalDev, TemporalProbe
@@ -43,13 +47,14 @@ def probe(temporal: TemporalDev) -> Iterator[TemporalProbe]:
 class Stack:
     """An in-process stigmer-server that dispatches to ``temporal``; restartable on the same home."""
 
-    def __init__(self, home: Path, temporal: TemporalDev) -> None:
+    def __init__(self, home: Path, temporal: TemporalDev, timing: Timing | None = None) -> None:
         self.settings = Settings(home=home, temporal_addr=temporal.address)
+        self.timing = timing or Timing()
         self.server: StigmerServer | None = None
         self.channel: grpc.Channel | None = None
 
     def start(self) -> StigmerServer:
-        self.server = build_server(self.settings, address="127.0.0.1:0", dispatch=True)
+        self.server = build_server(self.settings, address="127.0.0.1:0", dispatch=True, timing=self.timing)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         return self.server
@@ -304,3 +309,177 @@ def test_a_cancel_requested_while_temporal_is_down_reaches_it_once_it_is_back(
 def _assert_cancel_requested(probe: TemporalProbe, workflow_id: str) -> None:
     events = probe.event_types(workflow_id)
     assert "WORKFLOW_EXECUTION_CANCEL_REQUESTED" in events, f"workflow {workflow_id} history: {events}"
+
+
+# --- reconciliation, execution timeout, cancel grace, delete ------------------------------------------
+
+QUICK = Timing(execution_timeout=3600, reconcile_seconds=0.5, cancel_grace=1)
+
+
+@pytest.fixture
+def quick(tmp_path: Path, probe: TemporalProbe, temporal: TemporalDev) -> Iterator[Stack]:
+    """A started server that reconciles every 0.5 s and gives a cancel 1 s (no runner polls its queues)."""
+    running = Stack(tmp_path / "home", temporal, QUICK)
+    running.start()
+    running.apply_targets()
+    yield running
+    running.stop()
+
+
+def ended(stack: Stack, execution_id: str) -> pb.AgentExecution | pb.WorkflowExecution:
+    """Wait until the execution is terminal; return it."""
+
+    def check() -> pb.AgentExecution | pb.WorkflowExecution:
+        execution = stack.get(execution_id)
+        assert execution.status.phase in (
+            pb.EXECUTION_PHASE_COMPLETED,
+            pb.EXECUTION_PHASE_FAILED,
+            pb.EXECUTION_PHASE_CANCELLED,
+        ), f"{execution_id} is still {pb.ExecutionPhase.Name(execution.status.phase)}"
+        return execution
+
+    return eventually(check, timeout=TIMEOUT, interval=0.2)
+
+
+def start_running(stack: Stack, execution_id: str) -> None:
+    dispatched(stack, execution_id)
+    update = pb.UpdateStatusRequest(execution_id=execution_id, phase=pb.EXECUTION_PHASE_IN_PROGRESS)
+    service = stack.agents if execution_id.startswith("aex-") else stack.workflows
+    service.UpdateStatus(update, timeout=RPC_TIMEOUT)
+
+
+def test_a_workflow_terminated_behind_the_servers_back_fails_its_execution_with_the_reason(
+    probe: TemporalProbe, quick: Stack
+) -> None:
+    running, pending = quick.run_agent(), quick.run_workflow()
+    start_running(quick, running)
+    dispatched(quick, pending)
+
+    probe.terminate(running, "operator cleanup")
+    probe.terminate(pending, "operator cleanup")
+
+    for execution_id in (running, pending):
+        execution = ended(quick, execution_id)
+        assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
+        assert execution.status.error == "workflow terminated in the engine: operator cleanup"
+
+
+def test_the_children_of_an_execution_whose_workflow_was_terminated_are_cancelled(
+    probe: TemporalProbe, quick: Stack
+) -> None:
+    parent = quick.run_workflow()
+    start_running(quick, parent)
+    request = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", parent_execution_id=parent)
+    child = quick.agents.Create(request, timeout=RPC_TIMEOUT).metadata.id
+    start_running(quick, child)
+
+    probe.terminate(parent, "operator cleanup")
+
+    assert ended(quick, parent).status.phase == pb.EXECUTION_PHASE_FAILED
+    orphan = ended(quick, child)  # its workflow ignores the cancel (no runner): terminated after the grace
+    assert orphan.status.phase == pb.EXECUTION_PHASE_CANCELLED
+    assert probe.describe(child).status.name == "TERMINATED"
+
+
+def test_an_execution_past_its_execution_timeout_fails_and_its_workflow_timed_out(
+    probe: TemporalProbe, quick: Stack
+) -> None:
+    request = pb.CreateAgentExecutionRequest(agent_ref="code-reviewer", execution_timeout_seconds=2)
+    execution_id = quick.agents.Create(request, timeout=RPC_TIMEOUT).metadata.id
+    start_running(quick, execution_id)
+    default_one = quick.run_workflow()
+    dispatched(quick, default_one)
+
+    execution = ended(quick, execution_id)
+    assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
+    assert execution.status.error == "execution timed out after 2s"
+    assert probe.describe(execution_id).status.name == "TIMED_OUT"
+    timeout = probe.describe(default_one).raw_description.execution_config.workflow_execution_timeout
+    assert timeout.ToSeconds() == QUICK.execution_timeout
+
+
+def test_a_cancel_the_workflow_does_not_act_on_ends_in_termination_and_cancelled(
+    probe: TemporalProbe, quick: Stack
+) -> None:
+    execution_id = quick.run_agent()
+    start_running(quick, execution_id)
+
+    assert quick.cancel(execution_id).status.cancel_requested
+
+    execution = ended(quick, execution_id)
+    assert execution.status.phase == pb.EXECUTION_PHASE_CANCELLED
+    assert execution.status.error == "cancelled: its workflow did not stop within 1s of the cancel and was terminated"
+    assert probe.describe(execution_id).status.name == "TERMINATED"
+    assert quick.cancel(execution_id).status.phase == pb.EXECUTION_PHASE_CANCELLED  # again: still fine
+
+
+def test_a_cancelled_pending_execution_leaves_no_workflow_running(probe: TemporalProbe, quick: Stack) -> None:
+    execution_id = quick.run_workflow()
+    dispatched(quick, execution_id)
+    assert quick.cancel(execution_id).status.phase == pb.EXECUTION_PHASE_CANCELLED
+
+    def closed() -> None:
+        assert probe.describe(execution_id).status.name != "RUNNING"
+
+    eventually(closed, timeout=TIMEOUT, interval=0.2)
+
+
+def test_deleting_a_running_execution_stops_its_workflow_before_it_returns(probe: TemporalProbe, quick: Stack) -> None:
+    execution_id = quick.run_agent()
+    start_running(quick, execution_id)
+
+    deleted = quick.agents.Delete(Ref(value=execution_id), timeout=RPC_TIMEOUT)
+
+    assert deleted.status.cancel_requested
+    assert probe.describe(execution_id).status.name == "TERMINATED"  # no runner acted on the cancel
+    with pytest.raises(grpc.RpcError) as caught:
+        quick.get(execution_id)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@workflow.defn(name="WorkflowExecution")
+class SilentRunner:
+    """Completes like the workflow-runner, without ever reporting to the server."""
+
+    @workflow.run
+    async def run(self, execution_id: str) -> dict[str, Any]:
+        return {"phase": "COMPLETED", "output": {"answer": 42}}
+
+
+def test_a_completed_workflow_whose_final_report_was_lost_gives_its_execution_the_returned_outcome(
+    probe: TemporalProbe, quick: Stack
+) -> None:
+    execution_id = quick.run_workflow()
+    start_running(quick, execution_id)
+    stop = probe.serve("stigmer-workflows", SilentRunner)
+    try:
+        execution = ended(quick, execution_id)
+    finally:
+        stop()
+    assert execution.status.phase == pb.EXECUTION_PHASE_COMPLETED
+    assert json.loads(execution.status.output_json) == {"answer": 42}
+
+
+def test_reconciliation_waits_for_temporal_and_catches_up_once_it_is_back(
+    temporal: TemporalDev, probe: TemporalProbe, quick: Stack
+) -> None:
+    execution_id = quick.run_agent()
+    start_running(quick, execution_id)
+    rounds = quick.dispatcher.reconciliations
+    eventually(lambda: _assert_more(quick.dispatcher.reconciliations, rounds), timeout=TIMEOUT, interval=0.1)
+    temporal.kill()
+    eventually(lambda: _assert_disconnected(quick.dispatcher), timeout=TIMEOUT, interval=0.1)
+    assert quick.get(execution_id).status.phase == pb.EXECUTION_PHASE_IN_PROGRESS  # an outage ends nothing
+
+    temporal.start()
+    after = TemporalProbe(temporal.address)
+    try:
+        eventually(lambda: after.describe(execution_id), timeout=TIMEOUT, interval=0.2)
+        after.terminate(execution_id, "after the outage")
+    finally:
+        after.close()
+    assert ended(quick, execution_id).status.error == "workflow terminated in the engine: after the outage"
+
+
+def _assert_more(now: int, before: int) -> None:
+    assert now > before, f"no reconciliation round since the first {before}"

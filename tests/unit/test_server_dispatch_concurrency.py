@@ -34,7 +34,7 @@ class FakeEngine:
         self.max_in_flight = 0
         self.start_entered = threading.Event()
 
-    async def start(self, execution_id: str, route: engine.Route) -> str:
+    async def start(self, execution_id: str, route: engine.Route, execution_timeout: float | None = None) -> str:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.start_entered.set()
@@ -51,6 +51,12 @@ class FakeEngine:
     async def cancel(self, execution_id: str) -> bool:
         self.cancelled.append(execution_id)
         return True
+
+    async def describe(self, execution_id: str) -> engine.WorkflowState | None:
+        return engine.WorkflowState("RUNNING") if execution_id in self.started else None
+
+    async def terminate(self, execution_id: str, reason: str) -> bool:
+        return execution_id in self.started
 
     async def check_health(self) -> None:
         return None

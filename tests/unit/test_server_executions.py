@@ -339,8 +339,24 @@ def test_follow_reports_a_deleted_execution(store: Store, feed: ExecutionFeed) -
     execution_id = create(store).metadata.id
     follower = Follower(store, feed, execution_id)
     follower.next()
-    executions.delete_execution(store, feed, AGENT, execution_id)
+    gone = revision(store, execution_id) + 1
+    with store.transaction() as tx:  # a delete that races the follow (Delete itself cancels first)
+        tx.delete_execution(execution_id)
+        tx.after_commit(lambda: feed.publish(execution_id, gone, None))
     assert isinstance(follower.next(), NotFound)
+
+
+def test_a_deleted_running_execution_is_cancelled_first_and_its_follower_sees_it(
+    store: Store, feed: ExecutionFeed
+) -> None:
+    execution_id = create(store).metadata.id
+    follower = Follower(store, feed, execution_id)
+    follower.next()
+    executions.delete_execution(store, feed, AGENT, execution_id)
+    assert follower.next().status.phase == CANCELLED
+    follower.join()
+    with pytest.raises(NotFound):
+        executions.get_execution(store, AGENT, execution_id)
 
 
 def test_follow_ends_with_unavailable_when_the_feed_closes(store: Store, feed: ExecutionFeed) -> None:
@@ -662,7 +678,7 @@ def test_cancelling_a_dispatched_pending_execution_also_asks_the_engine(
     assert calls.calls == [("agent", execution_id)]
 
 
-@pytest.mark.parametrize("terminal", [COMPLETED, FAILED, CANCELLED])
+@pytest.mark.parametrize("terminal", [COMPLETED, FAILED])
 def test_a_finished_execution_cannot_be_cancelled(store: Store, feed: ExecutionFeed, terminal: int) -> None:
     execution_id = create(store).metadata.id
     update(store, feed, execution_id, phase=terminal)
@@ -670,6 +686,182 @@ def test_a_finished_execution_cannot_be_cancelled(store: Store, feed: ExecutionF
     with pytest.raises(Conflict) as caught:
         executions.cancel_execution(store, feed, AGENT, execution_id)
     assert str(caught.value) == f"execution {execution_id} is already {name}"
+
+
+def test_cancelling_a_cancelled_execution_again_succeeds(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    first = executions.cancel_execution(store, feed, AGENT, execution_id)
+    before = revision(store, execution_id)
+    assert executions.cancel_execution(store, feed, AGENT, execution_id) == first
+    assert revision(store, execution_id) == before
+
+
+def create_child(store: Store, parent: str, kind: str = "workflow") -> str:
+    if kind == "agent":
+        return create(store, parent_execution_id=parent).metadata.id
+    request = pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data", parent_execution_id=parent)
+    return str(executions.create_workflow_execution(store, request).metadata.id)
+
+
+def phase_of(store: Store, execution_id: str) -> tuple[int, bool]:
+    with store.transaction() as tx:
+        record = tx.execution(execution_id)
+    assert record is not None
+    return record.execution.status.phase, record.execution.status.cancel_requested
+
+
+def test_cancelling_an_execution_cancels_its_running_children_and_theirs(
+    store: Store, feed: ExecutionFeed, hooks: Any
+) -> None:
+    registry, calls = hooks
+    parent = create_child(store, "")
+    executions.update_status(store, feed, WORKFLOW, pb.UpdateStatusRequest(execution_id=parent, phase=IN_PROGRESS))
+    running_child = create_child(store, parent)
+    executions.update_status(
+        store, feed, WORKFLOW, pb.UpdateStatusRequest(execution_id=running_child, phase=IN_PROGRESS)
+    )
+    grandchild = create_child(store, running_child, "agent")
+    update(store, feed, grandchild, phase=IN_PROGRESS)
+    pending_child = create_child(store, parent, "agent")
+    finished_child = create_child(store, parent, "agent")
+    update(store, feed, finished_child, phase=COMPLETED)
+    stranger = create(store).metadata.id
+    update(store, feed, stranger, phase=IN_PROGRESS)
+
+    executions.cancel_execution(store, feed, WORKFLOW, parent, registry)
+
+    assert phase_of(store, parent) == (IN_PROGRESS, True)
+    assert phase_of(store, running_child) == (IN_PROGRESS, True)
+    assert phase_of(store, grandchild) == (IN_PROGRESS, True)
+    assert phase_of(store, pending_child) == (CANCELLED, False)  # never reached the engine: cancelled at once
+    assert phase_of(store, finished_child) == (COMPLETED, False)
+    assert phase_of(store, stranger) == (IN_PROGRESS, False)
+    assert sorted(calls.calls) == sorted([("workflow", parent), ("workflow", running_child), ("agent", grandchild)])
+
+
+def test_a_cancelled_parent_starts_no_new_child(store: Store, feed: ExecutionFeed) -> None:
+    parent = create_child(store, "")
+    executions.update_status(store, feed, WORKFLOW, pb.UpdateStatusRequest(execution_id=parent, phase=IN_PROGRESS))
+    before = create(store, parent_execution_id=parent, request_id=f"{parent}/ask")
+    executions.cancel_execution(store, feed, WORKFLOW, parent)
+
+    with pytest.raises(Conflict, match=f"execution {parent} is cancelled: it starts no new child executions"):
+        create_child(store, parent)
+    # A retried create of a child made before the cancel returns that child (cancelled with its parent).
+    again = create(store, parent_execution_id=parent, request_id=f"{parent}/ask")
+    assert again.metadata.id == before.metadata.id and again.status.phase == CANCELLED
+
+
+def test_a_parent_already_cancelled_still_cancels_a_child_left_running(
+    store: Store, feed: ExecutionFeed, hooks: Any
+) -> None:
+    registry, calls = hooks
+    parent = create_child(store, "")
+    child = create_child(store, parent, "agent")
+    update(store, feed, child, phase=IN_PROGRESS)
+    executions.update_status(store, feed, WORKFLOW, pb.UpdateStatusRequest(execution_id=parent, phase=CANCELLED))
+    assert executions.cancel_execution(store, feed, WORKFLOW, parent, registry).status.phase == CANCELLED
+    assert phase_of(store, child) == (IN_PROGRESS, True)
+    assert calls.calls == [("agent", child)]
+
+
+class Stopper:
+    """A stop hook that records what it was asked to stop, and the phase each had at that moment."""
+
+    def __init__(self, store: Store, error: Exception | None = None) -> None:
+        self.store = store
+        self.error = error
+        self.stopped: list[tuple[str, tuple[int, bool]]] = []
+
+    def __call__(self, execution_ids: list[str]) -> None:
+        self.stopped += [(execution_id, phase_of(self.store, execution_id)) for execution_id in execution_ids]
+        if self.error is not None:
+            raise self.error
+
+
+def test_deleting_a_running_execution_cancels_and_stops_it_and_its_children_first(
+    store: Store, feed: ExecutionFeed, hooks: Any
+) -> None:
+    registry, calls = hooks
+    stopper = Stopper(store)
+    registry.register_stopper(stopper)
+    parent = create_child(store, "")
+    executions.update_status(store, feed, WORKFLOW, pb.UpdateStatusRequest(execution_id=parent, phase=IN_PROGRESS))
+    child = create_child(store, parent, "agent")
+    update(store, feed, child, phase=IN_PROGRESS)
+
+    executions.delete_execution(store, feed, WORKFLOW, parent, registry)
+
+    assert stopper.stopped == [(parent, (IN_PROGRESS, True)), (child, (IN_PROGRESS, True))]
+    assert sorted(calls.calls) == [("agent", child), ("workflow", parent)]
+    with pytest.raises(NotFound):
+        executions.get_execution(store, WORKFLOW, parent)
+    assert phase_of(store, child) == (IN_PROGRESS, True)  # the child stays, cancelled, for its own report
+
+
+def test_a_running_execution_the_engine_cannot_stop_is_not_deleted(store: Store, feed: ExecutionFeed) -> None:
+    registry = executions.CancelHooks()
+    registry.register_stopper(Stopper(store, Unavailable("Temporal at x is unreachable")))
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, phase=IN_PROGRESS)
+    with pytest.raises(Unavailable, match="unreachable"):
+        executions.delete_execution(store, feed, AGENT, execution_id, registry)
+    assert phase_of(store, execution_id) == (IN_PROGRESS, True)
+
+
+def test_a_pending_execution_the_engine_never_accepted_is_deleted_without_the_engine(
+    store: Store, feed: ExecutionFeed
+) -> None:
+    registry = executions.CancelHooks()
+    stopper = Stopper(store, Unavailable("Temporal at x is unreachable"))
+    registry.register_stopper(stopper)
+    execution_id = create(store).metadata.id
+    executions.delete_execution(store, feed, AGENT, execution_id, registry)
+    assert stopper.stopped == []
+    with pytest.raises(NotFound):
+        executions.get_execution(store, AGENT, execution_id)
+
+
+def test_deleting_a_finished_execution_stops_nothing(store: Store, feed: ExecutionFeed) -> None:
+    registry = executions.CancelHooks()
+    stopper = Stopper(store)
+    registry.register_stopper(stopper)
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, phase=COMPLETED)
+    executions.delete_execution(store, feed, AGENT, execution_id, registry)
+    assert stopper.stopped == []
+
+
+def test_the_execution_timeout_is_stored_and_must_not_be_negative(store: Store) -> None:
+    assert create(store, execution_timeout_seconds=90).spec.execution_timeout_seconds == 90
+    with pytest.raises(Invalid, match="execution_timeout_seconds: must not be negative"):
+        create(store, execution_timeout_seconds=-1)
+    request = pb.CreateWorkflowExecutionRequest(workflow_ref="fetch-data", execution_timeout_seconds=30)
+    assert executions.create_workflow_execution(store, request).spec.execution_timeout_seconds == 30
+
+
+def test_reconciliation_ends_a_running_execution_once_and_redispatches_a_lost_pending_one(
+    store: Store, feed: ExecutionFeed
+) -> None:
+    running = create(store).metadata.id
+    update(store, feed, running, phase=IN_PROGRESS)
+    pending = create(store).metadata.id
+    executions.mark_dispatched(store, feed, pending, "q")
+    waiting = create(store).metadata.id
+    assert [r.execution.metadata.id for r in executions.engine_may_run(store)] == [running, pending]
+
+    ended = executions.end_execution(store, feed, running, FAILED, "workflow terminated in the engine: gone")
+    assert ended is not None and (ended.status.phase, ended.status.error) == (
+        FAILED,
+        "workflow terminated in the engine: gone",
+    )
+    assert ended.status.HasField("completed_at")
+    assert executions.end_execution(store, feed, running, COMPLETED) is None  # terminal: unchanged
+
+    forgotten = executions.forget_dispatch(store, feed, pending, "dispatching it again")
+    assert forgotten is not None and not forgotten.status.dispatch.HasField("dispatched_at")
+    assert [r.execution.metadata.id for r in executions.pending_dispatch(store)] == [pending, waiting]
+    assert executions.engine_may_run(store) == []
 
 
 def test_a_failing_cancel_hook_does_not_lose_the_request(store: Store, feed: ExecutionFeed) -> None:

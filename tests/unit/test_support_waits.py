@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from support.waits import ProcessDiedError, eventually, wait_until
+from support.waits import ProcessDiedError, continually, eventually, wait_until
 
 
 def test_eventually_returns_the_first_passing_result() -> None:
@@ -81,3 +81,27 @@ def test_wait_until_fails_with_the_message_of_the_last_attempt() -> None:
 def test_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError):
         eventually(lambda: None, timeout=0)
+
+
+def test_continually_checks_for_the_whole_window_and_returns_the_last_result() -> None:
+    calls: list[float] = []
+
+    def never_broken() -> int:
+        calls.append(time.monotonic())
+        return len(calls)
+
+    assert continually(never_broken, duration=0.3, interval=0.05) == len(calls)
+    assert len(calls) >= 3 and calls[-1] - calls[0] >= 0.25
+
+
+def test_continually_fails_at_the_first_broken_check() -> None:
+    calls: list[int] = []
+
+    def breaks_on_the_third_call() -> None:
+        calls.append(1)
+        assert len(calls) < 3, "the side effect happened"
+
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="the side effect happened"):
+        continually(breaks_on_the_third_call, duration=30, interval=0.01)
+    assert len(calls) == 3 and time.monotonic() - started < 10

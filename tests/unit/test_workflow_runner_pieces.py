@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import grpc
 import httpx
 import pytest
 
 from stigmer.api import json_values
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.workflow_runner import paths
+from stigmer.workflow_runner import children, paths
 from stigmer.workflow_runner.activities import secret_env_keys, update_request
 from stigmer.workflow_runner.call_errors import CallFailed
 from stigmer.workflow_runner.children import agent_answer, agent_request, child_failure, workflow_request
@@ -242,3 +244,30 @@ def test_paths() -> None:
     assert paths.child(paths.catch_block("guard"), "notify") == "guard/catch/notify"
     assert paths.run_key("wex-1", "loop/2/post", 1) == "wex-1/loop/2/post"
     assert paths.run_key("wex-1", "ping", 3) == "wex-1/ping#3"
+
+
+class CancelStub:
+    """An execution service whose Cancel answers with the given errors first, then succeeds."""
+
+    def __init__(self, *errors: grpc.StatusCode) -> None:
+        self.errors = list(errors)
+        self.calls: list[str] = []
+
+    async def Cancel(self, ref: Any, metadata: Any, timeout: float) -> None:
+        self.calls.append(ref.value)
+        if self.errors:
+            code = self.errors.pop(0)
+            raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=code.name)
+
+
+def test_a_cancelled_child_await_cancels_the_child_retrying_while_the_server_is_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(children, "RESUBSCRIBE_SECONDS", 0.01)
+    stub = CancelStub(grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    asyncio.run(children.cancel_child(stub, "wex-child", ()))
+    assert stub.calls == ["wex-child"] * 3
+
+    finished = CancelStub(grpc.StatusCode.FAILED_PRECONDITION)  # already COMPLETED: nothing to do
+    asyncio.run(children.cancel_child(finished, "wex-child", ()))
+    assert finished.calls == ["wex-child"]

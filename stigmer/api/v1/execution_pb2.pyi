@@ -173,7 +173,7 @@ class ExecutionConfig(_message.Message):
     def __init__(self, model: _Optional[str] = ..., temperature: _Optional[float] = ..., timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class AgentExecutionSpec(_message.Message):
-    __slots__ = ("agent_id", "agent_name", "message", "runtime_env", "config", "parent_execution_id", "agent_generation", "agent", "request_id")
+    __slots__ = ("agent_id", "agent_name", "message", "runtime_env", "config", "parent_execution_id", "agent_generation", "agent", "request_id", "execution_timeout_seconds")
     class RuntimeEnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -190,6 +190,7 @@ class AgentExecutionSpec(_message.Message):
     AGENT_GENERATION_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     agent_name: str
     message: str
@@ -199,7 +200,8 @@ class AgentExecutionSpec(_message.Message):
     agent_generation: int
     agent: _agent_pb2.AgentSpec
     request_id: str
-    def __init__(self, agent_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., config: _Optional[_Union[ExecutionConfig, _Mapping]] = ..., parent_execution_id: _Optional[str] = ..., agent_generation: _Optional[int] = ..., agent: _Optional[_Union[_agent_pb2.AgentSpec, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    execution_timeout_seconds: int
+    def __init__(self, agent_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., config: _Optional[_Union[ExecutionConfig, _Mapping]] = ..., parent_execution_id: _Optional[str] = ..., agent_generation: _Optional[int] = ..., agent: _Optional[_Union[_agent_pb2.AgentSpec, _Mapping]] = ..., request_id: _Optional[str] = ..., execution_timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class AgentExecution(_message.Message):
     __slots__ = ("metadata", "spec", "status")
@@ -212,7 +214,7 @@ class AgentExecution(_message.Message):
     def __init__(self, metadata: _Optional[_Union[_common_pb2.Metadata, _Mapping]] = ..., spec: _Optional[_Union[AgentExecutionSpec, _Mapping]] = ..., status: _Optional[_Union[ExecutionStatus, _Mapping]] = ...) -> None: ...
 
 class WorkflowExecutionSpec(_message.Message):
-    __slots__ = ("workflow_id", "workflow_name", "message", "legacy_input", "runtime_env", "input_json", "workflow_namespace", "workflow_generation", "workflow", "parent_execution_id", "request_id")
+    __slots__ = ("workflow_id", "workflow_name", "message", "legacy_input", "runtime_env", "input_json", "workflow_namespace", "workflow_generation", "workflow", "parent_execution_id", "request_id", "execution_timeout_seconds")
     class RuntimeEnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +233,7 @@ class WorkflowExecutionSpec(_message.Message):
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     PARENT_EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     workflow_name: str
     message: str
@@ -242,7 +245,8 @@ class WorkflowExecutionSpec(_message.Message):
     workflow: _workflow_pb2.WorkflowSpec
     parent_execution_id: str
     request_id: str
-    def __init__(self, workflow_id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., message: _Optional[str] = ..., legacy_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., input_json: _Optional[str] = ..., workflow_namespace: _Optional[str] = ..., workflow_generation: _Optional[int] = ..., workflow: _Optional[_Union[_workflow_pb2.WorkflowSpec, _Mapping]] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    execution_timeout_seconds: int
+    def __init__(self, workflow_id: _Optional[str] = ..., workflow_name: _Optional[str] = ..., message: _Optional[str] = ..., legacy_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., input_json: _Optional[str] = ..., workflow_namespace: _Optional[str] = ..., workflow_generation: _Optional[int] = ..., workflow: _Optional[_Union[_workflow_pb2.WorkflowSpec, _Mapping]] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ..., execution_timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class WorkflowExecution(_message.Message):
     __slots__ = ("metadata", "spec", "status")
@@ -255,7 +259,7 @@ class WorkflowExecution(_message.Message):
     def __init__(self, metadata: _Optional[_Union[_common_pb2.Metadata, _Mapping]] = ..., spec: _Optional[_Union[WorkflowExecutionSpec, _Mapping]] = ..., status: _Optional[_Union[ExecutionStatus, _Mapping]] = ...) -> None: ...
 
 class CreateAgentExecutionRequest(_message.Message):
-    __slots__ = ("agent_ref", "message", "runtime_env", "config", "parent_execution_id", "request_id")
+    __slots__ = ("agent_ref", "message", "runtime_env", "config", "parent_execution_id", "request_id", "execution_timeout_seconds")
     class RuntimeEnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -269,16 +273,18 @@ class CreateAgentExecutionRequest(_message.Message):
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     PARENT_EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     agent_ref: str
     message: str
     runtime_env: _containers.MessageMap[str, RuntimeEnvValue]
     config: ExecutionConfig
     parent_execution_id: str
     request_id: str
-    def __init__(self, agent_ref: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., config: _Optional[_Union[ExecutionConfig, _Mapping]] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    execution_timeout_seconds: int
+    def __init__(self, agent_ref: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., config: _Optional[_Union[ExecutionConfig, _Mapping]] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ..., execution_timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class CreateWorkflowExecutionRequest(_message.Message):
-    __slots__ = ("workflow_ref", "message", "runtime_env", "input_json", "parent_execution_id", "request_id")
+    __slots__ = ("workflow_ref", "message", "runtime_env", "input_json", "parent_execution_id", "request_id", "execution_timeout_seconds")
     class RuntimeEnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -292,13 +298,15 @@ class CreateWorkflowExecutionRequest(_message.Message):
     INPUT_JSON_FIELD_NUMBER: _ClassVar[int]
     PARENT_EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     workflow_ref: str
     message: str
     runtime_env: _containers.MessageMap[str, RuntimeEnvValue]
     input_json: str
     parent_execution_id: str
     request_id: str
-    def __init__(self, workflow_ref: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., input_json: _Optional[str] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    execution_timeout_seconds: int
+    def __init__(self, workflow_ref: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., input_json: _Optional[str] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ..., execution_timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class UpdateStatusRequest(_message.Message):
     __slots__ = ("execution_id", "phase", "messages", "tool_calls", "tasks", "error", "output_json", "error_info", "attempt", "drop_message_ids", "drop_tool_call_ids")

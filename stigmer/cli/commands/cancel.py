@@ -22,7 +22,9 @@ def cancel_command(env: Environment, execution_id: str, output: str) -> None:
     """Cancel an execution.
 
     A pending execution is cancelled at once; a running one is cancelled through the execution engine,
-    which stops it shortly after (follow it with: stigmer get execution ID). Cancelling a cancelled
+    which stops it shortly after (follow it with: stigmer get execution ID); one whose workflow does not
+    act on the cancel within STIGMER_CANCEL_GRACE_SECONDS (10 s) is terminated and ends CANCELLED.
+    The executions it started (run and agent_call tasks) are cancelled with it. Cancelling a cancelled
     execution again succeeds; one that already completed or failed is an error (exit code 1).
     """
     from stigmer.api.v1 import execution_pb2 as pb

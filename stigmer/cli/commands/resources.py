@@ -186,7 +186,9 @@ def delete_command(env: Environment, kind: str, ref: str, force: bool, output: s
     """Delete an agent, workflow or execution (by name or ID; executions by ID).
 
     An agent or workflow that other workflows or agents reference is kept, and the error names them,
-    unless --force is given.
+    unless --force is given. A running execution is cancelled first, with the executions it started:
+    the command returns once the engine has stopped them (a workflow that does not act on the cancel
+    within STIGMER_CANCEL_GRACE_SECONDS is terminated), so nothing it started runs on unseen.
     """
     from stigmer.cli import resource_views as views
     from stigmer.cli.output import to_json

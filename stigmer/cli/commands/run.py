@@ -9,7 +9,7 @@ import click
 
 from stigmer.cli.environment import Environment
 from stigmer.cli.exit_status import ExitStatus
-from stigmer.cli.options import JSON, output_option
+from stigmer.cli.options import JSON, output_option, reconnect_timeout_option
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -42,6 +42,18 @@ def _runtime_env(ctx: click.Context, param: click.Parameter, values: tuple[str, 
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from stigmer.durations import DurationError, parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return max(1, round(seconds))
+
+
 def _input(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -62,6 +74,7 @@ Examples:
   stigmer run code-reviewer -m "Review PR #42"
   stigmer run code-reviewer -m "Hi" --runtime-env REPO=acme/api --runtime-env secret:GITHUB_TOKEN=ghp_...
   stigmer run demo/fetch-data --input '{"id": 7}' --no-follow
+  stigmer run demo/nightly-sync --execution-timeout 2h --timeout 60
   stigmer run fetch-data --kind workflow -o json""",
 )
 @click.argument("ref")
@@ -86,13 +99,22 @@ Examples:
     type=click.FloatRange(min=0, min_open=True),
     default=300.0,
     show_default=True,
-    help="Seconds to follow before giving up (exit code 4).",
+    help="Seconds to follow before giving up (exit code 4); the execution itself goes on.",
+)
+@click.option(
+    "--execution-timeout",
+    "execution_timeout",
+    metavar="DURATION",
+    callback=_duration,
+    help="How long the execution may run before it fails, e.g. 90s, 15m, 2h "
+    "(default: the server's STIGMER_EXECUTION_TIMEOUT, 1h).",
 )
 @click.option(
     "--kind",
     type=click.Choice(["agent", "workflow"], case_sensitive=False),
     help="Only look REF up as this kind (default: agent first, then workflow).",
 )
+@reconnect_timeout_option
 @output_option
 @click.pass_obj
 def run_command(
@@ -103,7 +125,9 @@ def run_command(
     input_data: dict[str, Any] | None,
     follow: bool,
     timeout: float,
+    execution_timeout: int | None,
     kind: str | None,
+    reconnect_timeout: float,
     output: str,
 ) -> ExitStatus:
     """Run an agent or a workflow.
@@ -111,14 +135,20 @@ def run_command(
     REF is an agent's name or ID, or a workflow's name, namespace/name or ID; a name is looked up as an
     agent first. Prints the execution ID, then (unless --no-follow) the execution as it happens: phase
     changes, messages (streamed), tool calls, task statuses, and a summary. With -o json, prints only
-    the final execution as JSON.
+    the final execution as JSON. When stigmer-server goes away while following, the command reconnects
+    (--reconnect-timeout) and goes on where it was; `stigmer follow ID` follows an execution again.
 
     A value for a variable the agent or workflow declares secret is sent and treated as a secret however
     it is given; secret values are never printed.
 
     \b
+    --timeout bounds how long this command follows; --execution-timeout bounds the execution itself
+    (past it, the execution ends FAILED: "execution timed out after ...").
+
+    \b
     Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first
-    (and 1 for a bad reference or input, 3 when stigmer-server is unreachable).
+    (and 1 for a bad reference or input, 3 when stigmer-server is unreachable or did not come back
+    within --reconnect-timeout).
     """
     from stigmer.cli import executions
     from stigmer.cli.client import connect
@@ -145,6 +175,7 @@ def run_command(
             runtime_env=runtime_env,
             input_data=input_data,
             request_id=executions.new_request_id(),
+            execution_timeout=execution_timeout or 0,
         )
         if not json_output:
             env.out(f"{target.kind.capitalize()} execution started: {target.name}")
@@ -159,6 +190,8 @@ def run_command(
                 timeout=timeout,
                 view=ExecutionView(redactor),
                 write=None if json_output else env.write,
+                reconnect_timeout=reconnect_timeout,
+                notice=env.err,
             )
     if json_output:
         env.out(to_json(redactor.document(resource_dict(execution))))

@@ -51,6 +51,7 @@ def _component_names(values: tuple[str, ...]) -> tuple[str, ...] | None:
 Examples:
   stigmer server start && stigmer server status
   stigmer server start --components stigmer-server
+  stigmer server stop -c temporal && stigmer server start -c temporal
   stigmer server logs -c temporal --follow
   stigmer server stop""",
 )
@@ -58,7 +59,8 @@ def server_group() -> None:
     """Start, stop and inspect the local stack.
 
     The stack is stigmer-server, a Temporal dev server, the workflow-runner and the agent-runner, run
-    by a supervisor in the background that restarts a component when it crashes. Its data lives in
+    by a supervisor in the background that restarts a component when it crashes or fails its health
+    check for longer than STIGMER_HEALTH_GRACE_SECONDS. Its data lives in
     STIGMER_HOME (default ~/.stigmer): config.yaml, the database, logs/, pids/ and run/. Other commands
     find the running stack of their STIGMER_HOME without being told its address.
     """
@@ -70,7 +72,26 @@ def server_group() -> None:
 Examples:
   stigmer server start
   stigmer server start -c stigmer-server,temporal
-  STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server start""",
+  stigmer server start -c temporal      # on a running stack: start a held-down temporal again
+  STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server start
+
+
+Settings (environment variable, or key in STIGMER_HOME/config.yaml):
+  STIGMER_SERVER_ADDR / server_addr         where stigmer-server listens (default 127.0.0.1:7234)
+  STIGMER_TEMPORAL_ADDR / temporal_addr     where Temporal listens (default 127.0.0.1:7233)
+  STIGMER_COMPONENTS / components           what to run (default: all)
+  STIGMER_HEALTH_GRACE_SECONDS / health_grace_seconds
+                                            restart a component whose health check fails
+                                            longer than this (default 30)
+  STIGMER_SERVER_TEMPORAL_ADDR / server_temporal_addr
+                                            where stigmer-server dials Temporal (default temporal_addr)
+  STIGMER_RUNNER_TEMPORAL_ADDR / runner_temporal_addr
+                                            where the runners dial Temporal (default temporal_addr)
+  STIGMER_RUNNER_SERVER_ADDR / runner_server_addr
+                                            where the runners dial stigmer-server (default server_addr)
+  OLLAMA_HOST / ollama_host                 where the agent-runner reaches its LLM
+The dial settings put something (e.g. a proxy) between two components; the supervisor's own health
+checks still go to the listen addresses.""",
 )
 @click.option(
     "--components",
@@ -96,6 +117,9 @@ def start_command(env: Environment, components: tuple[str, ...], timeout: float)
     written its ready file. A Temporal already answering at STIGMER_TEMPORAL_ADDR is used as it is
     (external). Does nothing (exit 0) when the stack already runs. If a component dies while starting,
     shows the last lines of its log.
+
+    With --components on a running stack: starts those of them that were held down (`stigmer server
+    stop -c`) or failed, and returns once they are ready (or fails with their last log lines).
     """
     from stigmer.cli.output import spinner
 
@@ -104,7 +128,10 @@ def start_command(env: Environment, components: tuple[str, ...], timeout: float)
         result = _daemon(env).start(names, timeout=timeout)
     for name in result.stopped_leftovers:
         env.err(f"Stopped a leftover {name} of a stack whose supervisor had died")
-    lines = [_start_line(c.name, c.state, c.address, c.pid, result.already_running) for c in result.state.components]
+    lines = [
+        _start_line(c.name, c.state, c.address, c.pid, result.already_running and c.name not in result.started)
+        for c in result.state.components
+    ]
     for line in lines:
         env.out(line)
     failed = [c.name for c in result.state.components if c.state == "failed"]
@@ -123,10 +150,27 @@ def _start_line(name: str, state: str, address: str | None, pid: int | None, alr
         return f"✓ {name} ready {where}(pid {pid})"
     if state == "running":
         return f"{name} is already running {where}(pid {pid})"
+    if state == "stopped":
+        return f"{name} is stopped (held down; start it with: stigmer server start -c {name})"
     return f"{name} is {state}" + (f" (pid {pid})" if pid else "")
 
 
-@server_group.command("stop", epilog="Example:\n\n  stigmer server stop --timeout 30")
+@server_group.command(
+    "stop",
+    epilog="""\b
+Examples:
+  stigmer server stop --timeout 30
+  stigmer server stop -c temporal       # hold Temporal down; the rest runs on""",
+)
+@click.option(
+    "--components",
+    "-c",
+    "components",
+    multiple=True,
+    metavar="NAMES",
+    help=f"Stop only these components of the running stack ({ALL_COMPONENTS}) and hold them down: "
+    "the supervisor does not restart them until `stigmer server start -c NAMES`.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -135,13 +179,24 @@ def _start_line(name: str, state: str, address: str | None, pid: int | None, alr
     help="Seconds to wait for a graceful stop before killing with SIGKILL.",
 )
 @click.pass_obj
-def stop_command(env: Environment, timeout: float) -> None:
+def stop_command(env: Environment, components: tuple[str, ...], timeout: float) -> None:
     """Stop the local stack: every component it started, in reverse order; SIGKILL after --timeout.
 
     A Temporal it did not start (external) is left running. Exit code 0 also when nothing runs.
+
+    With --components: stop only those (each with its whole process tree) and keep them stopped while
+    the rest of the stack runs; `stigmer server status` shows them as stopped (held down). Exit code 3
+    when the stack does not run.
     """
     from stigmer.cli.output import spinner
 
+    names = _component_names(components)
+    if names is not None:
+        with spinner(env, f"Stopping {', '.join(names)}"):
+            messages = _daemon(env).hold(names, timeout=timeout)
+        for message in messages:
+            env.out(message)
+        return
     with spinner(env, "Stopping the local stack"):
         results = _daemon(env).stop(timeout=timeout)
     if not results:
@@ -157,8 +212,14 @@ def stop_command(env: Environment, timeout: float) -> None:
 def status_command(env: Environment, output: str) -> ExitStatus:
     """Show every component: state, PID, restarts, address, health (exit code 0 when all run, else 3).
 
-    States: running, starting, restarting, failed, stopped, external (answering, but not started by
-    this STIGMER_HOME).
+    States: running, starting, restarting, failed, stopped (also held down by `server stop -c`),
+    external (answering, but not started by this STIGMER_HOME). A component failing its health check
+    shows as not healthy, with since when (`unhealthy_since` in JSON); the supervisor restarts it once it
+    has failed for longer than STIGMER_HEALTH_GRACE_SECONDS (counted in `health_restarts`).
+
+    JSON: {"home": ..., "components": [...]}, each component with the fields documented in
+    stigmer.daemon.manager.ComponentStatus (name, state, running, managed, pid, address, healthy,
+    restarts, ports, last_exit, note, held, health_restarts, unhealthy_since, last_restart_reason).
     """
     from dataclasses import asdict
 
@@ -230,9 +291,13 @@ def serve_command(env: Environment) -> Any:
     Example:
       STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server serve
     """
+    import dataclasses
+
     from stigmer.server.serve import main
 
-    return main(_settings(env))
+    settings = _settings(env)
+    # It dials Temporal where STIGMER_SERVER_TEMPORAL_ADDR says (e.g. a proxy), else at temporal_addr.
+    return main(dataclasses.replace(settings, temporal_addr=settings.server_temporal_dial))
 
 
 @server_group.command(
