@@ -561,8 +561,8 @@ def test_a_retry_resumes_an_interrupted_sub_agent_without_repeating_its_tool_cal
     assert json.loads(status.output_json) == {"response": "Lead says: Summary of value-of-k1"}
 
 
-# Heartbeat timeout 5 s + retry 1 s + the new attempt's own run: well under this; a heartbeat timeout
-# of 30 s (as before) alone exceeds it.
+# Heartbeat timeout 5 s + retry 1 s + a sticky queue's 3 s + the new attempt's own run: well under this
+# (about 8 s unloaded); a heartbeat timeout of 30 s (as before) alone exceeds it.
 KILLED_RUN_RETRIED_WITHIN = 25.0
 
 
@@ -588,11 +588,12 @@ def test_a_killed_runners_run_is_retried_within_seconds_and_resumes(
             assert len(llm.chats()) == 2, "the run has not asked for turn 2 yet"
 
         eventually(waiting_for_turn_two, timeout=60, interval=0.1, alive=first.alive)
+        # a standby runner, ready before the kill: what is measured is the retry, not a process start
+        second = runner_process(home, server, temporal, llm.url, tmp_path / "runner-2.log")
+        second.wait_ready()
         first.process.kill()  # SIGKILL: no shutdown, no failure reported; only the heartbeat stops
         first.process.wait(10)
         killed = time.monotonic()
-        second = runner_process(home, server, temporal, llm.url, tmp_path / "runner-2.log")
-        second.wait_ready()
         assert temporal.result(handle, timeout=120) == "COMPLETED"
         recovered = time.monotonic() - killed
     finally:

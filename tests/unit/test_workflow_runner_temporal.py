@@ -735,11 +735,15 @@ def test_a_killed_runners_post_is_retried_within_seconds_with_the_same_idempoten
         wait_ready(first, tmp_path)
         execution_id = stack.create("payments/charge-once")
         wait_until(lambda: len(arrived) == 1, lambda: "the POST to arrive", timeout=TIMEOUT, interval=0.05)
+        # a standby runner, ready before the kill: what is measured is the retry, not a process start
+        standby = tmp_path / "standby"
+        standby.mkdir()
+        second = start_runner_process(standby, stack)
+        wait_ready(second, standby)
         first.kill()  # SIGKILL: no graceful shutdown; the call's activity just stops heartbeating
         first.wait(TIMEOUT)
         killed = time.monotonic()
         release.set()
-        second = start_runner_process(tmp_path, stack)
 
         def ended() -> None:
             assert stack.get(execution_id).status.phase in TERMINAL, "the execution has not ended yet"
