@@ -16,6 +16,13 @@ RUNNER_TOKEN_FILE = "runner.token"
 RUNNER_TOKEN_METADATA = "x-stigmer-runner-token"
 
 Metadata = tuple[tuple[str, str], ...]
+# A runner's channel tries to reconnect at least every 2 s: with gRPC's default backoff (up to 120 s) a
+# server back after an outage of a minute went unnoticed for half a minute more.
+RECONNECT_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 
 
 def runner_token_path(home: Path) -> Path:
@@ -46,7 +53,7 @@ class ServerConnection:
 
     def __init__(self, address: str, token: str) -> None:
         self.address = address
-        self.channel = grpc.aio.insecure_channel(address)
+        self.channel = grpc.aio.insecure_channel(address, options=RECONNECT_OPTIONS)
         self.metadata = token_metadata(token)
         self.runner = execution_pb2_grpc.RunnerServiceStub(self.channel)
 

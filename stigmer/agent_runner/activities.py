@@ -21,6 +21,7 @@ from stigmer.agent_runner.llm import LlmError
 from stigmer.agent_runner.loop import MaxTurnsError
 from stigmer.agent_runner.mcp_tools import McpSetupError
 from stigmer.agent_runner.model_choice import NoModelError
+from stigmer.agent_runner.progress import Progress
 from stigmer.agent_runner.reporting import Reporter
 from stigmer.agent_runner.server_api import ExecutionFinishedError, ExecutionGoneError, RunnerTokenError, ServerApi
 from stigmer.agent_runner.settings import RunnerSettings
@@ -99,15 +100,26 @@ class AgentActivities:
         except RunnerTokenError as exc:
             return await self._failed(Reporter(api, execution_id, str), execution_id, str(exc))
         redact = env.redactor()
-        reporter = Reporter(api, execution_id, redact)
-        attempt = activity.info().attempt
-        log.info("execution %s of agent %s: starting (attempt %d)", execution_id, spec.agent_name, attempt)
+        # Numbered past every attempt that reported before (of this workflow run or an earlier one),
+        # so the server can refuse a superseded attempt that still runs.
+        attempt = max(activity.info().attempt, execution.status.attempt + 1)
+        reporter = Reporter(api, execution_id, redact, attempt)
+        progress = Progress.of(execution.status)
+        stale_messages, stale_calls = progress.stale()
+        resumed = len(progress.calls) - len(stale_calls)
+        log.info(
+            "execution %s of agent %s: starting (attempt %d%s)",
+            execution_id,
+            spec.agent_name,
+            attempt,
+            f", resuming after {resumed} recorded tool call(s)" if resumed else "",
+        )
         try:
-            await reporter.started()
+            await reporter.started(stale_messages, stale_calls)
             timeout = spec.config.timeout_seconds or None
             try:
                 async with AsyncExitStack() as stack, asyncio.timeout(timeout):
-                    run = AgentRun(self.settings, execution, agent, env, reporter, api, stack)
+                    run = AgentRun(self.settings, execution, agent, env, reporter, api, stack, progress)
                     answer = await run.run()
             except BaseExceptionGroup as group:  # MCP clients' task groups wrap what ends them
                 raise single(group) from None

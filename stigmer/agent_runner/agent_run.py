@@ -11,6 +11,7 @@ from stigmer.agent_runner.llm import ChatOptions
 from stigmer.agent_runner.loop import Answer, Loop
 from stigmer.agent_runner.mcp_tools import mcp_tools
 from stigmer.agent_runner.model_choice import choose_model
+from stigmer.agent_runner.progress import Progress
 from stigmer.agent_runner.prompt import first_messages, system_prompt
 from stigmer.agent_runner.reporting import Reporter
 from stigmer.agent_runner.settings import RunnerSettings
@@ -36,6 +37,8 @@ class AgentRun:
     reporter: Reporter
     lookup: AgentLookup
     stack: AsyncExitStack
+    # What earlier attempts recorded (the execution's status at this attempt's start): the run resumes.
+    progress: Progress | None = None
     model: str = ""
     _mcp: list[Tool] = field(default_factory=list)
     # MCP tools of sub-agents by agent_ref, by sub-agent name: their servers start once per execution.
@@ -43,6 +46,7 @@ class AgentRun:
 
     def __post_init__(self) -> None:
         self._workspace = Workspace(self.settings.workspace_root / self.execution.metadata.id)
+        self._key = self.execution.metadata.id  # tools' idempotency keys: <execution id>/<call id>
 
     @property
     def config(self) -> execution_pb2.ExecutionConfig:
@@ -67,7 +71,7 @@ class AgentRun:
             override=self.settings.model_override, call_model=self.config.model, agent_model=self.agent.model
         )
         self._mcp = await mcp_tools(
-            self.stack, self.agent.mcp_servers, self.env.values, workspace.root, self.env.redactor()
+            self.stack, self.agent.mcp_servers, self.env.values, workspace.root, self.env.redactor(), self._key
         )
         toolbox = ToolBox([*workspace_tools(workspace), *self._mcp])
         descriptions = await self._sub_agent_descriptions()
@@ -75,7 +79,7 @@ class AgentRun:
             toolbox.add(tool)
         subs = [(name, descriptions[name]) for name in map(sub_agent_name, self.agent.sub_agents)]
         system = self.prompt(self.agent.instructions, list(self.agent.skills), subs)
-        loop = Loop(self.chat_options(self.model), toolbox, self.reporter, self.env.redactor())
+        loop = Loop(self.chat_options(self.model), toolbox, self.reporter, self.env.redactor(), progress=self.progress)
         return await loop.run(first_messages(system, self.execution.spec.message))
 
     async def _sub_agent_descriptions(self) -> dict[str, str]:
@@ -99,7 +103,7 @@ class AgentRun:
                 toolbox.add(tool)
         if plan.name not in self._sub_mcp:
             self._sub_mcp[plan.name] = await mcp_tools(
-                self.stack, plan.own_servers, self.env.values, self._workspace.root, self.env.redactor()
+                self.stack, plan.own_servers, self.env.values, self._workspace.root, self.env.redactor(), self._key
             )
         for tool in self._sub_mcp[plan.name]:
             toolbox.add(tool)
@@ -111,6 +115,7 @@ class AgentRun:
             stream=False,
             call_prefix=call_id,
             label=f"sub-agent {plan.name!r}",
+            progress=self.progress,
         )
         answer = await loop.run(first_messages(self.prompt(plan.instructions, plan.skills, []), message))
         return answer.text

@@ -6,6 +6,10 @@ ends with ``/sse`` uses the older SSE transport) and ``docker`` (``docker run -i
 stdio; refused with a clear error when no Docker engine answers). Everything is resolved inside the
 activity: server env and headers may hold secrets.
 
+Every ``tools/call`` carries an idempotency key, ``<execution id>/<call id>``, in its params' ``_meta``
+under ``IDEMPOTENCY_META_KEY`` (the same in every attempt of the run: a retried attempt that has to run
+an unfinished call again sends it again, so the server can recognise the repeat).
+
 The SDK is imported on first use, not with this module: it takes about a CPU second to import, which
 every agent-runner start (and so every ``stigmer server start``) would pay for agents without MCP servers.
 """
@@ -17,7 +21,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from stigmer.agent_runner.env_values import expand, expand_all
 from stigmer.agent_runner.stderr_pipe import RedactingPipe
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 60.0
 CALL_TIMEOUT_SECONDS = 300.0
 DOCKER_PROBE_SECONDS = 10.0
+IDEMPOTENCY_META_KEY = "io.stigmer/idempotency-key"
 
 
 class McpSetupError(Exception):
@@ -164,7 +169,7 @@ def _stderr(stack: AsyncExitStack, name: str, redact: Callable[[str], str]) -> T
     return pipe.writer
 
 
-async def server_tools(session: ClientSession, server: agent_pb2.McpServer) -> list[Tool]:
+async def server_tools(session: ClientSession, server: agent_pb2.McpServer, key_prefix: str = "") -> list[Tool]:
     """The server's tools (only ``enabled_tools`` when it names some) as ``Tool``s that call it."""
     listed = (await session.list_tools()).tools
     enabled = list(server.enabled_tools)
@@ -182,17 +187,19 @@ async def server_tools(session: ClientSession, server: agent_pb2.McpServer) -> l
             t.description or "",
             t.input_schema or {"type": "object"},
             mcp_source(server.name),
-            _caller(session, t.name),
+            _caller(session, t.name, key_prefix),
         )
         for t in listed
     ]
 
 
-def _caller(session: ClientSession, name: str) -> Any:
-    from mcp.types import TextContent
+def _caller(session: ClientSession, name: str, key_prefix: str) -> Any:
+    from mcp.types import RequestParamsMeta, TextContent
 
     async def call(arguments: dict[str, Any], call_id: str) -> str:
-        result = await session.call_tool(name, arguments, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
+        key = f"{key_prefix}/{call_id}" if key_prefix else call_id
+        meta = cast(RequestParamsMeta, {IDEMPOTENCY_META_KEY: key})  # an open map: extra keys round-trip
+        result = await session.call_tool(name, arguments, read_timeout_seconds=CALL_TIMEOUT_SECONDS, meta=meta)
         text = "\n".join(block.text if isinstance(block, TextContent) else str(block) for block in result.content)
         if not text and result.structured_content is not None:
             text = str(result.structured_content)
@@ -209,11 +216,13 @@ async def mcp_tools(
     env: Mapping[str, str],
     workspace: Path,
     redact: Callable[[str], str],
+    key_prefix: str = "",
 ) -> list[Tool]:
+    """The tools of ``servers``; their calls' idempotency keys are ``<key_prefix>/<call id>``."""
     tools: list[Tool] = []
     for server in servers:
         session = await connect_server(stack, server, env, workspace, redact)
-        tools += await server_tools(session, server)
+        tools += await server_tools(session, server, key_prefix)
     return tools
 
 

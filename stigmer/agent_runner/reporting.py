@@ -1,7 +1,8 @@
 """Progress reports to stigmer-server: idempotent ``UpdateStatus`` calls with stable IDs, redacted.
 
 Streamed text is reported under the message's final ID with growing content, at most once per
-``interval`` seconds unless ``chars`` new characters piled up, then once more with the final text.
+``interval`` seconds unless ``chars`` new characters piled up, then once more with the final text
+(with the turn's tool calls, or with the terminal phase).
 """
 
 from __future__ import annotations
@@ -34,6 +35,26 @@ def response_output(text: str) -> str:
     return json.dumps({"response": text}, ensure_ascii=False)
 
 
+def tool_call(
+    call_id: str,
+    name: str,
+    source: str,
+    arguments: dict[str, Any],
+    phase: pb.ExecutionPhase,
+    result: str = "",
+    error: bool = False,
+) -> pb.ToolCall:
+    return pb.ToolCall(
+        id=call_id,
+        name=name,
+        source=source,
+        arguments_json=json.dumps(arguments, ensure_ascii=False),
+        phase=phase,
+        result=result,
+        error=error,
+    )
+
+
 class Updates(Protocol):
     async def update(self, request: pb.UpdateStatusRequest) -> None: ...
 
@@ -63,19 +84,33 @@ class Throttle:
 
 
 class Reporter:
-    """Reports one execution's progress; every text passes through ``redact`` first."""
+    """Reports one execution's progress; every text passes through ``redact`` first.
 
-    def __init__(self, api: Updates, execution_id: str, redact: Callable[[str], str]) -> None:
-        self._api, self._id, self._redact = api, execution_id, redact
+    ``attempt`` (the run activity's attempt, 0 outside it) goes with every update: the server refuses
+    updates of an attempt that a later one superseded.
+    """
+
+    def __init__(self, api: Updates, execution_id: str, redact: Callable[[str], str], attempt: int = 0) -> None:
+        self._api, self._id, self._redact, self._attempt = api, execution_id, redact, attempt
 
     async def _send(self, **fields: Any) -> None:
-        await self._api.update(pb.UpdateStatusRequest(execution_id=self._id, **fields))
+        await self._api.update(pb.UpdateStatusRequest(execution_id=self._id, attempt=self._attempt, **fields))
 
     def _message(self, message_id: str, text: str, kind: pb.MessageType = pb.MESSAGE_TYPE_AGENT) -> pb.Message:
         return pb.Message(id=message_id, type=kind, content=self._redact(text))
 
-    async def started(self) -> None:
-        await self._send(phase=pb.EXECUTION_PHASE_IN_PROGRESS)
+    async def started(self, drop_messages: list[str] | None = None, drop_calls: list[str] | None = None) -> None:
+        """The run (attempt) started; it drops what an earlier attempt left and it will not reproduce."""
+        await self._send(
+            phase=pb.EXECUTION_PHASE_IN_PROGRESS,
+            drop_message_ids=drop_messages or [],
+            drop_tool_call_ids=drop_calls or [],
+        )
+
+    async def turn(self, message_id: str, text: str, calls: list[pb.ToolCall]) -> None:
+        """A model turn that asks for tools: its text (when ``message_id``) and every call, in one update."""
+        messages = [self._message(message_id, text)] if message_id and text else []
+        await self._send(messages=messages, tool_calls=[self._call(call) for call in calls])
 
     async def message(self, message_id: str, text: str) -> None:
         await self._send(messages=[self._message(message_id, text)])
@@ -93,16 +128,14 @@ class Reporter:
         result: str = "",
         error: bool = False,
     ) -> None:
-        call = pb.ToolCall(
-            id=call_id,
-            name=name,
-            source=source,
-            arguments_json=self._redact(json.dumps(arguments, ensure_ascii=False)),
-            phase=phase,
-            result=self._redact(result),
-            error=error,
-        )
-        await self._send(tool_calls=[call])
+        await self._send(tool_calls=[self._call(tool_call(call_id, name, source, arguments, phase, result, error))])
+
+    def _call(self, call: pb.ToolCall) -> pb.ToolCall:
+        redacted = pb.ToolCall()
+        redacted.CopyFrom(call)
+        redacted.arguments_json = self._redact(call.arguments_json)
+        redacted.result = self._redact(call.result)
+        return redacted
 
     async def completed(self, message_id: str, text: str) -> None:
         await self._send(
@@ -137,21 +170,13 @@ class Reporter:
 
 
 class MessageStream:
-    """One streamed agent message: ``update(text so far)`` reports when due; ``flush`` reports the rest."""
+    """One streamed agent message: ``update(text so far)`` reports when due. The rest is reported with
+    the turn (``Reporter.turn``) or, for the final answer, with the terminal phase."""
 
     def __init__(self, reporter: Reporter, message_id: str, throttle: Throttle) -> None:
         self._reporter, self.message_id, self._throttle = reporter, message_id, throttle
-        self._reported = ""
 
     async def update(self, text: str) -> None:
         if self._throttle.due(len(text)):
-            await self._report(text)
-
-    async def flush(self, text: str) -> None:
-        if text and text != self._reported:
-            await self._report(text)
-
-    async def _report(self, text: str) -> None:
-        self._throttle.mark(len(text))
-        self._reported = text
-        await self._reporter.message(self.message_id, text)
+            self._throttle.mark(len(text))
+            await self._reporter.message(self.message_id, text)

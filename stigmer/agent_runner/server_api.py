@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import grpc
@@ -12,8 +13,12 @@ from stigmer.api.v1 import agent_pb2, agent_pb2_grpc, execution_pb2, execution_p
 from stigmer.api.v1.common_pb2 import Ref
 from stigmer.runner_api import RUNNER_TOKEN_FILE, ServerConnection
 
+log = logging.getLogger("stigmer.agent_runner")
+
 CALL_TIMEOUT_SECONDS = 15.0
-UNAVAILABLE_RETRY_SECONDS = 30.0
+# Answers that mean "not now" (the server restarts, or is held down): retried with backoff.
+TRANSIENT_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+MAX_RETRY_DELAY_SECONDS = 3.0
 
 
 class ExecutionFinishedError(Exception):
@@ -69,15 +74,22 @@ class ServerApi(ServerConnection):
             raise
 
     async def _retrying(self, method: Any, request: Any) -> Any:
-        """Call ``method``; while the server is UNAVAILABLE (restarting), retry with backoff for a while."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + UNAVAILABLE_RETRY_SECONDS
+        """Call ``method``; while the server is unavailable or does not answer in time, retry with backoff.
+
+        There is no limit of its own: every call is idempotent (reads, and upserts by ID), and the
+        activity making it heartbeats meanwhile, so it lives as long as its activity does (a cancel or
+        the activity's timeout ends it). A report is never given up while the server is down.
+        """
         delay = 0.2
+        failures = 0
         while True:
             try:
                 return await method(request, timeout=CALL_TIMEOUT_SECONDS, metadata=self.metadata)
             except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() + delay > deadline:
+                if exc.code() not in TRANSIENT_CODES:
                     raise
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("stigmer-server at %s: %s; retrying", self.address, exc.code().name)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 3.0)
+                delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)

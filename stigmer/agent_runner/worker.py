@@ -31,6 +31,9 @@ CONNECT_TIMEOUT_SECONDS = 60.0
 READY_TIMEOUT_SECONDS = 30.0
 GRACEFUL_SHUTDOWN = timedelta(seconds=3)
 HEARTBEAT_THROTTLE = timedelta(seconds=1)
+# A dead worker's sticky queue holds its workflows' next tasks this long before any worker gets them
+# (the SDK's default is 10 s): what a killed runner adds to its executions' recovery.
+STICKY_TIMEOUT = timedelta(seconds=3)
 
 
 class StartupError(Exception):
@@ -52,6 +55,7 @@ def build_worker(client: Client, settings: RunnerSettings, task_queue: str = TAS
         # Heartbeats reach Temporal (and a cancel comes back) within a second, not 80% of the timeout.
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 
 

@@ -15,7 +15,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from stigmer.agent_runner import WORKFLOW_TYPE
 
 RUN_TIMEOUT = timedelta(hours=2)
-HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# The run heartbeats each second: a killed agent-runner's run is retried within seconds.
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 REPORT_TIMEOUT = timedelta(minutes=2)
 RUN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10), maximum_attempts=3

@@ -737,10 +737,20 @@ def merge_status(execution: Execution, update: pb.UpdateStatusRequest, now: Time
     forward (PENDING, IN_PROGRESS, then COMPLETED, FAILED or CANCELLED); ``started_at`` is set when
     the execution starts and ``completed_at`` when it ends. A terminal execution accepts an update
     that changes nothing (a no-op) and rejects any other (``Conflict``).
+
+    Retried runners: an update of runner ``attempt`` N raises ``status.attempt`` to N; one of a lower
+    attempt than stored is rejected (``Conflict``: that attempt was superseded). ``drop_message_ids``
+    and ``drop_tool_call_ids`` remove what an earlier attempt left before the rest is applied. Task
+    statuses never move backwards, see ``_upsert_task``.
     """
     status = execution.status
     execution_id = execution.metadata.id
     _check_update(update)
+    if update.attempt and update.attempt < status.attempt:
+        raise Conflict(
+            f"execution {execution_id!r}: attempt {update.attempt} was superseded by attempt {status.attempt} "
+            "and accepts no further status updates"
+        )
     if is_terminal(status.phase):
         probe = pb.ExecutionStatus()
         probe.CopyFrom(status)
@@ -763,10 +773,14 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
                 f"back to {phase_name(update.phase)}"
             )
         _enter_phase(status, update.phase, now)
+    if update.attempt > status.attempt:
+        status.attempt = update.attempt
+    _drop(status.messages, set(update.drop_message_ids))
+    _drop(status.tool_calls, set(update.drop_tool_call_ids))
     for message in update.messages:
         _upsert_message(status, message, now)
     for call in update.tool_calls:
-        _upsert_by_id(status.tool_calls, call)
+        _upsert_tool_call(status, call)
     for task in update.tasks:
         _upsert_task(status, task, now)
     if update.output_json:
@@ -776,6 +790,16 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
     if update.HasField("error_info"):
         status.error_info.CopyFrom(update.error_info)
     return status.SerializeToString(deterministic=True) != before
+
+
+def _drop(items: Any, ids: set[str]) -> None:
+    """Remove the entries of a repeated field of messages or tool calls whose ``id`` is in ``ids``."""
+    if not ids:
+        return
+    kept = [item for item in items if item.id not in ids]
+    if len(kept) != len(items):
+        del items[:]
+        items.extend(kept)
 
 
 def _upsert_message(status: pb.ExecutionStatus, update: pb.Message, now: Timestamp) -> None:
@@ -801,10 +825,21 @@ def _upsert_by_id(items: Any, update: Any) -> None:
         stored.MergeFrom(update)
 
 
+def _upsert_tool_call(status: pb.ExecutionStatus, update: pb.ToolCall) -> None:
+    """Upsert a tool call by ID; a finished one (COMPLETED, FAILED) never moves back to running (a late
+    duplicate of its IN_PROGRESS report changes nothing: runners never run a finished call again)."""
+    stored = next((call for call in status.tool_calls if call.id == update.id), None)
+    if stored is not None and stored.phase in (COMPLETED, FAILED) and update.phase not in (COMPLETED, FAILED):
+        return
+    _upsert_by_id(status.tool_calls, update)
+
+
 def _check_update(update: pb.UpdateStatusRequest) -> None:
     problems: list[validation.Problem] = []
     if update.phase and update.phase not in _PHASE_RANK:
         problems.append(validation.Problem("phase", f"unknown phase {update.phase}"))
+    if update.attempt < 0:
+        problems.append(validation.Problem("attempt", "an attempt number is 1 or more (0 for none)"))
     for index, message in enumerate(update.messages):
         if message.type not in (
             pb.MESSAGE_TYPE_HUMAN,
@@ -824,6 +859,8 @@ def _check_update(update: pb.UpdateStatusRequest) -> None:
             problems.append(validation.Problem(f"tasks[{index}].path", "the task's path is required"))
         if task.phase and task.phase not in _TASK_PHASE_RANK:
             problems.append(validation.Problem(f"tasks[{index}].phase", f"unknown phase {task.phase}"))
+        if task.run < 0:
+            problems.append(validation.Problem(f"tasks[{index}].run", "a run number is 1 or more (0 for none)"))
         problems += _json_problems(f"tasks[{index}].output_json", task.output_json)
     problems += _json_problems("output_json", update.output_json)
     if problems:
@@ -848,9 +885,26 @@ def _enter_phase(status: pb.ExecutionStatus | pb.TaskStatus, phase: int, now: Ti
 
 
 def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timestamp) -> None:
+    """Upsert a task status by path; task statuses never move backwards.
+
+    ``run`` tells a late duplicate from a new run of the path: a report of a later run than the stored
+    one starts the status afresh (the earlier run's error, output and times are cleared); a report of
+    an earlier run is ignored; within the same run (or when either side does not say, ``run`` 0) the
+    phase only moves forward: an IN_PROGRESS that arrives after COMPLETED leaves it COMPLETED, and a
+    terminal phase stays as it is.
+    """
     task = next((t for t in status.tasks if t.path == update.path), None)
     if task is None:
         task = status.tasks.add(path=update.path, name=update.name or update.path.rpartition("/")[2])
+    elif update.run and task.run and update.run < task.run:
+        return  # a late report of an earlier run
+    elif update.run > task.run and task.run:
+        for field in ("phase", "error", "output_json", "started_at", "completed_at"):
+            task.ClearField(field)
+    elif update.phase and update.phase != task.phase and not _moves_forward(task.phase, update.phase):
+        return  # a late duplicate of an earlier report of this run
+    if update.run > task.run:
+        task.run = update.run
     for field in ("started_at", "completed_at"):
         if update.HasField(field):
             getattr(task, field).CopyFrom(getattr(update, field))
@@ -859,3 +913,8 @@ def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timesta
             setattr(task, field, getattr(update, field))
     if update.phase and update.phase != task.phase:
         _enter_phase(task, update.phase, now)
+
+
+def _moves_forward(stored: pb.ExecutionPhase, reported: pb.ExecutionPhase) -> bool:
+    """Whether a task of phase ``stored`` may take phase ``reported`` within one run."""
+    return _TASK_PHASE_RANK.get(reported, 0) > _TASK_PHASE_RANK.get(stored, 0)

@@ -4,7 +4,9 @@
   the execution reported IN_PROGRESS.
 - ``report_status`` (local): one ``UpdateStatus`` (idempotent; a conflict with a terminal
   execution is logged and dropped: the execution already ended, e.g. it was cancelled).
-- ``http_call``, ``grpc_call``, ``run_workflow``, ``agent_call``: the calls of those tasks.
+- ``http_call``, ``grpc_call``, ``run_workflow``, ``agent_call``: the calls of those tasks. Each
+  heartbeats every second while it runs (its heartbeat timeout is a few seconds: a dead runner's call is
+  retried soon), and waits out a server that is down (``ServerClient.retrying``).
 
 Secret values exist only inside these functions: ``GetRuntimeEnv`` is called here (cached per
 execution in memory), deferred expressions are evaluated here, and every result and error message
@@ -16,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +55,7 @@ PHASES = {
 }
 TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
 ENV_CACHE_SECONDS = 300.0
+HEARTBEAT_SECONDS = 1.0
 ENV_CACHE_SIZE = 256
 # server answers that retrying cannot change
 FINAL_CODES = (
@@ -59,6 +64,23 @@ FINAL_CODES = (
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.PERMISSION_DENIED,
 )
+
+
+@asynccontextmanager
+async def heartbeating(interval: float = HEARTBEAT_SECONDS) -> AsyncIterator[None]:
+    """Heartbeat while the block runs (the call is in flight), so a dead runner's call is retried soon
+    and a cancel reaches the call."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 @dataclass
@@ -107,7 +129,7 @@ def update_request(report: StatusReport) -> pb.UpdateStatusRequest:
     request = pb.UpdateStatusRequest(execution_id=report.execution_id, phase=phase)
     for task in report.tasks:
         status = request.tasks.add(
-            name=task.name, path=task.path, kind=task.kind, phase=PHASES[task.phase], error=task.error
+            name=task.name, path=task.path, kind=task.kind, phase=PHASES[task.phase], error=task.error, run=task.run
         )
         if task.phase == "COMPLETED":
             status.output_json = json_values.dumps(task.output)
@@ -161,9 +183,7 @@ class RunnerActivities:
         if cached and time.monotonic() - cached[0] < ENV_CACHE_SECONDS:
             return cached[1]
         try:
-            answer = await self.server.runner.GetRuntimeEnv(
-                common_pb2.Ref(value=execution_id), metadata=self.server.metadata, timeout=10
-            )
+            answer = await self.server.retrying(self.server.runner.GetRuntimeEnv, common_pb2.Ref(value=execution_id))
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
                 raise
@@ -279,14 +299,16 @@ class RunnerActivities:
         async def call(config: dict[str, Any], scrubber: Scrubber, env: RuntimeEnv | None) -> Any:
             return await http_calls.http_call(self.http, config, request.key)
 
-        return await self._perform(request, call)
+        async with heartbeating():
+            return await self._perform(request, call)
 
     @activity.defn(name="grpc_call")
     async def grpc_call(self, request: CallRequest) -> Any:
         async def call(config: dict[str, Any], scrubber: Scrubber, env: RuntimeEnv | None) -> Any:
             return await asyncio.to_thread(grpc_calls.grpc_call, config)
 
-        return await self._perform(request, call)
+        async with heartbeating():
+            return await self._perform(request, call)
 
     @activity.defn(name="run_workflow")
     async def run_workflow(self, request: CallRequest) -> Any:
@@ -295,7 +317,8 @@ class RunnerActivities:
                 self.server, config, request.execution_id, request.key, activity.heartbeat
             )
 
-        return await self._perform(request, call)
+        async with heartbeating():
+            return await self._perform(request, call)
 
     @activity.defn(name="agent_call")
     async def agent_call(self, request: CallRequest) -> Any:
@@ -305,7 +328,8 @@ class RunnerActivities:
                 self.server, config, request.execution_id, request.key, secret_keys, activity.heartbeat
             )
 
-        return await self._perform(request, call)
+        async with heartbeating():
+            return await self._perform(request, call)
 
 
 def secret_env_keys(

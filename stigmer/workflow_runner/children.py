@@ -8,7 +8,7 @@ it is terminal, heartbeating meanwhile. Cancelling the task (a cancelled executi
 branch that lost) cancels the child.
 
 - COMPLETED: the task's output is the child workflow's output, or the agent's final answer
-  (the content of its last agent message; its ``output_json`` when it sent none).
+  (``response`` of its ``output_json``; else the content of its last agent message).
 - FAILED: the task fails with the child's ``error_info`` (type, status, title; the detail
   names the child) or, without one, a runtime error carrying the child's error text.
 - CANCELLED: the task fails (runtime error, title "Child execution cancelled").
@@ -31,7 +31,7 @@ from stigmer.workflow_runner.expressions import splice
 from stigmer.workflow_runner.server_client import ServerClient
 
 TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
-HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_SECONDS = 1.0
 RESUBSCRIBE_SECONDS = 0.5
 CANCEL_CALL_SECONDS = 5.0
 CANCEL_RETRY_SECONDS = 20.0
@@ -73,10 +73,15 @@ def agent_request(
 
 
 def agent_answer(execution: pb.AgentExecution) -> Any:
+    """The agent's final answer: ``response`` of its output (the final attempt's final text); the last
+    agent message's content for an output without one."""
+    output = json_values.loads(execution.status.output_json)
+    if isinstance(output, dict) and isinstance(output.get("response"), str):
+        return output["response"]
     for message in reversed(execution.status.messages):
         if message.type == pb.MESSAGE_TYPE_AGENT and message.content:
             return message.content
-    return json_values.loads(execution.status.output_json)
+    return output
 
 
 def workflow_output(execution: pb.WorkflowExecution) -> Any:

@@ -182,8 +182,8 @@ class Interpreter:
     def __init__(self, run: WorkflowRun, effects: Effects) -> None:
         self.run_info = run
         self.effects = effects
-        self.reporter = Reporter(run.execution_id, effects.report)
         self._runs: dict[str, int] = {}
+        self.reporter = Reporter(run.execution_id, effects.report, self._run_of)
         self._attempts: dict[str, int] = {}  # try path -> its current attempt (catch.retry)
         self._task_runs = 0
         self._handlers: dict[str, Callable[[Step], Awaitable[Outcome]]] = {
@@ -331,6 +331,12 @@ class Interpreter:
 
     def _iteration(self, path: str, position: int, phase: str, output: Any, failure: str, started: str) -> None:
         self.reporter.task(TaskReport(path, str(position), "iteration", phase, output, failure, started, self._now()))
+
+    def _run_of(self, path: str) -> int:
+        """Which run of ``path`` is under way: its own count for a task, its task's for an iteration or branch."""
+        while path not in self._runs and "/" in path:
+            path = path.rpartition("/")[0]
+        return self._runs.get(path, 1)
 
     def _now(self) -> str:
         return self.effects.now().isoformat()

@@ -10,7 +10,9 @@ Updates are queued and sent together: before anything that waits (a call, a time
 ``BATCH_LIMIT`` statuses are queued, and with the execution's final phase, so a three-task
 workflow costs two or three updates, not six. A report is an upsert of whole task statuses keyed
 by path, so sending one twice changes nothing, and a newer status of a path replaces a queued
-older one.
+older one. Each report carries the run of its path (``run``): the server keeps a task's phase from
+moving backwards within a run (a late IN_PROGRESS never undoes COMPLETED) and clears the previous
+run's error and output when a path runs again.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class TaskReport:
     error: str = ""
     started_at: str = ""
     completed_at: str = ""
+    # Which run of the path (1, 2, ...: a ``then`` jumping back runs it again); the server ignores a
+    # late report of an earlier run and starts a later run's status afresh.
+    run: int = 1
 
 
 @dataclass
@@ -61,13 +66,22 @@ class Reporter:
     only after it, so the server sees the updates in the order they were made.
     """
 
-    def __init__(self, execution_id: str, send: Callable[[StatusReport], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        execution_id: str,
+        send: Callable[[StatusReport], Awaitable[None]],
+        run_of: Callable[[str], int] | None = None,
+    ) -> None:
         self.execution_id = execution_id
         self._send = send
+        self._run_of = run_of
         self._pending: dict[str, TaskReport] = {}
         self._sending = asyncio.Lock()
 
     def task(self, report: TaskReport) -> None:
+        """Queue a task status; ``run_of`` (when given) numbers the run of its path."""
+        if self._run_of is not None:
+            report.run = self._run_of(report.path)
         self._pending.pop(report.path, None)  # keep the queue in the order of the latest changes
         self._pending[report.path] = report
 

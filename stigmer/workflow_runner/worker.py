@@ -46,6 +46,9 @@ SHUTDOWN_GRACE = 3.0
 HEARTBEAT_THROTTLE = timedelta(seconds=1)
 READY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 30.0
+# A dead worker's sticky queue holds its workflows' next tasks this long before any worker gets them
+# (the SDK's default is 10 s): what a killed runner adds to its executions' recovery.
+STICKY_TIMEOUT = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def build_worker(client: Client, activities: RunnerActivities, task_queue: str =
         graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_GRACE),
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 
 

@@ -8,8 +8,10 @@ a cancelled Temporal workflow reports CANCELLED and ends cancelled.
 Calls run as activities with these options: ``http_call`` / ``grpc_call`` time out after the
 task's ``timeout_seconds`` (default 30) plus a margin and are tried again ``retries`` times
 (default 2) when the transport failed or timed out (never for an answered status; every try is the
-same request with the same idempotency key); ``run`` / ``agent_call`` heartbeat and are retried
-until their child ends (creation is idempotent by request ID). Status reports are local activities.
+same request with the same idempotency key); ``run`` / ``agent_call`` are retried until their child
+ends (creation is idempotent by request ID). Every call heartbeats each second with a heartbeat
+timeout of ``HEARTBEAT_TIMEOUT`` (5 s): a call whose workflow-runner was killed is retried within
+seconds, not after its start-to-close timeout. Status reports are local activities.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ DEFAULT_CALL_TIMEOUT = 30.0
 CALL_RETRY_INTERVAL = timedelta(milliseconds=500)
 DEFAULT_CALL_RETRIES = 2
 CHILD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-CHILD_HEARTBEAT = timedelta(seconds=30)
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 AGENT_DEFAULT_TIMEOUT = 3600.0
 RUN_TIMEOUT = timedelta(days=1)
 
@@ -54,14 +56,18 @@ def _call_options(request: CallRequest) -> dict[str, Any]:
         retries = config.get("retries")
         retries = retries if isinstance(retries, int) and retries >= 0 else DEFAULT_CALL_RETRIES
         retry = RetryPolicy(initial_interval=CALL_RETRY_INTERVAL, maximum_attempts=retries + 1)
-        return {"start_to_close_timeout": timedelta(seconds=seconds + CALL_MARGIN), "retry_policy": retry}
+        return {
+            "start_to_close_timeout": timedelta(seconds=seconds + CALL_MARGIN),
+            "heartbeat_timeout": HEARTBEAT_TIMEOUT,
+            "retry_policy": retry,
+        }
     if request.kind == "agent_call":
         seconds = (config.get("config") or {}).get("timeout_seconds")
         seconds = float(seconds) if isinstance(seconds, int | float) and seconds > 0 else AGENT_DEFAULT_TIMEOUT
         timeout = timedelta(seconds=seconds + 60)
     else:
         timeout = RUN_TIMEOUT
-    return {"start_to_close_timeout": timeout, "heartbeat_timeout": CHILD_HEARTBEAT, "retry_policy": CHILD_RETRY}
+    return {"start_to_close_timeout": timeout, "heartbeat_timeout": HEARTBEAT_TIMEOUT, "retry_policy": CHILD_RETRY}
 
 
 def task_error(exc: ActivityError) -> TaskError:

@@ -16,7 +16,7 @@ from support.fixtures.http_api import HttpApi, Route
 from support.fixtures.mcp_process import McpRecord
 from support.fixtures.mcp_server import digest
 from support.llm import ALTERNATE_MODEL, LlmUnderTest
-from support.llm_standin import StandinClient, error, reply, tool_loop
+from support.llm_standin import BrokenStream, Match, Rule, StandinClient, ToolCall, ToolCalls, error, reply, tool_loop
 from support.llm_standin.recording import RecordedRequest
 from support.output import assert_lines, run_lines
 from support.stack import Stack
@@ -177,6 +177,43 @@ def test_runtime_secrets_reach_the_agent_its_mcp_server_and_the_next_call(
     assert child["spec"]["runtime_env"]["GITHUB_TOKEN"]["secret"] is True
     assert secrets["GITHUB_TOKEN"] not in json.dumps(child) and secrets["GITHUB_TOKEN"] not in json.dumps(execution)
     assert child["spec"]["config"]["timeout_seconds"] == 300
+
+
+def test_a_retried_agent_resumes_and_its_agent_call_returns_the_final_attempts_answer(
+    cli: Cli,
+    api: StackClient,
+    http: HttpApi,
+    standin: StandinClient,
+    mcp_record: McpRecord,
+    deployed: dict[str, str],
+) -> None:
+    """The agent's first attempt lists the pull requests, then breaks off mid-stream of a turn heading for
+    more tools; the retry resumes after the recorded call and answers at once (a shorter path)."""
+    secrets = {"GITHUB_TOKEN": "ghp_R3tr13dRun8x", "SLACK_TOKEN": "xoxb-R3tr13d9Slack"}
+    http.add(Route("POST", "/api/chat.postMessage", {"ok": True}))
+    merged = {"owner": "stigmer", "repo": "stigmer", "state": "closed"}
+    first_plan = "Almost there: next I will list the commits too, then group everything by area."
+    standin.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("list_pull_requests", merged),))),
+        Rule(Match(after_tool=True), BrokenStream(first_plan, after=3), times=1),
+        reply("Notes: {result}", after_tool=True),
+    )
+    mark = mcp_record.mark()
+
+    result, exec_id = run(cli, "releases/draft-release-notes", *secret_args(secrets))
+
+    assert result.exit_code == 0, result
+    assert mcp_record.calls(mark) == [("list_pull_requests", merged)], "the finished MCP call ran again"
+    assert len(standin.chats()) == 3, "the retry asked the model again for the turn it had recorded"
+    child = children(api, exec_id)["release-notes-writer"]
+    answer = child["status"]["output"]["response"]
+    assert answer.startswith("Notes: ") and "Add retries" in answer, answer
+    assert "Almost" not in json.dumps(child), "the first attempt's partial text stayed in the child's status"
+    assert [c["id"] for c in child["status"]["tool_calls"]] == ["call-1-0"]
+    draft = executions.task_outputs(executions.get(api, exec_id))["draft"]
+    assert draft == answer, "agent_call returned something else than the final attempt's answer"
+    (published,) = http.requests()
+    assert published.body == {"channel": "#releases", "text": answer}
 
 
 def test_parallel_agents_work_on_the_triaged_incident(

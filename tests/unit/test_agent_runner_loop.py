@@ -12,6 +12,7 @@ import pytest
 from stigmer.agent_runner import loop as loop_module
 from stigmer.agent_runner.llm import ChatOptions, ToolRequest, Turn
 from stigmer.agent_runner.loop import Loop, MaxTurnsError
+from stigmer.agent_runner.progress import Progress
 from stigmer.agent_runner.reporting import Reporter, Throttle, response_output
 from stigmer.agent_runner.tools import Tool, ToolBox, ToolError
 from stigmer.api.v1 import execution_pb2 as pb
@@ -59,13 +60,82 @@ def echo_tool(name: str = "echo", source: str = "mcp:fixture") -> Tool:
     return Tool(name, "Echo", {"type": "object"}, source, handler)
 
 
-def run_loop(model: ScriptedModel, monkeypatch: pytest.MonkeyPatch, *, max_turns: int = 10) -> tuple[Any, RecordingApi]:
+def run_loop(
+    model: ScriptedModel,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    max_turns: int = 10,
+    tools: Sequence[Tool] = (),
+    progress: Progress | None = None,
+) -> tuple[Any, RecordingApi]:
     monkeypatch.setattr(loop_module, "chat_turn", model)
     api = RecordingApi()
     reporter = Reporter(api, "aex-1", lambda text: text.replace("SECRET", "***"))
-    loop = Loop(OPTIONS, ToolBox([echo_tool()]), reporter, lambda text: text.replace("SECRET", "***"), max_turns)
+    toolbox = ToolBox(tools or [echo_tool()])
+    loop = Loop(OPTIONS, toolbox, reporter, lambda text: text.replace("SECRET", "***"), max_turns, progress=progress)
     answer = asyncio.run(loop.run([{"role": "user", "content": "hi"}]))
     return answer, api
+
+
+def counting_tool(runs: list[str]) -> Tool:
+    async def handler(arguments: dict[str, Any], call_id: str) -> str:
+        runs.append(call_id)
+        return f"ran {arguments.get('text', '')}"
+
+    return Tool("echo", "Echo", {"type": "object"}, "mcp:fixture", handler)
+
+
+def recorded(*calls: pb.ToolCall, messages: Sequence[pb.Message] = ()) -> Progress:
+    status = pb.ExecutionStatus(tool_calls=calls, messages=[pb.Message(id="human", type=1), *messages])
+    return Progress.of(status)
+
+
+def test_a_resumed_run_reuses_finished_calls_and_runs_only_the_unfinished_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    done, running = pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_IN_PROGRESS
+    progress = recorded(
+        pb.ToolCall(id="call-1-0", name="echo", arguments_json='{"text": "a"}', phase=done, result="ran a"),
+        pb.ToolCall(id="call-2-0", name="echo", arguments_json='{"text": "b"}', phase=done, result="ran b"),
+        pb.ToolCall(id="call-2-1", name="echo", arguments_json='{"text": "c"}', phase=running),
+        messages=[pb.Message(id="agent-1", type=pb.MESSAGE_TYPE_AGENT, content="First a.")],
+    )
+    runs: list[str] = []
+    model = ScriptedModel([Turn("All done.")])
+
+    answer, api = run_loop(model, monkeypatch, tools=[counting_tool(runs)], progress=progress)
+
+    assert runs == ["call-2-1"], "a finished tool call ran again, or the unfinished one did not"
+    assert (answer.text, answer.message_id) == ("All done.", "agent-3")
+    (request,) = model.requests  # turns 1 and 2 came from the record, not from the model
+    assert request[1] == {
+        "role": "assistant",
+        "content": "First a.",
+        "tool_calls": [{"function": {"name": "echo", "arguments": {"text": "a"}}}],
+    }
+    assert [m["content"] for m in request if m["role"] == "tool"] == ["ran a", "ran b", "ran c"]
+    assert [(c.id, c.phase) for u in api.updates for c in u.tool_calls] == [
+        ("call-2-1", pb.EXECUTION_PHASE_IN_PROGRESS),
+        ("call-2-1", pb.EXECUTION_PHASE_COMPLETED),
+    ]
+
+
+def test_what_a_resumed_run_will_not_reproduce_is_stale() -> None:
+    done, running = pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_IN_PROGRESS
+    agent = pb.MESSAGE_TYPE_AGENT
+    progress = recorded(
+        pb.ToolCall(id="call-1-0", name="summarizer", phase=running),  # a sub-agent, interrupted
+        pb.ToolCall(id="call-1-0/call-1-0", name="lookup", phase=done),
+        pb.ToolCall(id="call-1-0/call-3-0", name="lookup", phase=running),  # no turn 2: never resumed
+        pb.ToolCall(id="call-1-1", name="lookup", phase=done),
+        pb.ToolCall(id="call-1-1/call-1-0", name="lookup", phase=done),
+        pb.ToolCall(id="call-3-0", name="lookup", phase=done),  # after a gap: turn 2 is asked again
+        messages=[
+            pb.Message(id="agent-1", type=agent, content="Delegating."),
+            pb.Message(id="agent-2", type=agent, content="Almost "),
+            pb.Message(id="runner-retry", type=pb.MESSAGE_TYPE_SYSTEM, content="attempt 1 failed"),
+        ],
+    )
+    assert progress.stale() == (["agent-2"], ["call-1-0/call-3-0", "call-3-0"])
+    assert recorded().stale() == ([], [])
 
 
 def test_a_tool_call_is_routed_reported_with_stable_ids_and_fed_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,12 +148,17 @@ def test_a_tool_call_is_routed_reported_with_stable_ids_and_fed_back(monkeypatch
     answer, api = run_loop(model, monkeypatch)
 
     assert (answer.text, answer.message_id, answer.turns) == ("Done.", "agent-2", 2)
-    in_progress, completed, failed = (
+    pending, in_progress, completed, failed = (
+        pb.EXECUTION_PHASE_PENDING,
         pb.EXECUTION_PHASE_IN_PROGRESS,
         pb.EXECUTION_PHASE_COMPLETED,
         pb.EXECUTION_PHASE_FAILED,
     )
+    # the turn is recorded (every requested call PENDING, with its text) before any call runs
+    assert [(m.id, m.content) for m in api.updates[-6].messages] == [("agent-1", "Let me check.")]
     assert api.tool_calls() == [
+        ("call-1-0", "echo", "mcp:fixture", pending, "", False),
+        ("call-1-1", "nope", "unknown", pending, "", False),
         ("call-1-0", "echo", "mcp:fixture", in_progress, "", False),
         ("call-1-0", "echo", "mcp:fixture", completed, "echo ***", False),
         ("call-1-1", "nope", "unknown", in_progress, "", False),

@@ -25,9 +25,10 @@ from stigmer.api.error_types import ERROR_TYPES
 from stigmer.api.v1 import agent_pb2
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
-from stigmer.server.serve import StigmerServer
+from stigmer.config import Settings
+from stigmer.server.serve import StigmerServer, build_server
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
-from support.llm_standin.rules import BrokenStream, ToolLoop
+from support.llm_standin.rules import BrokenStream, Reply, ToolLoop
 from support.ports import LOOPBACK, free_port
 from support.waits import ProcessDiedError, eventually
 from tests.unit.agent_runner_stack import (
@@ -186,7 +187,12 @@ def test_an_agent_with_tools_mcp_and_a_sub_agent_completes_and_keeps_its_secret(
     assert fixture["env"]["FIXTURE_AUTH"] == f"Bearer {SECRET}"
     assert fixture["env"]["API_TOKEN"] == SECRET and fixture["env"]["REGION"] == "eu-west-1"
     assert fixture["calls"] == [
-        {"tool": "lookup", "key": "k1", "cwd": str(settings.workspace_root / created.metadata.id)}
+        {
+            "tool": "lookup",
+            "key": "k1",
+            "cwd": str(settings.workspace_root / created.metadata.id),
+            "idempotency_key": f"{created.metadata.id}/call-1-1",
+        }
     ]
 
     assert SECRET not in temporal.history_json(handle), "a secret reached the Temporal history"
@@ -231,12 +237,61 @@ def test_a_retried_run_duplicates_nothing(
         execution = run(temporal, api, queue, "writer", "Write a.txt")
     status = execution.status
     assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
-    assert len(llm.chats()) == 4, "the first attempt broke off after the tool call, the second one finished"
+    # attempt 1: turn 1 (the tool call), turn 2 broke off; attempt 2 resumed at turn 2 from the record
+    assert len(llm.chats()) == 3, "the retried attempt asked the model for a turn that was recorded"
     assert [c.id for c in status.tool_calls] == ["call-1-0"]
-    # attempt 1 streamed "Almost" into agent-2 before the stream broke; attempt 2 replaced it
-    assert [m.id for m in status.messages] == ["human", "agent-2", "runner-retry"]
-    assert status.messages[1].content == "Wrote it."
-    assert status.messages[2].content.startswith("attempt 1 failed, retrying: the LLM at ")
+    # attempt 1 streamed "Almost" into agent-2 before the stream broke; attempt 2 dropped it and answered
+    assert [m.id for m in status.messages] == ["human", "runner-retry", "agent-2"]
+    assert status.messages[1].content.startswith("attempt 1 failed, retrying: the LLM at ")
+    assert status.messages[2].content == "Wrote it."
+    assert status.attempt == 2
+
+
+def mcp_agent(record: Path) -> agent_pb2.AgentSpec:
+    return agent_pb2.AgentSpec(
+        instructions=LEAD,
+        model="llama3.2:1b",
+        mcp_servers=[
+            agent_pb2.McpServer(
+                name="fixture",
+                stdio=agent_pb2.StdioServer(command=sys.executable, args=[str(MCP_FIXTURE), str(record)]),
+                enabled_tools=["lookup"],
+            )
+        ],
+    )
+
+
+def test_a_retry_that_takes_a_shorter_path_resumes_and_replaces_what_the_first_attempt_left(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings, tmp_path: Path
+) -> None:
+    """Attempt 1 looks k1 up, then dies mid-stream of a turn heading for more lookups; attempt 2 answers."""
+    record = tmp_path / "mcp-record.json"
+    api.deploy("researcher", mcp_agent(record))
+    first_plan = "Almost there: next I will look up k2 and k3, then compare all three values in a table."
+    llm.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("lookup", {"key": "k1"}),))),
+        Rule(Match(after_tool=True), BrokenStream(first_plan, after=3), times=1),
+        reply("Short answer: {result}.", after_tool=True),
+    )
+    with temporal.worker(settings) as queue:
+        execution = run(temporal, api, queue, "researcher", "Research k1")
+    status = execution.status
+
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    calls = json.loads(record.read_text())["calls"]
+    assert [(c["tool"], c["key"]) for c in calls] == [("lookup", "k1")], "the finished MCP call ran again"
+    assert calls[0]["idempotency_key"] == f"{execution.metadata.id}/call-1-0"
+    assert [(c.id, c.phase, c.result) for c in status.tool_calls] == [
+        ("call-1-0", pb.EXECUTION_PHASE_COMPLETED, "value-of-k1")
+    ]
+    assert len(llm.chats()) == 3, "turn 1 was asked of the model again instead of resumed"
+    resumed = llm.chats()[-1]
+    assert [m["role"] for m in resumed.messages] == ["system", "user", "assistant", "tool"]
+    assert resumed.messages[-1]["content"] == "value-of-k1"
+    assert not [m for m in status.messages if "Almost" in m.content], "attempt 1's partial text stayed"
+    answer = "Short answer: value-of-k1."
+    assert [(m.id, m.content) for m in status.messages if m.type == pb.MESSAGE_TYPE_AGENT] == [("agent-2", answer)]
+    assert json.loads(status.output_json) == {"response": answer}
 
 
 def test_a_finished_execution_dispatched_again_changes_nothing(
@@ -472,3 +527,131 @@ def test_a_runner_without_the_stack_token_fails_saying_so(
         execution = run(temporal, api, queue, "helper", "Hi")
     assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
     assert "stigmer-server refused the agent-runner's token" in execution.status.error
+
+
+def test_a_retry_resumes_an_interrupted_sub_agent_without_repeating_its_tool_call(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings, tmp_path: Path
+) -> None:
+    record = tmp_path / "mcp-record.json"
+    spec = mcp_agent(record)
+    spec.sub_agents.append(agent_pb2.SubAgent(name="summarizer", instructions=SUMMARIZER, mcp_server_refs=["fixture"]))
+    api.deploy("lead", spec)
+    llm.add_rules(
+        Rule(
+            Match(system_contains=LEAD, after_tool=False),
+            ToolCalls((ToolCall("summarizer", {"message": "Summarize k1"}),)),
+        ),
+        Rule(Match(system_contains=SUMMARIZER, after_tool=False), ToolCalls((ToolCall("lookup", {"key": "k1"}),))),
+        Rule(Match(system_contains=SUMMARIZER, after_tool=True), BrokenStream("Partial summ", after=1), times=1),
+        reply("Summary of {result}", system_contains=SUMMARIZER, after_tool=True),
+        reply("Lead says: {result}", system_contains=LEAD, after_tool=True),
+    )
+    with temporal.worker(settings) as queue:
+        execution = run(temporal, api, queue, "lead", "Research k1")
+    status = execution.status
+
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    calls = json.loads(record.read_text())["calls"]
+    assert [(c["tool"], c["key"], c["idempotency_key"]) for c in calls] == [
+        ("lookup", "k1", f"{execution.metadata.id}/call-1-0/call-1-0")
+    ], "the sub-agent's finished MCP call ran again"
+    assert [(c.id, c.phase) for c in status.tool_calls] == [
+        ("call-1-0", pb.EXECUTION_PHASE_COMPLETED),
+        ("call-1-0/call-1-0", pb.EXECUTION_PHASE_COMPLETED),
+    ]
+    # attempt 1: lead turn 1, sub-agent turns 1 and 2 (broken); attempt 2: sub-agent turn 2, lead turn 2
+    assert len(llm.chats()) == 5, "a recorded turn was asked of the model again"
+    assert json.loads(status.output_json) == {"response": "Lead says: Summary of value-of-k1"}
+
+
+# Heartbeat timeout 5 s + retry 1 s + a sticky queue's 3 s + the new attempt's own run: well under this
+# (about 8 s unloaded); a heartbeat timeout of 30 s (as before) alone exceeds it.
+KILLED_RUN_RETRIED_WITHIN = 25.0
+
+
+def test_a_killed_runners_run_is_retried_within_seconds_and_resumes(
+    temporal: Temporal, server: StigmerServer, api: Api, llm: LLMStandin, tmp_path: Path
+) -> None:
+    record = tmp_path / "mcp-record.json"
+    api.deploy("researcher", mcp_agent(record))
+    llm.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("lookup", {"key": "k1"}),))),
+        Rule(Match(after_tool=True), Reply("Too late."), delay=120, times=1),  # attempt 1 waits here: killed
+        reply("Answer after the kill: {result}.", after_tool=True),
+    )
+    home = tmp_path / "home"
+    first = runner_process(home, server, temporal, llm.url, tmp_path / "runner-1.log")
+    second: RunnerProcess | None = None
+    try:
+        first.wait_ready()
+        created = api.create("researcher", "Research k1")
+        handle = temporal.start_execution(created.metadata.id, TASK_QUEUE)
+
+        def waiting_for_turn_two() -> None:
+            assert len(llm.chats()) == 2, "the run has not asked for turn 2 yet"
+
+        eventually(waiting_for_turn_two, timeout=60, interval=0.1, alive=first.alive)
+        # a standby runner, ready before the kill: what is measured is the retry, not a process start
+        second = runner_process(home, server, temporal, llm.url, tmp_path / "runner-2.log")
+        second.wait_ready()
+        first.process.kill()  # SIGKILL: no shutdown, no failure reported; only the heartbeat stops
+        first.process.wait(10)
+        killed = time.monotonic()
+        assert temporal.result(handle, timeout=120) == "COMPLETED"
+        recovered = time.monotonic() - killed
+    finally:
+        first.close()
+        if second is not None:
+            second.stop()
+    status = api.get(created.metadata.id).status
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    assert recovered < KILLED_RUN_RETRIED_WITHIN, f"the killed run was retried only after {recovered:.1f} s"
+    calls = json.loads(record.read_text())["calls"]
+    assert [(c["tool"], c["key"]) for c in calls] == [("lookup", "k1")], "the finished MCP call ran again"
+    assert json.loads(status.output_json) == {"response": "Answer after the kill: value-of-k1."}
+    assert status.attempt == 2
+    print(f"killed agent-runner -> execution COMPLETED: {recovered:.2f} s")
+
+
+# Longer than the 30 s after which the runner used to give its reports up (and fail the attempt).
+OUTAGE_SECONDS = 40.0
+
+
+@pytest.mark.timeout(300)
+def test_reports_outlast_a_server_outage_without_rerunning_the_agent(
+    temporal: Temporal, llm: LLMStandin, tmp_path: Path
+) -> None:
+    home = tmp_path / "outage-home"
+    home.mkdir()
+    address = f"{LOOPBACK}:{free_port()}"
+    llm.add_rules(
+        Rule(Match(after_tool=False), ToolCalls((ToolCall("list_files", {}),))),
+        Rule(Match(after_tool=True), Reply("Reported after the outage."), delay=2),
+    )
+    settings = RunnerSettings(home=home, server_addr=address, temporal_addr=temporal.address, ollama_host=llm.url)
+    server = build_server(Settings(home=home), address=address)
+    server.start()
+    try:
+        with grpc.insecure_channel(address) as channel, temporal.worker(settings) as queue:
+            api = Api(channel)
+            api.deploy("lister", agent_pb2.AgentSpec(instructions="List.", model="llama3.2:1b"))
+            created = api.create("lister", "List the files")
+            handle = temporal.start_execution(created.metadata.id, queue)
+
+            def asking_turn_two() -> None:
+                assert len(llm.chats()) == 2, "the run has not asked for turn 2 yet"
+
+            eventually(asking_turn_two, timeout=60, interval=0.05)
+            server.stop()  # the turn's answer arrives while the server is down: its reports must wait
+            time.sleep(OUTAGE_SECONDS)  # the fault itself (the outage's length), not a wait for a condition
+            server = build_server(Settings(home=home), address=address)
+            server.start()
+            assert temporal.result(handle, timeout=120) == "COMPLETED"
+            status = api.get(created.metadata.id).status
+    finally:
+        server.stop()
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    assert json.loads(status.output_json) == {"response": "Reported after the outage."}
+    assert status.attempt == 1, "the run gave up during the outage and was run again"
+    assert len(llm.chats()) == 2, "the agent was run again after the outage"
+    assert not [m for m in status.messages if m.id == "runner-retry"]

@@ -431,6 +431,78 @@ def test_a_skipped_task_is_finished_without_starting(store: Store, feed: Executi
         update(store, feed, execution_id, phase=SKIPPED)  # an execution is never SKIPPED
 
 
+def test_a_late_duplicate_never_moves_a_task_backwards(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    started = pb.TaskStatus(path="fetch", phase=IN_PROGRESS, run=1)
+    update(store, feed, execution_id, tasks=[started])
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="fetch", phase=COMPLETED, output_json="1", run=1)])
+    before = revision(store, execution_id)
+
+    status = update(store, feed, execution_id, tasks=[started]).status  # the IN_PROGRESS report, delivered late
+    (task,) = status.tasks
+    assert (task.phase, task.output_json, task.run) == (COMPLETED, "1", 1)
+    assert revision(store, execution_id) == before, "a late duplicate changed the stored status"
+    # a reporter that does not number its runs gets the same protection
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="fetch", phase=IN_PROGRESS)])
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="fetch", phase=FAILED, error="late", run=1)])
+    (task,) = executions.get_execution(store, AGENT, execution_id).status.tasks
+    assert (task.phase, task.error) == (COMPLETED, "")
+
+
+def test_a_path_that_runs_again_starts_afresh_and_its_old_run_stays_out(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="guard/charge", phase=IN_PROGRESS, run=1)])
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="guard/charge", phase=FAILED, error="503", run=1)])
+
+    status = update(store, feed, execution_id, tasks=[pb.TaskStatus(path="guard/charge", phase=IN_PROGRESS, run=2)])
+    (task,) = status.status.tasks
+    assert (task.phase, task.error, task.run) == (IN_PROGRESS, "", 2), "the first run's error stayed"
+    assert not task.HasField("completed_at")
+    # the first run's FAILED, delivered again, does not touch the second run
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="guard/charge", phase=FAILED, error="503", run=1)])
+    done = pb.TaskStatus(path="guard/charge", phase=COMPLETED, output_json='{"paid": true}', run=2)
+    (task,) = update(store, feed, execution_id, tasks=[done]).status.tasks
+    assert (task.phase, task.error, json.loads(task.output_json)) == (COMPLETED, "", {"paid": True})
+
+    update(store, feed, execution_id, tasks=[pb.TaskStatus(path="guard/charge", phase=IN_PROGRESS, run=3)])
+    (task,) = executions.get_execution(store, AGENT, execution_id).status.tasks
+    assert (task.phase, task.output_json, task.run) == (IN_PROGRESS, "", 3), "the second run's output stayed"
+
+
+def test_a_late_duplicate_never_moves_a_finished_tool_call_back(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    running = pb.ToolCall(id="call-1-0", name="lookup", phase=IN_PROGRESS)
+    update(store, feed, execution_id, tool_calls=[running])
+    update(store, feed, execution_id, tool_calls=[pb.ToolCall(id="call-1-0", phase=COMPLETED, result="v")])
+    (call,) = update(store, feed, execution_id, tool_calls=[running]).status.tool_calls
+    assert (call.phase, call.result) == (COMPLETED, "v")
+
+
+def test_a_retried_attempt_drops_what_the_earlier_one_left(store: Store, feed: ExecutionFeed) -> None:
+    execution_id = create(store).metadata.id
+    agent = pb.MESSAGE_TYPE_AGENT
+    update(
+        store,
+        feed,
+        execution_id,
+        phase=IN_PROGRESS,
+        attempt=1,
+        messages=[pb.Message(id="agent-1", type=agent, content="Let me look"), pb.Message(id="agent-2", type=agent)],
+        tool_calls=[pb.ToolCall(id="call-1-0", name="lookup", phase=COMPLETED), pb.ToolCall(id="call-2-0")],
+    )
+    status = update(
+        store, feed, execution_id, attempt=2, drop_message_ids=["agent-2", "agent-9"], drop_tool_call_ids=["call-2-0"]
+    ).status
+    assert [m.id for m in status.messages] == ["human", "agent-1"]
+    assert [c.id for c in status.tool_calls] == ["call-1-0"]
+    assert status.attempt == 2
+
+    with pytest.raises(Conflict, match=r"attempt 1 was superseded by attempt 2"):
+        update(store, feed, execution_id, attempt=1, messages=[pb.Message(id="agent-2", type=agent, content="Almost")])
+    status = update(store, feed, execution_id, messages=[pb.Message(id="runner-retry", type=pb.MESSAGE_TYPE_SYSTEM)])
+    assert [m.id for m in status.status.messages] == ["human", "agent-1", "runner-retry"], "attempt 0 is not fenced"
+
+
 # --- request IDs ---------------------------------------------------------------------------------
 
 

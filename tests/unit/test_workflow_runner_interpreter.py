@@ -348,6 +348,10 @@ def test_flow_exit_end_and_jumps_with_run_numbers() -> None:
     # every run of a path counts, skipped ones too: run 1 was skipped (n == 1)
     assert [c.key for c in effects.calls] == ["wex-1/ping#2", "wex-1/ping#3"]
     assert "never" not in effects.phases()
+    # each status report says which run of its path it is about (the server keeps runs apart by it); a
+    # queued status of a path is replaced by a later one before it is sent
+    ping_runs = [(t.run, t.phase) for r in effects.reports for t in r.tasks if t.path == "ping"]
+    assert ping_runs == [(2, "IN_PROGRESS"), (3, "IN_PROGRESS"), (3, "COMPLETED")]
 
     loop = FakeEffects()
     seen = {"name": "seen", "kind": "set", "config": {"set": {"v": "${ $item }"}}, "then": "exit"}

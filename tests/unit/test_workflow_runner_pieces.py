@@ -14,7 +14,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.workflow_runner import children, paths
 from stigmer.workflow_runner.activities import secret_env_keys, update_request
 from stigmer.workflow_runner.call_errors import CallFailed
-from stigmer.workflow_runner.children import agent_request, child_failure, workflow_request
+from stigmer.workflow_runner.children import agent_answer, agent_request, child_failure, workflow_request
 from stigmer.workflow_runner.effects import CallRequest, Deferred
 from stigmer.workflow_runner.errors import ERROR_TYPES, ErrorInfo, matches
 from stigmer.workflow_runner.grpc_calls import _rpc_failure
@@ -178,7 +178,7 @@ def test_status_reports_become_update_requests() -> None:
                 "2026-01-01T00:00:01+00:00",
             ),
             TaskReport("route/x", "x", "set", "SKIPPED"),
-            TaskReport("loop/0", "0", "iteration", "IN_PROGRESS", None, "", "2026-01-01T00:00:00+00:00"),
+            TaskReport("loop/0", "0", "iteration", "IN_PROGRESS", None, "", "2026-01-01T00:00:00+00:00", run=2),
         ],
         phase="FAILED",
         error="task abort: Unhealthy",
@@ -197,11 +197,27 @@ def test_status_reports_become_update_requests() -> None:
     assert fetch.completed_at.seconds - fetch.started_at.seconds == 1
     assert skipped.phase == pb.EXECUTION_PHASE_SKIPPED and not skipped.output_json
     assert running.HasField("started_at") and not running.HasField("completed_at")
+    assert (fetch.run, running.run) == (1, 2)
     assert (request.error_info.status, request.error_info.instance) == (503, "abort")
     assert not request.output_json
 
     done = update_request(StatusReport("wex-1", phase="COMPLETED", output=None))
     assert done.output_json == "null"
+
+
+def test_an_agent_calls_answer_is_its_final_response_not_an_earlier_message() -> None:
+    agent = pb.MESSAGE_TYPE_AGENT
+    execution = pb.AgentExecution(
+        status=pb.ExecutionStatus(
+            messages=[pb.Message(id="agent-2", type=agent, content="Final."), pb.Message(id="agent-3", type=agent)],
+            output_json='{"response": "Final."}',
+        )
+    )
+    execution.status.messages.add(id="agent-9", type=agent, content="Almost ")  # a stray later message
+    assert agent_answer(execution) == "Final."
+    del execution.status.messages[2]
+    execution.status.output_json = '{"other": 1}'  # an output without a response: the last agent message
+    assert agent_answer(execution) == "Final."
 
 
 def test_the_reporter_batches_replaces_older_statuses_and_sends_in_order() -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -36,7 +37,7 @@ from stigmer.config import Settings
 from stigmer.runner_api import read_token
 from stigmer.sdk import EnvVar, Workflow, tasks
 from stigmer.server.serve import StigmerServer, build_server
-from stigmer.workflow_runner import TASK_QUEUE
+from stigmer.workflow_runner import TASK_QUEUE, WORKFLOW_TYPE
 from stigmer.workflow_runner.activities import RunnerActivities
 from stigmer.workflow_runner.server_client import ServerClient
 from stigmer.workflow_runner.worker import build_worker
@@ -742,3 +743,182 @@ def test_sigterm_stops_a_process_still_waiting_for_temporal(stack: Stack, tmp_pa
     finally:
         if proc.poll() is None:
             kill_tree(proc.pid)
+
+
+# Heartbeat timeout 5 s + retry backoff + a new runner's start: well under this; before heartbeats the
+# call was retried only after its start-to-close timeout (30 s + 5 s).
+KILLED_CALL_RETRIED_WITHIN = 25.0
+TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
+
+
+def test_a_killed_runners_post_is_retried_within_seconds_with_the_same_idempotency_key(
+    stack: Stack, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    arrived: list[Request] = []
+    release = threading.Event()
+
+    def charges(request: Request) -> Response:
+        arrived.append(request)
+        if len(arrived) == 1:
+            release.wait(TIMEOUT)  # the first attempt's request hangs until its runner is gone
+        return json_response({"charged": True})
+
+    httpserver.expect_request("/v1/charges", method="POST").respond_with_handler(charges)
+    workflow = Workflow(name="charge-once", namespace="payments", version="1.0.0")
+    workflow.add(tasks.http_post("submit", httpserver.url_for("/v1/charges"), body={"amount": 5}, timeout_seconds=30))
+    stack.apply(workflow)
+    first = start_runner_process(tmp_path, stack)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        wait_ready(first, tmp_path)
+        execution_id = stack.create("payments/charge-once")
+        wait_until(lambda: len(arrived) == 1, lambda: "the POST to arrive", timeout=TIMEOUT, interval=0.05)
+        # a standby runner, ready before the kill: what is measured is the retry, not a process start
+        standby = tmp_path / "standby"
+        standby.mkdir()
+        second = start_runner_process(standby, stack)
+        wait_ready(second, standby)
+        first.kill()  # SIGKILL: no graceful shutdown; the call's activity just stops heartbeating
+        first.wait(TIMEOUT)
+        killed = time.monotonic()
+        release.set()
+
+        def ended() -> None:
+            assert stack.get(execution_id).status.phase in TERMINAL, "the execution has not ended yet"
+
+        eventually(ended, timeout=120, interval=0.1)
+        recovered = time.monotonic() - killed
+    finally:
+        release.set()
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                kill_tree(proc.pid)
+    execution = stack.get(execution_id)
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert recovered < KILLED_CALL_RETRIED_WITHIN, f"the killed runner's call was retried after {recovered:.1f} s"
+    keys = [request.headers.get("Idempotency-Key") for request in arrived]
+    assert keys == [f"{execution_id}/submit"] * 2, "the retried POST did not repeat the first one's key"
+    print(f"killed workflow-runner -> execution COMPLETED: {recovered:.2f} s")
+
+
+# Heartbeats every second, throttled to one a second: a cancel reaches the waiting activity in about
+# 2 s. (With the SDK's throttle of 80 % of a 30 s heartbeat timeout it took up to 24 s.)
+CANCEL_REACHES_CHILD_WITHIN = 10.0
+
+
+def test_a_cancel_reaches_a_waiting_agent_call_within_seconds(stack: Stack) -> None:
+    from tests.unit.messages import make_agent
+
+    apply_pb2_grpc.ApplyServiceStub(stack.channel).Apply(
+        apply_pb2.ApplyRequest(agents=[make_agent("slowpoke")]), timeout=TIMEOUT
+    )
+    workflow = Workflow(name="waits-for-agent", namespace="ops", version="1.0.0")
+    workflow.add(tasks.agent_call("ask", "slowpoke", "Take your time"))
+    stack.apply(workflow)
+
+    def child_of(parent_id: str) -> pb.AgentExecution | None:
+        found = stack.agent_executions.List(pb.ListExecutionsRequest(page_size=100), timeout=TIMEOUT).executions
+        return next((e for e in found if e.spec.parent_execution_id == parent_id), None)
+
+    async def scenario() -> float:
+        async with running_worker(stack) as runner:  # no agent-runner: the child never ends by itself
+            execution_id = await asyncio.to_thread(stack.create, "ops/waits-for-agent")
+            handle = await runner.dispatched(execution_id)
+
+            def child_created() -> pb.AgentExecution:
+                child = child_of(execution_id)
+                assert child is not None, "the agent_call has not created its child yet"
+                return child
+
+            child = await asyncio.to_thread(eventually, child_created, timeout=TIMEOUT, interval=0.05)
+            loop = asyncio.get_running_loop()
+
+            def heartbeat_recorded() -> None:  # the first one goes out at once; the throttle applies after it
+                described = asyncio.run_coroutine_threadsafe(handle.describe(), loop).result(TIMEOUT)
+                pending = described.raw_description.pending_activities
+                assert pending and pending[0].HasField("last_heartbeat_time"), "no heartbeat recorded yet"
+
+            await asyncio.to_thread(eventually, heartbeat_recorded, timeout=TIMEOUT, interval=0.1)
+            await handle.cancel()
+            cancelled = time.monotonic()
+
+            def child_cancelled() -> None:
+                found = stack.agent_executions.Get(Ref(value=child.metadata.id), timeout=TIMEOUT).status
+                assert found.phase == pb.EXECUTION_PHASE_CANCELLED or found.cancel_requested, "child not cancelled"
+
+            await asyncio.to_thread(eventually, child_cancelled, timeout=60, interval=0.05)
+            return time.monotonic() - cancelled
+
+    took = asyncio.run(scenario())
+    assert took < CANCEL_REACHES_CHILD_WITHIN, f"the cancel reached the agent_call only after {took:.1f} s"
+    print(f"workflow cancel -> agent_call's child cancelled: {took:.2f} s")
+
+
+# Longer than any single report's timeout and retry backoff: the reports must wait the outage out.
+OUTAGE_SECONDS = 40.0
+
+
+@pytest.mark.timeout(300)
+def test_status_reports_outlast_a_server_outage(temporal_addr: str, httpserver: HTTPServer, tmp_path: Path) -> None:
+    gate_open = threading.Event()
+    gate_calls: list[Request] = []
+
+    def gate(request: Request) -> Response:
+        gate_calls.append(request)
+        gate_open.wait(TIMEOUT)  # answers once the server is down: the call's report has to wait
+        return json_response({"opened": True})
+
+    httpserver.expect_request("/gate").respond_with_handler(gate)
+    workflow = Workflow(name="through-outage", namespace="ops", version="1.0.0")
+    workflow.add(
+        tasks.http_get("gate", httpserver.url_for("/gate"), timeout_seconds=60),
+        tasks.set_vars("after", {"done": "${ .gate.opened }"}),
+    )
+    home = tmp_path / "outage-home"
+    address = f"127.0.0.1:{free_port()}"
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    server = build_server(Settings(home=home), address=address)
+    server.start()
+    try:
+        with grpc.insecure_channel(address) as channel:
+            stack = Stack(temporal_addr, server, channel, home)
+            stack.apply(workflow)
+            execution_id = stack.create("ops/through-outage")
+
+            async def scenario() -> None:
+                nonlocal server
+                client = await Client.connect(temporal_addr)
+                runner_server = ServerClient(address, read_token(home))
+                activities = RunnerActivities(runner_server)
+                try:
+                    async with build_worker(client, activities, queue):
+                        handle = await client.start_workflow(
+                            WORKFLOW_TYPE, execution_id, id=execution_id, task_queue=queue
+                        )
+                        await asyncio.to_thread(
+                            wait_until, lambda: len(gate_calls) == 1, lambda: "the gate call", timeout=TIMEOUT
+                        )
+                        server.stop()
+                        gate_open.set()
+                        await asyncio.sleep(OUTAGE_SECONDS)  # the fault itself (the outage's length), not a wait
+                        server = build_server(Settings(home=home), address=address)
+                        server.start()
+                        back = time.monotonic()
+                        await asyncio.wait_for(handle.result(), 120)
+                        print(f"server back -> execution COMPLETED: {time.monotonic() - back:.2f} s")
+                finally:
+                    await activities.close()
+                    await runner_server.close()
+
+            asyncio.run(scenario())
+            execution = stack.get(execution_id)
+    finally:
+        gate_open.set()
+        server.stop()
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert {p: phase(t.phase) for p, t in tasks_by_path(execution).items()} == {
+        "gate": "COMPLETED",
+        "after": "COMPLETED",
+    }
+    assert json_values.loads(execution.status.output_json) == {"done": True}
+    assert len(gate_calls) == 1, "the call was run again after the outage"

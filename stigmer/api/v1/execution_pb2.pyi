@@ -75,7 +75,7 @@ class ToolCall(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., result: _Optional[str] = ..., error: _Optional[bool] = ..., arguments_json: _Optional[str] = ..., source: _Optional[str] = ..., phase: _Optional[_Union[ExecutionPhase, str]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
-    __slots__ = ("name", "phase", "error", "started_at", "completed_at", "output_json", "path", "kind")
+    __slots__ = ("name", "phase", "error", "started_at", "completed_at", "output_json", "path", "kind", "run")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class TaskStatus(_message.Message):
     OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
     name: str
     phase: ExecutionPhase
     error: str
@@ -92,7 +93,8 @@ class TaskStatus(_message.Message):
     output_json: str
     path: str
     kind: str
-    def __init__(self, name: _Optional[str] = ..., phase: _Optional[_Union[ExecutionPhase, str]] = ..., error: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_json: _Optional[str] = ..., path: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+    run: int
+    def __init__(self, name: _Optional[str] = ..., phase: _Optional[_Union[ExecutionPhase, str]] = ..., error: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_json: _Optional[str] = ..., path: _Optional[str] = ..., kind: _Optional[str] = ..., run: _Optional[int] = ...) -> None: ...
 
 class ErrorInfo(_message.Message):
     __slots__ = ("type", "status", "title", "detail", "instance")
@@ -125,7 +127,7 @@ class DispatchState(_message.Message):
     def __init__(self, waiting: _Optional[bool] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., dispatched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., engine_workflow_id: _Optional[str] = ..., task_queue: _Optional[str] = ...) -> None: ...
 
 class ExecutionStatus(_message.Message):
-    __slots__ = ("phase", "messages", "tool_calls", "tasks", "error", "started_at", "completed_at", "output_json", "dispatch", "error_info", "cancel_requested")
+    __slots__ = ("phase", "messages", "tool_calls", "tasks", "error", "started_at", "completed_at", "output_json", "dispatch", "error_info", "cancel_requested", "attempt")
     PHASE_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +139,7 @@ class ExecutionStatus(_message.Message):
     DISPATCH_FIELD_NUMBER: _ClassVar[int]
     ERROR_INFO_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     phase: ExecutionPhase
     messages: _containers.RepeatedCompositeFieldContainer[Message]
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
@@ -148,7 +151,8 @@ class ExecutionStatus(_message.Message):
     dispatch: DispatchState
     error_info: ErrorInfo
     cancel_requested: bool
-    def __init__(self, phase: _Optional[_Union[ExecutionPhase, str]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., error: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_json: _Optional[str] = ..., dispatch: _Optional[_Union[DispatchState, _Mapping]] = ..., error_info: _Optional[_Union[ErrorInfo, _Mapping]] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
+    attempt: int
+    def __init__(self, phase: _Optional[_Union[ExecutionPhase, str]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., error: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_json: _Optional[str] = ..., dispatch: _Optional[_Union[DispatchState, _Mapping]] = ..., error_info: _Optional[_Union[ErrorInfo, _Mapping]] = ..., cancel_requested: _Optional[bool] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class RuntimeEnvValue(_message.Message):
     __slots__ = ("value", "secret")
@@ -305,7 +309,7 @@ class CreateWorkflowExecutionRequest(_message.Message):
     def __init__(self, workflow_ref: _Optional[str] = ..., message: _Optional[str] = ..., runtime_env: _Optional[_Mapping[str, RuntimeEnvValue]] = ..., input_json: _Optional[str] = ..., parent_execution_id: _Optional[str] = ..., request_id: _Optional[str] = ..., execution_timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class UpdateStatusRequest(_message.Message):
-    __slots__ = ("execution_id", "phase", "messages", "tool_calls", "tasks", "error", "output_json", "error_info")
+    __slots__ = ("execution_id", "phase", "messages", "tool_calls", "tasks", "error", "output_json", "error_info", "attempt", "drop_message_ids", "drop_tool_call_ids")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -314,6 +318,9 @@ class UpdateStatusRequest(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
     ERROR_INFO_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    DROP_MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DROP_TOOL_CALL_IDS_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     phase: ExecutionPhase
     messages: _containers.RepeatedCompositeFieldContainer[Message]
@@ -322,7 +329,10 @@ class UpdateStatusRequest(_message.Message):
     error: str
     output_json: str
     error_info: ErrorInfo
-    def __init__(self, execution_id: _Optional[str] = ..., phase: _Optional[_Union[ExecutionPhase, str]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., error: _Optional[str] = ..., output_json: _Optional[str] = ..., error_info: _Optional[_Union[ErrorInfo, _Mapping]] = ...) -> None: ...
+    attempt: int
+    drop_message_ids: _containers.RepeatedScalarFieldContainer[str]
+    drop_tool_call_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, execution_id: _Optional[str] = ..., phase: _Optional[_Union[ExecutionPhase, str]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., error: _Optional[str] = ..., output_json: _Optional[str] = ..., error_info: _Optional[_Union[ErrorInfo, _Mapping]] = ..., attempt: _Optional[int] = ..., drop_message_ids: _Optional[_Iterable[str]] = ..., drop_tool_call_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListExecutionsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "target_ref", "phase")
