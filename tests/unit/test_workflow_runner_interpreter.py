@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -478,3 +479,43 @@ def test_an_unknown_kind_fails_the_task_cleanly(kind: str) -> None:
     result = run([{"name": "odd", "kind": kind, "config": {}}], effects)
     assert result.phase == "FAILED"
     assert result.error is not None and result.error.title == "Unknown task kind"
+
+
+def test_a_for_loop_costs_the_same_per_item_however_long_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What jq is given per evaluation does not grow with the loop (it grew with the document: quadratic)."""
+    from stigmer.workflow_runner import expressions
+
+    compiled = expressions._compiled
+    given: list[int] = []
+
+    class Counting:
+        def __init__(self, program: Any) -> None:
+            self.program = program
+
+        def input_text(self, text: str) -> Any:
+            given.append(len(text))
+            return self.program.input_text(text)
+
+        def input_value(self, value: Any) -> Any:  # how values were given before
+            given.append(len(json.dumps(value)))
+            return self.program.input_value(value)
+
+    monkeypatch.setattr(expressions, "_compiled", lambda *args: Counting(compiled(*args)))
+    loop = {
+        "name": "loop",
+        "kind": "for",
+        "config": {
+            "in": "${ .items }",
+            "each": "item",
+            "do": [{"name": "add", "kind": "set", "config": {"set": {"total": "${ .total + $item }"}}}],
+        },
+    }
+
+    def chars_per_item(count: int) -> int:
+        given.clear()
+        result = run([loop], FakeEffects(), input={"items": list(range(count)), "total": 0, "note": "x" * 5000})
+        assert result.phase == "COMPLETED" and result.output[-1] == {"add": {"total": count * (count - 1) // 2}}
+        return max(given[1:])  # the loop's `in` reads the whole list once
+
+    assert chars_per_item(50) < 100
+    assert chars_per_item(400) < 100  # the same small text, not the 400 items and the note
