@@ -24,8 +24,7 @@ from stigmer.server.store import AGENT_KIND, WORKFLOW_KIND, Execution, Execution
 
 # Why a new execution waits (status.dispatch.reason) until the dispatcher reports on it.
 NOT_DISPATCHED = "no execution engine has picked it up yet"
-# An execution (spec and status) never grows past this: well below the transport's message limit.
-MAX_EXECUTION_BYTES = 4 * 1024 * 1024
+MAX_EXECUTION_BYTES = validation.MAX_EXECUTION_BYTES
 MAX_REQUEST_ID_LENGTH = 200
 
 HUMAN_MESSAGE_ID = "human"
