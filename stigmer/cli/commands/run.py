@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -79,7 +80,7 @@ def _input(ctx: click.Context, param: click.Parameter, value: str | None) -> dic
 
 def _input_text(value: str, ctx: click.Context, param: click.Parameter) -> str:
     if value == "-":
-        return click.get_text_stream("stdin").read()
+        return sys.stdin.read()
     if not value.startswith("@"):
         return value
     path = value[1:]
