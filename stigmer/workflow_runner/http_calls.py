@@ -10,6 +10,9 @@
 - A status of 400 or more fails the task with ``{type: communication, status: <code>,
   title: "HTTP <code> <reason>", detail: <start of the body>}`` (not retried: ``try`` decides).
   A timeout fails it with status 408 and an unreachable endpoint with 503, after retries.
+- A response body over ``MAX_RESPONSE_BYTES`` (2 MiB less a margin: the engine records every
+  output in the execution's history, where a payload may not pass 2 MiB) fails the task with
+  ``{type: runtime, status: 413, title: "HTTP response too large"}``, saying how large it was.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ NON_IDEMPOTENT = ("POST", "PATCH")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_TIMEOUT = 30.0
 DETAIL_LIMIT = 500
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024 - 128 * 1024
 
 
 def _texts(values: Any) -> dict[str, str]:
@@ -86,4 +90,11 @@ async def http_call(client: httpx.AsyncClient, config: dict[str, Any], key: str)
     if response.status_code >= 400:
         title = f"HTTP {response.status_code} {response.reason_phrase}".strip()
         raise failed("communication", response.status_code, title, response.text[:DETAIL_LIMIT])
+    if len(response.content) > MAX_RESPONSE_BYTES:
+        detail = (
+            f"{target}: the response is {len(response.content):,} bytes, over the limit of "
+            f"{MAX_RESPONSE_BYTES:,} bytes for a task's output (the engine records every output): "
+            "ask for less (a page, a filter, a smaller resource)"
+        )
+        raise failed("runtime", 413, "HTTP response too large", detail)
     return parse_body(response)

@@ -68,6 +68,24 @@ def test_an_unreachable_endpoint_fails_naming_the_request() -> None:
     assert raised.value.info.detail == "GET http://127.0.0.1:9/v1/health: ConnectError: All connection attempts failed"
 
 
+def test_a_response_too_large_for_the_engine_fails_saying_so() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        size = int(request.url.params["size"])
+        return httpx.Response(200, json={"data": "x" * size})
+
+    async def call(size: int) -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            return await http_call(client, {"endpoint": "http://api.test/big", "query": {"size": size}}, "k")
+
+    assert len(asyncio.run(call(1_500_000))["data"]) == 1_500_000
+    with pytest.raises(CallFailed) as raised:
+        asyncio.run(call(3 * 1024 * 1024))
+    info = raised.value.info
+    assert info.type.endswith("/runtime") and (info.status, info.title) == (413, "HTTP response too large")
+    assert "GET http://api.test/big: the response is 3,145,739 bytes, over the limit of" in info.detail
+    assert not raised.value.retryable
+
+
 def test_child_requests_carry_parent_request_id_env_secrecy_and_overrides() -> None:
     run = workflow_request({"workflow": "kids/child", "input": {"n": 1}}, "wex-1", "wex-1/sub")
     assert (run.workflow_ref, run.parent_execution_id, run.request_id) == ("kids/child", "wex-1", "wex-1/sub")
