@@ -83,7 +83,7 @@ from stigmer.workflow_runner.scope import Scope
 from stigmer.workflow_runner.secrets import env_view
 
 FLOW_DIRECTIVES = ("continue", "exit", "end")
-MAX_TASK_RUNS = 10_000
+MAX_TASK_RUNS = 100_000  # a runaway loop of jumps ends; a for of 10,000 items does not
 # config keys evaluated inside the activity when they read $env (they may need secret values)
 DEFERRABLE = {
     "http_call": ("endpoint", "headers", "query", "body"),
