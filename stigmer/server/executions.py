@@ -766,8 +766,10 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
         _upsert_message(status, message, now)
     for call in update.tool_calls:
         _upsert_by_id(status.tool_calls, call)
-    for task in update.tasks:
-        _upsert_task(status, task, now)
+    if update.tasks:
+        by_path = {task.path: task for task in status.tasks}  # one pass, not one search per task
+        for task in update.tasks:
+            _upsert_task(status, task, now, by_path)
     if update.output_json:
         status.output_json = update.output_json
     if update.error:
@@ -846,10 +848,13 @@ def _enter_phase(status: pb.ExecutionStatus | pb.TaskStatus, phase: int, now: Ti
         status.completed_at.CopyFrom(now)
 
 
-def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timestamp) -> None:
-    task = next((t for t in status.tasks if t.path == update.path), None)
+def _upsert_task(
+    status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timestamp, by_path: dict[str, pb.TaskStatus]
+) -> None:
+    task = by_path.get(update.path)
     if task is None:
         task = status.tasks.add(path=update.path, name=update.name or update.path.rpartition("/")[2])
+        by_path[update.path] = task
     for field in ("started_at", "completed_at"):
         if update.HasField(field):
             getattr(task, field).CopyFrom(getattr(update, field))

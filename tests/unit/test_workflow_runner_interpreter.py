@@ -519,3 +519,21 @@ def test_a_for_loop_costs_the_same_per_item_however_long_it_is(monkeypatch: pyte
 
     assert chars_per_item(50) < 100
     assert chars_per_item(400) < 100  # the same small text, not the 400 items and the note
+
+
+def test_a_long_loop_of_quick_tasks_sends_few_growing_status_updates() -> None:
+    """The server stores the whole status at each update: an update per 25 items made a loop quadratic."""
+    from stigmer.workflow_runner.reporting import BATCH_MAX
+
+    loop = {
+        "name": "loop",
+        "kind": "for",
+        "config": {"in": "${ .items }", "do": [{"name": "noop", "kind": "set", "config": {"set": {"x": 1}}}]},
+    }
+    effects = FakeEffects()
+    assert run([loop], effects, input={"items": list(range(2000))}).phase == "COMPLETED"
+    sizes = [len(report.tasks) for report in effects.reports]
+    assert len(sizes) <= 25, sizes  # was 81 (one per 50 statuses)
+    assert max(sizes) <= BATCH_MAX + 2
+    statuses = effects.statuses()
+    assert len(statuses) == 1 + 2000 * 2 and all(s.phase == "COMPLETED" for s in statuses.values())
