@@ -53,6 +53,16 @@ def _checked(timing: RunTiming, what: str) -> float:
     return timing.wall_s
 
 
+def _cpu(before: dict[str, float], after: dict[str, float]) -> str:
+    """CPU seconds each component used between two samples."""
+    used = {name: after[name] - before.get(name, 0.0) for name in after if name in COMPONENTS}
+    return "CPU " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in sorted(used.items()))
+
+
+def _stages(timing: RunTiming) -> str:
+    return ", ".join(f"{name} {seconds:.2f}s" for name, seconds in timing.stages.items())
+
+
 def bench_loops(factory: StackFactory, report: Report) -> None:
     """The for-loop and big-input rows, on one stack."""
     stack = factory.create("bench-loops", components=COMPONENTS)
@@ -70,15 +80,18 @@ def _measure(stack: Stack, report: Report) -> None:
         stub = client.workflow_executions
         _checked(run_workflow(stub, "sum-items", input_json=json.dumps({"items": [1], "total": 0})), "warm-up")
         for size, target in LOOP_SIZES.items():
-            before = component_cpu_seconds(stack).get("workflow-runner", 0.0)
+            before = component_cpu_seconds(stack)
             items = json.dumps({"items": list(range(size)), "total": 0})
             wall = _checked(run_workflow(stub, "sum-items", LOOP_TIMEOUT, items), f"for of {size}")
-            cpu = component_cpu_seconds(stack).get("workflow-runner", 0.0) - before
+            note = _cpu(before, component_cpu_seconds(stack))
             title = f"for of {size:,} items over one set, create to COMPLETED"
-            report.add(f"for_{size}", Metric(title, target, [wall], note=f"workflow-runner CPU {cpu:.1f}s"))
+            report.add(f"for_{size}", Metric(title, target, [wall], note=note))
         small = _checked(run_workflow(stub, "copy-field", input_json=json.dumps({"id": 7})), "small input")
         report.add("input_small", Metric("one-set workflow, small input, create to COMPLETED", None, [small]))
         text = big_input()
-        big = _checked(run_workflow(stub, "copy-field", LOOP_TIMEOUT, text), "big input")
+        before = component_cpu_seconds(stack)
+        timing = run_workflow(stub, "copy-field", LOOP_TIMEOUT, text)
+        big = _checked(timing, "big input")
         title = f"one-set workflow, {len(text) / 2**20:.1f} MiB input, create to COMPLETED"
         report.add("input_4mib", Metric(title, max(2.0, 4 * small), [big]))
+        report.notes.append(f"{title}: {_stages(timing)}; {_cpu(before, component_cpu_seconds(stack))}")

@@ -261,6 +261,20 @@ def _names(program: str, name: str) -> bool:
     return re.search(rf"\${re.escape(name)}(?![A-Za-z0-9_])", program) is not None
 
 
+def needed_by(texts: list[str], context: Any, variables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """What of ``context`` and ``variables`` the expressions in ``texts`` can read (for a deferred
+    evaluation: only that is copied into the request, not the whole document)."""
+    programs = [segment.program for text in texts for segment in _segments(text)]
+    names = {name: value for name, value in variables.items() if any(_names(p, name) for p in programs)}
+    fields: set[str] = set()
+    for program in programs:
+        found = _root_fields(program)
+        if found is None or _names(program, "context") or not isinstance(context, dict):
+            return context, names
+        fields |= found
+    return {name: context[name] for name in fields if name in context}, names
+
+
 def truthy(value: Any) -> bool:
     return value is not None and value is not False
 

@@ -10,8 +10,8 @@
 - A status of 400 or more fails the task with ``{type: communication, status: <code>,
   title: "HTTP <code> <reason>", detail: <start of the body>}`` (not retried: ``try`` decides).
   A timeout fails it with status 408 and an unreachable endpoint with 503, after retries.
-- A response body over ``MAX_RESPONSE_BYTES`` (2 MiB less a margin: the engine records every
-  output in the execution's history, where a payload may not pass 2 MiB) fails the task with
+- A response body over ``MAX_RESPONSE_BYTES`` (about 1.9 MiB: the output is kept in the engine's
+  history and in the execution, which may not pass 4 MiB in all) fails the task with
   ``{type: runtime, status: 413, title: "HTTP response too large"}``, saying how large it was.
 """
 

@@ -64,6 +64,7 @@ from stigmer.workflow_runner.errors import ErrorInfo, TaskError, error, matches
 from stigmer.workflow_runner.expressions import (
     ExpressionError,
     evaluate,
+    needed_by,
     references_env,
     render,
     render_except,
@@ -495,7 +496,9 @@ class Interpreter:
         expression_scope = None
         if deferred:
             plain = {k: v for k, v in variables.items() if k not in ("env", "secrets")}
-            expression_scope = ExpressionScope(scope.data, plain)
+            # only what the deferred strings read: the request is copied into history, in workflow code
+            context, plain = needed_by([d.text for d in deferred], scope.data, plain)
+            expression_scope = ExpressionScope(context, plain)
         request = CallRequest(
             kind=kind,
             execution_id=self.run_info.execution_id,

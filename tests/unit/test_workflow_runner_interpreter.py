@@ -537,3 +537,24 @@ def test_a_long_loop_of_quick_tasks_sends_few_growing_status_updates() -> None:
     assert max(sizes) <= BATCH_MAX + 2
     statuses = effects.statuses()
     assert len(statuses) == 1 + 2000 * 2 and all(s.phase == "COMPLETED" for s in statuses.values())
+
+
+def test_a_deferred_call_carries_only_the_data_its_expressions_read() -> None:
+    """The request is recorded in Temporal's history from workflow code: a copy of a 1 MB document per
+    call made every call cost as much as the data (and a big input stalled the workflow thread)."""
+    effects = FakeEffects({"fetch": {"ok": True}, "again": {"ok": True}})
+    big = {"id": 7, "records": ["x" * 100] * 10_000}
+    result = run(
+        [
+            tasks.http_get("fetch", "${ $env.BASE }/orders/${ .id }", headers={"Authorization": "${ $env.TOKEN }"}),
+            tasks.http_get("again", "${ $env.BASE }/count/${ .records | length }"),
+        ],
+        effects,
+        input=big,
+        env={"BASE": "https://api.example.com", "TOKEN": "t"},
+        secret_names=("TOKEN",),
+    )
+    assert result.phase == "COMPLETED"
+    fetch, again = effects.calls
+    assert fetch.scope is not None and fetch.scope.context == {"id": 7} and fetch.scope.variables == {}
+    assert again.scope is not None and again.scope.context["records"] == big["records"]  # reads it: all of it

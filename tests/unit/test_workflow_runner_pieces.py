@@ -273,3 +273,17 @@ def test_a_cancelled_child_await_cancels_the_child_retrying_while_the_server_is_
     finished = CancelStub(grpc.StatusCode.FAILED_PRECONDITION)  # already COMPLETED: nothing to do
     asyncio.run(children.cancel_child(finished, "wex-child", ()))
     assert finished.calls == ["wex-child"]
+
+
+def test_a_loaded_execution_carries_its_input_as_text_and_reads_old_records() -> None:
+    from temporalio.converter import DataConverter
+
+    from stigmer.workflow_runner.activities import LoadedExecution
+
+    converter = DataConverter.default.payload_converter
+    loaded = LoadedExecution("wex-1", input_json='{"id": 123456789012345678901, "rows": [1, 2]}')
+    (payload,) = converter.to_payloads([loaded])
+    (back,) = converter.from_payloads([payload], [LoadedExecution])
+    assert back.input_value() == {"id": 123456789012345678901, "rows": [1, 2]}
+    assert isinstance(json_values.loads(payload.data.decode())["input_json"], str)  # one string, not a tree
+    assert LoadedExecution("wex-1", input={"old": True}).input_value() == {"old": True}  # recorded before
