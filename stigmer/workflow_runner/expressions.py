@@ -217,7 +217,7 @@ def _document_text(program: str, context: Any, dot_is_output: bool) -> str:
 _TOKEN = re.compile(
     r"""(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"""
     r"""|(?P<variable>\$[A-Za-z_][A-Za-z0-9_]*)|(?P<field>\.[A-Za-z_][A-Za-z0-9_]*)"""
-    r"""|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<space>\s+)|(?P<symbol>==|!=|<=|>=|//|[-+*/%<>()\[\]{},:?])"""
+    r"""|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<space>\s+)|(?P<pipe>\|(?!=))|(?P<symbol>==|!=|<=|>=|//|[-+*/%<>()\[\]{},:?])"""
 )
 # words that are syntax, not functions of their input
 _KEYWORDS = frozenset({"if", "then", "elif", "else", "end", "and", "or", "null", "true", "false"})
@@ -230,11 +230,14 @@ def _root_fields(program: str) -> frozenset[str] | None:
     """The top-level fields ``program`` reads of its input, when it reads it only as ``.name`` paths.
 
     A conservative reading: a program of field paths, variables, literals, operators, ``if`` and
-    constructors (no pipe, no function, no bare ``.``, no string interpolation) reads nothing of
-    its input but the fields its root paths name. Any other program: None (it may read it all).
+    constructors (no function, no bare ``.``, no string interpolation, no assignment) reads nothing
+    of its input but the fields its root paths name. After the first ``|`` outside brackets and
+    ``if``, ``.`` is what the left side gave, so only the left side counts (``.rows | length``
+    reads ``rows``). Any other program: None (it may read it all).
     """
     fields: set[str] = set()
     previous = ""
+    depth = 0
     position = 0
     while position < len(program):
         token = _TOKEN.match(program, position)
@@ -244,6 +247,10 @@ def _root_fields(program: str) -> frozenset[str] | None:
         kind, text = token.lastgroup, token.group()
         if kind == "space":
             continue
+        if kind == "pipe":
+            if depth == 0:
+                return frozenset(fields)
+            return None  # a pipe inside brackets: its right side may read the input again, e.g. [.a | f]
         if kind == "string" and "\\(" in text:
             return None
         key = previous in ("{", ",") and program[position:].lstrip().startswith(":")
@@ -251,6 +258,7 @@ def _root_fields(program: str) -> frozenset[str] | None:
             return None  # a function of its input, or an object's {name} shorthand
         if kind == "field" and (previous == "" or previous in _OPENERS or previous in _KEYWORDS):
             fields.add(text[1:])
+        depth += (text in ("(", "[", "{", "if")) - (text in (")", "]", "}", "end"))
         previous = text
     return frozenset(fields)
 

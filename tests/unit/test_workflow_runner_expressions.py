@@ -145,6 +145,11 @@ def test_deferred_strings_are_left_for_later_and_filled_in_without_re_evaluating
         ("if .a then .b.x else .c end", 2),
         ("{k: .b.x, l: [.c[0], .missing]}", {"k": 2, "l": [3, None]}),
         (".b[.a | tostring] // 9", 9),
+        (".b | keys", ["x"]),
+        (".a | $context | length", 3),
+        ("[.a | tostring] + [length]", ["1", 3]),
+        ("if .a then .b | length else .c end", 1),
+        (".c | .[0] as $x | $context.b.x + $x", 5),
     ],
 )
 def test_a_program_sees_all_of_the_document_it_reads(program: str, expected: Any) -> None:
