@@ -5,7 +5,8 @@ start-up, server cold start, apply of example 01 and of all 19 examples, a 1,000
 with ``add``, 200 open Subscribe streams, ``stigmer list agents`` of 2,000 agents. Issue 6, on a stack
 of all four components with the LLM stand-in: cold start, agent runs through the API and the CLI,
 example 07's workflow, 100 concurrent executions and the stack's peak memory. Issue 9: recovery after a
-SIGKILL of each component under load (``support.bench_recovery``). Then the tiers' wall time.
+SIGKILL of each component under load (``support.bench_recovery``). Issue 10: for-loops of 1,000 and
+10,000 items and a 4 MiB input (``support.bench_loops``). Then the tiers' wall time.
 
 Prints a table (median, p95 where a target asks for it, runs, target, ok/OVER), the load average and
 profile notes on where the time went; never asserts. ``--only`` picks metric groups, ``--runs`` sets the
@@ -30,6 +31,7 @@ from pathlib import Path
 from support import bench_streams
 from support.bench_exec import Report, bench_execution
 from support.bench_list import time_listings
+from support.bench_loops import bench_loops
 from support.bench_metrics import Metric, render
 from support.bench_recovery import bench_recovery
 from support.cli import CliResult, resolve_binary
@@ -51,6 +53,7 @@ GROUPS: dict[str, int] = {
     "workflow_07": 20,
     "concurrent": 1,  # one batch of --concurrency executions, with the memory peaks
     "recovery": 3,  # SIGKILLs of each component under load (support.bench_recovery)
+    "loops": 1,  # for-loops of 1,000 and 10,000 items, a 4 MiB input (issue 10)
     "tiers": 1,
 }
 EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
@@ -291,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
             step("streams", "measuring 200 open Subscribe streams", partial(bench_subscribe_streams, factory, report))
         if "list" in selected:
             step("list", "listing 2,000 agents", partial(bench_list, factory, runs("list"), report))
+        if "loops" in selected:
+            step(
+                "loops",
+                "running for-loops of 1,000 and 10,000 items and a 4 MiB input",
+                partial(bench_loops, factory, report),
+            )
         chosen = [group for group in EXECUTION_GROUPS if group in selected]
         if chosen:
             measure = partial(bench_execution, factory, Path(tmp), run_id, chosen, runs, args.concurrency, report)

@@ -94,10 +94,12 @@ def run_agent(stub: Any, agent: str, message: str, timeout: float = RUN_TIMEOUT)
     return RunTiming(created.metadata.id, phase_name(final.status.phase), wall, _stages(final, seen_at))
 
 
-def run_workflow(stub: Any, workflow: str, timeout: float = RUN_TIMEOUT) -> RunTiming:
-    """Create one workflow execution and follow it to its end."""
+def run_workflow(stub: Any, workflow: str, timeout: float = RUN_TIMEOUT, input_json: str = "") -> RunTiming:
+    """Create one workflow execution (with ``input_json``) and follow it to its end."""
     began = time.monotonic()
-    request = pb.CreateWorkflowExecutionRequest(workflow_ref=workflow, request_id=uuid.uuid4().hex)
+    request = pb.CreateWorkflowExecutionRequest(
+        workflow_ref=workflow, request_id=uuid.uuid4().hex, input_json=input_json
+    )
     created = stub.Create(request, timeout=timeout)
     final, seen_at = follow(stub, created.metadata.id, timeout)
     wall = time.monotonic() - began

@@ -24,6 +24,8 @@ ID_SHAPE_RE = re.compile(rf"^({'|'.join(ID_PREFIXES)})-")
 # The largest agent or workflow the API stores; far below gRPC's message limit, so that a resource
 # and a page of them always fit (see stigmer.server for the page budget).
 MAX_RESOURCE_BYTES = 1024 * 1024
+# An execution (spec and status, so its input too) never grows past this: well below the transport's limit.
+MAX_EXECUTION_BYTES = 4 * 1024 * 1024
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION_RE = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

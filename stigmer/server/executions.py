@@ -24,8 +24,7 @@ from stigmer.server.store import AGENT_KIND, WORKFLOW_KIND, Execution, Execution
 
 # Why a new execution waits (status.dispatch.reason) until the dispatcher reports on it.
 NOT_DISPATCHED = "no execution engine has picked it up yet"
-# An execution (spec and status) never grows past this: well below the transport's message limit.
-MAX_EXECUTION_BYTES = 4 * 1024 * 1024
+MAX_EXECUTION_BYTES = validation.MAX_EXECUTION_BYTES
 MAX_REQUEST_ID_LENGTH = 200
 
 HUMAN_MESSAGE_ID = "human"
@@ -781,8 +780,10 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
         _upsert_message(status, message, now)
     for call in update.tool_calls:
         _upsert_tool_call(status, call)
-    for task in update.tasks:
-        _upsert_task(status, task, now)
+    if update.tasks:
+        by_path = {task.path: task for task in status.tasks}  # one pass, not one search per task
+        for task in update.tasks:
+            _upsert_task(status, task, now, by_path)
     if update.output_json:
         status.output_json = update.output_json
     if update.error:
@@ -884,7 +885,9 @@ def _enter_phase(status: pb.ExecutionStatus | pb.TaskStatus, phase: int, now: Ti
         status.completed_at.CopyFrom(now)
 
 
-def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timestamp) -> None:
+def _upsert_task(
+    status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timestamp, by_path: dict[str, pb.TaskStatus]
+) -> None:
     """Upsert a task status by path; task statuses never move backwards.
 
     ``run`` tells a late duplicate from a new run of the path: a report of a later run than the stored
@@ -893,9 +896,10 @@ def _upsert_task(status: pb.ExecutionStatus, update: pb.TaskStatus, now: Timesta
     phase only moves forward: an IN_PROGRESS that arrives after COMPLETED leaves it COMPLETED, and a
     terminal phase stays as it is.
     """
-    task = next((t for t in status.tasks if t.path == update.path), None)
+    task = by_path.get(update.path)
     if task is None:
         task = status.tasks.add(path=update.path, name=update.name or update.path.rpartition("/")[2])
+        by_path[update.path] = task
     elif update.run and task.run and update.run < task.run:
         return  # a late report of an earlier run
     elif update.run > task.run and task.run:

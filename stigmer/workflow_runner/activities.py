@@ -16,6 +16,7 @@ is scrubbed of secret values before it leaves (see ``secrets``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -93,9 +94,16 @@ class LoadedExecution:
     namespace: str = ""
     version: str = ""
     tasks: list[dict[str, Any]] = field(default_factory=list)
-    input: Any = None
+    input: Any = None  # histories recorded before input_json
     env: dict[str, str] = field(default_factory=dict)
     secret_names: list[str] = field(default_factory=list)
+    # The input as JSON text: a payload converter turns a dataclass into JSON through a deep copy
+    # of every value (dataclasses.asdict), seconds for a 4 MiB input; text is copied as it is.
+    input_json: str = ""
+
+    def input_value(self) -> Any:
+        """The execution's input (an empty object when it has none)."""
+        return json.loads(self.input_json) if self.input_json else self.input
 
 
 @dataclass
@@ -234,7 +242,7 @@ class RunnerActivities:
             namespace=execution.spec.workflow_namespace or spec.namespace,
             version=spec.version,
             tasks=[task_to_dict(task) for task in spec.tasks],
-            input=json_values.loads(execution.spec.input_json, {}),
+            input_json=execution.spec.input_json or "{}",
             env={name: value for name, value in env.values.items() if name not in secret},
             secret_names=sorted(secret),
         )

@@ -30,11 +30,19 @@ Variables
     (always null), plus the names a ``for`` (``each``/``at``) or a ``catch`` (``as``) brings into
     scope. See ``interpreter`` for the data document and ``secrets`` for how ``$env`` is bound.
 
-Integers
-    Integers stay integers, and integers beyond 2**53 (which jq would round to a double) pass
-    through exactly: they enter jq as tagged strings and are turned back into integers in the
-    results (inside a larger string, into their digits). Arithmetic on such a big integer is an
-    error rather than a silently wrong number (and comparisons with it are not numeric).
+Numbers
+    Values reach jq as JSON text and come back as JSON text, so numbers are jq's own (jq 1.7):
+    an integer of any size is a number (``.big | type`` is ``"number"``), passed through
+    exactly (``.big``, ``{id: .big}``, ``.big | tostring`` keep every digit) and compared
+    exactly (``.big == 123456789012345678901``). Arithmetic is jq's, in doubles: ``.big + 1``
+    is the nearest double (about 17 significant digits), as with the ``jq`` command. A result
+    that is a whole number below 2**53 is an integer (``3``, not ``3.0``).
+
+Cost
+    A program sees only the variables it names (``$input`` is sent to jq only when the program
+    reads it), and the JSON text of the document's large values is made once per value, not
+    once per evaluation, so a loop over a large document costs per item what it costs on a
+    small one (bar jq's own parsing).
 
 Each program is compiled once per set of variable names (a compile costs milliseconds, an
 evaluation microseconds). Expressions are evaluated in workflow code, which must be deterministic:
@@ -44,7 +52,9 @@ validation rejects the jq builtins that read the clock, the host or other inputs
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -56,8 +66,6 @@ from stigmer.api import templates
 # the variables every program may use, in the order they are passed to jq
 RUNTIME_VARIABLES = ("input", "env", "secrets", "workflow", "task", "runtime", "output", "authorization")
 SAFE_INTEGER = 2**53
-_BIG_TAG = "\x00bigint:"
-_BIG_RE = re.compile("\x00bigint:(-?[0-9]+)\x00")
 _ENV_RE = re.compile(r"\$(env|secrets)\b")
 
 
@@ -99,35 +107,67 @@ def references_env(text: str) -> bool:
     return has_expression(text) and bool(_ENV_RE.search(text))
 
 
-# --- big integers ---------------------------------------------------------------------------
+# --- values to and from jq ------------------------------------------------------------------
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return f"{_BIG_TAG}{value}\x00" if abs(value) >= SAFE_INTEGER else value
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    return value
+def _parse_float(text: str) -> float | int:
+    number = float(text)
+    return int(number) if number.is_integer() and abs(number) < SAFE_INTEGER else number
 
 
-def decode(value: Any) -> Any:
-    """Turn tagged big integers in a jq result back into integers (or digits inside text)."""
-    if isinstance(value, str):
-        if _BIG_TAG not in value:
-            return value
-        whole = _BIG_RE.fullmatch(value)
-        return int(whole.group(1)) if whole else _BIG_RE.sub(r"\1", value)
-    if isinstance(value, dict):
-        return {decode(key): decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [decode(item) for item in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < SAFE_INTEGER:
-        return int(value)
-    return value
+def decode(text: str) -> Any:
+    """A result of jq (its ``tojson`` text) as a Python value: integers of any size stay exact."""
+    return json.loads(text, parse_float=_parse_float)
+
+
+class JsonTexts:
+    """JSON texts of values, made once per large value (values are never changed in place).
+
+    Keyed by identity, holding the value (so its identity is not reused), the most recent
+    ``CACHE_SIZE`` large values only. ``made`` counts the texts made of large values (tests
+    check that a loop does not remake them per item).
+    """
+
+    CACHE_SIZE = 64
+
+    def __init__(self) -> None:
+        self._texts: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+        self.made = 0
+
+    def document(self, value: Any) -> str:
+        """The JSON text of the data document: an object changed in place, so only its members are cached."""
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{_dumps(str(key))}:{self.value(item)}" for key, item in value.items()) + "}"
+        return self.value(value)
+
+    def value(self, value: Any) -> str:
+        """The JSON text of a value that is never changed in place (cached when large)."""
+        if not isinstance(value, dict | list | str):
+            return _dumps(value)
+        key = id(value)
+        found = self._texts.get(key)
+        if found is not None and found[0] is value:
+            self._texts.move_to_end(key)
+            return found[1]
+        text = _dumps(value)
+        if len(text) >= LARGE_TEXT:
+            self.made += 1
+            self._texts[key] = (value, text)
+            if len(self._texts) > self.CACHE_SIZE:
+                self._texts.popitem(last=False)
+        return text
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except TypeError as exc:
+        raise ExpressionError("", f"a value jq cannot read: {exc}") from None
+
+
+TEXTS = JsonTexts()
+# values whose JSON text is at least this long have it cached
+LARGE_TEXT = 2048
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -137,7 +177,7 @@ def decode(value: Any) -> Any:
 def _compiled(program: str, names: tuple[str, ...], dot_is_output: bool) -> Any:
     bindings = " | ".join(f".[{index + 1}] as ${name}" for index, name in enumerate(names))
     dot = "$output" if dot_is_output else ".[0]"
-    wrapper = " | ".join(part for part in (".[0] as $context", bindings, dot, f"({program})") if part)
+    wrapper = " | ".join(part for part in (".[0] as $context", bindings, dot, f"({program})", "tojson") if part)
     try:
         return jq.compile(wrapper)
     except ValueError as exc:
@@ -148,11 +188,11 @@ def _compiled(program: str, names: tuple[str, ...], dot_is_output: bool) -> Any:
 
 def evaluate(program: str, context: Any, variables: Mapping[str, Any], *, dot_is_output: bool = False) -> Any:
     """The value of a jq ``program`` with ``.`` = ``context`` (or ``$output``) and ``variables``."""
-    names = tuple(variables)
+    names = tuple(name for name in variables if (dot_is_output and name == "output") or _names(program, name))
     compiled = _compiled(program, names, dot_is_output)
-    document = [_encode(context), *(_encode(variables[name]) for name in names)]
+    texts = [_document_text(program, context, dot_is_output), *(TEXTS.value(variables[name]) for name in names)]
     try:
-        results = compiled.input_value(document).all()
+        results = compiled.input_text("[" + ",".join(texts) + "]").all()
     except ValueError as exc:
         raise ExpressionError(program, str(exc).splitlines()[0]) from None
     if not results:
@@ -160,6 +200,87 @@ def evaluate(program: str, context: Any, variables: Mapping[str, Any], *, dot_is
     if len(results) > 1:
         raise ExpressionError(program, f"gave {len(results)} results; collect them with [ ... ]")
     return decode(results[0])
+
+
+def _document_text(program: str, context: Any, dot_is_output: bool) -> str:
+    """The JSON text of what ``program`` may read of the document: all of it, or the fields it names."""
+    if _names(program, "context") or not isinstance(context, dict):
+        return TEXTS.document(context)
+    fields = _root_fields(program)
+    if fields is None:
+        return "null" if dot_is_output else TEXTS.document(context)
+    if dot_is_output:
+        return "null"
+    return TEXTS.document({name: context[name] for name in fields if name in context})
+
+
+_TOKEN = re.compile(
+    r"""(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"""
+    r"""|(?P<variable>\$[A-Za-z_][A-Za-z0-9_]*)|(?P<field>\.[A-Za-z_][A-Za-z0-9_]*)"""
+    r"""|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<space>\s+)|(?P<pipe>\|(?!=))|(?P<symbol>==|!=|<=|>=|//|[-+*/%<>()\[\]{},:?])"""
+)
+# words that are syntax, not functions of their input
+_KEYWORDS = frozenset({"if", "then", "elif", "else", "end", "and", "or", "null", "true", "false"})
+# tokens after which a ``.name`` starts from the program's input (not a path continued)
+_OPENERS = frozenset({"(", "[", "{", ",", ":", "==", "!=", "<=", ">=", "//", "-", "+", "*", "/", "%", "<", ">"})
+
+
+@lru_cache(maxsize=4096)
+def _root_fields(program: str) -> frozenset[str] | None:
+    """The top-level fields ``program`` reads of its input, when it reads it only as ``.name`` paths.
+
+    A conservative reading: a program of field paths, variables, literals, operators, ``if`` and
+    constructors (no function, no bare ``.``, no string interpolation, no assignment) reads nothing
+    of its input but the fields its root paths name. After the first ``|`` outside brackets and
+    ``if``, ``.`` is what the left side gave, so only the left side counts (``.rows | length``
+    reads ``rows``). Any other program: None (it may read it all).
+    """
+    fields: set[str] = set()
+    previous = ""
+    depth = 0
+    position = 0
+    while position < len(program):
+        token = _TOKEN.match(program, position)
+        if token is None:
+            return None
+        position = token.end()
+        kind, text = token.lastgroup, token.group()
+        if kind == "space":
+            continue
+        if kind == "pipe":
+            if depth == 0:
+                return frozenset(fields)
+            return None  # a pipe inside brackets: its right side may read the input again, e.g. [.a | f]
+        if kind == "string" and "\\(" in text:
+            return None
+        key = previous in ("{", ",") and program[position:].lstrip().startswith(":")
+        if kind == "word" and text not in _KEYWORDS and not key:
+            return None  # a function of its input, or an object's {name} shorthand
+        if kind == "field" and (previous == "" or previous in _OPENERS or previous in _KEYWORDS):
+            fields.add(text[1:])
+        depth += (text in ("(", "[", "{", "if")) - (text in (")", "]", "}", "end"))
+        previous = text
+    return frozenset(fields)
+
+
+@lru_cache(maxsize=4096)
+def _names(program: str, name: str) -> bool:
+    """Whether ``program`` mentions ``$name`` (a variable it does not mention, it cannot read)."""
+    return re.search(rf"\${re.escape(name)}(?![A-Za-z0-9_])", program) is not None
+
+
+def needed_by(texts: list[str], context: Any, variables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """What of ``context`` and ``variables`` the expressions in ``texts`` can read (for a deferred
+    evaluation: only that is copied into the request, not the whole document)."""
+    programs = [segment.program for text in texts for segment in _segments(text)]
+    names = {name: value for name, value in variables.items() if any(_names(p, name) for p in programs)}
+    fields: set[str] = set()
+    for program in programs:
+        found = _root_fields(program)
+        if found is None or _names(program, "context") or not isinstance(context, dict):
+            return context, names
+        fields |= found
+    return {name: context[name] for name in fields if name in context}, names
 
 
 def truthy(value: Any) -> bool:

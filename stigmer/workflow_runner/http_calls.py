@@ -14,6 +14,9 @@
   (the DSL's default for a communication error: it is not an HTTP 503, which is an answer). Both
   are first tried again ``retries`` times (default 2; see ``workflow._call_options``), with the
   same ``Idempotency-Key``.
+- A response body over ``MAX_RESPONSE_BYTES`` (about 1.9 MiB: the output is kept in the engine's
+  history and in the execution, which may not pass 4 MiB in all) fails the task with
+  ``{type: runtime, status: 413, title: "HTTP response too large"}``, saying how large it was.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_TIMEOUT = 30.0
 DETAIL_LIMIT = 500
 NO_ANSWER_STATUS = 500
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024 - 128 * 1024
 
 
 def _joined(head: str, reason: str) -> str:
@@ -96,4 +100,11 @@ async def http_call(client: httpx.AsyncClient, config: dict[str, Any], key: str)
     if response.status_code >= 400:
         title = f"HTTP {response.status_code} {response.reason_phrase}".strip()
         raise failed("communication", response.status_code, title, response.text[:DETAIL_LIMIT])
+    if len(response.content) > MAX_RESPONSE_BYTES:
+        detail = (
+            f"{target}: the response is {len(response.content):,} bytes, over the limit of "
+            f"{MAX_RESPONSE_BYTES:,} bytes for a task's output (the engine records every output): "
+            "ask for less (a page, a filter, a smaller resource)"
+        )
+        raise failed("runtime", 413, "HTTP response too large", detail)
     return parse_body(response)

@@ -87,6 +87,7 @@ from stigmer.workflow_runner.errors import ErrorInfo, TaskError, error, matches
 from stigmer.workflow_runner.expressions import (
     ExpressionError,
     evaluate,
+    needed_by,
     references_env,
     render,
     render_except,
@@ -107,7 +108,7 @@ from stigmer.workflow_runner.scope import Scope
 from stigmer.workflow_runner.secrets import env_view
 
 FLOW_DIRECTIVES = ("continue", "exit", "end")
-MAX_TASK_RUNS = 10_000
+MAX_TASK_RUNS = 100_000  # a runaway loop of jumps ends; a for of 10,000 items does not
 # config keys evaluated inside the activity when they read $env (they may need secret values)
 DEFERRABLE = {
     "http_call": ("endpoint", "headers", "query", "body"),
@@ -584,7 +585,9 @@ class Interpreter:
         expression_scope = None
         if deferred:
             plain = {k: v for k, v in variables.items() if k not in ("env", "secrets")}
-            expression_scope = ExpressionScope(scope.data, plain)
+            # only what the deferred strings read: the request is copied into history, in workflow code
+            context, plain = needed_by([d.text for d in deferred], scope.data, plain)
+            expression_scope = ExpressionScope(context, plain)
         request = CallRequest(
             kind=kind,
             execution_id=self.run_info.execution_id,

@@ -7,7 +7,11 @@ cancelled), or ``SKIPPED`` (a false ``condition``; a switch case target that was
 never ran; a fork branch that lost a ``compete``).
 
 Updates are queued and sent together: before anything that waits (a call, a timer), when
-``BATCH_LIMIT`` statuses are queued, and with the execution's final phase, so a three-task
+``BATCH_LIMIT`` statuses are queued (in a long run of quick tasks, a quarter of those sent so far,
+up to ``BATCH_MAX``: the server stores the whole status at each update, so fewer, larger updates
+keep a loop of thousands of items from costing an update per 25 items; the cap bounds how long
+workflow code runs between two updates, under Temporal's deadlock detector), and with the
+execution's final phase, so a three-task
 workflow costs two or three updates, not six. A report is an upsert of whole task statuses keyed
 by path, so sending one twice changes nothing, and a newer status of a path replaces a queued
 older one. Each report carries the run of its path (``run``): the server keeps a task's phase from
@@ -29,6 +33,9 @@ CANCELLED = "CANCELLED"
 SKIPPED = "SKIPPED"
 # queued statuses that make a batch worth sending even when nothing waits (long loops of quick tasks)
 BATCH_LIMIT = 50
+# ... or this fraction of the statuses sent so far, whichever is more (1 / GROWTH), at most BATCH_MAX
+GROWTH = 4
+BATCH_MAX = 400
 
 
 @dataclass
@@ -77,6 +84,7 @@ class Reporter:
         self._run_of = run_of
         self._pending: dict[str, TaskReport] = {}
         self._sending = asyncio.Lock()
+        self.sent = 0  # task statuses sent so far
 
     def task(self, report: TaskReport) -> None:
         """Queue a task status; ``run_of`` (when given) numbers the run of its path."""
@@ -90,7 +98,7 @@ class Reporter:
             await asyncio.shield(self._deliver(""))
 
     async def flush_if_full(self) -> None:
-        if len(self._pending) >= BATCH_LIMIT:
+        if len(self._pending) >= min(max(BATCH_LIMIT, self.sent // GROWTH), BATCH_MAX):
             await self.flush()
 
     async def finish(
@@ -106,6 +114,7 @@ class Reporter:
             if not batch and not phase:
                 return
             await self._send(StatusReport(self.execution_id, batch, phase, output, error, error_info))
+            self.sent += len(batch)
             for report in batch:
                 if self._pending.get(report.path) is report:
                     del self._pending[report.path]

@@ -25,6 +25,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import PayloadLimitsConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -38,6 +39,9 @@ from stigmer.workflow_runner.workflow import WorkflowExecution
 log = logging.getLogger("stigmer.workflow_runner")
 
 NAMESPACE = "default"
+# An execution (so a workflow's input) may hold 4 MiB: no warning below the limit the managed Temporal
+# is given (stigmer.daemon.temporal.DYNAMIC_CONFIG), as the SDK's default of 512 KiB would log.
+PAYLOAD_LIMITS = PayloadLimitsConfig(payloads_warn_size=8 * 1024 * 1024)
 READY_FILE = "workflow-runner.ready"
 SHUTDOWN_GRACE = 3.0
 # Heartbeats reach Temporal at least this often, so a cancel (an execution cancelled, a fork branch that
@@ -102,7 +106,7 @@ async def connect(address: str, namespace: str, identity: str) -> Client:
     while True:
         attempts += 1
         try:
-            return await Client.connect(address, namespace=namespace, identity=identity)
+            return await Client.connect(address, namespace=namespace, identity=identity, payload_limits=PAYLOAD_LIMITS)
         except RuntimeError as exc:
             if loop.time() > deadline:
                 raise

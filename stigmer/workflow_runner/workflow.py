@@ -140,7 +140,7 @@ class WorkflowExecution:
             name=loaded.name,
             namespace=loaded.namespace,
             version=loaded.version,
-            input=loaded.input,
+            input=loaded.input_value(),
             env=loaded.env,
             secret_names=tuple(loaded.secret_names),
         )

@@ -409,3 +409,28 @@ def test_cancel_stops_a_waiting_workflow_and_its_run_exits_6(
     assert executions.execution_phase(execution) == "CANCELLED"
     assert executions.task_phases(execution) == {"start": "COMPLETED", "hold": "CANCELLED"}
     assert executions.tasks(execution)["start"]["output"] == {"job": "j-1"}
+
+
+def test_a_big_input_and_a_long_loop_run_without_stalling_the_runner(
+    cli: Cli, api: StackClient, stack: Stack, tmp_path: Path
+) -> None:
+    """A 3.5 MiB input (given as @FILE) and a for of 1,000 items complete, and the runner's log has no
+    deadlock-detector traceback: no workflow task holds the workflow thread for work on the whole data."""
+    from stigmer.api.v1 import apply_pb2
+    from support.bench_loops import big_input, copy_workflow, loop_workflow
+
+    api.apply.Apply(apply_pb2.ApplyRequest(workflows=[copy_workflow(), loop_workflow()]), timeout=30)
+    path = tmp_path / "input.json"
+    path.write_text(big_input(int(3.5 * 1024 * 1024)))
+
+    big = cli("run", "bench/copy-field", "--input", f"@{path}", "-o", "json", "--timeout", "120", timeout=150)
+    loop_input = json.dumps({"items": list(range(1000)), "total": 0})
+    loop = cli("run", "bench/sum-items", "--input", loop_input, "-o", "json", "--timeout", "120", timeout=150)
+
+    assert big.exit_code == 0, big
+    assert big.json()["status"]["output"] == {"id": 7}
+    assert loop.exit_code == 0, loop
+    assert loop.json()["status"]["output"][-1] == {"add": {"total": sum(range(1000))}}
+    log = stack.log_paths()["workflow-runner"].read_text(errors="replace")
+    assert "TMPRL1101" not in log and "Potential deadlock" not in log, log[-3000:]
+    assert "TMPRL1103" not in log, log[-3000:]

@@ -78,8 +78,8 @@ class Stack:
             "PYTHONPATH": str(REPO),  # the entry point's subprocess imports this checkout
         }
 
-    def cli(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=self.environ, catch_exceptions=False)
+    def cli(self, *args: str, stdin: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), input=stdin, env=self.environ, catch_exceptions=False)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """``stigmer ARGS`` as a subprocess (stdout and stderr piped)."""
@@ -215,6 +215,44 @@ def test_run_workflow_with_input_as_json(applied: Stack) -> None:
     assert execution["metadata"]["id"].startswith("wex-")
     assert execution["spec"]["workflow_name"] == "flow"
     assert execution["spec"]["input"] == {"city": "Paris"}
+
+
+def test_run_workflow_with_input_from_a_file_or_stdin(applied: Stack, tmp_path: Path) -> None:
+    big = {"id": 123456789012345678901, "text": "x" * 200_000}  # more than one argument can carry
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(big))
+    for args, stdin in ((["--input", f"@{path}"], None), (["--input", "-"], json.dumps(big))):
+        result = applied.cli("run", "demo/flow", *args, "--no-follow", "-o", "json", stdin=stdin)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["spec"]["input"] == big
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"x": NaN}', "NaN is not a JSON number"),
+        ('{"x": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"x": 1e400}', "1e400 is too large for a JSON number"),
+        ("[1]", "must be a JSON object"),
+        ("@/nonexistent/input.json", "cannot read '/nonexistent/input.json': No such file or directory"),
+    ],
+)
+def test_run_refuses_an_input_that_is_not_a_json_object_as_a_usage_error(
+    applied: Stack, text: str, message: str
+) -> None:
+    result = applied.cli("run", "demo/flow", "--input", text, "--no-follow")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and "--input" in result.stderr
+    assert "bug" not in result.stderr
+
+
+def test_run_refuses_an_input_over_the_limit_naming_it(applied: Stack) -> None:
+    result = applied.cli("run", "demo/flow", "--input", "-", "--no-follow", stdin=json.dumps({"x": "y" * 5_000_000}))
+    assert result.exit_code == 2, result.stderr
+    assert "over the limit of 4,194,304 bytes" in result.stderr
+    assert "RESOURCE_EXHAUSTED" not in result.stderr
+    with applied.client() as client:
+        assert not client.workflow_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
 
 
 def test_run_unknown_reference(stack: Stack) -> None:

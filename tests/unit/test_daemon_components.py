@@ -33,6 +33,8 @@ def test_temporal_command_sets_every_port_and_the_database(tmp_path: Path) -> No
     flags = dict(pairs)
     assert flags["--ip"] == "127.0.0.1" and flags["--port"] == "17233"
     assert [value for flag, value in pairs if flag == "--sqlite-pragma"] == ["journal_mode=wal", "synchronous=full"]
+    # a payload as large as an execution may be (4 MiB) is accepted (the default limit is 2 MiB)
+    assert "limit.blobSize.error=8388608" in [value for flag, value in pairs if flag == "--dynamic-config-value"]
     assert flags["--db-filename"] == str(config.temporal_dir / "temporal.db")
     http, metrics = int(flags["--http-port"]), int(flags["--metrics-port"])
     assert launch.ports == {"grpc": 17233, "http": http, "metrics": metrics}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from stigmer.workflow_runner import expressions as ex
@@ -74,8 +76,25 @@ def test_big_integers_pass_through_exactly() -> None:
     assert ex.render("id=${ .id }", data, {}) == f"id={big}"
     assert ex.render('${ "id " + (.id | tostring) }', data, {}) == f"id {big}"
     assert ex.render("${ .small + 1 }", data, {}) == 2**53
-    with pytest.raises(ex.ExpressionError):
-        ex.render("${ .id + 1 }", data, {})
+    assert ex.render("${ $input.id }", {}, {"input": data}) == big
+
+
+def test_big_integers_are_numbers_to_jq() -> None:
+    big = 123456789012345678901
+    data = {"big": big, "near": 2**53 + 1}
+    assert ex.render("${ .big | type }", data, {}) == "number"
+    assert ex.render("${ .big | tostring }", data, {}) == str(big)
+    assert ex.render("${ .big == 123456789012345678901 }", data, {}) is True
+    assert ex.render("${ .big > .near }", data, {}) is True
+    assert ex.render("${ .near > 9007199254740992 }", data, {}) is True  # exact, not rounded to 2**53
+    assert ex.render("${ [.near, .big] | max }", data, {}) == big
+    assert ex.render("${ .big | tostring | tonumber }", data, {}) == big
+    # arithmetic is jq's, in doubles: the nearest double, never an internal encoding
+    assert ex.render("${ .big + 1 }", data, {}) == 123456789012345680000  # as `jq` prints it: 17 digits
+    assert ex.render("${ .big - 123456789012345678900 }", data, {}) == 0
+    assert "bigint" not in str(ex.render("${ .big + 1 | tostring }", data, {}))
+    assert ex.render("${ 4 / 2 }", {}, {}) == 2 and isinstance(ex.render("${ 4 / 2 }", {}, {}), int)
+    assert ex.render("${ 1 / 4 }", {}, {}) == 0.25
 
 
 def test_a_program_is_compiled_once_per_variable_set() -> None:
@@ -110,3 +129,35 @@ def test_deferred_strings_are_left_for_later_and_filled_in_without_re_evaluating
     assert deferred == [(["headers", "Authorization"], "Bearer ${ $env.TOKEN }")]
     filled = ex.fill_in(rendered, deferred, data, {"env": {"TOKEN": "s3cr3t"}})
     assert filled["headers"] == {"Authorization": "Bearer s3cr3t", "X-Text": "${ $env.TOKEN }"}
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        ("length", 3),
+        ("keys", ["a", "b", "c"]),
+        (".", {"a": 1, "b": {"x": 2}, "c": [3]}),
+        ("{a}", {"a": 1}),
+        ('"\\(.a)-\\(.c[0])"', "1-3"),
+        (".a as $x | .b.x + $x", 3),
+        ("to_entries | length", 3),
+        ("$context | keys", ["a", "b", "c"]),
+        ("if .a then .b.x else .c end", 2),
+        ("{k: .b.x, l: [.c[0], .missing]}", {"k": 2, "l": [3, None]}),
+        (".b[.a | tostring] // 9", 9),
+        (".b | keys", ["x"]),
+        (".a | $context | length", 3),
+        ("[.a | tostring] + [length]", ["1", 3]),
+        ("if .a then .b | length else .c end", 1),
+        (".c | .[0] as $x | $context.b.x + $x", 5),
+    ],
+)
+def test_a_program_sees_all_of_the_document_it_reads(program: str, expected: Any) -> None:
+    # only the fields a program names are given to jq when that is all it can read
+    assert ex.evaluate(program, {"a": 1, "b": {"x": 2}, "c": [3]}, {"input": None}) == expected
+
+
+def test_export_reads_the_output_and_context() -> None:
+    data = {"a": 1, "items": list(range(100))}
+    assert ex.evaluate(".n + $context.a", data, {"output": {"n": 2}}, dot_is_output=True) == 3
+    assert ex.evaluate("length", data, {"output": [1, 2]}, dot_is_output=True) == 2

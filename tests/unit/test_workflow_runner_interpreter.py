@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -690,3 +691,82 @@ def test_a_retried_child_execution_is_a_new_child_but_a_retried_http_call_keeps_
         ("ping", "wex-1/outer/inner/ping"),
         ("sub", "wex-1/outer/inner/sub~2.1"),  # outer attempt 2, inner attempt 1: another child
     ]
+
+
+def test_a_for_loop_costs_the_same_per_item_however_long_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What jq is given per evaluation does not grow with the loop (it grew with the document: quadratic)."""
+    from stigmer.workflow_runner import expressions
+
+    compiled = expressions._compiled
+    given: list[int] = []
+
+    class Counting:
+        def __init__(self, program: Any) -> None:
+            self.program = program
+
+        def input_text(self, text: str) -> Any:
+            given.append(len(text))
+            return self.program.input_text(text)
+
+        def input_value(self, value: Any) -> Any:  # how values were given before
+            given.append(len(json.dumps(value)))
+            return self.program.input_value(value)
+
+    monkeypatch.setattr(expressions, "_compiled", lambda *args: Counting(compiled(*args)))
+    loop = {
+        "name": "loop",
+        "kind": "for",
+        "config": {
+            "in": "${ .items }",
+            "each": "item",
+            "do": [{"name": "add", "kind": "set", "config": {"set": {"total": "${ .total + $item }"}}}],
+        },
+    }
+
+    def chars_per_item(count: int) -> int:
+        given.clear()
+        result = run([loop], FakeEffects(), input={"items": list(range(count)), "total": 0, "note": "x" * 5000})
+        assert result.phase == "COMPLETED" and result.output[-1] == {"add": {"total": count * (count - 1) // 2}}
+        return max(given[1:])  # the loop's `in` reads the whole list once
+
+    assert chars_per_item(50) < 100
+    assert chars_per_item(400) < 100  # the same small text, not the 400 items and the note
+
+
+def test_a_long_loop_of_quick_tasks_sends_few_growing_status_updates() -> None:
+    """The server stores the whole status at each update: an update per 25 items made a loop quadratic."""
+    from stigmer.workflow_runner.reporting import BATCH_MAX
+
+    loop = {
+        "name": "loop",
+        "kind": "for",
+        "config": {"in": "${ .items }", "do": [{"name": "noop", "kind": "set", "config": {"set": {"x": 1}}}]},
+    }
+    effects = FakeEffects()
+    assert run([loop], effects, input={"items": list(range(2000))}).phase == "COMPLETED"
+    sizes = [len(report.tasks) for report in effects.reports]
+    assert len(sizes) <= 25, sizes  # was 81 (one per 50 statuses)
+    assert max(sizes) <= BATCH_MAX + 2
+    statuses = effects.statuses()
+    assert len(statuses) == 1 + 2000 * 2 and all(s.phase == "COMPLETED" for s in statuses.values())
+
+
+def test_a_deferred_call_carries_only_the_data_its_expressions_read() -> None:
+    """The request is recorded in Temporal's history from workflow code: a copy of a 1 MB document per
+    call made every call cost as much as the data (and a big input stalled the workflow thread)."""
+    effects = FakeEffects({"fetch": {"ok": True}, "again": {"ok": True}})
+    big = {"id": 7, "records": ["x" * 100] * 10_000}
+    result = run(
+        [
+            tasks.http_get("fetch", "${ $env.BASE }/orders/${ .id }", headers={"Authorization": "${ $env.TOKEN }"}),
+            tasks.http_get("again", "${ $env.BASE }/count/${ .records | length }"),
+        ],
+        effects,
+        input=big,
+        env={"BASE": "https://api.example.com", "TOKEN": "t"},
+        secret_names=("TOKEN",),
+    )
+    assert result.phase == "COMPLETED"
+    fetch, again = effects.calls
+    assert fetch.scope is not None and fetch.scope.context == {"id": 7} and fetch.scope.variables == {}
+    assert again.scope is not None and again.scope.context["records"] == big["records"]  # reads it: all of it

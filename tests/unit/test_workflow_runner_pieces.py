@@ -98,6 +98,24 @@ def test_http_call_transport_retries_are_a_per_call_setting(retries: int | None,
     assert options["retry_policy"].maximum_attempts == attempts
 
 
+def test_a_response_too_large_for_the_engine_fails_saying_so() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        size = int(request.url.params["size"])
+        return httpx.Response(200, json={"data": "x" * size})
+
+    async def call(size: int) -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            return await http_call(client, {"endpoint": "http://api.test/big", "query": {"size": size}}, "k")
+
+    assert len(asyncio.run(call(1_500_000))["data"]) == 1_500_000
+    with pytest.raises(CallFailed) as raised:
+        asyncio.run(call(3 * 1024 * 1024))
+    info = raised.value.info
+    assert info.type.endswith("/runtime") and (info.status, info.title) == (413, "HTTP response too large")
+    assert "GET http://api.test/big: the response is 3,145,739 bytes, over the limit of" in info.detail
+    assert not raised.value.retryable
+
+
 def test_child_requests_carry_parent_request_id_env_secrecy_and_overrides() -> None:
     run = workflow_request({"workflow": "kids/child", "input": {"n": 1}}, "wex-1", "wex-1/sub")
     assert (run.workflow_ref, run.parent_execution_id, run.request_id) == ("kids/child", "wex-1", "wex-1/sub")
@@ -317,3 +335,17 @@ def test_a_grpc_deadline_is_a_timeout_and_unavailable_a_retryable_communication_
     down = _rpc_failure(rpc_error(grpc.StatusCode.UNAVAILABLE), "pkg.Svc/Get")
     assert isinstance(down, CallFailed) and down.retryable
     assert (down.info.type, down.info.status) == (ERROR_TYPES["communication"], 503)
+
+
+def test_a_loaded_execution_carries_its_input_as_text_and_reads_old_records() -> None:
+    from temporalio.converter import DataConverter
+
+    from stigmer.workflow_runner.activities import LoadedExecution
+
+    converter = DataConverter.default.payload_converter
+    loaded = LoadedExecution("wex-1", input_json='{"id": 123456789012345678901, "rows": [1, 2]}')
+    (payload,) = converter.to_payloads([loaded])
+    (back,) = converter.from_payloads([payload], [LoadedExecution])
+    assert back.input_value() == {"id": 123456789012345678901, "rows": [1, 2]}
+    assert isinstance(json_values.loads(payload.data.decode())["input_json"], str)  # one string, not a tree
+    assert LoadedExecution("wex-1", input={"old": True}).input_value() == {"old": True}  # recorded before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -55,15 +56,51 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def _input(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+    """The ``--input`` object: JSON text, ``@FILE`` (its content) or ``-`` (standard input)."""
     if value is None:
         return None
+    from stigmer.api.validation import MAX_EXECUTION_BYTES
+
+    text = _input_text(value, ctx, param)
+    if len(text.encode()) > MAX_EXECUTION_BYTES:
+        raise click.BadParameter(
+            f"the input is {len(text.encode()):,} bytes, over the limit of {MAX_EXECUTION_BYTES:,} bytes "
+            "of an execution (give large data by reference: a URL the workflow fetches)",
+            ctx=ctx,
+            param=param,
+        )
     try:
-        data = json.loads(value)
+        data = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except ValueError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", ctx=ctx, param=param) from None
     if not isinstance(data, dict):
         raise click.BadParameter('must be a JSON object, e.g. \'{"city": "Paris"}\'', ctx=ctx, param=param)
     return data
+
+
+def _input_text(value: str, ctx: click.Context, param: click.Parameter) -> str:
+    if value == "-":
+        return sys.stdin.read()
+    if not value.startswith("@"):
+        return value
+    path = value[1:]
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.BadParameter(f"cannot read {path!r}: {reason}", ctx=ctx, param=param) from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a JSON number (it would be Infinity)")
+    return number
 
 
 @click.command(
@@ -74,6 +111,8 @@ Examples:
   stigmer run code-reviewer -m "Review PR #42"
   stigmer run code-reviewer -m "Hi" --runtime-env REPO=acme/api --runtime-env secret:GITHUB_TOKEN=ghp_...
   stigmer run demo/fetch-data --input '{"id": 7}' --no-follow
+  stigmer run demo/fetch-data --input @order.json
+  curl -s https://example.com/order.json | stigmer run demo/fetch-data --input -
   stigmer run demo/nightly-sync --execution-timeout 2h --timeout 60
   stigmer run fetch-data --kind workflow -o json""",
 )
@@ -87,7 +126,14 @@ Examples:
     callback=_runtime_env,
     help="A value for this execution only (repeatable). Secret values are never printed.",
 )
-@click.option("--input", "input_data", metavar="JSON", callback=_input, help="Workflow input, a JSON object.")
+@click.option(
+    "--input",
+    "input_data",
+    metavar="JSON|@FILE|-",
+    callback=_input,
+    help="Workflow input, a JSON object: the text, @FILE to read it from a file, or - to read standard "
+    "input (for inputs larger than a command line holds; at most 4 MiB). NaN and Infinity are refused.",
+)
 @click.option(
     "--follow/--no-follow",
     default=True,
@@ -147,7 +193,7 @@ def run_command(
 
     \b
     Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first
-    (and 1 for a bad reference or input, 3 when stigmer-server is unreachable or did not come back
+    (and 1 for a bad reference, 2 for a bad option or --input, 3 when stigmer-server is unreachable or did not come back
     within --reconnect-timeout).
     """
     from stigmer.cli import executions
