@@ -2,7 +2,8 @@
 
 A runtime value is secret when its creator says so or when the agent / workflow declares its env var
 ``secret``. Reads of executions show secret values as ``REDACTED``; only ``RunnerService.GetRuntimeEnv``,
-which requires the stack's runner token, returns them in clear.
+which requires the stack's runner token, returns them in clear. Every secret value the server stores or
+serves is handed to the process's log filter (``stigmer.secret_logs``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TypeVar
 
+from stigmer import secret_logs
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.runner_api import RUNNER_TOKEN_FILE, RUNNER_TOKEN_METADATA, read_runner_token, runner_token_path
@@ -48,6 +50,8 @@ def copy_runtime_env(
         target[name].CopyFrom(value)
         if name in secret_names:
             target[name].secret = True
+        if target[name].secret:
+            secret_logs.remember([value.value])
     return [
         var.name for var in declared if var.required and not var.default_value and not given.get(var.name, _EMPTY).value
     ]
@@ -93,7 +97,9 @@ def runtime_env(execution: Execution, declared: Iterable[EnvVar]) -> pb.RuntimeE
         values[name] = value.value
         if value.secret:
             secret_names.add(name)
-    return pb.RuntimeEnv(values=values, secret_names=sorted(secret_names & values.keys()))
+    secret_names &= values.keys()
+    secret_logs.remember(values[name] for name in secret_names)
+    return pb.RuntimeEnv(values=values, secret_names=sorted(secret_names))
 
 
 # --- the runner token ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from stigmer import secret_logs
 from stigmer.config import Settings
 from stigmer.server import limits, secret_values
 from stigmer.server.dispatch import Dispatcher
@@ -200,6 +201,7 @@ def _configure_logging() -> None:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    secret_logs.install()
 
 
 def _handle_signals(stop: threading.Event) -> Callable[[], None]:

@@ -26,6 +26,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer import secret_logs
 from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2
 from stigmer.api.v1 import execution_pb2 as pb
@@ -173,6 +174,7 @@ class RunnerActivities:
                 non_retryable=True,
             ) from None
         env = RuntimeEnv(dict(answer.values), sorted(answer.secret_names))
+        secret_logs.remember(env.values[name] for name in env.secret_names if name in env.values)
         if len(self._env) >= ENV_CACHE_SIZE:
             self._env.pop(next(iter(self._env)))
         self._env[execution_id] = (time.monotonic(), env)
