@@ -19,6 +19,7 @@ from typing import TypeVar
 from stigmer import secret_logs
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
+from stigmer.client_token import client_token_path
 from stigmer.runner_api import RUNNER_TOKEN_FILE, RUNNER_TOKEN_METADATA, read_runner_token, runner_token_path
 from stigmer.server.errors import PermissionDenied
 from stigmer.server.store import Execution
@@ -110,10 +111,25 @@ def ensure_runner_token(home: Path) -> str:
 
     An existing token is kept, so runners started earlier keep working across server restarts.
     """
-    path = runner_token_path(home)
-    home.mkdir(parents=True, exist_ok=True)
+    _ensure_token(runner_token_path(home))
+    return read_runner_token(home)
+
+
+def ensure_client_token(home: Path) -> str:
+    """The stack's client token (``stigmer.client_token``), created like the runner token when absent.
+
+    An existing token is kept, so clients keep working across server restarts.
+    """
+    path = client_token_path(home)
+    _ensure_token(path)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _ensure_token(path: Path) -> None:
+    """Write a random token to ``path`` (mode 0600, atomically) unless it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        staging = path.with_name(f".{RUNNER_TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        staging = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, RUNNER_TOKEN_MODE)
         try:
             with os.fdopen(fd, "w") as file:
@@ -124,7 +140,6 @@ def ensure_runner_token(home: Path) -> str:
                 os.link(staging, path)  # atomic, and never replaces a token another server just wrote
         finally:
             staging.unlink(missing_ok=True)
-    return read_runner_token(home)
 
 
 def check_runner_token(presented: str | None, expected: str) -> None:

@@ -59,6 +59,7 @@ FINAL_CODES = (
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
 )
 
 
@@ -166,7 +167,7 @@ class RunnerActivities:
                 common_pb2.Ref(value=execution_id), metadata=self.server.metadata, timeout=10
             )
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
+            if exc.code() not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
                 raise
             raise ApplicationError(
                 f"the server refused the runner token ({RUNNER_TOKEN_FILE} of this STIGMER_HOME): {exc.details()}",

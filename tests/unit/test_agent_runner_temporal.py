@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
 import pytest
 from temporalio.client import WorkflowFailureError
 
@@ -25,6 +24,7 @@ from stigmer.api.v1 import agent_pb2
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.server.serve import StigmerServer
+from support.client import authorized_channel
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
 from support.llm_standin.rules import BrokenStream, ToolLoop
 from support.ports import LOOPBACK, free_port
@@ -63,7 +63,7 @@ def server(tmp_path: Path) -> Iterator[StigmerServer]:
 
 @pytest.fixture
 def api(server: StigmerServer) -> Iterator[Api]:
-    with grpc.insecure_channel(server.address) as channel:
+    with authorized_channel(server.address, server.home, as_runner=True) as channel:
         yield Api(channel)
 
 

@@ -21,11 +21,11 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.apply_pb2 import ApplyRequest
 from stigmer.api.v1.common_pb2 import EnvVar, Ref
 from stigmer.cli.app import cli
-from stigmer.cli.client import StigmerClient
 from stigmer.cli.executions import follow
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import Settings
 from stigmer.server import serve
+from support.client import StackClient
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
 
@@ -91,8 +91,9 @@ class Stack:
             text=True,
         )
 
-    def client(self) -> StigmerClient:
-        return StigmerClient(self.address)
+    def client(self) -> StackClient:
+        """gRPC handles that present the stack's client and runner tokens (the tests play its runners)."""
+        return StackClient(self.address, home=self.home, as_runner=True)
 
     def project(self, model: str = "llama3.2:1b") -> Path:
         root = self.tmp / f"project-{model or 'nomodel'}"

@@ -40,6 +40,7 @@ from stigmer.workflow_runner import TASK_QUEUE
 from stigmer.workflow_runner.activities import RunnerActivities
 from stigmer.workflow_runner.server_client import ServerClient
 from stigmer.workflow_runner.worker import build_worker
+from support.client import authorized_channel
 from support.ports import free_port
 from support.processes import kill_tree
 from support.waits import eventually, wait_until
@@ -72,7 +73,7 @@ def server(stigmer_home: Path, temporal_addr: str) -> Iterator[StigmerServer]:
 
 @pytest.fixture(scope="module")
 def channel(server: StigmerServer) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.address) as opened:
+    with authorized_channel(server.address, server.home, as_runner=True) as opened:
         yield opened
 
 
