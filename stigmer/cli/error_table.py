@@ -37,11 +37,7 @@ def _rpc_error(exc: Any, address: str) -> tuple[ExitStatus, str]:
     if code.name == "DEADLINE_EXCEEDED":
         return ExitStatus.TIMEOUT, f"stigmer-server at {address} did not answer in time"
     if code.name == "UNAUTHENTICATED":
-        return (
-            ExitStatus.ERROR,
-            f"stigmer-server at {address} refused the call: {details} — run the CLI with the STIGMER_HOME "
-            "of the stack at that address, as the user who started it",
-        )
+        return ExitStatus.ERROR, f"stigmer-server at {address} refused the call: {details}"
     if code.name == "CANCELLED":
         return ExitStatus.INTERRUPTED, "the call to stigmer-server was cancelled"
     if code.name in _PLAIN_RPC_CODES and details:

@@ -218,9 +218,44 @@ def test_run_workflow_with_input_as_json(applied: Stack) -> None:
     assert execution["spec"]["input"] == {"city": "Paris"}
 
 
+def test_run_needs_a_message_for_an_agent_and_refuses_one_for_a_workflow(applied: Stack) -> None:
+    for args, says in (
+        (("helper",), "'helper' is an agent: give it a message with -m/--message"),
+        (("helper", "-m", "  "), "'helper' is an agent: give it a message with -m/--message"),
+        (("demo/flow", "-m", "Hi"), "-m/--message applies to agents only, and 'demo/flow' is a workflow"),
+        (("flow", "--kind", "workflow", "-m", ""), "-m/--message applies to agents only"),
+    ):
+        result = applied.cli("run", *args, "--no-follow")
+        assert result.exit_code == ExitStatus.USAGE == 2, (args, result.output)
+        assert says in result.stderr, (args, result.stderr)
+    with applied.client() as client:
+        assert not client.agent_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+        assert not client.workflow_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+
+
+def test_run_help_gives_the_exit_code_a_bad_input_gets(applied: Stack) -> None:
+    help_text = " ".join(applied.cli("run", "--help").stdout.split())
+    bad_input = applied.cli("run", "demo/flow", "--input", "{not json", "--no-follow")
+    assert bad_input.exit_code == 2
+    assert "2 for a bad option or argument (unreadable --input" in help_text
+    unknown = applied.cli("run", "nope", "-m", "hi")
+    assert unknown.exit_code == 1
+    assert "1 when REF names nothing" in help_text
+
+
 def test_run_unknown_reference(stack: Stack) -> None:
     result = stack.cli("run", "nope")
     assert (result.exit_code, result.stderr) == (1, "Error: agent or workflow 'nope' not found\n")
+
+
+def test_a_cli_of_another_home_cannot_change_the_stack_and_says_why(applied: Stack) -> None:
+    stranger = {**applied.environ, "STIGMER_HOME": str(applied.tmp / "another-home")}
+    result = CliRunner().invoke(cli, ["--server", applied.address, "delete", "agent", "helper"], env=stranger)
+    assert result.exit_code == 1, result.output
+    assert f"Error: stigmer-server at {applied.address} refused the call" in result.stderr
+    assert "client.token" in result.stderr and "STIGMER_HOME" in result.stderr
+    listed = CliRunner().invoke(cli, ["--server", applied.address, "get", "agent", "helper"], env=stranger)
+    assert listed.exit_code == 0, "reads stay open"
 
 
 def test_follow_times_out_with_exit_4(applied: Stack) -> None:
@@ -415,7 +450,7 @@ def test_run_marks_values_of_declared_secrets_secret(applied: Stack) -> None:
     agent = make_agent("vault", env=[EnvVar(name="TOKEN", secret=True)])
     with applied.client() as client:
         client.apply.Apply(ApplyRequest(agents=[agent]), timeout=10)
-    result = applied.cli("run", "vault", "--runtime-env", "TOKEN=hunter2", "--no-follow", "-o", "json")
+    result = applied.cli("run", "vault", "-m", "hi", "--runtime-env", "TOKEN=hunter2", "--no-follow", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert "hunter2" not in result.stdout
     execution = json.loads(result.stdout)
