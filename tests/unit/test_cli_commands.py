@@ -26,6 +26,7 @@ from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import Settings
 from stigmer.server import serve
 from support.client import StackClient
+from support.output import execution_id as execution_id_of
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
 
@@ -263,7 +264,11 @@ def test_follow_times_out_with_exit_4(applied: Stack) -> None:
     assert result.exit_code == 4
     assert "👤 Human: Hi" in result.stdout
     assert "Error: timed out after 1s waiting for execution aex-" in result.stderr
-    assert result.stderr.rstrip().endswith("(phase PENDING)")
+    execution_id = execution_id_of(result.stdout)
+    assert result.stderr.rstrip().endswith(
+        f"(phase PENDING). The execution goes on: follow it again with: stigmer follow {execution_id} "
+        f"(or cancel it with: stigmer cancel {execution_id})"
+    )
 
 
 def followed_execution(stack: Stack) -> str:
@@ -301,6 +306,10 @@ def test_a_signal_while_following_names_it_and_exits_128_plus_signum(
     assert f"Execution ID: {execution_id}" in stdout
     assert stderr.splitlines()[-1] == line, stderr
     assert "Error" not in stderr and "Traceback" not in stderr, stderr
+    assert (
+        f"Stopped following. The execution goes on: follow it again with: stigmer follow {execution_id} "
+        f"(or cancel it with: stigmer cancel {execution_id})"
+    ) in stderr.splitlines()
 
     def unsubscribed() -> None:
         assert applied.server.feed.subscriber_count(execution_id) == 0, "the CLI's stream was left open"
