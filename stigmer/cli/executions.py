@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -106,10 +107,19 @@ def follow(
     """
     view = view or ExecutionView()
     deadline = time.monotonic() + timeout
+    lock = threading.Lock()  # the pending timer and the stream both print through the view
 
     def show(text: str) -> None:
         if write is not None and text:
             write(text)
+
+    def tick() -> None:
+        with lock:
+            show(view.tick())
+
+    pending_timer = threading.Timer(view.pending_after, tick)
+    pending_timer.daemon = True
+    pending_timer.start()
 
     lost_since: float | None = None
     backoff = _BACKOFF_FIRST
@@ -121,7 +131,8 @@ def follow(
             try:
                 for execution in _subscribe(client, kind, execution_id, remaining):
                     lost_since, backoff = None, _BACKOFF_FIRST
-                    show(view.update(execution))
+                    with lock:
+                        show(view.update(execution))
                     if view.finished:
                         return execution
                 raise _StreamLost("the server ended the stream")
@@ -136,7 +147,8 @@ def follow(
             now = time.monotonic()
             if lost_since is None:
                 lost_since = now
-                show(view.close())
+                with lock:
+                    show(view.close())
                 if notice is not None:
                     notice(
                         f"⚠️ Lost the connection to stigmer-server ({reason}); "
@@ -147,13 +159,16 @@ def follow(
             time.sleep(max(0.0, min(backoff, reconnect_timeout - (now - lost_since), deadline - now)))
             backoff = min(backoff * 2, _BACKOFF_MAX)
     except (KeyboardInterrupt, Terminated):
+        pending_timer.cancel()
         show(view.close())
         if notice is not None:
             notice("")  # the terminal may be in the middle of a line (a streamed message, ^C)
             notice(f"Stopped following. {goes_on(execution_id)}")
         raise
     finally:
-        show(view.close())
+        pending_timer.cancel()
+        with lock:
+            show(view.close())
 
 
 def goes_on(execution_id: str) -> str:

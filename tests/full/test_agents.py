@@ -24,7 +24,7 @@ from support.llm_standin.recording import RecordedRequest
 from support.output import assert_lines, run_lines
 from support.projects import EXAMPLES_DIR
 from support.stack import Stack
-from tests.full.helpers import DURATION, PENDING, agent_summary, apply_project, apply_projects, run, secret_args
+from tests.full.helpers import DURATION, agent_summary, apply_project, apply_projects, run, secret_args, view_lines
 
 PROJECTS = (
     "01_basic_agent",
@@ -87,13 +87,12 @@ def test_basic_agent_answers_and_the_run_is_shown_line_by_line(
     assert result.stdout.startswith(f"Agent execution started: code-reviewer\nExecution ID: {exec_id}\n"), result
     expected = [
         "",
-        PENDING,
         f"👤 Human: {message}",
         "▶️ Execution started",
         f"🤖 Agent: {answer}",
         *agent_summary(messages=2),
     ]
-    assert_lines(run_lines(result.stdout), expected, "the run view")
+    assert_lines(view_lines(result.stdout), expected, "the run view")
 
     execution = executions.get(api, exec_id)
     assert executions.messages(execution) == [("HUMAN", message), ("AGENT", answer)]

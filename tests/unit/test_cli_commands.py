@@ -363,7 +363,6 @@ def test_follow_streams_to_completion(applied: Stack) -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     for line in (
-        "⏳ Execution pending...",
         "👤 Human: What is the answer?",
         "▶️ Execution started",
         "🤖 Agent: Thinking",
