@@ -69,6 +69,11 @@ class ServerApi(ServerConnection):
                 raise ExecutionFinishedError(exc.details() or "the execution is finished") from None
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise ExecutionGoneError(exc.details() or "the execution does not exist") from None
+            if exc.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                raise RunnerTokenError(
+                    f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
+                    f"the same $STIGMER_HOME/{RUNNER_TOKEN_FILE} as the server (check STIGMER_HOME of both)"
+                ) from None
             raise
 
     async def _retrying(self, method: Any, request: Any) -> Any:

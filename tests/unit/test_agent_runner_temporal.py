@@ -85,7 +85,7 @@ def lead_agent(record: Path) -> agent_pb2.AgentSpec:
                 stdio=agent_pb2.StdioServer(
                     command=sys.executable,
                     args=[str(MCP_FIXTURE), str(record)],
-                    env={"FIXTURE_AUTH": "Bearer ${ $env.API_TOKEN }"},
+                    env={"FIXTURE_AUTH": "Bearer ${ $env.API_TOKEN }", "API_TOKEN": "${ $env.API_TOKEN }"},
                 ),
                 enabled_tools=["lookup"],
             )
@@ -183,7 +183,8 @@ def test_an_agent_with_tools_mcp_and_a_sub_agent_completes_and_keeps_its_secret(
 
     fixture = json.loads(record.read_text())
     assert fixture["env"]["FIXTURE_AUTH"] == f"Bearer {SECRET}"
-    assert fixture["env"]["API_TOKEN"] == SECRET and fixture["env"]["REGION"] == "eu-west-1"
+    # the MCP server gets only the variables its definition names, not the rest of the runtime env
+    assert fixture["env"]["API_TOKEN"] == SECRET and "REGION" not in fixture["env"], sorted(fixture["env"])
     assert fixture["calls"] == [
         {"tool": "lookup", "key": "k1", "cwd": str(settings.workspace_root / created.metadata.id)}
     ]
@@ -466,6 +467,14 @@ def test_a_runner_without_the_stack_token_fails_saying_so(
     (elsewhere / "runner.token").write_text("not-the-token")
     api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
     with temporal.worker(replace(settings, home=elsewhere)) as queue:
-        execution = run(temporal, api, queue, "helper", "Hi")
-    assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
-    assert "stigmer-server refused the agent-runner's token" in execution.status.error
+        created = api.create("helper", "Hi")
+        handle = temporal.start_execution(created.metadata.id, queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            temporal.result(handle)
+    causes, error = [], failed.value.cause
+    while error is not None:
+        causes.append(str(error))
+        error = getattr(error, "cause", None)
+    assert any("stigmer-server refused the agent-runner's token" in cause for cause in causes), causes
+    # without the token, the runner cannot report either: the execution is as it was
+    assert api.get(created.metadata.id).status.phase == pb.EXECUTION_PHASE_PENDING
