@@ -132,9 +132,14 @@ def pending_line(dispatch: pb.DispatchState) -> str:
     """The pending line, with why the engine has not taken the execution (without the attempt count,
     which the next attempt makes stale) when the server says so."""
     if dispatch.waiting and dispatch.reason:
-        reason = _ATTEMPT_COUNT.sub(lambda m: ")" if m.group(0).startswith(";") else "", dispatch.reason)
-        return f"{PENDING_LINE} (waiting for the engine: {reason})"
+        return f"{PENDING_LINE} (waiting for the engine: {dispatch_reason(dispatch.reason)})"
     return PENDING_LINE
+
+
+def dispatch_reason(reason: str) -> str:
+    """The server's waiting reason without the attempt count it ends with (``(retrying; attempt 3)`` ->
+    ``(retrying)``): the count is stale at the next attempt, and ``attempts`` has it."""
+    return _ATTEMPT_COUNT.sub(lambda m: ")" if m.group(0).startswith(";") else "", reason)
 
 
 def _is_inside(path: str, parent: str) -> bool:

@@ -344,3 +344,7 @@ def test_get_execution_shows_dispatch_tasks_and_error_info() -> None:
     status.phase, status.dispatch.waiting, status.dispatch.reason = PENDING, True, "engine unreachable"
     status.dispatch.attempts = 2
     assert "Dispatch:   waiting for the engine: engine unreachable (2 attempt(s))" in describe_execution(execution)
+    status.dispatch.reason = "Temporal at 127.0.0.1:7233 is unreachable (retrying; attempt 2)"
+    shown = describe_execution(execution)
+    assert "waiting for the engine: Temporal at 127.0.0.1:7233 is unreachable (retrying) (2 attempt(s))" in shown
+    assert shown.count("attempt") == 1, shown
