@@ -16,8 +16,12 @@ prefix of a value at the end of a line or just before an ellipsis). Values short
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import sys
 import threading
+import traceback
+import types
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -154,7 +158,8 @@ _install_lock = threading.Lock()
 
 
 def install(logger: logging.Logger | None = None) -> SecretFilter:
-    """Put the one ``SecretFilter`` on every handler of ``logger`` (default: the root logger); idempotent.
+    """Put the one ``SecretFilter`` on every handler of ``logger`` (default: the root logger), and scrub
+    the traceback of an exception nobody caught (``sys.excepthook``, ``threading.excepthook``); idempotent.
 
     Call it after logging is configured: handlers added later are not covered.
     """
@@ -164,7 +169,27 @@ def install(logger: logging.Logger | None = None) -> SecretFilter:
         for handler in logger.handlers:
             if existing not in handler.filters:
                 handler.addFilter(existing)
+        sys.excepthook = print_scrubbed
+        threading.excepthook = _thread_exception
     return existing
+
+
+def print_scrubbed(
+    exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None, *, thread: str = ""
+) -> None:
+    """Print an uncaught exception's traceback to stderr, as Python would, with secret values scrubbed."""
+    head = f"Exception in thread {thread}:\n" if thread else ""
+    text = head + "".join(traceback.format_exception(exc_type, exc, tb))
+    with contextlib.suppress(OSError, ValueError):  # stderr closed: nowhere to say it
+        sys.stderr.write(REGISTRY.scrub(text))
+        sys.stderr.flush()
+
+
+def _thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    print_scrubbed(args.exc_type, args.exc_value, args.exc_traceback, thread=name)
 
 
 _FILTER = SecretFilter()

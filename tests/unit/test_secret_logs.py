@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stigmer.secret_logs import REDACTED, SecretFilter, SecretRegistry
+from stigmer.secret_logs import REDACTED, SecretFilter, SecretRegistry, print_scrubbed, remember
 
 SECRET = "tok-9f8e7d6c5b4a3f2e1d0c"
 
@@ -89,3 +89,13 @@ def test_a_value_learned_later_is_scrubbed_from_then_on(
     registry.remember([later, "abc"])  # too short to scrub: it would match everywhere
     logger.info("token=%s abc", later)
     assert stream.getvalue().strip().endswith(f"token={REDACTED} abc")
+
+
+def test_an_uncaught_exception_is_printed_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
+    remember([SECRET])
+    try:
+        raise ValueError(f"bad token {SECRET}")
+    except ValueError as exc:
+        print_scrubbed(type(exc), exc, exc.__traceback__)
+    printed = capsys.readouterr().err
+    assert "ValueError: bad token <redacted>" in printed and SECRET not in printed, printed
