@@ -34,7 +34,9 @@ MIN_SECRET_LENGTH = 4
 MIN_CUT_LENGTH = 8
 # base64 runs of fewer characters (6 bytes of a value) are not replaced: too likely in ordinary text.
 MIN_BASE64_LENGTH = 8
-MAX_REMEMBERED = 4096
+# The most recently used values are kept (each use refreshes one: runners fetch an execution's values again
+# as it runs); every log line is checked against each, so the bound is also the cost of a line.
+MAX_REMEMBERED = 512
 ELLIPSES = ("…", "...")
 
 
