@@ -1,12 +1,15 @@
 """The runner token, and the connection both runners use to call stigmer-server with it.
 
 stigmer-server writes the stack's runner token to ``$STIGMER_HOME/runner.token`` and answers runner-only
-calls (``RunnerService.GetRuntimeEnv``) only when the metadata ``x-stigmer-runner-token`` carries it.
+calls (``RunnerService.GetRuntimeEnv``, ``UpdateStatus``) only when the metadata ``x-stigmer-runner-token``
+carries it; it also accepts it for the calls that need the client token (a runner creates and cancels
+child executions). The runners' channel sends it with every call.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -48,13 +51,40 @@ def token_metadata(token: str) -> Metadata:
     return ((RUNNER_TOKEN_METADATA, token),) if token else ()
 
 
+class _WithToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """Adds the runner token to the metadata of every call that does not carry it already."""
+
+    def __init__(self, metadata: Metadata) -> None:
+        self.metadata = metadata
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        given = tuple(details.metadata or ())
+        if not self.metadata or any(key == RUNNER_TOKEN_METADATA for key, _ in given):
+            return details
+        return grpc.aio.ClientCallDetails(
+            details.method,
+            details.timeout,
+            grpc.aio.Metadata(*given, *self.metadata),
+            details.credentials,
+            details.wait_for_ready,
+        )
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
 class ServerConnection:
-    """An async channel to stigmer-server and the metadata every call of a runner carries (its token)."""
+    """An async channel to stigmer-server whose every call carries the runner token (``metadata``)."""
 
     def __init__(self, address: str, token: str) -> None:
         self.address = address
-        self.channel = grpc.aio.insecure_channel(address, options=RECONNECT_OPTIONS)
         self.metadata = token_metadata(token)
+        self.channel = grpc.aio.insecure_channel(
+            address, options=RECONNECT_OPTIONS, interceptors=[_WithToken(self.metadata)]
+        )
         self.runner = execution_pb2_grpc.RunnerServiceStub(self.channel)
 
     async def close(self) -> None:

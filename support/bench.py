@@ -115,7 +115,7 @@ def bench_subscribe_streams(factory: StackFactory, report: Report) -> None:
     stack = factory.create("bench-streams")
     try:
         stack.start()
-        result = bench_streams.measure(stack.address)
+        result = bench_streams.measure(stack.address, stack.home)
         stack.stop(check=False)
     finally:
         stack.teardown()

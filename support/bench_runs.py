@@ -21,6 +21,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1 import execution_pb2_grpc
 from stigmer.api.v1.common_pb2 import Ref
 from support.bench_rss import RssPeaks, RssSampler
+from support.client import authorized_channel
 from support.stack import Stack
 
 RUN_TIMEOUT = 60.0
@@ -193,7 +194,7 @@ def concurrent_runs(stack: Stack, count: int, connections: int = 4, timeout: flo
         with ExitStack() as channels:
             stubs = [
                 execution_pb2_grpc.AgentExecutionServiceStub(
-                    channels.enter_context(grpc.insecure_channel(stack.address, options=_OWN_CONNECTION))
+                    channels.enter_context(authorized_channel(stack.address, stack.home, options=_OWN_CONNECTION))
                 )
                 for _ in range(connections)
             ]

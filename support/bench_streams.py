@@ -29,6 +29,7 @@ from stigmer.api.v1 import apply_pb2, apply_pb2_grpc, execution_pb2_grpc
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.common_pb2 import Metadata, Ref
+from support.client import authorized_channel
 
 TIMEOUT = 30.0
 UPDATE_PREFIX = "bench-update-"
@@ -90,13 +91,17 @@ class _Follower(threading.Thread):
 
 
 @contextmanager
-def _channels(address: str, count: int) -> Iterator[list[grpc.Channel]]:
+def _channels(address: str, count: int, home: Path | None) -> Iterator[list[grpc.Channel]]:
     with ExitStack() as stack:
-        yield [stack.enter_context(grpc.insecure_channel(address, options=_OWN_CONNECTION)) for _ in range(count)]
+        yield [
+            stack.enter_context(authorized_channel(address, home, options=_OWN_CONNECTION, as_runner=True))
+            for _ in range(count)
+        ]
 
 
 def measure(
     address: str,
+    home: Path | None,
     *,
     streams: int = 200,
     updates: int = 100,
@@ -108,8 +113,9 @@ def measure(
     then send ``updates`` status updates (round robin) with a health check after each.
 
     Every call has a deadline of ``timeout`` seconds (a starved server fails with DEADLINE_EXCEEDED).
+    ``home`` is the server's STIGMER_HOME: the calls present its tokens (the updates play a runner).
     """
-    with _channels(address, connections + 1) as channels:
+    with _channels(address, connections + 1, home) as channels:
         control, followers_channels = channels[0], channels[1:]
         agent = f"bench-streams-{uuid.uuid4().hex[:8]}"
         apply_pb2_grpc.ApplyServiceStub(control).Apply(
@@ -186,6 +192,7 @@ def render(result: StreamResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--address", help="a running stigmer-server (default: start a private stack)")
+    parser.add_argument("--home", type=Path, help="the STIGMER_HOME of the server at --address (its tokens)")
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--updates", type=int, default=100)
     parser.add_argument("--connections", type=int, default=4)
@@ -193,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = {"streams": args.streams, "updates": args.updates, "connections": args.connections}
     if args.address:
-        result = measure(args.address, **options)
+        result = measure(args.address, args.home, **options)
     else:
         from support.cli import resolve_binary
         from support.processes import RunId, sweep_orphans
@@ -209,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 stack.start()
                 print(f"measuring {args.streams} streams on {stack.address} ...", file=sys.stderr, flush=True)
-                result = measure(stack.address, **options)
+                result = measure(stack.address, stack.home, **options)
                 stack.stop(check=False)
             finally:
                 stack.teardown()

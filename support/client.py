@@ -1,12 +1,15 @@
 """gRPC handles for a test stack, through the API's published stubs (``stigmer.api.v1``).
 
-Every call gets a deadline: the channel adds ``default_timeout`` to calls made without one.
+Every call gets a deadline: the channel adds ``default_timeout`` to calls made without one. Given the
+stack's ``STIGMER_HOME``, every call also presents the stack's client token (``stigmer.client_token``),
+which the server requires for every call that changes state.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import grpc
@@ -22,6 +25,8 @@ from stigmer.api.v1 import (
     execution_pb2_grpc,
     workflow_pb2_grpc,
 )
+from stigmer.client_token import client_metadata, read_client_token
+from stigmer.runner_api import read_token, token_metadata
 from support.waits import Liveness, eventually
 
 DEFAULT_TIMEOUT = 10.0
@@ -44,16 +49,28 @@ class _Details(_CallDetails, grpc.ClientCallDetails):
 
 
 class _DefaultDeadline(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    def __init__(self, seconds: float) -> None:
+    """A deadline for calls made without one; the client token of ``home`` (read at each call, so a token
+    the server writes after the client was made is used) on every call."""
+
+    def __init__(self, seconds: float, home: Path | None = None, *, as_runner: bool = False) -> None:
         self.seconds = seconds
+        self.home = home
+        self.as_runner = as_runner
+
+    def _tokens(self) -> tuple[tuple[str, str], ...]:
+        if self.home is None:
+            return ()
+        runner = token_metadata(read_token(self.home)) if self.as_runner else ()
+        return (*client_metadata(read_client_token(self.home)), *runner)
 
     def _with_deadline(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        if details.timeout is not None:
+        token = self._tokens()
+        if details.timeout is not None and not token:
             return details
         return _Details(
             details.method,
-            self.seconds,
-            details.metadata,
+            self.seconds if details.timeout is None else details.timeout,
+            (*(details.metadata or ()), *token),
             details.credentials,
             getattr(details, "wait_for_ready", None),
             getattr(details, "compression", None),
@@ -105,12 +122,38 @@ def wait_serving(address: str, *, timeout: float, alive: Liveness | None = None,
         eventually(serving, timeout=timeout, alive=alive)
 
 
-class StackClient:
-    """Stubs for every service of one stigmer-server, plus a few reading helpers."""
+def authorized_channel(
+    address: str,
+    home: Path | None,
+    default_timeout: float = DEFAULT_TIMEOUT,
+    *,
+    options: Sequence[tuple[str, Any]] = (),
+    as_runner: bool = False,
+) -> grpc.Channel:
+    """A channel to ``address`` whose calls carry the client token of ``home`` (and its runner token too
+    ``as_runner``, for a test that plays a runner: ``UpdateStatus``) and a default deadline."""
+    interceptor = _DefaultDeadline(default_timeout, home, as_runner=as_runner)
+    return grpc.intercept_channel(grpc.insecure_channel(address, options=list(options)), interceptor)
 
-    def __init__(self, address: str, default_timeout: float = DEFAULT_TIMEOUT) -> None:
+
+class StackClient:
+    """Stubs for every service of one stigmer-server, plus a few reading helpers.
+
+    ``home`` is the stack's ``STIGMER_HOME``: its client token goes with every call (without it, the
+    client can only read); ``as_runner`` adds its runner token (for tests that play a runner).
+    """
+
+    def __init__(
+        self,
+        address: str,
+        default_timeout: float = DEFAULT_TIMEOUT,
+        *,
+        home: Path | None = None,
+        as_runner: bool = False,
+    ) -> None:
         self.address = address
-        self.channel = grpc.intercept_channel(grpc.insecure_channel(address), _DefaultDeadline(default_timeout))
+        self.home = home
+        self.channel = authorized_channel(address, home, default_timeout, as_runner=as_runner)
         self.apply = apply_pb2_grpc.ApplyServiceStub(self.channel)
         self.agents = agent_pb2_grpc.AgentServiceStub(self.channel)
         self.workflows = workflow_pb2_grpc.WorkflowServiceStub(self.channel)

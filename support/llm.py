@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from support.llm_standin.process import StandinProcess, start_standin_process
+from support.llm_standin.server import SERVER_NAME as STANDIN_SERVER_NAME
 from support.prereqs import Prerequisite, missing_message
 from support.processes import RunId
 
@@ -40,10 +41,13 @@ class OllamaProbe:
     reachable: bool
     has_model: bool
     detail: str
+    # What answers is the LLM stand-in (support.llm_standin), not a real Ollama.
+    standin: bool = False
 
     @property
     def usable(self) -> bool:
-        return self.reachable and self.has_model
+        """A real Ollama that has the model."""
+        return self.reachable and self.has_model and not self.standin
 
 
 def ollama_host(environ: dict[str, str] | None = None) -> str:
@@ -57,11 +61,17 @@ def probe_ollama(host: str, model: str, timeout: float = 1.0) -> OllamaProbe:
     try:
         with urllib.request.urlopen(f"{host.rstrip('/')}/api/tags", timeout=timeout) as response:
             tags = json.loads(response.read() or b"{}")
+            server = response.headers.get("Server", "")
     except (OSError, urllib.error.URLError, ValueError) as exc:
         return OllamaProbe(host, model, False, False, f"no Ollama answers at {host} ({exc})")
     names = {m.get("name", "") for m in tags.get("models", [])} | {m.get("model", "") for m in tags.get("models", [])}
     wanted = model if ":" in model else f"{model}:latest"
-    if wanted in names or model in names:
+    has_model = wanted in names or model in names
+    if server.startswith(STANDIN_SERVER_NAME):
+        return OllamaProbe(
+            host, model, True, has_model, f"the LLM stand-in (support.llm_standin) answers at {host}, not Ollama", True
+        )
+    if has_model:
         return OllamaProbe(host, model, True, True, f"Ollama at {host} has {model}")
     return OllamaProbe(host, model, True, False, f"Ollama at {host} does not have {model} (it has {sorted(names)})")
 

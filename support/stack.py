@@ -97,7 +97,7 @@ class Stack:
 
     def client(self) -> StackClient:
         """gRPC handles for this stack's server (close them, or use as a context manager)."""
-        return StackClient(self.address)
+        return StackClient(self.address, home=self.home)
 
     def start(self) -> CliResult:
         """``stigmer server start`` of the stack's components; returns once the server says SERVING."""

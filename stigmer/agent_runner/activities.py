@@ -98,7 +98,9 @@ class AgentActivities:
         try:
             env = await api.runtime_env(execution_id)
         except RunnerTokenError as exc:
-            return await self._failed(Reporter(api, execution_id, str), execution_id, str(exc))
+            # Reporting needs the token too: the engine's failure of this workflow is the only report.
+            log.error("execution %s: %s", execution_id, exc)
+            raise ApplicationError(str(exc), type="RunnerTokenRejected", non_retryable=True) from None
         redact = env.redactor()
         # Numbered past every attempt that reported before (of this workflow run or an earlier one),
         # so the server can refuse a superseded attempt that still runs.
@@ -174,6 +176,8 @@ class AgentActivities:
             log.info("execution %s %s", execution_id, phase)
         except (ExecutionFinishedError, ExecutionGoneError) as exc:
             log.info("execution %s: %s not reported (%s)", execution_id, phase, exc)
+        except RunnerTokenError as exc:  # retrying cannot change it
+            raise ApplicationError(str(exc), type="RunnerTokenRejected", non_retryable=True) from None
         finally:
             await api.close()
         return phase

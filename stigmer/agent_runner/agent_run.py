@@ -6,7 +6,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stigmer.agent_runner.env_values import RuntimeEnv
+from stigmer import secret_logs
+from stigmer.agent_runner.env_values import Redactor, RuntimeEnv
 from stigmer.agent_runner.llm import ChatOptions
 from stigmer.agent_runner.loop import Answer, Loop
 from stigmer.agent_runner.mcp_tools import mcp_tools
@@ -61,8 +62,15 @@ class AgentRun:
             temperature=config.temperature if config.HasField("temperature") else None,
         )
 
-    def prompt(self, instructions: str, skills: list[agent_pb2.Skill], subs: list[tuple[str, str]]) -> str:
-        return system_prompt(instructions, skills, self.env.values, self.env.secret_names, subs)
+    def prompt(
+        self,
+        instructions: str,
+        skills: list[agent_pb2.Skill],
+        subs: list[tuple[str, str]],
+        env: RuntimeEnv | None = None,
+    ) -> str:
+        env = env or self.env
+        return system_prompt(instructions, skills, env.values, env.secret_names, subs)
 
     async def run(self) -> Answer:
         workspace = self._workspace
@@ -97,13 +105,17 @@ class AgentRun:
 
     async def _run_sub_agent(self, sub: agent_pb2.SubAgent, message: str, call_id: str) -> str:
         plan = await self._plan(sub)
+        env = self.env if plan.declared_env is None else self.env.for_declared(plan.declared_env)
+        secret_logs.remember(env.secret_values)
+        # What leaves the sub-agent is scrubbed of the parent's secrets and of its own.
+        redact = Redactor([*self.env.secret_values, *env.secret_values])
         toolbox = ToolBox(workspace_tools(self._workspace))
         for tool in self._mcp:
             if tool.source.removeprefix("mcp:") in plan.parent_servers:
                 toolbox.add(tool)
         if plan.name not in self._sub_mcp:
             self._sub_mcp[plan.name] = await mcp_tools(
-                self.stack, plan.own_servers, self.env.values, self._workspace.root, self.env.redactor(), self._key
+                self.stack, plan.own_servers, env.values, self._workspace.root, redact, self._key
             )
         for tool in self._sub_mcp[plan.name]:
             toolbox.add(tool)
@@ -111,13 +123,13 @@ class AgentRun:
             self.chat_options(plan.model),
             toolbox,
             self.reporter,
-            self.env.redactor(),
+            redact,
             stream=False,
             call_prefix=call_id,
             label=f"sub-agent {plan.name!r}",
             progress=self.progress,
         )
-        answer = await loop.run(first_messages(self.prompt(plan.instructions, plan.skills, []), message))
+        answer = await loop.run(first_messages(self.prompt(plan.instructions, plan.skills, [], env), message))
         return answer.text
 
     async def _plan(self, sub: agent_pb2.SubAgent) -> SubAgentPlan:

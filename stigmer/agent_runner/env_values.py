@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from stigmer.api.v1 import execution_pb2
+from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.secret_text import longest_first, replace_secrets
 
 _ENV_REF = re.compile(r"\$\{\s*\$env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
@@ -33,6 +34,21 @@ class RuntimeEnv:
     @classmethod
     def from_proto(cls, message: execution_pb2.RuntimeEnv) -> RuntimeEnv:
         return cls(dict(message.values), frozenset(message.secret_names))
+
+    def for_declared(self, declared: Iterable[EnvVar]) -> RuntimeEnv:
+        """The environment of an agent that declares ``declared`` and runs inside this one (a sub-agent by
+        reference): only the variables it declares, valued from this environment or else by its own
+        defaults; secret when it declares them secret or this environment holds them as secrets."""
+        values: dict[str, str] = {}
+        secret: set[str] = set()
+        for var in declared:
+            if var.name in self.values:
+                values[var.name] = self.values[var.name]
+            elif var.default_value:
+                values[var.name] = var.default_value
+            if var.secret or var.name in self.secret_names:
+                secret.add(var.name)
+        return RuntimeEnv(values, frozenset(secret & values.keys()))
 
 
 def expand(text: str, values: Mapping[str, str], where: str) -> str:

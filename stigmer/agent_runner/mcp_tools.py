@@ -1,10 +1,12 @@
 """Tools of the agent's MCP servers, through the official ``mcp`` SDK.
 
-Transports: ``stdio`` (a subprocess; it gets the execution's runtime env plus the server's own env, with
-``${ $env.NAME }`` expanded, and runs in the workspace folder), ``http`` (streamable HTTP; a URL whose path
+Transports: ``stdio`` (a subprocess; it gets only the variables of the server's own ``env``, with
+``${ $env.NAME }`` expanded from the execution's runtime env, plus the few the MCP SDK always passes
+(``PATH``, ``HOME``, ...), and runs in the workspace folder), ``http`` (streamable HTTP; a URL whose path
 ends with ``/sse`` uses the older SSE transport) and ``docker`` (``docker run -i`` of the image over
-stdio; refused with a clear error when no Docker engine answers). Everything is resolved inside the
-activity: server env and headers may hold secrets.
+stdio, with ``-e`` for the variables of the server's own ``env`` only; refused with a clear error when
+no Docker engine answers). Everything is resolved inside the activity: server env and headers may hold
+secrets.
 
 Every ``tools/call`` carries an idempotency key, ``<execution id>/<call id>``, in its params' ``_meta``
 under ``IDEMPOTENCY_META_KEY`` (the same in every attempt of the run: a retried attempt that has to run
@@ -81,6 +83,13 @@ def docker_command(server: agent_pb2.McpServer, env_names: Iterable[str]) -> tup
     return "docker", [*args, spec.image, *spec.args]
 
 
+def server_env(server: agent_pb2.McpServer, env: Mapping[str, str]) -> dict[str, str]:
+    """The variables a stdio or docker MCP server receives: those its definition names, expanded from the
+    execution's ``env`` (the rest of the runtime environment stays out of its process)."""
+    own = server.docker.env if server.WhichOneof("transport") == "docker" else server.stdio.env
+    return expand_all(own, env, f"MCP server {server.name!r} env")
+
+
 async def connect_server(
     stack: AsyncExitStack,
     server: agent_pb2.McpServer,
@@ -101,7 +110,7 @@ async def connect_server(
     # is raised (otherwise the SDK's task groups would wrap it in an ExceptionGroup on the way out).
     own = AsyncExitStack()
     if transport == "stdio":
-        process_env = {**env, **expand_all(server.stdio.env, env, f"{where} env")}
+        process_env = server_env(server, env)
         args = [expand(arg, env, f"{where} args") for arg in server.stdio.args]
         params = StdioServerParameters(command=server.stdio.command, args=args, env=process_env, cwd=workspace)
         streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
@@ -111,7 +120,7 @@ async def connect_server(
             raise McpSetupError(
                 f"{where} needs a Docker engine ({problem}): start Docker (or use a stdio/http MCP server instead)"
             )
-        process_env = {**env, **expand_all(server.docker.env, env, f"{where} env")}
+        process_env = server_env(server, env)
         command, args = docker_command(server, process_env)
         args = [expand(arg, env, f"{where} args") for arg in args]
         params = StdioServerParameters(command=command, args=args, env=process_env, cwd=workspace)

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 
+from stigmer import secret_logs
 from stigmer.agent_runner.env_values import RuntimeEnv
 from stigmer.api.v1 import agent_pb2, agent_pb2_grpc, execution_pb2, execution_pb2_grpc
 from stigmer.api.v1.common_pb2 import Ref
@@ -61,7 +62,9 @@ class ServerApi(ServerConnection):
                 f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
                 f"the same $STIGMER_HOME/{RUNNER_TOKEN_FILE} as the server (check STIGMER_HOME of both)"
             ) from None
-        return RuntimeEnv.from_proto(reply)
+        env = RuntimeEnv.from_proto(reply)
+        secret_logs.remember(env.secret_values)
+        return env
 
     async def update(self, request: execution_pb2.UpdateStatusRequest) -> None:
         try:
@@ -71,6 +74,11 @@ class ServerApi(ServerConnection):
                 raise ExecutionFinishedError(exc.details() or "the execution is finished") from None
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise ExecutionGoneError(exc.details() or "the execution does not exist") from None
+            if exc.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                raise RunnerTokenError(
+                    f"stigmer-server refused the agent-runner's token ({exc.details()}): the runner must read "
+                    f"the same $STIGMER_HOME/{RUNNER_TOKEN_FILE} as the server (check STIGMER_HOME of both)"
+                ) from None
             raise
 
     async def _retrying(self, method: Any, request: Any) -> Any:

@@ -2,8 +2,10 @@
 
 An inline sub-agent runs with its own instructions and model (its parent's when it has none), the
 parent's skills and MCP servers it names, and the built-in workspace tools. A sub-agent by
-``agent_ref`` is the stored agent (``AgentService.Get``): its instructions, model, skills and its own
-MCP servers; its own sub-agents are not offered (no nesting beyond one level).
+``agent_ref`` is the stored agent (``AgentService.Get``): its instructions, model, skills, its own
+MCP servers and its own declared env vars (valued from the parent's runtime env, else by their
+defaults; secret as it declares them, or as the parent holds them); its own sub-agents are not offered
+(no nesting beyond one level).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from stigmer.agent_runner.model_choice import choose_model
 from stigmer.agent_runner.tools import Tool, ToolError, sub_agent_source
 from stigmer.api.v1 import agent_pb2
+from stigmer.api.v1.common_pb2 import EnvVar
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class SubAgentPlan:
     parent_servers: list[str] = field(default_factory=list)
     # ... or its own servers (by agent_ref).
     own_servers: list[agent_pb2.McpServer] = field(default_factory=list)
+    # The env vars it declares (by agent_ref): its servers and prompt see only these.
+    declared_env: list[EnvVar] | None = None
 
 
 def plan_inline(
@@ -60,6 +65,7 @@ def plan_stored(sub: agent_pb2.SubAgent, agent: agent_pb2.Agent, override: str |
         model=choose_model(override=override, agent_model=spec.model),
         skills=list(spec.skills),
         own_servers=list(spec.mcp_servers),
+        declared_env=list(spec.env),
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from stigmer import secret_logs
 from stigmer.agent_runner import TASK_QUEUE
 from stigmer.agent_runner.activities import AgentActivities
 from stigmer.agent_runner.settings import RunnerSettings, from_environ
@@ -139,6 +140,7 @@ async def main_async(settings: RunnerSettings) -> int:
 
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secret_logs.install()
     for noisy in ("httpx", "httpx2", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

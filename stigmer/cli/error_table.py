@@ -36,6 +36,8 @@ def _rpc_error(exc: Any, address: str) -> tuple[ExitStatus, str]:
         return ExitStatus.SERVER_UNAVAILABLE, ServerUnavailableError(address).message
     if code.name == "DEADLINE_EXCEEDED":
         return ExitStatus.TIMEOUT, f"stigmer-server at {address} did not answer in time"
+    if code.name == "UNAUTHENTICATED":
+        return ExitStatus.ERROR, f"stigmer-server at {address} refused the call: {details}"
     if code.name == "CANCELLED":
         return ExitStatus.INTERRUPTED, "the call to stigmer-server was cancelled"
     if code.name in _PLAIN_RPC_CODES and details:

@@ -5,8 +5,9 @@ Pure logic over execution messages (no gRPC, no I/O), so what a terminal shows i
 Each Subscribe message is a whole state of the execution; :meth:`ExecutionView.update` returns the text
 for what changed since the previous one:
 
-- phase lines, once each: ``⏳ Execution pending...`` (with why the engine has not taken it yet, when
-  the server says so), ``▶️ Execution started``;
+- phase lines, once each: ``⏳ Execution pending...`` only when the engine has not taken the execution
+  within ``PENDING_AFTER_SECONDS`` of the view's first sight of it, or the server says why it waits (the
+  reason, without its attempt count); ``▶️ Execution started``;
 - messages by ID. The agent-runner reports one message again and again with growing content: the view
   prints ``🤖 Agent: `` and the text so far, then only what was appended, on the same line. The line
   ends when another item is printed or the execution ends, so a streamed message reads as it is
@@ -17,14 +18,20 @@ for what changed since the previous one:
 - tool calls: ``🔧 Tool: NAME(args)`` when they start and `` → result`` when they finish (on the same
   line when nothing came in between, else as ``🔧 Tool: NAME → result``);
 - task statuses by path, on each phase change: ``⚙️ Task: PATH [Running]``, ``✓ Task: PATH
-  [Completed]``, ``✗ Task: PATH [Failed]`` + ``  Error: …``, ``⊘ Task: PATH [Skipped]``.
+  [Completed]``, ``✗ Task: PATH [Failed]`` + ``  Error: …``, ``⊘ Task: PATH [Skipped]``; a task that ends
+  in the same update as tasks inside it (``PATH/...``) gets its line after theirs.
 
-:func:`summary_lines` are the closing lines (outcome, error, duration, counts).
+:func:`summary_lines` are the closing lines (outcome, error, duration, counts): each task counts in one
+bucket, completed, failed, errors caught (a failed task inside a task that completed: a ``try`` caught its
+error), skipped or cancelled (and "not finished" for any left running).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from stigmer.api.v1 import execution_pb2 as pb
@@ -33,10 +40,14 @@ from stigmer.cli.redaction import Redactor
 
 TERMINAL_PHASES = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
 _DONE_TOOL_PHASES = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
+_ENDED_TASK_PHASES = (*_DONE_TOOL_PHASES, pb.EXECUTION_PHASE_SKIPPED)
 TOOL_TEXT_WIDTH = 200  # tool arguments and results are shown on one line, cut to this many characters
 
 AGENT_MESSAGE = pb.MESSAGE_TYPE_AGENT
 PENDING_LINE = "⏳ Execution pending..."
+# The pending line appears only when the engine takes longer than this to start the execution.
+PENDING_AFTER_SECONDS = 1.0
+_ATTEMPT_COUNT = re.compile(r"; attempt \d+\)$|\s*\(attempt \d+\)$")
 STARTED_LINE = "▶️ Execution started"
 
 _MESSAGE_LABELS = {
@@ -118,16 +129,55 @@ def task_lines(task: pb.TaskStatus) -> list[str]:
 
 
 def pending_line(dispatch: pb.DispatchState) -> str:
+    """The pending line, with why the engine has not taken the execution (without the attempt count,
+    which the next attempt makes stale) when the server says so."""
     if dispatch.waiting and dispatch.reason:
-        return f"{PENDING_LINE} (waiting for the engine: {dispatch.reason})"
+        return f"{PENDING_LINE} (waiting for the engine: {dispatch_reason(dispatch.reason)})"
     return PENDING_LINE
 
 
-class ExecutionView:
-    """Remembers what was printed; :meth:`update` returns the text (with newlines) for what is new."""
+def dispatch_reason(reason: str) -> str:
+    """The server's waiting reason without the attempt count it ends with (``(retrying; attempt 3)`` ->
+    ``(retrying)``): the count is stale at the next attempt, and ``attempts`` has it."""
+    return _ATTEMPT_COUNT.sub(lambda m: ")" if m.group(0).startswith(";") else "", reason)
 
-    def __init__(self, redactor: Redactor | None = None) -> None:
+
+def _is_inside(path: str, parent: str) -> bool:
+    return path.startswith(parent + "/")
+
+
+def children_first(tasks: list[pb.TaskStatus]) -> list[pb.TaskStatus]:
+    """``tasks`` in their order, except that a task that ended comes after the tasks inside it."""
+    ordered = list(tasks)
+    for task in list(ordered):
+        if task.phase not in _ENDED_TASK_PHASES:
+            continue
+        key = task_key(task)
+        index = ordered.index(task)
+        inside = [i for i, other in enumerate(ordered) if _is_inside(task_key(other), key)]
+        if inside and max(inside) > index:
+            ordered.insert(max(inside), ordered.pop(index))
+    return ordered
+
+
+class ExecutionView:
+    """Remembers what was printed; :meth:`update` returns the text (with newlines) for what is new.
+
+    ``clock`` (seconds) tells when a pending execution has waited ``pending_after`` seconds; call
+    :meth:`tick` after that long without an update to print the pending line then.
+    """
+
+    def __init__(
+        self,
+        redactor: Redactor | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        pending_after: float = PENDING_AFTER_SECONDS,
+    ) -> None:
         self.redactor = redactor or Redactor()
+        self.clock = clock
+        self.pending_after = pending_after
+        self._first_seen = clock()  # made as the execution is created (run) or looked up (follow)
         self.last: Any = None
         self._full: dict[str, str] = {}  # message key -> its text, as last reported
         self._printed: dict[str, str] = {}  # message key -> the part of it printed so far
@@ -156,10 +206,16 @@ class ExecutionView:
             self._message(message.id or f"#{index}", message)
         for index, call in enumerate(status.tool_calls):
             self._tool_call(call.id or f"#{index}", call)
-        for task in status.tasks:
+        for task in children_first(list(status.tasks)):
             self._task(task)
         if self.finished:
             self._end_line()
+        return self.flush()
+
+    def tick(self) -> str:
+        """The pending line, when the execution is still pending after ``pending_after`` seconds."""
+        if self.last is not None:
+            self._phase_lines(self.last.status)
         return self.flush()
 
     def close(self) -> str:
@@ -195,7 +251,8 @@ class ExecutionView:
     def _phase_lines(self, status: pb.ExecutionStatus) -> None:
         waiting_reason = status.dispatch.reason if status.dispatch.waiting else ""
         if status.phase == pb.EXECUTION_PHASE_PENDING:
-            if not self._pending_shown or (waiting_reason and not self._reason_shown):
+            overdue = self.clock() - self._first_seen >= self.pending_after
+            if (waiting_reason and not self._reason_shown) or (overdue and not self._pending_shown):
                 self._line(pending_line(status.dispatch))
                 self._pending_shown = True
                 self._reason_shown = bool(waiting_reason)
@@ -299,11 +356,32 @@ def summary_lines(execution: Any) -> list[str]:
     lines.append(f"Duration: {duration_text(execution)}")
     if is_agent_execution(execution):
         return [*lines, f"Total messages: {len(status.messages)}", f"Tool calls: {len(status.tool_calls)}"]
-    phases = [task.phase for task in status.tasks]
-    return [
-        *lines,
-        f"Total tasks: {len(phases)}",
-        f"Completed: {phases.count(pb.EXECUTION_PHASE_COMPLETED)}",
-        f"Failed: {phases.count(pb.EXECUTION_PHASE_FAILED)}",
-        f"Skipped: {phases.count(pb.EXECUTION_PHASE_SKIPPED)}",
-    ]
+    counts = task_counts(list(status.tasks))
+    lines += [f"Total tasks: {len(status.tasks)}", *(f"{bucket}: {counts[bucket]}" for bucket in _BUCKETS)]
+    if counts[NOT_FINISHED]:
+        lines.append(f"{NOT_FINISHED}: {counts[NOT_FINISHED]}")
+    return lines
+
+
+CAUGHT = "Errors caught"
+NOT_FINISHED = "Not finished"
+_BUCKETS = ("Completed", "Failed", CAUGHT, "Skipped", "Cancelled")
+_BUCKET_OF = {
+    pb.EXECUTION_PHASE_COMPLETED: "Completed",
+    pb.EXECUTION_PHASE_FAILED: "Failed",
+    pb.EXECUTION_PHASE_SKIPPED: "Skipped",
+    pb.EXECUTION_PHASE_CANCELLED: "Cancelled",
+}
+
+
+def task_counts(tasks: list[pb.TaskStatus]) -> dict[str, int]:
+    """How many tasks fall in each bucket of the summary; each task in exactly one. A failed task inside
+    a task that completed had its error caught (only a ``try`` completes around a failure)."""
+    completed = [task_key(t) for t in tasks if t.phase == pb.EXECUTION_PHASE_COMPLETED]
+    counts = dict.fromkeys((*_BUCKETS, NOT_FINISHED), 0)
+    for task in tasks:
+        bucket = _BUCKET_OF.get(task.phase, NOT_FINISHED)
+        if bucket == "Failed" and any(_is_inside(task_key(task), parent) for parent in completed):
+            bucket = CAUGHT
+        counts[bucket] += 1
+    return counts

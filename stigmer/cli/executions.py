@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -13,7 +14,7 @@ from stigmer.api import json_values
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import Ref
 from stigmer.cli.client import StigmerClient
-from stigmer.cli.errors import CommandTimeoutError, FollowLostError
+from stigmer.cli.errors import CommandTimeoutError, FollowLostError, Terminated
 from stigmer.cli.execution_view import ExecutionView, phase_name
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.cli.runtime_env import RuntimeValue
@@ -100,14 +101,25 @@ def follow(
     the follower subscribes again with backoff for up to ``reconnect_timeout`` seconds; the server sends
     the current state first, and the view prints only what it has not printed yet. Raises
     :class:`FollowLostError` when it cannot reconnect in time (the execution goes on without it), and
-    :class:`CommandTimeoutError` when ``timeout`` seconds pass first.
+    :class:`CommandTimeoutError` when ``timeout`` seconds pass first. Both, and an interruption (Ctrl-C,
+    SIGTERM, which ``notice`` is told about), say that the execution goes on and how to follow it again or
+    cancel it.
     """
     view = view or ExecutionView()
     deadline = time.monotonic() + timeout
+    lock = threading.Lock()  # the pending timer and the stream both print through the view
 
     def show(text: str) -> None:
         if write is not None and text:
             write(text)
+
+    def tick() -> None:
+        with lock:
+            show(view.tick())
+
+    pending_timer = threading.Timer(view.pending_after, tick)
+    pending_timer.daemon = True
+    pending_timer.start()
 
     lost_since: float | None = None
     backoff = _BACKOFF_FIRST
@@ -119,7 +131,8 @@ def follow(
             try:
                 for execution in _subscribe(client, kind, execution_id, remaining):
                     lost_since, backoff = None, _BACKOFF_FIRST
-                    show(view.update(execution))
+                    with lock:
+                        show(view.update(execution))
                     if view.finished:
                         return execution
                 raise _StreamLost("the server ended the stream")
@@ -134,7 +147,8 @@ def follow(
             now = time.monotonic()
             if lost_since is None:
                 lost_since = now
-                show(view.close())
+                with lock:
+                    show(view.close())
                 if notice is not None:
                     notice(
                         f"⚠️ Lost the connection to stigmer-server ({reason}); "
@@ -144,8 +158,25 @@ def follow(
                 raise FollowLostError(client.address, execution_id, reconnect_timeout)
             time.sleep(max(0.0, min(backoff, reconnect_timeout - (now - lost_since), deadline - now)))
             backoff = min(backoff * 2, _BACKOFF_MAX)
-    finally:
+    except (KeyboardInterrupt, Terminated):
+        pending_timer.cancel()
         show(view.close())
+        if notice is not None:
+            notice("")  # the terminal may be in the middle of a line (a streamed message, ^C)
+            notice(f"Stopped following. {goes_on(execution_id)}")
+        raise
+    finally:
+        pending_timer.cancel()
+        with lock:
+            show(view.close())
+
+
+def goes_on(execution_id: str) -> str:
+    """What a user who stopped following an execution needs to know: it runs on, and the two commands."""
+    return (
+        f"The execution goes on: follow it again with: stigmer follow {execution_id} "
+        f"(or cancel it with: stigmer cancel {execution_id})"
+    )
 
 
 def _subscribe(client: StigmerClient, kind: str, execution_id: str, timeout: float) -> Iterator[Any]:
@@ -159,7 +190,8 @@ def _subscribe(client: StigmerClient, kind: str, execution_id: str, timeout: flo
 
 def _timed_out(timeout: float, execution_id: str, view: ExecutionView) -> CommandTimeoutError:
     return CommandTimeoutError(
-        f"timed out after {timeout:g}s waiting for execution {execution_id} (phase {phase_name(view.phase)})"
+        f"timed out after {timeout:g}s waiting for execution {execution_id} (phase {phase_name(view.phase)}). "
+        + goes_on(execution_id)
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from stigmer.api.v1.agent_pb2 import Agent
 from stigmer.api.v1.workflow_pb2 import Workflow
 from stigmer.cli.execution_view import (
+    dispatch_reason,
     duration_text,
     error_text,
     message_line,
@@ -153,7 +154,7 @@ def _dispatch_text(status: Any) -> str:
     if not status.HasField("dispatch"):
         return ""
     if dispatch.waiting:
-        reason = f": {dispatch.reason}" if dispatch.reason else ""
+        reason = f": {dispatch_reason(dispatch.reason)}" if dispatch.reason else ""
         attempts = f" ({dispatch.attempts} attempt(s))" if dispatch.attempts else ""
         return f"waiting for the engine{reason}{attempts}"
     queue = f" on task queue {dispatch.task_queue}" if dispatch.task_queue else ""

@@ -94,9 +94,9 @@ def _echo_lines(source: IO[bytes], echo: TextIO, tail: deque[str]) -> None:
 
 
 def _excerpt(tail: deque[str]) -> str:
-    if not tail:
-        return " (it printed nothing)"
-    return ". Its output ended with:\n" + "\n".join(f"  {line}" for line in tail)
+    """Where to read what the entry point printed: above, echoed as it came (never repeated, so an error
+    it printed, such as the SDK's validation error, is shown once)."""
+    return " (its output is above)" if tail else " (it printed nothing)"
 
 
 def read_output(out_dir: Path, project: Project) -> Synthesis:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stigmer import secret_logs
 from stigmer.config import Settings
 from stigmer.daemon import pidfile
 from stigmer.daemon.errors import DaemonBusyError
@@ -46,6 +49,11 @@ def supervise(
 ) -> int:
     """Run the supervisor for ``names`` until SIGTERM; the process exit code."""
     notify = Notifier(notify_fd)
+    # What a library logs goes to the supervisor's log, through the one filter of every component.
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stdout, format="%(asctime)s supervisor: %(name)s: %(message)s"
+    )
+    secret_logs.install()
     prepare_home(settings)
     try:
         lock = DaemonLock(settings.run_dir / "supervisor.lock", timeout=0.0)

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stigmer import secret_logs
 from stigmer.config import Settings
 from stigmer.daemon import control, pidfile, state
 from stigmer.daemon.components import Component, Launch, ReadinessProbe, WhenAnswering
@@ -554,7 +555,7 @@ class Supervisor:
         return f". Last lines of {log_path}:\n{body}"
 
     def _log(self, message: str) -> None:
-        self._log_line(f"{_stamp()} supervisor: {message}")
+        self._log_line(secret_logs.scrub(f"{_stamp()} supervisor: {message}"))
 
     def _component_log(self, slot: Slot, message: str) -> None:
         with contextlib.suppress(OSError), Path(self.settings.log_file(slot.name)).open("a") as log:

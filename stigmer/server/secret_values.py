@@ -2,7 +2,8 @@
 
 A runtime value is secret when its creator says so or when the agent / workflow declares its env var
 ``secret``. Reads of executions show secret values as ``REDACTED``; only ``RunnerService.GetRuntimeEnv``,
-which requires the stack's runner token, returns them in clear.
+which requires the stack's runner token, returns them in clear. Every secret value the server stores or
+serves is handed to the process's log filter (``stigmer.secret_logs``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TypeVar
 
+from stigmer import secret_logs
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
+from stigmer.client_token import client_token_path
 from stigmer.runner_api import RUNNER_TOKEN_FILE, RUNNER_TOKEN_METADATA, read_runner_token, runner_token_path
 from stigmer.server.errors import PermissionDenied
 from stigmer.server.store import Execution
@@ -48,6 +51,8 @@ def copy_runtime_env(
         target[name].CopyFrom(value)
         if name in secret_names:
             target[name].secret = True
+        if target[name].secret:
+            secret_logs.remember([value.value])
     return [
         var.name for var in declared if var.required and not var.default_value and not given.get(var.name, _EMPTY).value
     ]
@@ -93,7 +98,9 @@ def runtime_env(execution: Execution, declared: Iterable[EnvVar]) -> pb.RuntimeE
         values[name] = value.value
         if value.secret:
             secret_names.add(name)
-    return pb.RuntimeEnv(values=values, secret_names=sorted(secret_names & values.keys()))
+    secret_names &= values.keys()
+    secret_logs.remember(values[name] for name in secret_names)
+    return pb.RuntimeEnv(values=values, secret_names=sorted(secret_names))
 
 
 # --- the runner token ------------------------------------------------------------------------
@@ -104,10 +111,25 @@ def ensure_runner_token(home: Path) -> str:
 
     An existing token is kept, so runners started earlier keep working across server restarts.
     """
-    path = runner_token_path(home)
-    home.mkdir(parents=True, exist_ok=True)
+    _ensure_token(runner_token_path(home))
+    return read_runner_token(home)
+
+
+def ensure_client_token(home: Path) -> str:
+    """The stack's client token (``stigmer.client_token``), created like the runner token when absent.
+
+    An existing token is kept, so clients keep working across server restarts.
+    """
+    path = client_token_path(home)
+    _ensure_token(path)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _ensure_token(path: Path) -> None:
+    """Write a random token to ``path`` (mode 0600, atomically) unless it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        staging = path.with_name(f".{RUNNER_TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        staging = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, RUNNER_TOKEN_MODE)
         try:
             with os.fdopen(fd, "w") as file:
@@ -118,7 +140,6 @@ def ensure_runner_token(home: Path) -> str:
                 os.link(staging, path)  # atomic, and never replaces a token another server just wrote
         finally:
             staging.unlink(missing_ok=True)
-    return read_runner_token(home)
 
 
 def check_runner_token(presented: str | None, expected: str) -> None:

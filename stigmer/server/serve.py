@@ -12,14 +12,17 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from stigmer import secret_logs
 from stigmer.config import Settings
 from stigmer.server import limits, secret_values
+from stigmer.server.auth import TokenInterceptor
 from stigmer.server.dispatch import Dispatcher
 from stigmer.server.events import ExecutionFeed
 from stigmer.server.executions import CancelHooks
@@ -54,6 +57,8 @@ class StigmerServer:
     cancel_hooks: CancelHooks = field(default_factory=CancelHooks)
     streams: limits.StreamSlots = field(default_factory=limits.StreamSlots)
     dispatcher: Dispatcher | None = None
+    # Its STIGMER_HOME: where its client and runner tokens are.
+    home: Path | None = None
 
     def start(self) -> None:
         self.server.start()
@@ -93,12 +98,14 @@ def build_server(
     address = address or settings.server_addr
     timing = timing or Timing.from_env()
     runner_token = secret_values.ensure_runner_token(settings.home)
+    client_token = secret_values.ensure_client_token(settings.home)
     store = Store.open(settings.db_path)
     executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="stigmer-rpc")
     try:
         # Without this, gRPC sets SO_REUSEPORT and a second server silently shares a port in use.
         server = grpc.server(
             executor,
+            interceptors=[TokenInterceptor(client_token=client_token, runner_token=runner_token)],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
@@ -135,7 +142,17 @@ def build_server(
         raise
     host = address.rsplit(":", 1)[0]
     return StigmerServer(
-        server, port, f"{host}:{port}", store, health_servicer, feed, executor, cancel_hooks, streams, dispatcher
+        server,
+        port,
+        f"{host}:{port}",
+        store,
+        health_servicer,
+        feed,
+        executor,
+        cancel_hooks,
+        streams,
+        dispatcher,
+        settings.home,
     )
 
 
@@ -200,6 +217,7 @@ def _configure_logging() -> None:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    secret_logs.install()
 
 
 def _handle_signals(stop: threading.Event) -> Callable[[], None]:

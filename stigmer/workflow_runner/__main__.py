@@ -13,6 +13,9 @@ def main() -> None:
         level=os.environ.get("STIGMER_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from stigmer import secret_logs
+
+    secret_logs.install()
     from stigmer.config import ConfigError, load_settings
 
     try:

@@ -31,6 +31,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer import secret_logs
 from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2
 from stigmer.api.v1 import execution_pb2 as pb
@@ -64,6 +65,7 @@ FINAL_CODES = (
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
 )
 
 
@@ -193,7 +195,7 @@ class RunnerActivities:
         try:
             answer = await self.server.retrying(self.server.runner.GetRuntimeEnv, common_pb2.Ref(value=execution_id))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
+            if exc.code() not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
                 raise
             raise ApplicationError(
                 f"the server refused the runner token ({RUNNER_TOKEN_FILE} of this STIGMER_HOME): {exc.details()}",
@@ -201,6 +203,7 @@ class RunnerActivities:
                 non_retryable=True,
             ) from None
         env = RuntimeEnv(dict(answer.values), sorted(answer.secret_names))
+        secret_logs.remember(env.values[name] for name in env.secret_names if name in env.values)
         if len(self._env) >= ENV_CACHE_SIZE:
             self._env.pop(next(iter(self._env)))
         self._env[execution_id] = (time.monotonic(), env)

@@ -183,9 +183,13 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, handler)
 
 
+# The stand-in names itself in the ``Server`` header of every answer, so a probe can tell it from Ollama.
+SERVER_NAME = "llm-standin"
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "llm-standin"
+    server_version = SERVER_NAME
     server: _Server
 
     def setup(self) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from support.cli import Cli, CliResult
-from support.output import ApplyReport, Line, execution_id, parse_apply
+from support.output import ApplyReport, Line, execution_id, parse_apply, run_lines
 from support.projects import EXAMPLES_DIR, copy_project
 from support.stack import Stack
 
@@ -47,18 +47,35 @@ def secret_args(values: Mapping[str, str]) -> list[str]:
     return [arg for key, value in values.items() for arg in ("--runtime-env", f"secret:{key}={value}")]
 
 
-def workflow_summary(completed: int, failed: int = 0, skipped: int = 0, *, cancelled: int = 0) -> list[Line]:
+def workflow_summary(
+    completed: int, failed: int = 0, skipped: int = 0, *, cancelled: int = 0, caught: int = 0
+) -> list[Line]:
     """The closing lines of a COMPLETED workflow run."""
-    total = completed + failed + skipped + cancelled
+    total = completed + failed + skipped + cancelled + caught
     return [
         "",
         "✅ Execution completed",
         DURATION,
         f"Total tasks: {total}",
+        *task_counts(completed, failed, skipped, cancelled=cancelled, caught=caught),
+    ]
+
+
+def task_counts(completed: int, failed: int = 0, skipped: int = 0, *, cancelled: int = 0, caught: int = 0) -> list[str]:
+    """The summary's count lines of a workflow run (each task in one bucket)."""
+    return [
         f"Completed: {completed}",
         f"Failed: {failed}",
+        f"Errors caught: {caught}",
         f"Skipped: {skipped}",
+        f"Cancelled: {cancelled}",
     ]
+
+
+def view_lines(stdout: str) -> list[str]:
+    """The run view's lines (``run_lines``) without the pending line, which appears only when the engine
+    took more than a moment to start the execution (so, on a loaded machine, now and then)."""
+    return [line for line in run_lines(stdout) if not PENDING.fullmatch(line)]
 
 
 def agent_summary(messages: int, tool_calls: int = 0) -> list[Line]:

@@ -1,11 +1,13 @@
 """Runtime secrets reach what needs them and leak nowhere else.
 
 Examples 05 (an agent whose MCP server needs AWS keys), 14 (a workflow that puts tokens in HTTP
-headers) and 17 (a workflow that hands a token to an agent's MCP server) run with fresh secret values.
-Each value is shown to have arrived where it was meant to go, then searched for everywhere else: the
-Temporal history of every execution (payloads decoded; the exported artifacts), every component log
-in ``$STIGMER_HOME/logs/``, every execution read through the API, the CLI's output (run, get, list)
-and every request the LLM received.
+headers) and 17 (a workflow that hands a token to an agent's MCP server), and the project
+``secret_forms`` (tokens in a query string, a URL path, HTTP Basic auth and a URL-encoded query value)
+run with fresh secret values. Each value is shown to have arrived where it was meant to go, then
+searched for everywhere else, in every form it could take (as is, URL-encoded, base64-encoded after
+its Basic-auth user, JSON-escaped, cut short by a truncation): the Temporal history of every execution
+(payloads decoded; the exported artifacts), every component log in ``$STIGMER_HOME/logs/``, every
+execution read through the API, the CLI's output (run, get, list) and every request the LLM received.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets as random
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,12 @@ PROJECTS = (
     "05_agent_with_environment_variables",
     "14_workflow_with_runtime_secrets",
     "17_workflow_agent_with_runtime_secrets",
+    "secret_forms",
 )
+# The user of the Basic-auth header of ``secret_forms``.
+BASIC_USER = "robot"
+# A cut value is searched for from this many characters on.
+CUT = 12
 
 
 def fresh(prefix: str) -> str:
@@ -63,10 +71,6 @@ def runs(
     cli = stack.cli()
     apply_projects(cli, tmp_path_factory.mktemp("projects"), PROJECTS)
     http_api.clear()
-    http_api.add(
-        Route("GET", "/v1/deployments/latest", {"service": "checkout", "version": "2.4.0"}),
-        Route("POST", "/api/chat.postMessage", {"ok": True}),
-    )
     done = Runs(
         {
             "AWS_ACCESS_KEY_ID": fresh("AKIA"),
@@ -74,14 +78,26 @@ def runs(
             "DEPLOY_API_TOKEN": fresh("dpl-"),
             "SLACK_TOKEN": fresh("xoxb-"),
             "GITHUB_TOKEN": fresh("ghp_"),
+            "QUERY_TOKEN": fresh("qry-"),
+            "PATH_TOKEN": fresh("pth-"),
+            "BASIC_PASSWORD": fresh("pwd-"),
+            "ODD_TOKEN": fresh("odd/+ &=") + "/",
         }
     )
     values = done.values
+    http_api.add(
+        Route("GET", "/v1/deployments/latest", {"service": "checkout", "version": "2.4.0"}),
+        Route("POST", "/api/chat.postMessage", {"ok": True}),
+        Route("GET", "/v1/echo", {"ok": True}),
+        Route("GET", f"/v1/items/{values['PATH_TOKEN']}", {"ok": True}),
+        Route("GET", "/v1/private", {"ok": True}),
+    )
     mark = mcp_record.mark()
     for ref, names, extra in (
         ("cloud-deployer", ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), ("-m", "Deploy checkout")),
         ("notifications/deploy-notice", ("DEPLOY_API_TOKEN", "SLACK_TOKEN"), ()),
         ("releases/draft-release-notes", ("GITHUB_TOKEN", "SLACK_TOKEN"), ()),
+        ("e2e/secret-forms", ("QUERY_TOKEN", "PATH_TOKEN", "BASIC_PASSWORD", "ODD_TOKEN"), ()),
     ):
         result, exec_id = run(cli, ref, *extra, *secret_args({name: values[name] for name in names}))
         assert result.exit_code == 0, result
@@ -97,9 +113,30 @@ def runs(
     http_api.clear()
 
 
+def base64_runs(value: str) -> list[str]:
+    """The base64 runs that encode ``value`` whatever precedes it (one per byte alignment)."""
+    raw = value.encode()
+    runs = []
+    for skip in range(3):
+        body = raw[skip:]
+        runs.append(base64.b64encode(body[: len(body) // 3 * 3]).decode())
+    return runs
+
+
 def forms(value: str) -> list[str]:
-    """A secret as it could appear: as is, base64-encoded, JSON-escaped."""
-    return [value, base64.b64encode(value.encode()).decode(), json.dumps(value)[1:-1]]
+    """A secret as it could appear: as is, URL-encoded, base64-encoded (alone or after a Basic-auth user),
+    JSON-escaped, or cut short (its first ``CUT`` characters, as is or URL-encoded)."""
+    encoded = {urllib.parse.quote(value, safe=""), urllib.parse.quote(value), urllib.parse.quote_plus(value)}
+    return [
+        value,
+        *encoded,
+        base64.b64encode(value.encode()).decode(),
+        base64.b64encode(f"{BASIC_USER}:{value}".encode()).decode(),
+        *base64_runs(value),
+        json.dumps(value)[1:-1],
+        value[:CUT],
+        *(form[:CUT] for form in encoded),
+    ]
 
 
 def leaks(text: str, values: dict[str, str]) -> list[str]:
@@ -109,15 +146,24 @@ def leaks(text: str, values: dict[str, str]) -> list[str]:
 
 def test_the_secrets_reached_what_needed_them(runs: Runs, http_api: HttpApi) -> None:
     values = runs.values
+    basic = base64.b64encode(f"{BASIC_USER}:{values['BASIC_PASSWORD']}".encode()).decode()
     authorizations = {(r.path, r.header("Authorization")) for r in http_api.requests()}
     assert authorizations == {
         ("/v1/deployments/latest", f"Bearer {values['DEPLOY_API_TOKEN']}"),
         ("/api/chat.postMessage", f"Bearer {values['SLACK_TOKEN']}"),
+        ("/v1/echo", None),
+        (f"/v1/items/{values['PATH_TOKEN']}", None),
+        ("/v1/private", f"Basic {basic}"),
     }
+    (echo,) = http_api.requests("/v1/echo")
+    assert echo.query == {"page": "1", "token": values["QUERY_TOKEN"], "odd": values["ODD_TOKEN"]}
     aws, github = runs.mcp_envs
     assert aws["AWS_ACCESS_KEY_ID"] == digest(values["AWS_ACCESS_KEY_ID"])
     assert aws["AWS_SECRET_ACCESS_KEY"] == digest(values["AWS_SECRET_ACCESS_KEY"])
     assert github["GITHUB_PERSONAL_ACCESS_TOKEN"] == digest(values["GITHUB_TOKEN"])
+    # each MCP server gets the variables its definition names, not the rest of the runtime environment
+    assert not {"DEPLOY_ENVIRONMENT", "LOG_LEVEL"} & aws.keys(), sorted(aws)
+    assert not {"SLACK_TOKEN", "GITHUB_TOKEN"} & github.keys(), sorted(github)
 
 
 def test_no_secret_in_the_temporal_histories(runs: Runs, stack: Stack, temporal_histories: Path) -> None:

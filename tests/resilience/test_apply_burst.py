@@ -41,7 +41,7 @@ def test_burst_of_applies_with_the_server_killed(scenario: Scenario, mode: str) 
             metadata=common_pb2.Metadata(name=name),
             spec=agent_pb2.AgentSpec(instructions=instructions, model="llama3.2:1b"),
         )
-        with StackClient(stack.address) as client:
+        with StackClient(stack.address, home=stack.home) as client:
             deadline = time.monotonic() + APPLY_BOUND
             while time.monotonic() < deadline:
                 try:

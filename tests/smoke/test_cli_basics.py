@@ -36,7 +36,7 @@ def test_help_lists_the_commands(serverless_cli: Cli) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("list", "agents"), ("get", "agent", "code-reviewer"), ("run", "code-reviewer", "--no-follow")],
+    [("list", "agents"), ("get", "agent", "code-reviewer"), ("run", "code-reviewer", "-m", "Hi", "--no-follow")],
     ids=["list", "get", "run"],
 )
 def test_unreachable_server_gives_the_start_hint(serverless_cli: Cli, args: tuple[str, ...]) -> None:

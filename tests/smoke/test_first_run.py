@@ -61,7 +61,7 @@ def test_no_follow_returns_the_execution_id_of_a_pending_execution(
 
 
 def test_follow_times_out_naming_the_phase(cli: Cli, agent: str) -> None:
-    result = cli("run", agent, "--timeout", "2", timeout=30)
+    result = cli("run", agent, "-m", "Hi", "--timeout", "2", timeout=30)
     assert result.exit_code == 4, result
     exec_id = execution_id(result.stdout)
     assert f"Error: timed out after 2s waiting for execution {exec_id} (phase PENDING)" in result.stderr, result

@@ -29,7 +29,7 @@ def test_start_returns_once_serving_and_stop_leaves_no_process(make_stack: Calla
     pid = stack.server_pid()
     assert pid is not None, f"no pid file at {stack.pid_file()} after start:\n{started}"
     assert started.stdout == f"✓ stigmer-server ready at {stack.address} (pid {pid})\n", started
-    with StackClient(stack.address) as api:
+    with StackClient(stack.address, home=stack.home) as api:
         assert api.health_status() == "SERVING", "start returned before the server was serving"
 
     status = cli("server", "status", "-o", "json")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stigmer.agent_runner.mcp_tools import McpSetupError, connect_server
+from stigmer.agent_runner.mcp_tools import McpSetupError, connect_server, docker_command, server_env
 from stigmer.api.v1 import agent_pb2
 from support.ports import LOOPBACK, free_port
 
@@ -41,3 +41,19 @@ def test_a_real_cancellation_still_cancels(tmp_path: Path) -> None:
 
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(cancelled_meanwhile())
+
+
+def test_a_server_process_gets_only_the_variables_its_definition_names() -> None:
+    runtime = {"TOKEN": "t-1", "REGION": "eu-west-1", "UNRELATED_SECRET": "s-2"}
+    stdio = agent_pb2.McpServer(
+        name="tools",
+        stdio=agent_pb2.StdioServer(command="tool", env={"API_TOKEN": "${ $env.TOKEN }", "MODE": "fast"}),
+    )
+    assert server_env(stdio, runtime) == {"API_TOKEN": "t-1", "MODE": "fast"}
+    docker = agent_pb2.McpServer(
+        name="boxed", docker=agent_pb2.DockerServer(image="tools:1", env={"REGION": "${ $env.REGION }"})
+    )
+    env = server_env(docker, runtime)
+    assert env == {"REGION": "eu-west-1"}
+    _, args = docker_command(docker, env)
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "-e"] == ["REGION"]

@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
+from stigmer.agent_runner.env_values import RuntimeEnv
 from stigmer.agent_runner.sub_agents import plan_inline, plan_stored, sub_agent_tools
 from stigmer.agent_runner.tools import ToolError
 from stigmer.api.v1.agent_pb2 import Agent, AgentSpec, HttpServer, McpServer, Skill, SubAgent
-from stigmer.api.v1.common_pb2 import Metadata
+from stigmer.api.v1.common_pb2 import EnvVar, Metadata
 
 PARENT = AgentSpec(
     instructions="Lead.",
@@ -73,3 +74,28 @@ def test_a_sub_agent_without_a_description_gets_the_one_given_for_it() -> None:
         "Delegate to the sub-agent formatter: Formats sources",
         "Delegate to the sub-agent summarizer: Condenses",
     ]
+
+
+def test_a_stored_sub_agent_sees_only_its_declared_variables_with_its_secret_flags() -> None:
+    stored = Agent(
+        metadata=Metadata(name="deployer"),
+        spec=AgentSpec(
+            instructions="Deploy.",
+            model="m1",
+            env=[
+                EnvVar(name="API_KEY", secret=True),
+                EnvVar(name="REGION", default_value="us-east-1"),
+                EnvVar(name="PARENT_SECRET"),
+            ],
+        ),
+    )
+    plan = plan_stored(SubAgent(agent_ref="deployer"), stored, override=None)
+    assert plan.declared_env is not None
+    parent = RuntimeEnv(
+        {"API_KEY": "k-123456", "PARENT_SECRET": "p-654321", "PARENT_ONLY": "x-000000"},
+        frozenset({"PARENT_SECRET", "PARENT_ONLY"}),
+    )
+    env = parent.for_declared(plan.declared_env)
+    assert dict(env.values) == {"API_KEY": "k-123456", "REGION": "us-east-1", "PARENT_SECRET": "p-654321"}
+    assert env.secret_names == {"API_KEY", "PARENT_SECRET"}
+    assert env.redactor()("k-123456 p-654321 us-east-1") == "*** *** us-east-1"

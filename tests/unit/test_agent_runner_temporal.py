@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
 import pytest
 from temporalio.client import WorkflowFailureError
 
@@ -27,6 +26,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.config import Settings
 from stigmer.server.serve import StigmerServer, build_server
+from support.client import authorized_channel
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
 from support.llm_standin.rules import BrokenStream, Reply, ToolLoop
 from support.ports import LOOPBACK, free_port
@@ -65,7 +65,7 @@ def server(tmp_path: Path) -> Iterator[StigmerServer]:
 
 @pytest.fixture
 def api(server: StigmerServer) -> Iterator[Api]:
-    with grpc.insecure_channel(server.address) as channel:
+    with authorized_channel(server.address, server.home, as_runner=True) as channel:
         yield Api(channel)
 
 
@@ -87,7 +87,7 @@ def lead_agent(record: Path) -> agent_pb2.AgentSpec:
                 stdio=agent_pb2.StdioServer(
                     command=sys.executable,
                     args=[str(MCP_FIXTURE), str(record)],
-                    env={"FIXTURE_AUTH": "Bearer ${ $env.API_TOKEN }"},
+                    env={"FIXTURE_AUTH": "Bearer ${ $env.API_TOKEN }", "API_TOKEN": "${ $env.API_TOKEN }"},
                 ),
                 enabled_tools=["lookup"],
             )
@@ -185,7 +185,8 @@ def test_an_agent_with_tools_mcp_and_a_sub_agent_completes_and_keeps_its_secret(
 
     fixture = json.loads(record.read_text())
     assert fixture["env"]["FIXTURE_AUTH"] == f"Bearer {SECRET}"
-    assert fixture["env"]["API_TOKEN"] == SECRET and fixture["env"]["REGION"] == "eu-west-1"
+    # the MCP server gets only the variables its definition names, not the rest of the runtime env
+    assert fixture["env"]["API_TOKEN"] == SECRET and "REGION" not in fixture["env"], sorted(fixture["env"])
     assert fixture["calls"] == [
         {
             "tool": "lookup",
@@ -524,9 +525,17 @@ def test_a_runner_without_the_stack_token_fails_saying_so(
     (elsewhere / "runner.token").write_text("not-the-token")
     api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
     with temporal.worker(replace(settings, home=elsewhere)) as queue:
-        execution = run(temporal, api, queue, "helper", "Hi")
-    assert execution.status.phase == pb.EXECUTION_PHASE_FAILED
-    assert "stigmer-server refused the agent-runner's token" in execution.status.error
+        created = api.create("helper", "Hi")
+        handle = temporal.start_execution(created.metadata.id, queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            temporal.result(handle)
+    causes, error = [], failed.value.cause
+    while error is not None:
+        causes.append(str(error))
+        error = getattr(error, "cause", None)
+    assert any("stigmer-server refused the agent-runner's token" in cause for cause in causes), causes
+    # without the token, the runner cannot report either: the execution is as it was
+    assert api.get(created.metadata.id).status.phase == pb.EXECUTION_PHASE_PENDING
 
 
 def test_a_retry_resumes_an_interrupted_sub_agent_without_repeating_its_tool_call(
@@ -632,7 +641,7 @@ def test_reports_outlast_a_server_outage_without_rerunning_the_agent(
     server = build_server(Settings(home=home), address=address)
     server.start()
     try:
-        with grpc.insecure_channel(address) as channel, temporal.worker(settings) as queue:
+        with authorized_channel(address, home) as channel, temporal.worker(settings) as queue:
             api = Api(channel)
             api.deploy("lister", agent_pb2.AgentSpec(instructions="List.", model="llama3.2:1b"))
             created = api.create("lister", "List the files")

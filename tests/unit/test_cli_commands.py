@@ -21,11 +21,12 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.apply_pb2 import ApplyRequest
 from stigmer.api.v1.common_pb2 import EnvVar, Ref
 from stigmer.cli.app import cli
-from stigmer.cli.client import StigmerClient
 from stigmer.cli.executions import follow
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.config import Settings
 from stigmer.server import serve
+from support.client import StackClient
+from support.output import execution_id as execution_id_of
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
 
@@ -91,8 +92,9 @@ class Stack:
             text=True,
         )
 
-    def client(self) -> StigmerClient:
-        return StigmerClient(self.address)
+    def client(self) -> StackClient:
+        """gRPC handles that present the stack's client and runner tokens (the tests play its runners)."""
+        return StackClient(self.address, home=self.home, as_runner=True)
 
     def project(self, model: str = "llama3.2:1b") -> Path:
         root = self.tmp / f"project-{model or 'nomodel'}"
@@ -255,9 +257,44 @@ def test_run_refuses_an_input_over_the_limit_naming_it(applied: Stack) -> None:
         assert not client.workflow_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
 
 
+def test_run_needs_a_message_for_an_agent_and_refuses_one_for_a_workflow(applied: Stack) -> None:
+    for args, says in (
+        (("helper",), "'helper' is an agent: give it a message with -m/--message"),
+        (("helper", "-m", "  "), "'helper' is an agent: give it a message with -m/--message"),
+        (("demo/flow", "-m", "Hi"), "-m/--message applies to agents only, and 'demo/flow' is a workflow"),
+        (("flow", "--kind", "workflow", "-m", ""), "-m/--message applies to agents only"),
+    ):
+        result = applied.cli("run", *args, "--no-follow")
+        assert result.exit_code == ExitStatus.USAGE == 2, (args, result.output)
+        assert says in result.stderr, (args, result.stderr)
+    with applied.client() as client:
+        assert not client.agent_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+        assert not client.workflow_executions.List(pb.ListExecutionsRequest(), timeout=5).executions
+
+
+def test_run_help_gives_the_exit_code_a_bad_input_gets(applied: Stack) -> None:
+    help_text = " ".join(applied.cli("run", "--help").stdout.split())
+    bad_input = applied.cli("run", "demo/flow", "--input", "{not json", "--no-follow")
+    assert bad_input.exit_code == 2
+    assert "2 for a bad option or argument (unreadable --input" in help_text
+    unknown = applied.cli("run", "nope", "-m", "hi")
+    assert unknown.exit_code == 1
+    assert "1 when REF names nothing" in help_text
+
+
 def test_run_unknown_reference(stack: Stack) -> None:
     result = stack.cli("run", "nope")
     assert (result.exit_code, result.stderr) == (1, "Error: agent or workflow 'nope' not found\n")
+
+
+def test_a_cli_of_another_home_cannot_change_the_stack_and_says_why(applied: Stack) -> None:
+    stranger = {**applied.environ, "STIGMER_HOME": str(applied.tmp / "another-home")}
+    result = CliRunner().invoke(cli, ["--server", applied.address, "delete", "agent", "helper"], env=stranger)
+    assert result.exit_code == 1, result.output
+    assert f"Error: stigmer-server at {applied.address} refused the call" in result.stderr
+    assert "client.token" in result.stderr and "STIGMER_HOME" in result.stderr
+    listed = CliRunner().invoke(cli, ["--server", applied.address, "get", "agent", "helper"], env=stranger)
+    assert listed.exit_code == 0, "reads stay open"
 
 
 def test_follow_times_out_with_exit_4(applied: Stack) -> None:
@@ -265,7 +302,11 @@ def test_follow_times_out_with_exit_4(applied: Stack) -> None:
     assert result.exit_code == 4
     assert "👤 Human: Hi" in result.stdout
     assert "Error: timed out after 1s waiting for execution aex-" in result.stderr
-    assert result.stderr.rstrip().endswith("(phase PENDING)")
+    execution_id = execution_id_of(result.stdout)
+    assert result.stderr.rstrip().endswith(
+        f"(phase PENDING). The execution goes on: follow it again with: stigmer follow {execution_id} "
+        f"(or cancel it with: stigmer cancel {execution_id})"
+    )
 
 
 def followed_execution(stack: Stack) -> str:
@@ -303,6 +344,10 @@ def test_a_signal_while_following_names_it_and_exits_128_plus_signum(
     assert f"Execution ID: {execution_id}" in stdout
     assert stderr.splitlines()[-1] == line, stderr
     assert "Error" not in stderr and "Traceback" not in stderr, stderr
+    assert (
+        f"Stopped following. The execution goes on: follow it again with: stigmer follow {execution_id} "
+        f"(or cancel it with: stigmer cancel {execution_id})"
+    ) in stderr.splitlines()
 
     def unsubscribed() -> None:
         assert applied.server.feed.subscriber_count(execution_id) == 0, "the CLI's stream was left open"
@@ -356,7 +401,6 @@ def test_follow_streams_to_completion(applied: Stack) -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     for line in (
-        "⏳ Execution pending...",
         "👤 Human: What is the answer?",
         "▶️ Execution started",
         "🤖 Agent: Thinking",
@@ -452,7 +496,7 @@ def test_run_marks_values_of_declared_secrets_secret(applied: Stack) -> None:
     agent = make_agent("vault", env=[EnvVar(name="TOKEN", secret=True)])
     with applied.client() as client:
         client.apply.Apply(ApplyRequest(agents=[agent]), timeout=10)
-    result = applied.cli("run", "vault", "--runtime-env", "TOKEN=hunter2", "--no-follow", "-o", "json")
+    result = applied.cli("run", "vault", "-m", "hi", "--runtime-env", "TOKEN=hunter2", "--no-follow", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert "hunter2" not in result.stdout
     execution = json.loads(result.stdout)

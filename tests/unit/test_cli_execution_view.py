@@ -42,16 +42,41 @@ def grow(execution: pb.AgentExecution, message_id: str, content: str) -> pb.Agen
     return execution
 
 
-def test_phase_lines_once_each_with_the_dispatch_reason_once() -> None:
-    view = ExecutionView()
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_quick_dispatch_shows_no_pending_line() -> None:
+    clock = Clock()
+    view = ExecutionView(clock=clock)
+    assert view.update(agent_execution(PENDING)) == ""
+    clock.now += 0.5
+    assert view.tick() == ""
+    assert view.update(agent_execution(RUNNING)) == "▶️ Execution started\n"
+
+
+def test_phase_lines_once_each_with_the_dispatch_reason_once_without_its_attempt_count() -> None:
+    clock = Clock()
+    view = ExecutionView(clock=clock)
     execution = agent_execution(PENDING)
-    assert view.update(execution) == "⏳ Execution pending...\n"
     assert view.update(execution) == ""
+    clock.now += 1.0
+    assert view.tick() == "⏳ Execution pending...\n"  # dispatch takes longer than a moment
+    assert view.update(execution) == ""
+    assert view.tick() == ""
     execution.status.dispatch.waiting = True
-    execution.status.dispatch.reason = "Temporal at 127.0.0.1:7233 is unreachable"
-    waiting = "⏳ Execution pending... (waiting for the engine: Temporal at 127.0.0.1:7233 is unreachable)\n"
+    execution.status.dispatch.reason = "Temporal at 127.0.0.1:7233 is unreachable (retrying; attempt 2)"
+    execution.status.dispatch.attempts = 2
+    waiting = "⏳ Execution pending... (waiting for the engine: Temporal at 127.0.0.1:7233 is unreachable (retrying))\n"
     assert view.update(execution) == waiting
     execution.status.dispatch.attempts = 3
+    execution.status.dispatch.reason = "Temporal at 127.0.0.1:7233 is unreachable (retrying; attempt 3)"
     assert view.update(execution) == ""
     execution.status.phase = RUNNING
     execution.status.dispatch.waiting = False
@@ -66,6 +91,27 @@ def test_the_reason_is_on_the_first_pending_line_when_known_at_once() -> None:
     view = ExecutionView()
     assert view.update(execution) == "⏳ Execution pending... (waiting for the engine: no engine)\n"
     assert view.update(execution) == ""
+
+
+def test_a_parent_task_line_comes_after_the_lines_of_the_tasks_inside_it() -> None:
+    execution = pb.WorkflowExecution()
+    execution.status.phase = RUNNING
+    for path, phase in [
+        ("charge", COMPLETED),
+        ("charge/submit", FAILED),
+        ("charge/catch", COMPLETED),
+        ("charge/catch/retry", COMPLETED),
+        ("receipt", RUNNING),
+    ]:
+        execution.status.tasks.add(path=path, phase=phase)
+    lines = ExecutionView().update(execution).splitlines()
+    assert lines[1:] == [
+        "✗ Task: charge/submit [Failed]",
+        "✓ Task: charge/catch/retry [Completed]",
+        "✓ Task: charge/catch [Completed]",
+        "✓ Task: charge [Completed]",
+        "⚙️ Task: receipt [Running]",
+    ]
 
 
 def test_a_growing_message_is_streamed_on_one_line_each_character_once() -> None:
@@ -119,9 +165,7 @@ def test_human_and_system_messages_are_whole_lines_at_once() -> None:
     execution = agent_execution(PENDING)
     execution.status.messages.add(id="h", type=pb.MESSAGE_TYPE_HUMAN, content="Hi")
     execution.status.messages.add(id="s", type=pb.MESSAGE_TYPE_SYSTEM, content="Waiting for the engine")
-    assert ExecutionView().update(execution) == (
-        "⏳ Execution pending...\n👤 Human: Hi\nℹ️  System: Waiting for the engine\n"
-    )
+    assert ExecutionView().update(execution) == "👤 Human: Hi\nℹ️  System: Waiting for the engine\n"
 
 
 def test_a_tool_call_finishing_after_other_output_gets_its_own_result_line() -> None:
@@ -194,15 +238,37 @@ def test_workflow_summary_counts_tasks_by_phase() -> None:
     status.phase = COMPLETED
     status.started_at.CopyFrom(ts(1000))
     status.completed_at.CopyFrom(ts(1125))
-    for path, phase in [("a", COMPLETED), ("b", SKIPPED), ("c/0/d", COMPLETED), ("c/1/d", FAILED)]:
+    for path, phase in [
+        ("a", COMPLETED),
+        ("b", SKIPPED),
+        ("c", FAILED),
+        ("c/0/d", COMPLETED),
+        ("c/1/d", FAILED),
+        ("guard", COMPLETED),  # a try that caught the failure of the task inside it
+        ("guard/call", FAILED),
+        ("guard/catch/note", COMPLETED),
+        ("late", CANCELLED),
+    ]:
         status.tasks.add(path=path, phase=phase)
     assert summary_lines(execution) == [
         "✅ Execution completed",
         "Duration: 2m05.0s",
-        "Total tasks: 4",
-        "Completed: 2",
-        "Failed: 1",
+        "Total tasks: 9",
+        "Completed: 4",
+        "Failed: 2",
+        "Errors caught: 1",
         "Skipped: 1",
+        "Cancelled: 1",
+    ]
+    status.tasks.add(path="stuck", phase=RUNNING)
+    assert summary_lines(execution)[2:] == [
+        "Total tasks: 10",
+        "Completed: 4",
+        "Failed: 2",
+        "Errors caught: 1",
+        "Skipped: 1",
+        "Cancelled: 1",
+        "Not finished: 1",
     ]
     status.phase = CANCELLED
     assert summary_lines(execution)[0] == "⛔ Execution cancelled"
@@ -278,3 +344,7 @@ def test_get_execution_shows_dispatch_tasks_and_error_info() -> None:
     status.phase, status.dispatch.waiting, status.dispatch.reason = PENDING, True, "engine unreachable"
     status.dispatch.attempts = 2
     assert "Dispatch:   waiting for the engine: engine unreachable (2 attempt(s))" in describe_execution(execution)
+    status.dispatch.reason = "Temporal at 127.0.0.1:7233 is unreachable (retrying; attempt 2)"
+    shown = describe_execution(execution)
+    assert "waiting for the engine: Temporal at 127.0.0.1:7233 is unreachable (retrying) (2 attempt(s))" in shown
+    assert shown.count("attempt") == 1, shown

@@ -208,24 +208,24 @@ def test_cancel_needs_an_execution_id(fake: Fake) -> None:
 
 def test_each_run_sends_a_fresh_client_request_id(fake: Fake) -> None:
     for _ in range(2):
-        assert fake.cli("run", "helper", "--no-follow").exit_code == 0
+        assert fake.cli("run", "helper", "-m", "hi", "--no-follow").exit_code == 0
     request_ids = [request.request_id for request in fake.calls.creates]
     assert len(set(request_ids)) == 2
     assert all(uuid.UUID(request_id).version == 4 for request_id in request_ids)
 
 
 def test_run_sends_the_execution_timeout_it_is_given_and_refuses_an_unreadable_one(fake: Fake) -> None:
-    assert fake.cli("run", "helper", "--no-follow", "--execution-timeout", "1h30m").exit_code == 0
-    assert fake.cli("run", "helper", "--no-follow").exit_code == 0
+    assert fake.cli("run", "helper", "-m", "hi", "--no-follow", "--execution-timeout", "1h30m").exit_code == 0
+    assert fake.cli("run", "helper", "-m", "hi", "--no-follow").exit_code == 0
     assert [request.execution_timeout_seconds for request in fake.calls.creates] == [5400, 0]  # 0: the default
-    refused = fake.cli("run", "helper", "--no-follow", "--execution-timeout", "soon")
+    refused = fake.cli("run", "helper", "-m", "hi", "--no-follow", "--execution-timeout", "soon")
     assert refused.exit_code == ExitStatus.USAGE
     assert "'soon' is not a duration" in refused.stderr
     assert len(fake.calls.creates) == 2
 
 
 def test_run_by_agent_id(fake: Fake) -> None:
-    result = fake.cli("run", "agt-helper", "--no-follow")
+    result = fake.cli("run", "agt-helper", "-m", "hi", "--no-follow")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == "Agent execution started: helper"
     assert fake.calls.creates[0].agent_ref == "agt-helper"

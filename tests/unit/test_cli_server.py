@@ -194,3 +194,15 @@ def test_stop_cleans_up_after_a_killed_supervisor(stigmer: tuple[Run, Path, str]
 
 def _assert_not_alive(pid: int) -> None:
     assert not alive(pid), f"process {pid} still runs"
+
+
+def test_server_start_help_says_how_to_choose_every_address_and_port() -> None:
+    from stigmer.cli.app import cli as root
+    from stigmer.config import ADDRESS_KEYS, ENV_KEYS
+
+    shown = " ".join(CliRunner().invoke(root, ["server", "start", "--help"]).stdout.split())
+    for env_name, key in ENV_KEYS.items():
+        if key in ADDRESS_KEYS or key == "ollama_host":
+            assert f"{env_name} / {key}" in shown, env_name
+    for port in ("HTTP API and metrics ports", "Web UI is off", "listen on no port"):
+        assert port in shown, port

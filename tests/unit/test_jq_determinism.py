@@ -26,6 +26,7 @@ from stigmer.cli.app import cli
 from stigmer.config import Settings
 from stigmer.sdk import tasks
 from stigmer.server.serve import StigmerServer, build_server
+from support.client import authorized_channel
 from tests.unit.messages import make_task, make_workflow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,7 +152,7 @@ def server(tmp_path: Path) -> Iterator[StigmerServer]:
 
 def test_the_server_rejects_a_workflow_reading_the_host_environment(server: StigmerServer) -> None:
     workflow = make_workflow(make_task("leak", "set", {"set": {"home": "${ $ENV.HOME }"}}))
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    with authorized_channel(f"127.0.0.1:{server.port}", server.home) as channel:
         with pytest.raises(grpc.RpcError) as caught:
             apply_pb2_grpc.ApplyServiceStub(channel).Apply(ApplyRequest(workflows=[workflow]), timeout=TIMEOUT)
         stored = workflow_pb2_grpc.WorkflowServiceStub(channel).List(ListRequest(), timeout=TIMEOUT)

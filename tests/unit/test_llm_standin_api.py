@@ -358,3 +358,13 @@ def test_stop_is_idempotent_and_closes_the_port() -> None:
     llm.stop()
     with ollama.Client(host=url, timeout=2) as client, pytest.raises(ConnectionError):
         client.list()
+
+
+def test_a_probe_tells_the_stand_in_from_a_real_ollama(llm: LLMStandin) -> None:
+    from support.llm import auto_llm_prerequisite, probe_ollama
+
+    probe = probe_ollama(llm.url, "llama3.2:1b")
+    assert probe.standin and probe.reachable and not probe.usable
+    assert probe.detail == f"the LLM stand-in (support.llm_standin) answers at {llm.url}, not Ollama"
+    passed, detail = auto_llm_prerequisite({"OLLAMA_HOST": llm.url}).check(None)  # type: ignore[arg-type]
+    assert passed and "LLM stand-in" in detail and "has llama3.2:1b" not in detail, detail

@@ -80,6 +80,14 @@ def test_process_is_labelled_and_logs_each_request(standin_process: StandinProce
     assert "GET /api/version 200" in standin_process.log_path.read_text()
 
 
+def test_a_quiet_process_prints_no_line_per_request(tmp_path: Path) -> None:
+    with start_standin_process(tmp_path / "standin.log", extra_args=["--quiet"]) as started:
+        for _ in range(3):
+            started.control.version()
+        logged = started.log_path.read_text()
+    assert "GET /api/version" not in logged, logged
+
+
 def test_process_that_cannot_start_fails_fast_with_its_output(tmp_path: Path) -> None:
     bad_rules = tmp_path / "bad.json"
     bad_rules.write_text("[{")

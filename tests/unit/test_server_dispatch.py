@@ -24,6 +24,7 @@ from stigmer.config import Settings
 from stigmer.server import dispatch
 from stigmer.server.serve import StigmerServer, build_server
 from stigmer.server.timing import Timing
+from support.client import authorized_channel
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_workflow
 from tests.unit.temporal_dev import TemporalDev, TemporalProbe
@@ -56,7 +57,7 @@ class Stack:
     def start(self) -> StigmerServer:
         self.server = build_server(self.settings, address="127.0.0.1:0", dispatch=True, timing=self.timing)
         self.server.start()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
+        self.channel = authorized_channel(f"127.0.0.1:{self.server.port}", self.settings.home, as_runner=True)
         return self.server
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ from stigmer.api.v1.common_pb2 import DeleteRequest, ListRequest, Ref
 from stigmer.config import Settings
 from stigmer.server import limits
 from stigmer.server.serve import StigmerServer, build_server
+from support.client import authorized_channel
 from support.waits import eventually
 from tests.unit.messages import make_agent, make_task, make_workflow
 
@@ -39,7 +40,7 @@ def server(tmp_path: Path) -> Iterator[StigmerServer]:
 
 @pytest.fixture
 def channel(server: StigmerServer) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as opened:
+    with authorized_channel(f"127.0.0.1:{server.port}", server.home, as_runner=True) as opened:
         yield opened
 
 
@@ -198,7 +199,7 @@ def test_workflow_executions_over_grpc(api: Stubs) -> None:
 
 def test_data_survives_a_server_restart(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
-    with build_server(settings, address="127.0.0.1:0") as first, grpc.insecure_channel(first.address) as ch:
+    with build_server(settings, address="127.0.0.1:0") as first, authorized_channel(first.address, tmp_path) as ch:
         Stubs(ch).apply.Apply(ApplyRequest(agents=[make_agent()]), timeout=TIMEOUT)
     with build_server(settings, address="127.0.0.1:0") as second, grpc.insecure_channel(second.address) as ch:
         assert Stubs(ch).agents.Get(Ref(value="code-reviewer"), timeout=TIMEOUT).metadata.name == "code-reviewer"

@@ -23,6 +23,7 @@ from stigmer.server.events import ExecutionFeed
 from stigmer.server.executions import AGENT, WORKFLOW
 from stigmer.server.serve import StigmerServer, build_server
 from stigmer.server.store import Store
+from support.client import authorized_channel
 from tests.unit.messages import make_agent, make_task, make_workflow
 
 REDACTED = secret_values.REDACTED
@@ -204,7 +205,7 @@ def server(tmp_path: Path) -> Iterator[StigmerServer]:
 
 def test_get_runtime_env_requires_the_runner_token(server: StigmerServer, tmp_path: Path) -> None:
     apply(server.store, ApplyRequest(agents=[make_agent("helper", env=AGENT_ENV)]))
-    with grpc.insecure_channel(server.address) as channel:
+    with authorized_channel(server.address, tmp_path) as channel:
         executions_stub = execution_pb2_grpc.AgentExecutionServiceStub(channel)
         created = executions_stub.Create(
             pb.CreateAgentExecutionRequest(agent_ref="helper", runtime_env=values(GITHUB_TOKEN="ghp-123", OWNER="me")),
@@ -221,5 +222,5 @@ def test_get_runtime_env_requires_the_runner_token(server: StigmerServer, tmp_pa
         for metadata in ([], [("x-stigmer-runner-token", "wrong")]):
             with pytest.raises(grpc.RpcError) as caught:
                 runner.GetRuntimeEnv(request, metadata=metadata, timeout=TIMEOUT)
-            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
             assert "runner token" in (caught.value.details() or "")

@@ -22,7 +22,7 @@ from stigmer.api.v1.common_pb2 import Metadata, Ref
 from stigmer.config import Settings
 from stigmer.server import serve
 from stigmer.server.store import Store
-from support.client import wait_serving
+from support.client import authorized_channel, wait_serving
 from support.ports import free_port
 from support.waits import ProcessDiedError
 
@@ -81,7 +81,7 @@ def test_stopping_ends_open_subscriptions_promptly(tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port()}"
     runner = Runner(Settings(home=tmp_path, server_addr=address))
     runner.wait_serving(address)
-    with grpc.insecure_channel(address) as channel:
+    with authorized_channel(address, tmp_path) as channel:
         agent = Agent(metadata=Metadata(name="a"), spec=AgentSpec(instructions="x", model="m"))
         ApplyServiceStub(channel).Apply(ApplyRequest(agents=[agent]), timeout=TIMEOUT)
         executions = execution_pb2_grpc.AgentExecutionServiceStub(channel)

@@ -20,6 +20,7 @@ from stigmer.server.errors import Exhausted
 from stigmer.server.executions import FOLLOW_POLL_SECONDS
 from stigmer.server.serve import MAX_WORKERS, StigmerServer, build_server
 from support import bench_streams
+from support.client import authorized_channel
 from support.waits import eventually
 from tests.unit.messages import make_agent
 
@@ -56,7 +57,7 @@ def server(tmp_path: Path) -> Iterator[StigmerServer]:
 def test_streams_beyond_the_limits_are_refused_with_resource_exhausted(server: StigmerServer) -> None:
     apply(server.store, ApplyRequest(agents=[make_agent()]))
     server.streams.per_peer = 2
-    with grpc.insecure_channel(server.address) as channel:
+    with authorized_channel(server.address, server.home, as_runner=True) as channel:
         stub = execution_pb2_grpc.AgentExecutionServiceStub(channel)
         execution_id = stub.Create(pb.CreateAgentExecutionRequest(agent_ref="code-reviewer"), timeout=TIMEOUT)
         request = Ref(value=execution_id.metadata.id)
@@ -82,7 +83,7 @@ def test_streams_beyond_the_limits_are_refused_with_resource_exhausted(server: S
 def test_a_cancelled_stream_releases_its_thread_at_once(server: StigmerServer) -> None:
     """Without the wake-up, the server would notice only at its next poll, seconds later."""
     apply(server.store, ApplyRequest(agents=[make_agent()]))
-    with grpc.insecure_channel(server.address) as channel:
+    with authorized_channel(server.address, server.home, as_runner=True) as channel:
         stub = execution_pb2_grpc.AgentExecutionServiceStub(channel)
         created = stub.Create(pb.CreateAgentExecutionRequest(agent_ref="code-reviewer"), timeout=TIMEOUT)
         stream = stub.Subscribe(Ref(value=created.metadata.id), timeout=TIMEOUT)
@@ -98,7 +99,7 @@ def test_a_cancelled_stream_releases_its_thread_at_once(server: StigmerServer) -
 
 def test_with_200_open_streams_health_and_updates_still_answer(server: StigmerServer) -> None:
     result = bench_streams.measure(
-        server.address, streams=200, updates=20, executions=10, connections=4, timeout=ANSWER_WITHIN
+        server.address, server.home, streams=200, updates=20, executions=10, connections=4, timeout=ANSWER_WITHIN
     )
     assert result.delivered == result.expected == 200 * 2  # each follower saw the 2 updates of its execution
     assert result.update_max_ms < ANSWER_WITHIN * 1000, result
@@ -113,7 +114,7 @@ def test_with_200_open_streams_health_and_updates_still_answer(server: StigmerSe
 def test_while_streams_are_open_a_health_check_answers(server: StigmerServer) -> None:
     """The control: unary calls run on the reserve while every stream slot of one peer is held."""
     apply(server.store, ApplyRequest(agents=[make_agent()]))
-    with grpc.insecure_channel(server.address) as channel:
+    with authorized_channel(server.address, server.home, as_runner=True) as channel:
         stub = execution_pb2_grpc.AgentExecutionServiceStub(channel)
         created = stub.Create(pb.CreateAgentExecutionRequest(agent_ref="code-reviewer"), timeout=TIMEOUT)
         streams = [

@@ -41,6 +41,7 @@ from stigmer.workflow_runner import TASK_QUEUE, WORKFLOW_TYPE
 from stigmer.workflow_runner.activities import RunnerActivities
 from stigmer.workflow_runner.server_client import ServerClient
 from stigmer.workflow_runner.worker import build_worker
+from support.client import authorized_channel
 from support.ports import free_port
 from support.processes import kill_tree
 from support.waits import eventually, wait_until
@@ -73,7 +74,7 @@ def server(stigmer_home: Path, temporal_addr: str) -> Iterator[StigmerServer]:
 
 @pytest.fixture(scope="module")
 def channel(server: StigmerServer) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.address) as opened:
+    with authorized_channel(server.address, server.home, as_runner=True) as opened:
         yield opened
 
 
@@ -880,7 +881,7 @@ def test_status_reports_outlast_a_server_outage(temporal_addr: str, httpserver: 
     server = build_server(Settings(home=home), address=address)
     server.start()
     try:
-        with grpc.insecure_channel(address) as channel:
+        with authorized_channel(address, home, as_runner=True) as channel:
             stack = Stack(temporal_addr, server, channel, home)
             stack.apply(workflow)
             execution_id = stack.create("ops/through-outage")

@@ -103,6 +103,15 @@ def _finite(text: str) -> float:
     return number
 
 
+def _check_message(message: str | None, kind: str | None, ref: str) -> None:
+    """A usage error unless an agent gets a (non-blank) message and a workflow none; ``kind`` None: not
+    known yet."""
+    if kind == "workflow" and message is not None:
+        raise click.UsageError(f"-m/--message applies to agents only, and {ref!r} is a workflow (it takes --input)")
+    if kind == "agent" and not (message or "").strip():
+        raise click.UsageError(f'{ref!r} is an agent: give it a message with -m/--message, e.g. -m "Hello"')
+
+
 @click.command(
     "run",
     cls=RunCommand,
@@ -117,7 +126,9 @@ Examples:
   stigmer run fetch-data --kind workflow -o json""",
 )
 @click.argument("ref")
-@click.option("-m", "--message", default="", help="The message to send (the agent's prompt).")
+@click.option(
+    "-m", "--message", help="The message to send: required for an agent (its prompt), refused for a workflow."
+)
 @click.option(
     "--runtime-env",
     "runtime_env",
@@ -166,7 +177,7 @@ Examples:
 def run_command(
     env: Environment,
     ref: str,
-    message: str,
+    message: str | None,
     runtime_env: dict[str, Any],
     input_data: dict[str, Any] | None,
     follow: bool,
@@ -192,9 +203,10 @@ def run_command(
     (past it, the execution ends FAILED: "execution timed out after ...").
 
     \b
-    Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first
-    (and 1 for a bad reference, 2 for a bad option or --input, 3 when stigmer-server is unreachable or did not come back
-    within --reconnect-timeout).
+    Exit codes: 0 completed, 5 failed, 6 cancelled, 4 --timeout passed first;
+    1 when REF names nothing (or the server refuses the execution), 2 for a bad option or argument
+    (unreadable --input, -m missing for an agent or given to a workflow), 3 when stigmer-server is
+    unreachable or did not come back within --reconnect-timeout, 130 on Ctrl-C (the execution goes on).
     """
     from stigmer.cli import executions
     from stigmer.cli.client import connect
@@ -207,17 +219,19 @@ def run_command(
 
     if input_data is not None and kind == "agent":
         raise click.UsageError("--input applies to workflows only; an agent takes -m/--message")
+    _check_message(message, kind, ref)
     json_output = output == JSON
     with connect(env) as client:
         target = resolve_target(client, ref, kind)
         if input_data is not None and target.kind != WORKFLOW:
             raise click.UsageError(f"--input applies to workflows only, and {ref!r} is an agent")
+        _check_message(message, target.kind, ref)
         runtime_env = mark_declared_secrets(runtime_env, declared_secret_names(target.spec))
         redactor = Redactor(value.value for value in runtime_env.values() if value.secret)
         execution = executions.create(
             client,
             target,
-            message=message,
+            message=message or "",
             runtime_env=runtime_env,
             input_data=input_data,
             request_id=executions.new_request_id(),

@@ -91,7 +91,14 @@ Settings (environment variable, or key in STIGMER_HOME/config.yaml):
                                             where the runners dial stigmer-server (default server_addr)
   OLLAMA_HOST / ollama_host                 where the agent-runner reaches its LLM
 The dial settings put something (e.g. a proxy) between two components; the supervisor's own health
-checks still go to the listen addresses.""",
+checks still go to the listen addresses.
+
+\b
+Ports: stigmer-server listens on STIGMER_SERVER_ADDR and Temporal's gRPC frontend on
+STIGMER_TEMPORAL_ADDR (host:port; choose other ports there, e.g. to run two stacks). Temporal's HTTP API
+and metrics ports are free ports the OS picks at each start (`stigmer server status -o json` shows
+them); its Web UI is off, and the dev server binds a few internal ports of its own that cannot be set.
+The workflow-runner and agent-runner listen on no port.""",
 )
 @click.option(
     "--components",
