@@ -183,7 +183,8 @@ class Interpreter:
     def __init__(self, run: WorkflowRun, effects: Effects) -> None:
         self.run_info = run
         self.effects = effects
-        self._runs: dict[str, int] = {}
+        self._runs: dict[str, int] = {}  # path -> its run: part of its calls' keys (a retry keeps it)
+        self._reported_runs: dict[str, int] = {}  # path -> how often it started (never restored)
         self.reporter = Reporter(run.execution_id, effects.report, self._run_of)
         self._attempts: dict[str, int] = {}  # try path -> its current attempt (catch.retry)
         self._task_runs = 0
@@ -290,6 +291,7 @@ class Interpreter:
         if self._task_runs > MAX_TASK_RUNS:
             raise error("runtime", 500, "Too many task runs", f"more than {MAX_TASK_RUNS} in one execution").at(path)
         run = self._runs[path] = self._runs.get(path, 0) + 1
+        self._reported_runs[path] = self._reported_runs.get(path, 0) + 1
         name = task.get("name", "")
         kind = task.get("kind", "")
         config = task.get("config") or {}
@@ -334,10 +336,14 @@ class Interpreter:
         self.reporter.task(TaskReport(path, str(position), "iteration", phase, output, failure, started, self._now()))
 
     def _run_of(self, path: str) -> int:
-        """Which run of ``path`` is under way: its own count for a task, its task's for an iteration or branch."""
-        while path not in self._runs and "/" in path:
+        """Which run of ``path`` is under way: its own count for a task, its task's for an iteration or branch.
+
+        Every start counts, a ``catch.retry`` attempt's too (its calls keep their keys, but its status
+        starts afresh on the server: a FAILED first attempt must not hold the retry's COMPLETED back).
+        """
+        while path not in self._reported_runs and "/" in path:
             path = path.rpartition("/")[0]
-        return self._runs.get(path, 1)
+        return self._reported_runs.get(path, 1)
 
     def _now(self) -> str:
         return self.effects.now().isoformat()

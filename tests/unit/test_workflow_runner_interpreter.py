@@ -532,6 +532,17 @@ def test_retry_runs_the_block_again_with_the_same_idempotency_keys() -> None:
     assert [c.key for c in effects.calls] == ["wex-1/charge/submit"] * 3
     assert effects.sleeps == [1.0, 1.0]
     assert effects.phases() == {"charge/submit": "COMPLETED", "charge": "COMPLETED"}
+    # each attempt reports as a new run of the path, so the server lets the retry's status replace the
+    # FAILED one (within one run a terminal phase never moves)
+    submits = [(t.run, t.phase) for r in effects.reports for t in r.tasks if t.path == "charge/submit"]
+    assert submits == [
+        (1, "IN_PROGRESS"),
+        (1, "FAILED"),
+        (2, "IN_PROGRESS"),
+        (2, "FAILED"),
+        (3, "IN_PROGRESS"),
+        (3, "COMPLETED"),
+    ]
 
 
 @pytest.mark.parametrize(
