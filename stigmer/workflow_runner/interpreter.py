@@ -80,6 +80,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio import workflow
+
 from stigmer.api.validation import parse_duration
 from stigmer.workflow_runner import paths
 from stigmer.workflow_runner.effects import CallRequest, Deferred, Effects, ExpressionScope
@@ -450,19 +452,19 @@ class Interpreter:
 
     @staticmethod
     async def _all_succeed(running: Sequence[asyncio.Future[Outcome]]) -> None:
-        pending = set(running)
+        pending: Sequence[asyncio.Future[Outcome]] = list(running)  # workflow.wait: asyncio.wait, deterministic
         while pending:
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            _, pending = await workflow.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
             for future in running:  # declared order, not set order: deterministic
                 if future.done() and not future.cancelled() and future.exception() is not None:
                     raise future.exception()  # type: ignore[misc]
 
     @staticmethod
     async def _first_success(running: Sequence[asyncio.Future[Outcome]]) -> int:
-        pending = set(running)
+        pending = list(running)
         first_error: BaseException | None = None
         while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for position, future in enumerate(running):
                 if future not in done:
                     continue
