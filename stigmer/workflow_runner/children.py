@@ -5,7 +5,9 @@ A child is a WorkflowExecution (``run``) or an AgentExecution (``agent_call``) r
 (``paths.run_key``): the server returns the same child when a retried activity creates it again.
 The activity then follows the child (``Subscribe``; re-subscribing when the stream breaks) until
 it is terminal, heartbeating meanwhile. Cancelling the task (a cancelled execution, a fork
-branch that lost) cancels the child.
+branch that lost) cancels the child; Temporal abandoning the attempt (its heartbeat timed out
+while Temporal was away, the worker shutting down, the activity no longer found) does not: the
+retried attempt follows the same child.
 
 - COMPLETED: the task's output is the child workflow's output, or the agent's final answer
   (``response`` of its ``output_json``; else the content of its last agent message).
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from temporalio import activity
 
 from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2
@@ -144,13 +147,22 @@ async def cancel_child(stub: Any, child_id: str, metadata: Any) -> None:
         await asyncio.sleep(RESUBSCRIBE_SECONDS)
 
 
+def cancels_child(details: activity.ActivityCancellationDetails | None) -> bool:
+    """Whether an activity cancelled for these reasons cancels its child: only when the workflow asked
+    (a cancelled execution, a fork branch that lost). A heartbeat timeout, a worker shutdown, an
+    activity Temporal no longer knows, a pause or reset end this attempt only; the next one (or the
+    workflow's own cancel, which the server cascades to children) decides the child's fate."""
+    return details is not None and details.cancel_requested
+
+
 async def await_child(server: ServerClient, stub: Any, child_id: str, heartbeat: Heartbeat) -> Any:
-    """Follow the child to its end; on cancellation, cancel the child too."""
+    """Follow the child to its end; when the workflow cancels the activity, cancel the child too."""
     beating = asyncio.ensure_future(_heartbeats(heartbeat, child_id))
     try:
         return await follow(stub, child_id, server.metadata)
     except asyncio.CancelledError:
-        await asyncio.shield(cancel_child(stub, child_id, server.metadata))
+        if cancels_child(activity.cancellation_details()):
+            await asyncio.shield(cancel_child(stub, child_id, server.metadata))
         raise
     finally:
         beating.cancel()

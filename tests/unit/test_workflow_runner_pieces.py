@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import httpx
 import pytest
+from temporalio.activity import ActivityCancellationDetails
+from temporalio.testing import ActivityEnvironment
 
 from stigmer.api import json_values
 from stigmer.api.v1 import execution_pb2 as pb
@@ -317,3 +321,49 @@ def test_a_grpc_deadline_is_a_timeout_and_unavailable_a_retryable_communication_
     down = _rpc_failure(rpc_error(grpc.StatusCode.UNAVAILABLE), "pkg.Svc/Get")
     assert isinstance(down, CallFailed) and down.retryable
     assert (down.info.type, down.info.status) == (ERROR_TYPES["communication"], 503)
+
+
+class HangingStub(CancelStub):
+    """An execution service whose child never ends (Subscribe stays open) and whose Cancel succeeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribed = asyncio.Event()
+
+    async def Subscribe(self, ref: Any, metadata: Any) -> AsyncIterator[Any]:
+        self.subscribed.set()
+        await asyncio.Event().wait()
+        yield ref  # pragma: no cover - never reached
+
+
+@pytest.mark.parametrize(
+    ("details", "cancels"),
+    [
+        (ActivityCancellationDetails(cancel_requested=True), True),
+        (ActivityCancellationDetails(timed_out=True), False),
+        (ActivityCancellationDetails(worker_shutdown=True), False),
+        (ActivityCancellationDetails(not_found=True), False),
+        (ActivityCancellationDetails(paused=True), False),
+    ],
+    ids=["workflow-cancel", "heartbeat-timeout", "worker-shutdown", "not-found", "paused"],
+)
+def test_only_a_cancel_the_workflow_asked_for_cancels_the_child(
+    details: ActivityCancellationDetails, cancels: bool
+) -> None:
+    """Temporal abandoning an attempt (heartbeat timeout after an outage, shutdown) must leave the child
+    running for the retried attempt to follow; only the workflow's cancel cancels it."""
+    stub = HangingStub()
+    environment = ActivityEnvironment()
+    server = SimpleNamespace(metadata=())
+
+    async def scenario() -> None:
+        awaiting = asyncio.ensure_future(
+            environment.run(children.await_child, server, stub, "aex-child", lambda *_: None)
+        )
+        await asyncio.wait_for(stub.subscribed.wait(), 10)
+        environment.cancel(details)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(awaiting, 10)
+
+    asyncio.run(scenario())
+    assert stub.calls == (["aex-child"] if cancels else [])
