@@ -462,10 +462,15 @@ def _count_resources(history: History, world: World, add: Any) -> None:
         return
     stored = {(r.kind, r.name): r for r in world.resources}
     latest: dict[tuple[str, str], Applied] = {}
+    refused: set[tuple[str, str]] = set()
     for op in history.applied:
         subject = f"{op.kind}/{op.name}"
-        if op.ack is not True:
-            add(Finding("indeterminate", subject, "apply not acknowledged"))
+        if op.ack is None:
+            add(Finding("indeterminate", subject, "apply not answered: it may or may not be stored"))
+            continue
+        if op.ack is False:
+            add(Finding("refused", subject, "the server refused the apply"))
+            refused.add((op.kind, op.name))
             continue
         latest[(op.kind, op.name)] = op
     for (kind, name), op in latest.items():
@@ -479,9 +484,11 @@ def _count_resources(history: History, world: World, add: Any) -> None:
             add(Finding("lost", subject, "stored with another spec than the acknowledged one"))
         else:
             add(Finding("ok", subject, "stored"))
-    applied = {(op.kind, op.name) for op in history.applied}
+    answered = {(op.kind, op.name) for op in history.applied if op.ack is not False}
     for kind, name in stored:
-        if (kind, name) not in applied:
+        if (kind, name) in refused and (kind, name) not in answered:
+            add(Finding("unexpected", f"{kind}/{name}", "stored, though the server refused its apply"))
+        elif (kind, name) not in answered:
             add(Finding("unexpected", f"{kind}/{name}", "stored, but no one applied it"))
 
 
