@@ -191,6 +191,11 @@ AGREEING = {
 }
 
 
+# a cancelled execution whose cancel was requested may have a workflow that ended otherwise: the
+# server ends an execution whose cancel it acknowledged CANCELLED, whatever the workflow reported last
+RACED_CANCEL = frozenset({"COMPLETED", "FAILED", "COMPLETED/COMPLETED", "COMPLETED/FAILED"})
+
+
 @dataclass(frozen=True)
 class ExecutionState:
     """One stored execution: its phase (``COMPLETED``...), error, parent, request ID, dispatch state."""
@@ -202,6 +207,7 @@ class ExecutionState:
     request_id: str = ""
     parent_id: str = ""
     dispatched: bool = False
+    cancel_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -563,8 +569,11 @@ def _count_temporal(executions: list[ExecutionState], runs: list[WorkflowRun], a
             continue
         statuses = {r.outcome for r in found}
         phase = execution.phase
+        agreeing = AGREEING.get(phase, frozenset())
+        if phase == "CANCELLED" and execution.cancel_requested:
+            agreeing |= RACED_CANCEL
         if phase in TERMINAL_PHASES:
-            if not statuses & AGREEING[phase]:
+            if not statuses & agreeing:
                 shown = "/".join(sorted(statuses))
                 add(Finding("disagreements", execution.id, f"store says {phase}, Temporal says {shown}"))
         elif not statuses <= TEMPORAL_OPEN:

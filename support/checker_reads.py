@@ -50,6 +50,7 @@ def execution_state(message: Any, kind: str) -> ExecutionState:
         request_id=message.spec.request_id,
         parent_id=message.spec.parent_execution_id,
         dispatched=bool(dispatch.engine_workflow_id) or dispatch.HasField("dispatched_at"),
+        cancel_requested=message.status.cancel_requested,
     )
 
 

@@ -158,7 +158,10 @@ class Scenario:
             executions = [e for e in reads.read_executions(client) if e.id in mine]
             tools = [d for d in reads.tool_deliveries(client) if d.execution_id in mine]
         temporal = self.settle_temporal(mine)
-        owners = {op.token: op.execution_id for op in self.workload.acknowledged if op.execution_id}
+        # whose POSTs: the job's execution, acknowledged or made by a create the client got no answer to
+        made = {e.request_id: e.id for e in executions if not e.parent_id}
+        owners = {op.token: op.execution_id or made.get(op.request_id, "") for op in self.workload.operations}
+        owners = {token: owner for token, owner in owners.items() if owner}
         agents_by_message = {
             e["spec"].get("message", ""): e["metadata"]["id"]
             for e in self.observation.executions.values()

@@ -466,3 +466,14 @@ def test_a_resource_stored_with_another_spec_lost_the_acknowledged_one_and_an_un
     world.resources[1] = Resource("agent", "helper", 1, "aaaa")
     world.resources.pop()
     assert count(history, world).clean
+
+
+def test_a_cancelled_execution_whose_workflow_ended_otherwise_agrees_only_when_its_cancel_was_requested() -> None:
+    history, world = baseline()
+    world.executions[2] = done("wex-3", "CANCELLED")
+    world.temporal = [run("wex-1"), run("wex-2", "FAILED"), WorkflowRun("wex-3", "r1", "COMPLETED", "FAILED")]
+    assert [f.subject for f in count(history, world).of("disagreements")] == ["wex-3"]
+    world.executions[2] = ExecutionState(
+        "wex-3", "workflow", "CANCELLED", request_id="req-wex-3", dispatched=True, cancel_requested=True
+    )
+    assert count(history, world).clean
