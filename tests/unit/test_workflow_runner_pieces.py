@@ -336,29 +336,58 @@ class HangingStub(CancelStub):
         yield ref  # pragma: no cover - never reached
 
 
+class ParentStub:
+    """The parent's execution service: ``Get`` answers with the given phase and cancel request."""
+
+    def __init__(self, phase: int, cancel_requested: bool = False) -> None:
+        self.execution = pb.WorkflowExecution()
+        self.execution.status.phase = phase  # type: ignore[assignment]
+        self.execution.status.cancel_requested = cancel_requested
+
+    async def Get(self, ref: Any, metadata: Any, timeout: float) -> pb.WorkflowExecution:
+        return self.execution
+
+
+RUNNING = ParentStub(pb.EXECUTION_PHASE_IN_PROGRESS)
+BEING_CANCELLED = ParentStub(pb.EXECUTION_PHASE_IN_PROGRESS, cancel_requested=True)
+
+
 @pytest.mark.parametrize(
-    ("details", "cancels"),
+    ("details", "parent", "cancels"),
     [
-        (ActivityCancellationDetails(cancel_requested=True), True),
-        (ActivityCancellationDetails(timed_out=True), False),
-        (ActivityCancellationDetails(worker_shutdown=True), False),
-        (ActivityCancellationDetails(not_found=True), False),
-        (ActivityCancellationDetails(paused=True), False),
+        (ActivityCancellationDetails(cancel_requested=True), RUNNING, True),
+        (ActivityCancellationDetails(timed_out=True), RUNNING, False),
+        (ActivityCancellationDetails(worker_shutdown=True), RUNNING, False),
+        (ActivityCancellationDetails(paused=True), RUNNING, False),
+        (ActivityCancellationDetails(not_found=True), RUNNING, False),
+        (ActivityCancellationDetails(not_found=True), BEING_CANCELLED, True),
+        (ActivityCancellationDetails(not_found=True), ParentStub(pb.EXECUTION_PHASE_CANCELLED), True),
     ],
-    ids=["workflow-cancel", "heartbeat-timeout", "worker-shutdown", "not-found", "paused"],
+    ids=[
+        "workflow-cancel",
+        "heartbeat-timeout",
+        "worker-shutdown",
+        "paused",
+        "superseded-attempt",
+        "workflow-gone-parent-cancelling",
+        "workflow-gone-parent-cancelled",
+    ],
 )
-def test_only_a_cancel_the_workflow_asked_for_cancels_the_child(
-    details: ActivityCancellationDetails, cancels: bool
+def test_only_a_cancel_for_the_parents_sake_cancels_the_child(
+    details: ActivityCancellationDetails, parent: ParentStub, cancels: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Temporal abandoning an attempt (heartbeat timeout after an outage, shutdown) must leave the child
-    running for the retried attempt to follow; only the workflow's cancel cancels it."""
+    """Temporal abandoning an attempt (heartbeat timeout after an outage, shutdown, a superseded attempt)
+    must leave the child running for the retried attempt to follow; the workflow's cancel, or its
+    workflow gone while the parent execution ends, cancels it."""
+    monkeypatch.setattr(children, "PARENT_ENDING_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(children, "RESUBSCRIBE_SECONDS", 0.01)
     stub = HangingStub()
     environment = ActivityEnvironment()
-    server = SimpleNamespace(metadata=())
+    server = SimpleNamespace(metadata=(), workflow_executions=parent)
 
     async def scenario() -> None:
         awaiting = asyncio.ensure_future(
-            environment.run(children.await_child, server, stub, "aex-child", lambda *_: None)
+            environment.run(children.await_child, server, stub, "aex-child", lambda *_: None, "wex-parent")
         )
         await asyncio.wait_for(stub.subscribed.wait(), 10)
         environment.cancel(details)
