@@ -8,10 +8,14 @@ fixture's records) into a ``World``, and ``count(history, world)`` — a pure fu
 
 - ok, failed (with the reason), cancelled (as asked);
 - lost: acknowledged but missing, or not terminal within the bound (stuck);
-- duplicated: two Temporal workflow runs for one execution, two executions for one request ID, one
-  logical side effect delivered under two different keys, a tool or MCP call executed twice;
+- duplicated: two Temporal workflow runs for one execution, two executions for one request ID, two
+  child executions for one task of a parent (``run`` / ``agent_call``: request IDs that differ only
+  past the task path), one logical side effect delivered under two different keys, a tool or MCP
+  call executed twice;
 - redelivered: the same HTTP delivery key seen twice (at-least-once: reported, not a failure);
-- unexpected: an execution, workflow or side effect no one asked for;
+- unexpected: an execution, workflow, stored resource or side effect no one asked for;
+- restarted: an agent conversation whose first model turn came again after the model had seen its
+  tool results (the agent was re-run from scratch instead of resuming its durable progress);
 - indeterminate: the client timed out, so the operation may or may not have happened;
 - refused: the server answered the create with an error (and, as it should, made nothing);
 - disagreements: the store and Temporal disagree (no workflow for a dispatched execution, a status that
@@ -42,12 +46,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Applied:
-    """A resource the test applied; ``ack`` False/None when the apply failed or timed out."""
+    """A resource the test applied; ``ack`` False/None when the apply failed or timed out; ``spec``: a
+    digest of the spec it sent (``checker_reads.spec_digest``), to compare with the stored one."""
 
     kind: str
     name: str
     ack: bool | None = True
     generation: int | None = None
+    spec: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,9 +90,11 @@ class History:
         self.cancels: list[str] = []
         self.expected: list[Expected] = []
 
-    def apply(self, kind: str, name: str, *, ack: bool | None = True, generation: int | None = None) -> Applied:
-        """Record an apply of resource ``kind``/``name`` and whether it was acknowledged."""
-        op = Applied(kind, name, ack, generation)
+    def apply(
+        self, kind: str, name: str, *, ack: bool | None = True, generation: int | None = None, spec: str = ""
+    ) -> Applied:
+        """Record an apply of resource ``kind``/``name`` (``spec``: its digest) and whether it was acknowledged."""
+        op = Applied(kind, name, ack, generation, spec)
         with self._lock:
             self.applied.append(op)
         return op
@@ -183,6 +191,11 @@ AGREEING = {
 }
 
 
+# a cancelled execution whose cancel was requested may have a workflow that ended otherwise: the
+# server ends an execution whose cancel it acknowledged CANCELLED, whatever the workflow reported last
+RACED_CANCEL = frozenset({"COMPLETED", "FAILED", "COMPLETED/COMPLETED", "COMPLETED/FAILED"})
+
+
 @dataclass(frozen=True)
 class ExecutionState:
     """One stored execution: its phase (``COMPLETED``...), error, parent, request ID, dispatch state."""
@@ -194,6 +207,7 @@ class ExecutionState:
     request_id: str = ""
     parent_id: str = ""
     dispatched: bool = False
+    cancel_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,19 +243,33 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Resource:
+    """One stored resource; ``spec`` the digest of its stored spec (``checker_reads.spec_digest``)."""
+
     kind: str
     name: str
     generation: int = 0
+    spec: str = ""
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    """One request the model received, in order: the conversation it belongs to (its first user
+    message) and whether it is the conversation's first turn (no tool result or answer in it yet)."""
+
+    conversation: str
+    first: bool
 
 
 @dataclass
 class World:
-    """The final state, read once after healing. ``temporal`` None: Temporal was not read."""
+    """The final state, read once after healing. ``temporal`` None: Temporal was not read;
+    ``model_turns`` None: the model's requests were not read."""
 
     executions: list[ExecutionState] = field(default_factory=list)
     temporal: list[WorkflowRun] | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     resources: list[Resource] | None = None
+    model_turns: list[ModelTurn] | None = None
 
 
 # -- the report
@@ -255,6 +283,7 @@ CATEGORIES = (
     "duplicated",
     "redelivered",
     "unexpected",
+    "restarted",
     "indeterminate",
     "refused",
     "disagreements",
@@ -356,9 +385,12 @@ def count(history: History, world: World, name: str | None = None) -> Report:
             continue
         add(Finding("unexpected", execution.id, f"{execution.kind} execution no one created ({execution.phase})"))
 
+    _count_children(world.executions, add)
     if world.temporal is not None:
         _count_temporal(world.executions, world.temporal, add)
     _count_deliveries(history, world, by_id, add)
+    if world.model_turns is not None:
+        _count_restarts(world.model_turns, add)
     return report
 
 
@@ -436,10 +468,15 @@ def _count_resources(history: History, world: World, add: Any) -> None:
         return
     stored = {(r.kind, r.name): r for r in world.resources}
     latest: dict[tuple[str, str], Applied] = {}
+    refused: set[tuple[str, str]] = set()
     for op in history.applied:
         subject = f"{op.kind}/{op.name}"
-        if op.ack is not True:
-            add(Finding("indeterminate", subject, "apply not acknowledged"))
+        if op.ack is None:
+            add(Finding("indeterminate", subject, "apply not answered: it may or may not be stored"))
+            continue
+        if op.ack is False:
+            add(Finding("refused", subject, "the server refused the apply"))
+            refused.add((op.kind, op.name))
             continue
         latest[(op.kind, op.name)] = op
     for (kind, name), op in latest.items():
@@ -449,8 +486,16 @@ def _count_resources(history: History, world: World, add: Any) -> None:
             add(Finding("lost", subject, "applied and acknowledged, but not stored"))
         elif op.generation is not None and found.generation < op.generation:
             add(Finding("lost", subject, f"acknowledged generation {op.generation}, stored {found.generation}"))
+        elif op.spec and found.spec and op.spec != found.spec:
+            add(Finding("lost", subject, "stored with another spec than the acknowledged one"))
         else:
             add(Finding("ok", subject, "stored"))
+    answered = {(op.kind, op.name) for op in history.applied if op.ack is not False}
+    for kind, name in stored:
+        if (kind, name) in refused and (kind, name) not in answered:
+            add(Finding("unexpected", f"{kind}/{name}", "stored, though the server refused its apply"))
+        elif (kind, name) not in answered:
+            add(Finding("unexpected", f"{kind}/{name}", "stored, but no one applied it"))
 
 
 def _descendants(roots: set[str], executions: Iterable[ExecutionState]) -> set[str]:
@@ -466,6 +511,45 @@ def _descendants(roots: set[str], executions: Iterable[ExecutionState]) -> set[s
                 found.add(child)
                 pending.append(child)
     return found
+
+
+def child_task(execution: ExecutionState) -> str | None:
+    """The parent's task a child execution was made for: its request ID ``<parent>/<task path>`` without
+    the ``~<attempts>`` of a retried ``try`` (see ``stigmer.workflow_runner.paths``); None for a root or
+    a child without such a request ID."""
+    prefix = f"{execution.parent_id}/"
+    if not execution.parent_id or not execution.request_id.startswith(prefix):
+        return None
+    return execution.request_id.removeprefix(prefix).partition("~")[0]
+
+
+def _count_children(executions: list[ExecutionState], add: Any) -> None:
+    made: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for execution in executions:
+        task = child_task(execution)
+        if task is not None:
+            made[(execution.parent_id, task)].append(execution.id)
+    for (parent, task), ids in made.items():
+        if len(ids) > 1:
+            add(
+                Finding(
+                    "duplicated", f"{parent}/{task}", f"one task made {len(ids)} child executions: {', '.join(ids)}"
+                )
+            )
+
+
+def _count_restarts(turns: list[ModelTurn], add: Any) -> None:
+    # a first turn comes again legitimately while it got no answer (an LLM error is retried); once the
+    # conversation went past it, seeing it again means the agent started over
+    progressed: set[str] = set()
+    again: Counter[str] = Counter()
+    for turn in turns:
+        if not turn.first:
+            progressed.add(turn.conversation)
+        elif turn.conversation in progressed:
+            again[turn.conversation] += 1
+    for conversation, times in again.items():
+        add(Finding("restarted", conversation, f"the first model turn came again {times} time(s) after progress"))
 
 
 def _count_temporal(executions: list[ExecutionState], runs: list[WorkflowRun], add: Any) -> None:
@@ -485,8 +569,11 @@ def _count_temporal(executions: list[ExecutionState], runs: list[WorkflowRun], a
             continue
         statuses = {r.outcome for r in found}
         phase = execution.phase
+        agreeing = AGREEING.get(phase, frozenset())
+        if phase == "CANCELLED" and execution.cancel_requested:
+            agreeing |= RACED_CANCEL
         if phase in TERMINAL_PHASES:
-            if not statuses & AGREEING[phase]:
+            if not statuses & agreeing:
                 shown = "/".join(sorted(statuses))
                 add(Finding("disagreements", execution.id, f"store says {phase}, Temporal says {shown}"))
         elif not statuses <= TEMPORAL_OPEN:
@@ -560,7 +647,8 @@ def check(
     reads.wait_terminal(client, known, settle_timeout)
     world = World(executions=reads.read_executions(client))
     if history.applied:
-        world.resources = reads.read_resources(client)
+        applied = {(op.kind, op.name) for op in history.applied}
+        world.resources = [r for r in reads.read_resources(client) if (r.kind, r.name) in applied]
     if temporal_address is not None:
         world.temporal = reads.read_temporal(temporal_address, namespace, [e.id for e in world.executions])
     if http_requests is not None:

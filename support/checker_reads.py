@@ -2,20 +2,22 @@
 
 Small on purpose, so the counting (``support.checker.count``) stays a pure function: the store through
 the API (``read_executions``, ``read_resources``), Temporal's workflows (``read_temporal``), the HTTP
-fixture's requests (``http_deliveries``), the MCP fixture's record (``mcp_deliveries``) and the tool
-calls in the executions' statuses (``tool_deliveries``).
+fixture's requests (``http_deliveries``; keyed by Idempotency-Key, or by what the body names with
+``http_logical_by_body``), the MCP fixture's record (``mcp_deliveries``), the tool calls in the
+executions' statuses (``tool_deliveries``) and the requests the model received (``model_turns``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from support.checker import Delivery, ExecutionState, Resource, WorkflowRun
+from support.checker import Delivery, ExecutionState, ModelTurn, Resource, WorkflowRun
 
 if TYPE_CHECKING:
     from support.client import StackClient
@@ -48,6 +50,7 @@ def execution_state(message: Any, kind: str) -> ExecutionState:
         request_id=message.spec.request_id,
         parent_id=message.spec.parent_execution_id,
         dispatched=bool(dispatch.engine_workflow_id) or dispatch.HasField("dispatched_at"),
+        cancel_requested=message.status.cancel_requested,
     )
 
 
@@ -68,10 +71,15 @@ def tool_deliveries(client: StackClient) -> list[Delivery]:
     return found
 
 
+def spec_digest(spec: Any) -> str:
+    """A digest of a resource's spec message (its deterministic serialization), to tell specs apart."""
+    return hashlib.sha256(spec.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
 def read_resources(client: StackClient) -> list[Resource]:
-    """Every stored agent and workflow, by kind and name."""
-    agents = [Resource("agent", m.metadata.name, m.metadata.generation) for m in client.list_agents()]
-    return agents + [Resource("workflow", m.metadata.name, m.metadata.generation) for m in client.list_workflows()]
+    """Every stored agent and workflow, by kind and name, with its generation and spec digest."""
+    found = [("agent", m) for m in client.list_agents()] + [("workflow", m) for m in client.list_workflows()]
+    return [Resource(kind, m.metadata.name, m.metadata.generation, spec_digest(m.spec)) for kind, m in found]
 
 
 def wait_terminal(client: StackClient, execution_ids: Iterable[str], timeout: float, interval: float = 0.5) -> bool:
@@ -184,6 +192,23 @@ def default_http_logical(request: RecordedRequest) -> tuple[str, str] | None:
     return execution_id, path
 
 
+def http_logical_by_body(owners: Mapping[str, str], *, field: str = "token", part: str = "n") -> HttpLogical:
+    """An ``HttpLogical`` that tells whose POST it is from its body, not its key (so two keys for one
+    logical POST are seen as such): the execution ``owners[body[field]]`` (an owner no one created for
+    an unknown value), the logical identity ``<path>`` plus `` <body[part]>`` when the body has it."""
+
+    def logical(request: RecordedRequest) -> tuple[str, str] | None:
+        if request.method != "POST":
+            return None
+        body = request.body if isinstance(request.body, Mapping) else {}
+        value = str(body.get(field, ""))
+        owner = owners.get(value, f"(no execution for {field} {value!r})")
+        extra = f" {body[part]}" if part in body else ""
+        return owner, f"{request.path}{extra}"
+
+    return logical
+
+
 def http_deliveries(requests: Iterable[RecordedRequest], logical: HttpLogical = default_http_logical) -> list[Delivery]:
     """The HTTP fixture's requests as ``http`` deliveries, keyed by their Idempotency-Key."""
     found = []
@@ -214,6 +239,17 @@ def mcp_deliveries(entries: Iterable[Mapping[str, Any]], logical: McpLogical = d
         if identity is not None:
             found.append(Delivery("mcp", *identity))
     return found
+
+
+def model_turns(chats: Iterable[Any]) -> list[ModelTurn]:
+    """The LLM stand-in's recorded chats (``chats()``, in order) as model turns: the conversation is the
+    last user message, a first turn one whose last message is the user's (no tool result yet)."""
+    turns = []
+    for chat in chats:
+        messages = chat.messages
+        first = bool(messages) and messages[-1].get("role") == "user"
+        turns.append(ModelTurn(chat.last_user_message, first))
+    return turns
 
 
 def _canonical_json(text: str) -> str:

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,8 +33,7 @@ from stigmer.api.v1 import execution_pb2
 from support.cli import Cli, CliTimeoutError
 from support.client import StackClient, ref, to_dict
 from support.executions import TERMINAL, phase
-from support.fixtures.http_api import HttpApi, RecordedRequest, Route
-from support.fixtures.mcp_process import McpRecord
+from support.fixtures.http_api import Route
 from support.llm_standin import Match, Reply, Rule, StandinClient, ToolCall, ToolCalls
 from support.output import execution_id as printed_execution_id
 
@@ -73,11 +72,10 @@ class Operation:
 
 @dataclass(frozen=True)
 class Observation:
-    """The final state after the faults healed: every stored execution, and every side effect seen."""
+    """The final state after the faults healed: every stored execution, and the model's chats of this
+    workload (the side effects are read by the checker's readers)."""
 
     executions: Mapping[str, dict[str, Any]]
-    posts: Sequence[RecordedRequest]
-    mcp_calls: Sequence[tuple[str, dict[str, Any]]]
     chats: Sequence[Any]
 
     def children(self, parent_id: str) -> list[dict[str, Any]]:
@@ -273,7 +271,7 @@ class Workload:
 
     def unfinished(self, executions: Mapping[str, dict[str, Any]]) -> list[str]:
         """Acknowledged executions (and children) that are missing or not terminal."""
-        observation = Observation(executions, (), (), ())
+        observation = Observation(executions, ())
         pending = []
         for op in self.acknowledged:
             assert op.execution_id is not None
@@ -289,14 +287,7 @@ class Workload:
         found.update({item.metadata.id: to_dict(item) for item in self.api.list_workflow_executions()})
         return found
 
-    def observe(self, http: HttpApi, mcp: McpRecord) -> Observation:
-        """The final state: executions, POSTs of this workload's tokens, MCP calls, the model's chats."""
-        mine = self.prefix
-        posts = [r for r in http.requests() if r.method == "POST" and mine in str(r.body)]
-        calls = [(name, args) for name, args in mcp.calls() if mine in str(args)]
-        chats = [chat for chat in self.standin.chats() if mine in chat.last_user_message]
-        return Observation(self.read_executions(), posts, calls, chats)
-
-
-def tokens_of(ops: Iterable[Operation]) -> set[str]:
-    return {op.token for op in ops}
+    def observe(self) -> Observation:
+        """The final state: executions, and the model's chats of this workload's jobs."""
+        chats = [chat for chat in self.standin.chats() if self.prefix in chat.last_user_message]
+        return Observation(self.read_executions(), chats)

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -143,7 +144,8 @@ class AgentActivities:
             )
             with contextlib.suppress(Exception):  # the note is a courtesy; the retry must happen anyway
                 await reporter.retrying(message, attempt)
-            raise ApplicationError(message, type=LLM_UNAVAILABLE) from None
+            wait = None if exc.retry_after is None else timedelta(seconds=exc.retry_after)
+            raise ApplicationError(message, type=LLM_UNAVAILABLE, next_retry_delay=wait) from None
         except AGENT_FAILURES as exc:
             return await self._failed(reporter, execution_id, redact(str(exc)))
         except ExecutionFinishedError as exc:

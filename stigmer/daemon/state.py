@@ -128,10 +128,14 @@ def write(path: Path, state: StackState) -> None:
     """Write ``state`` atomically, readable by this user only."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(state.to_json(), handle, indent=1)
-        handle.write("\n")
-    tmp.replace(path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(state.to_json(), handle, indent=1)
+            handle.write("\n")
+        tmp.replace(path)
+    except OSError:
+        remove(tmp)  # a full disk: no half-written file left behind
+        raise
 
 
 def read(path: Path) -> StackState | None:

@@ -75,5 +75,6 @@ def supervise(
         return supervisor.run(timeout, notify)
     finally:
         notify.close()
-        pidfile.remove(pid_path)
+        with contextlib.suppress(OSError):  # a read-only data folder must not hide how the run ended
+            pidfile.remove(pid_path)
         lock.release()

@@ -122,6 +122,7 @@ class Supervisor:
         self.stop_grace = stop_grace
         self.stop_event = threading.Event()
         self._log_line = log or _print
+        self._unsaved = False  # the last state could not be recorded (read-only or full data folder)
         me = os.getpid()
         self.state = StackState(supervisor_pid=me, supervisor_create_time=state.create_time_of(me))
         self.slots: dict[str, Slot] = {}
@@ -204,11 +205,18 @@ class Supervisor:
         log_path = self.settings.log_file(slot.name)
         state.remove(self.settings.ready_file(slot.name))
         state.remove(self.settings.liveness_file(slot.name))
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+        where = f" at {launch.address}" if launch.address else ""
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+        except OSError as exc:
+            # A read-only or full data folder must not keep a component down: its output goes to the
+            # supervisor's own log (already open) until its log can be opened again.
+            self._log(f"{slot.name}: cannot open its log {log_path} ({exc}); its output goes to this log")
+            fd = os.dup(1)  # the supervisor's stdout: its log
         with os.fdopen(fd, "ab") as log:
-            where = f" at {launch.address}" if launch.address else ""
-            log.write(f"--- {_stamp()} starting {slot.name}{where} ---\n".encode())
-            log.flush()
+            with contextlib.suppress(OSError):
+                log.write(f"--- {_stamp()} starting {slot.name}{where} ---\n".encode())
+                log.flush()
             slot.log_start = file_size(log_path)
             # Its own session and process group (stopped as a tree), no terminal, output to its log.
             slot.process = subprocess.Popen(
@@ -275,6 +283,8 @@ class Supervisor:
         """Until stopped: answer requests, notice exits and failed health, restart, finish restarts."""
         while not self.stop_event.is_set():
             self.check_once(time.monotonic())
+            if self._unsaved:
+                self._save()
             self.stop_event.wait(MONITOR_INTERVAL)
 
     def check_once(self, now: float) -> None:
@@ -464,8 +474,8 @@ class Supervisor:
         try:
             self._spawn(slot, state.RESTARTING)
         except (DaemonError, OSError) as exc:
-            self._log(f"{slot.name}: restart failed: {exc}")
-            self._set(slot, state.FAILED, error=f"restart failed: {exc}")
+            # as a crash: tried again after a backoff, left failed once the restart budget is spent
+            self._crashed(slot, f"restart failed: {exc}", None, time.monotonic())
             return
         slot.ready_deadline = time.monotonic() + RESTART_READY_TIMEOUT
 
@@ -532,12 +542,26 @@ class Supervisor:
         self._save()
 
     def _save(self) -> None:
-        state.write(self.settings.state_file, self.state)
+        """Record the state for ``server status``; when the data folder refuses (read-only, full), say so
+        once and keep supervising: ``monitor`` records it again as soon as it can."""
+        try:
+            state.write(self.settings.state_file, self.state)
+        except OSError as exc:
+            if not self._unsaved:
+                self._log(f"cannot record the stack's state in {self.settings.state_file} ({exc}); retrying")
+            self._unsaved = True
+            return
+        if self._unsaved:
+            self._unsaved = False
+            self._log(f"the stack's state is recorded in {self.settings.state_file} again")
 
     def _write_pidfile(self, slot: Slot, launch: Launch) -> None:
         if slot.record.pid is not None and slot.record.create_time is not None:
             record = pidfile.PidRecord(slot.record.pid, slot.record.create_time, launch.address or "", _stamp())
-            pidfile.write(self.settings.pid_file(slot.name), record)
+            try:
+                pidfile.write(self.settings.pid_file(slot.name), record)
+            except OSError as exc:
+                self._log(f"{slot.name}: cannot write its pid file ({exc}); the stack's state has its pid")
 
     def _remove_pidfile(self, slot: Slot) -> None:
         with contextlib.suppress(OSError):

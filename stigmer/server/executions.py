@@ -763,6 +763,7 @@ def merge_status(execution: Execution, update: pb.UpdateStatusRequest, now: Time
 
 def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Timestamp, execution_id: str) -> bool:
     before = status.SerializeToString(deterministic=True)
+    ended_how: int = 0  # the terminal phase reported, when the execution ends with this update
     if update.phase and update.phase != status.phase:
         if is_terminal(status.phase):
             return True  # a terminal execution cannot change phase: the caller reports the conflict
@@ -771,7 +772,13 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
                 f"execution {execution_id!r} cannot go from {phase_name(status.phase)} "
                 f"back to {phase_name(update.phase)}"
             )
-        _enter_phase(status, update.phase, now)
+        ended_how = update.phase if is_terminal(update.phase) else 0
+        if status.cancel_requested and update.phase in (COMPLETED, FAILED):
+            # the cancel was acknowledged first: that is how it ends (the report raced with the cancel:
+            # a last answer in flight, a child refused because the parent is being cancelled)
+            _enter_phase(status, CANCELLED, now)
+        else:
+            _enter_phase(status, update.phase, now)
     if update.attempt > status.attempt:
         status.attempt = update.attempt
     _drop(status.messages, set(update.drop_message_ids))
@@ -790,6 +797,10 @@ def _merge(status: pb.ExecutionStatus, update: pb.UpdateStatusRequest, now: Time
         status.error = update.error
     if update.HasField("error_info"):
         status.error_info.CopyFrom(update.error_info)
+    if ended_how and ended_how != status.phase:
+        how = "completed" if ended_how == COMPLETED else "failed"
+        reason = f": {update.error}" if ended_how == FAILED and update.error else ""
+        status.error = f"cancelled as requested (it {how} as the cancel took effect{reason})"
     return status.SerializeToString(deterministic=True) != before
 
 

@@ -5,7 +5,11 @@ A child is a WorkflowExecution (``run``) or an AgentExecution (``agent_call``) r
 (``paths.run_key``): the server returns the same child when a retried activity creates it again.
 The activity then follows the child (``Subscribe``; re-subscribing when the stream breaks) until
 it is terminal, heartbeating meanwhile. Cancelling the task (a cancelled execution, a fork
-branch that lost) cancels the child.
+branch that lost) cancels the child; Temporal abandoning the attempt (its heartbeat timed out
+while Temporal was away, the worker shutting down) does not: the retried attempt follows the same
+child. An activity Temporal no longer finds is either a superseded attempt (the parent goes on) or
+the activity of a workflow that was cancelled or terminated in Temporal: the child is cancelled
+when the parent execution is ending (terminal or its cancel requested) within a short wait.
 
 - COMPLETED: the task's output is the child workflow's output, or the agent's final answer
   (``response`` of its ``output_json``; else the content of its last agent message).
@@ -17,10 +21,11 @@ branch that lost) cancels the child.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from temporalio import activity
 
 from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2
@@ -35,6 +40,7 @@ HEARTBEAT_SECONDS = 1.0
 RESUBSCRIBE_SECONDS = 0.5
 CANCEL_CALL_SECONDS = 5.0
 CANCEL_RETRY_SECONDS = 20.0
+PARENT_ENDING_WAIT_SECONDS = 10.0
 Heartbeat = Callable[..., None]
 
 
@@ -144,13 +150,51 @@ async def cancel_child(stub: Any, child_id: str, metadata: Any) -> None:
         await asyncio.sleep(RESUBSCRIBE_SECONDS)
 
 
-async def await_child(server: ServerClient, stub: Any, child_id: str, heartbeat: Heartbeat) -> Any:
-    """Follow the child to its end; on cancellation, cancel the child too."""
+async def cancels_child(
+    details: activity.ActivityCancellationDetails | None, parent_ending: Callable[[], Awaitable[bool]]
+) -> bool:
+    """Whether an activity cancelled for these reasons cancels its child: when the workflow asked (a
+    cancelled execution, a fork branch that lost), or when Temporal no longer finds the activity and
+    ``parent_ending()`` says the parent execution is ending. A heartbeat timeout, a worker shutdown, a
+    pause or reset end this attempt only: the next attempt follows the same child."""
+    if details is None:
+        return False
+    if details.cancel_requested:
+        return True
+    if details.not_found:
+        return await parent_ending()
+    return False
+
+
+async def parent_is_ending(server: ServerClient, parent_id: str) -> bool:
+    """Whether the parent execution is terminal, gone, or has its cancel requested, within
+    ``PARENT_ENDING_WAIT_SECONDS``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PARENT_ENDING_WAIT_SECONDS
+    while True:
+        try:
+            parent = await server.workflow_executions.Get(
+                common_pb2.Ref(value=parent_id), metadata=server.metadata, timeout=CANCEL_CALL_SECONDS
+            )
+            if parent.status.phase in TERMINAL or parent.status.cancel_requested:
+                return True
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(RESUBSCRIBE_SECONDS)
+
+
+async def await_child(server: ServerClient, stub: Any, child_id: str, heartbeat: Heartbeat, parent: str = "") -> Any:
+    """Follow the child to its end; when the activity is cancelled for the parent's sake, cancel the child."""
     beating = asyncio.ensure_future(_heartbeats(heartbeat, child_id))
     try:
         return await follow(stub, child_id, server.metadata)
     except asyncio.CancelledError:
-        await asyncio.shield(cancel_child(stub, child_id, server.metadata))
+        details = activity.cancellation_details()
+        if await asyncio.shield(cancels_child(details, lambda: parent_is_ending(server, parent))):
+            await asyncio.shield(cancel_child(stub, child_id, server.metadata))
         raise
     finally:
         beating.cancel()
@@ -161,7 +205,7 @@ async def run_workflow(
 ) -> Any:
     stub = server.workflow_executions
     created = await stub.Create(workflow_request(config, parent, key), metadata=server.metadata)
-    execution = await await_child(server, stub, created.metadata.id, heartbeat)
+    execution = await await_child(server, stub, created.metadata.id, heartbeat, parent)
     if execution.status.phase != pb.EXECUTION_PHASE_COMPLETED:
         raise child_failure(execution, "workflow execution")
     return workflow_output(execution)
@@ -172,7 +216,7 @@ async def agent_call(
 ) -> Any:
     stub = server.agent_executions
     created = await stub.Create(agent_request(config, parent, key, secret_keys), metadata=server.metadata)
-    execution = await await_child(server, stub, created.metadata.id, heartbeat)
+    execution = await await_child(server, stub, created.metadata.id, heartbeat, parent)
     if execution.status.phase != pb.EXECUTION_PHASE_COMPLETED:
         raise child_failure(execution, "agent execution")
     return agent_answer(execution)

@@ -43,10 +43,17 @@ def _rule(respond: Any, times: int | None, conditions: dict[str, Any], **options
     return Rule(match=Match(**conditions), respond=respond, times=times, name=name, **options)
 
 
-def http_error(status: int = 500, *, times: int | None = 1, message: str | None = None, **conditions: Any) -> Rule:
-    """Answer HTTP ``status`` (Ollama's ``{"error": ...}`` body) ``times`` times."""
+def http_error(
+    status: int = 500,
+    *,
+    times: int | None = 1,
+    message: str | None = None,
+    retry_after: int | None = None,
+    **conditions: Any,
+) -> Rule:
+    """Answer HTTP ``status`` (Ollama's ``{"error": ...}`` body, ``Retry-After`` when given) ``times`` times."""
     text = message or f"stand-in fault: HTTP {status}"
-    return _rule(HttpError(status, text), times, conditions)
+    return _rule(HttpError(status, text, retry_after), times, conditions)
 
 
 def http_500(*, times: int | None = 1, **conditions: Any) -> Rule:
@@ -54,9 +61,9 @@ def http_500(*, times: int | None = 1, **conditions: Any) -> Rule:
     return http_error(500, times=times, message="llama runner process has terminated: exit status 2", **conditions)
 
 
-def rate_limited(*, times: int | None = 1, **conditions: Any) -> Rule:
-    """HTTP 429 (too many requests)."""
-    return http_error(429, times=times, message="too many requests, retry later", **conditions)
+def rate_limited(*, times: int | None = 1, retry_after: int | None = None, **conditions: Any) -> Rule:
+    """HTTP 429 (too many requests), with ``Retry-After: <retry_after>`` when given."""
+    return http_error(429, times=times, message="too many requests, retry later", retry_after=retry_after, **conditions)
 
 
 def slow_tokens(chunk_delay: float = 0.5, *, text: str | None = None, times: int | None = 1, **conditions: Any) -> Rule:

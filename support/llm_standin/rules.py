@@ -137,17 +137,24 @@ class ToolLoop:
 
 @dataclass(frozen=True)
 class HttpError:
-    """Answer with HTTP ``status`` and Ollama's error body ``{"error": message}``."""
+    """Answer with HTTP ``status`` and Ollama's error body ``{"error": message}``; with ``retry_after``,
+    a ``Retry-After: <seconds>`` header too."""
 
     status: int
     message: str
+    retry_after: int | None = None
 
     def __post_init__(self) -> None:
         if not 400 <= self.status <= 599:
             raise RuleError(f"error.status must be an HTTP error status (400-599), got {self.status}")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise RuleError(f"error.retry_after must be a number of seconds >= 0, got {self.retry_after}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "error", "status": self.status, "message": self.message}
+        out: dict[str, Any] = {"kind": "error", "status": self.status, "message": self.message}
+        if self.retry_after is not None:
+            out["retry_after"] = self.retry_after
+        return out
 
 
 @dataclass(frozen=True)

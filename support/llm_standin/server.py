@@ -294,7 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._cut()
         elif failure is not None:
             standin.wait(answer.delay)
-            self._send(failure[0], wire.error_body(failure[1]))
+            retry_after = answer.error.retry_after if answer.error is not None else None
+            extra = {} if retry_after is None else {"Retry-After": str(retry_after)}
+            self._send(failure[0], wire.error_body(failure[1]), headers=extra)
         elif chat.stream:
             self._stream(model, body, answer)
         else:
@@ -410,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
         rule = f" rule={recorded.rule}" if recorded.rule else ""
         standin.log(f"{method} {path} {int(status)}{rule}")
 
-    def _send(self, status: int, payload: Any, head_only: bool = False) -> None:
+    def _send(self, status: int, payload: Any, head_only: bool = False, headers: dict[str, str] | None = None) -> None:
         if isinstance(payload, str):
             data, kind = payload.encode(), "text/plain; charset=utf-8"
         else:
@@ -418,6 +420,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if not head_only:
             self.wfile.write(data)

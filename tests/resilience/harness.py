@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from support import checker_reads as reads
-from support.checker import History, Report, World, count
+from support.checker import History, Report, WorkflowRun, World, count
 from support.executions import TERMINAL
 from support.faults import Ledger
 from support.fixtures.http_api import HttpApi
 from support.fixtures.mcp_process import McpRecord
 from support.stack import Stack
 from support.waits import eventually
-from support.workload import Observation, Workload, execution_phase
-from support.workload_check import COUNTS, Tally, tally, temporal_runs
+from support.workload import POSTS, Observation, Workload, execution_phase
 
 Fault = Callable[[], None]
 MODES = ("control", "chaos")
@@ -50,7 +49,6 @@ class Scenario:
     ledger: Ledger = field(default_factory=Ledger)
     recovery: dict[str, float | None] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
-    tally: Tally | None = None
     report: Report | None = None
     observation: Observation | None = None
 
@@ -76,7 +74,7 @@ class Scenario:
         when: Callable[[], None] | None = None,
         drain_bound: float = DRAIN_BOUND,
         before_check: Callable[[], None] | None = None,
-    ) -> Tally:
+    ) -> Report:
         """Start ``count`` jobs, wait for ``when`` (default: ``progressed``), inject ``fault``, wait until
         every acknowledged execution is terminal, call ``before_check`` (e.g. join a follower), read the
         final state and count. Saves the report."""
@@ -97,28 +95,26 @@ class Scenario:
             before_check()
         return self.check()
 
-    def check(self) -> Tally:
-        """Read the final state once, count with the checker (``support.checker``) and with the
-        workload's own tally (agent restarts, children, tokens), save the report; the tally."""
-        self.observation = observation = self.workload.observe(self.http, self.mcp)
-        ids = {e for op in self.workload.acknowledged for e in _tree_ids(observation, op.execution_id)}
-        runs = self.settle_temporal(ids)
-        self.tally = tally(self.workload, observation, runs)
+    def check(self) -> Report:
+        """Read the final state once (once Temporal has settled) and count with the checker
+        (``support.checker``); save the report; the report."""
+        self.observation = self.workload.observe()
         self.report = count(self.history(), self.world(), self.name)
         self.save()
-        return self.tally
+        return self.report
 
-    def settle_temporal(self, ids: set[str]) -> dict[str, list[str]]:
+    def settle_temporal(self, ids: set[str]) -> list[WorkflowRun]:
         """Temporal's runs of ``ids`` once the workflows of terminal executions have closed too (a
         workflow returns a moment after it reported its execution's end), within a bound; the runs."""
         assert self.observation is not None
         terminal = {i for i in ids if execution_phase(self.observation.executions[i]) in TERMINAL}
-        runs: dict[str, list[str]] = {}
+        runs: list[WorkflowRun] = []
 
         def closed() -> None:
-            runs.clear()
-            runs.update(temporal_runs(self.stack.temporal_address, ids))
-            open_ = sorted(i for i in terminal if runs.get(i, [""])[-1] == "RUNNING")
+            runs[:] = [
+                r for r in reads.read_temporal(self.stack.temporal_address, workflow_ids=ids) if r.workflow_id in ids
+            ]
+            open_ = sorted({r.workflow_id for r in runs if r.workflow_id in terminal and r.status == "RUNNING"})
             assert not open_, f"terminal executions whose Temporal workflow still runs: {open_}"
 
         started = time.monotonic()
@@ -130,11 +126,17 @@ class Scenario:
         return runs
 
     def history(self) -> History:
-        """The workload's operations as the checker's history."""
+        """The workload's operations as the checker's history: every create, every accepted cancel, and
+        the POSTs each workflow job makes (``POSTS``: path -> how many, the ``for``'s numbered 1..n)."""
         history = History(self.name)
         for op in self.workload.operations:
             if op.acknowledged:
+                assert op.execution_id is not None
                 history.create(op.kind, op.request_id, op.execution_id, label=op.token)
+                if op.kind == "workflow":
+                    for path, times in POSTS.items():
+                        for logical in [path] if times == 1 else [f"{path} {n}" for n in range(1, times + 1)]:
+                            history.expect_post(op.execution_id, logical)
             elif op.indeterminate is not None:
                 history.timed_out(op.kind, op.request_id, label=op.token)
             else:
@@ -155,8 +157,11 @@ class Scenario:
         with self.stack.client() as client:
             executions = [e for e in reads.read_executions(client) if e.id in mine]
             tools = [d for d in reads.tool_deliveries(client) if d.execution_id in mine]
-        runs = reads.read_temporal(self.stack.temporal_address, workflow_ids=mine)
-        temporal = [r for r in runs if r.workflow_id in mine]
+        temporal = self.settle_temporal(mine)
+        # whose POSTs: the job's execution, acknowledged or made by a create the client got no answer to
+        made = {e.request_id: e.id for e in executions if not e.parent_id}
+        owners = {op.token: op.execution_id or made.get(op.request_id, "") for op in self.workload.operations}
+        owners = {token: owner for token, owner in owners.items() if owner}
         agents_by_message = {
             e["spec"].get("message", ""): e["metadata"]["id"]
             for e in self.observation.executions.values()
@@ -170,22 +175,21 @@ class Scenario:
 
         posts = [r for r in self.http.requests() if prefix in str(r.body)]
         entries = [e for e in self.mcp.entries() if prefix in json.dumps(e.get("arguments") or {})]
-        deliveries = [*reads.http_deliveries(posts), *reads.mcp_deliveries(entries, mcp_logical), *tools]
-        return World(executions=executions, temporal=temporal, deliveries=deliveries)
+        deliveries = [
+            *reads.http_deliveries(posts, reads.http_logical_by_body(owners)),
+            *reads.mcp_deliveries(entries, mcp_logical),
+            *tools,
+        ]
+        turns = reads.model_turns(self.observation.chats)
+        return World(executions=executions, temporal=temporal, deliveries=deliveries, model_turns=turns)
 
     def table(self) -> str:
-        """The scenario's counts as one table (the checker's, then the workload's own)."""
+        """The scenario's faults, recovery times and checker counts as one table."""
         recovery = " ".join(f"{k}={v}" for k, v in self.recovery.items())
         faults = ", ".join(f"{e.kind} {e.target}" for e in self.ledger.entries) or "none"
         lines = [f"{self.name}  (faults: {faults}; {recovery})"]
         if self.report is not None:
             lines.append(self.report.table())
-        if self.tally is not None:
-            data = self.tally.to_json()
-            names = [*COUNTS, "disagreements", "restarted"]
-            lines.append("workload tally:")
-            lines.append("  " + "  ".join(f"{n:>{max(len(n), 4)}}" for n in names))
-            lines.append("  " + "  ".join(f"{data[n]:>{max(len(n), 4)}}" for n in names))
         return "\n".join(lines)
 
     def save(self) -> Path:
@@ -195,7 +199,6 @@ class Scenario:
         report = {
             "scenario": self.name,
             "checker": self.report.to_json() if self.report is not None else None,
-            "counts": self.tally.to_json() if self.tally is not None else None,
             "recovery": self.recovery,
             "notes": self.notes,
             "ledger": self.ledger.to_json(),
@@ -208,13 +211,12 @@ class Scenario:
     def assert_clean(self, *, all_completed: bool = False) -> None:
         """Nothing lost, duplicated or unexpected, store and Temporal agree; with ``all_completed``
         every acknowledged job also ended COMPLETED (the control's promise)."""
-        assert self.tally is not None and self.report is not None
-        shown = f"{self.table()}\n" + "\n".join(self.tally.details)
+        assert self.report is not None
+        shown = self.table()
         assert self.report.clean, shown
-        assert self.tally.clean(), shown
         assert self.workload.acknowledged, f"no create was acknowledged\n{shown}"
         if all_completed:
-            assert self.tally.counts["ok"] == len(self.workload.acknowledged), shown
+            assert self.report.counts["ok"] == len(self.workload.acknowledged), shown
             assert self.report.counts["failed"] == 0, shown
 
 

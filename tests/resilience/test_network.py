@@ -106,8 +106,8 @@ def test_network_faults_on_a_link(scenario: Scenario, links: dict[str, LinkProxy
 
     # a job created while its link is down may fail (with a reason a user can act on): not lost
     scenario.assert_clean(all_completed=proxy is None)
-    assert scenario.tally is not None
-    unclear = [d for d in scenario.tally.details if d.startswith("failed") and d.rstrip().endswith(":")]
+    assert scenario.report is not None
+    unclear = [f for f in scenario.report.of("failed") if not f.reason.strip() or f.reason.rstrip().endswith(":")]
     assert not unclear, unclear
     for name, each in links.items():
         assert each.stats().connections > 0, f"nothing went through the {name} proxy: the link is not proxied"

@@ -43,7 +43,7 @@ def test_server_fault_mid_stream(scenario: Scenario, mode: str) -> None:
     scenario.run({"control": None, "kill": kill, "hold_down": hold_down}[mode], before_check=follower.join)
 
     scenario.assert_clean(all_completed=True)
-    assert scenario.tally is not None and scenario.tally.restarted == 0, scenario.tally.details
+    assert scenario.report is not None and scenario.report.counts["restarted"] == 0, scenario.table()
     followed = follower.result()
     scenario.notes["follower_exit"] = followed.exit_code
     assert followed.execution_id is not None, followed.output

@@ -27,6 +27,7 @@ from stigmer.api.v1.common_pb2 import EnvVar
 from stigmer.config import Settings
 from stigmer.server.serve import StigmerServer, build_server
 from support.client import authorized_channel
+from support.faults.llm import rate_limited
 from support.llm_standin import LLMStandin, Match, Rule, ToolCall, ToolCalls, reply, tool_call
 from support.llm_standin.rules import BrokenStream, Reply, ToolLoop
 from support.ports import LOOPBACK, free_port
@@ -664,3 +665,22 @@ def test_reports_outlast_a_server_outage_without_rerunning_the_agent(
     assert status.attempt == 1, "the run gave up during the outage and was run again"
     assert len(llm.chats()) == 2, "the agent was run again after the outage"
     assert not [m for m in status.messages if m.id == "runner-retry"]
+
+
+def test_a_rate_limited_llm_is_retried_after_the_wait_it_asked_for_and_completes(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings
+) -> None:
+    """HTTP 429 is the LLM saying "later", not "never": the run is retried (after its Retry-After, not the
+    retry policy's 1 s) and the second attempt's answer completes it."""
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    llm.add_rules(rate_limited(times=1, retry_after=3), Rule(Match(), Reply("Done after the wait.")))
+    with temporal.worker(settings) as queue:
+        execution = run(temporal, api, queue, "helper", "Hi")
+    status = execution.status
+    assert status.phase == pb.EXECUTION_PHASE_COMPLETED, status.error
+    assert status.attempt == 2
+    assert status.messages[-1].content == "Done after the wait."
+    chats = llm.chats()
+    assert len(chats) == 2
+    waited = chats[1].time - chats[0].time
+    assert waited >= 2.5, f"the retry came {waited:.1f} s after the 429 that asked for 3 s"

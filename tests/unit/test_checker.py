@@ -12,20 +12,25 @@ from support.checker import (
     Delivery,
     ExecutionState,
     History,
+    ModelTurn,
     Report,
     Resource,
     WorkflowRun,
     World,
+    child_task,
     count,
 )
 from support.checker_reads import (
     default_http_logical,
     default_mcp_logical,
     http_deliveries,
+    http_logical_by_body,
     mcp_deliveries,
+    model_turns,
     result_phase_of,
 )
 from support.fixtures.http_api import RecordedRequest
+from support.llm_standin.recording import RecordedRequest as LlmRequest
 
 
 def done(execution_id: str, phase: str = "COMPLETED", **fields: str) -> ExecutionState:
@@ -284,6 +289,7 @@ def test_counts_list_every_category() -> None:
         "duplicated",
         "redelivered",
         "unexpected",
+        "restarted",
         "indeterminate",
         "disagreements",
     }
@@ -379,3 +385,95 @@ def test_the_phase_a_result_names() -> None:
     assert result_phase_of({"phase": "CANCELLED", "output": None}) == "CANCELLED"
     assert result_phase_of({"phase": "", "output": None}) == ""
     assert result_phase_of({"answer": 42}) == "" and result_phase_of("done") == "" and result_phase_of(None) == ""
+
+
+def test_two_children_for_one_task_are_duplicated_but_a_retried_try_attempt_is_not() -> None:
+    history, world = baseline()
+    world.executions += [
+        ExecutionState("aex-a", "agent", "COMPLETED", request_id="wex-1/ask", parent_id="wex-1"),
+        ExecutionState("aex-b", "agent", "COMPLETED", request_id="wex-1/ask~2", parent_id="wex-1"),
+        ExecutionState("wex-c", "workflow", "COMPLETED", request_id="wex-2/sub", parent_id="wex-2"),
+        ExecutionState("wex-d", "workflow", "COMPLETED", request_id="wex-2/sub#2", parent_id="wex-2"),
+    ]
+    report = count(history, world)
+    assert [(f.subject, f.reason) for f in report.of("duplicated")] == [
+        ("wex-1/ask", "one task made 2 child executions: aex-a, aex-b")
+    ]
+    assert not report.clean
+    assert child_task(world.executions[-1]) == "sub#2" and child_task(world.executions[0]) is None
+
+
+def test_an_agent_whose_first_turn_came_again_after_progress_restarted() -> None:
+    history, world = baseline()
+    world.model_turns = [
+        ModelTurn("job a", first=True),
+        ModelTurn("job a", first=True),  # the first answer failed: retried, not restarted
+        ModelTurn("job b", first=True),
+        ModelTurn("job a", first=False),
+        ModelTurn("job b", first=False),
+        ModelTurn("job a", first=True),  # after its tool result came back: started over
+    ]
+    report = count(history, world)
+    assert [(f.subject, f.reason) for f in report.of("restarted")] == [
+        ("job a", "the first model turn came again 1 time(s) after progress")
+    ]
+
+
+def test_chats_become_model_turns() -> None:
+    def chat(*roles: str) -> LlmRequest:
+        messages = [{"role": role, "content": f"{role} {i}"} for i, role in enumerate(roles)]
+        return LlmRequest(0, 0.0, "POST", "/api/chat", {}, {"messages": messages}, 200)
+
+    assert model_turns([chat("system", "user"), chat("system", "user", "assistant", "tool")]) == [
+        ModelTurn("user 1", first=True),
+        ModelTurn("user 1", first=False),
+    ]
+
+
+def test_posts_told_apart_by_their_body_show_one_logical_post_under_two_keys() -> None:
+    def posted(key: str, body: dict[str, Any]) -> RecordedRequest:
+        return RecordedRequest("POST", "/v1/item", {}, {"Idempotency-Key": key}, body)
+
+    logical = http_logical_by_body({"t1": "wex-1"})
+    requests = [
+        posted("wex-1/loop/0/item", {"token": "t1", "n": 0}),
+        posted("wex-1/loop/0/item#2", {"token": "t1", "n": 0}),
+        posted("wex-9/x", {"token": "t9"}),
+    ]
+    history, world = baseline()
+    history.expect_post("wex-1", "/v1/item 0")
+    world.deliveries = [d for d in world.deliveries if d.kind != "http"] + http_deliveries(requests, logical)
+    report = count(history, world)
+    assert [f.subject for f in report.of("duplicated")] == ["http wex-1//v1/item 0"]
+    assert [f.subject for f in report.of("unexpected")] == ["http (no execution for token 't9')//v1/item"]
+
+
+def test_a_resource_stored_with_another_spec_lost_the_acknowledged_one_and_an_unapplied_one_is_unexpected() -> None:
+    history, world = baseline()
+    history.apply("agent", "helper", spec="aaaa")
+    history.apply("agent", "maybe", ack=None, spec="bbbb")  # timed out: stored or not, both fine
+    world.resources = [
+        Resource("workflow", "deploy", 1),
+        Resource("agent", "helper", 1, "cccc"),
+        Resource("agent", "maybe", 1, "bbbb"),
+        Resource("agent", "stranger", 1, "dddd"),
+    ]
+    report = count(history, world)
+    assert [(f.subject, f.reason) for f in report.of("lost")] == [
+        ("agent/helper", "stored with another spec than the acknowledged one")
+    ]
+    assert [f.subject for f in report.of("unexpected")] == ["agent/stranger"]
+    world.resources[1] = Resource("agent", "helper", 1, "aaaa")
+    world.resources.pop()
+    assert count(history, world).clean
+
+
+def test_a_cancelled_execution_whose_workflow_ended_otherwise_agrees_only_when_its_cancel_was_requested() -> None:
+    history, world = baseline()
+    world.executions[2] = done("wex-3", "CANCELLED")
+    world.temporal = [run("wex-1"), run("wex-2", "FAILED"), WorkflowRun("wex-3", "r1", "COMPLETED", "FAILED")]
+    assert [f.subject for f in count(history, world).of("disagreements")] == ["wex-3"]
+    world.executions[2] = ExecutionState(
+        "wex-3", "workflow", "CANCELLED", request_id="req-wex-3", dispatched=True, cancel_requested=True
+    )
+    assert count(history, world).clean

@@ -524,3 +524,50 @@ def test_start_request_revives_a_component_that_crashed_too_often(
     assert reply.ok, reply
     record = _record(settings)
     assert record.state == state.RUNNING and record.error is None and alive(record.pid), record
+
+
+def test_a_data_folder_that_refuses_writes_neither_stops_the_supervisor_nor_keeps_a_component_down(
+    settings: Settings, supervisors: list[Supervisor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only or full STIGMER_HOME (the resilience tier's disk faults): the crashed component is
+    restarted anyway (its output to the supervisor's log), and the state is recorded once writes work."""
+    supervisor = make(settings, supervisors, worker(RUNNER, READY_THEN_WAIT))
+    supervisor.start_all(deadline=_in(30))
+    monitor = threading.Thread(target=supervisor.monitor)
+    monitor.start()
+    first = supervisor.state.components[0].pid
+    refusing = threading.Event()
+    real_write = state.write
+
+    def write(path: Path, current: state.StackState) -> None:
+        if refusing.is_set():
+            raise OSError(30, "Read-only file system", str(path))
+        real_write(path, current)
+
+    monkeypatch.setattr(state, "write", write)
+    log = settings.log_file(RUNNER)
+    log.unlink()
+    log.mkdir()  # cannot be opened for writing, even by root
+    refusing.set()
+    os.kill(first or 0, signal.SIGKILL)
+
+    def restarted() -> None:
+        record = supervisor.state.components[0]
+        assert monitor.is_alive(), "the supervisor stopped supervising"
+        assert record.state == state.RUNNING and record.restarts == 1 and record.pid != first, record
+        assert alive(record.pid)
+
+    eventually(restarted, timeout=30)
+    recorded = state.read_live(settings.state_file)
+    assert recorded is not None and recorded.components[0].restarts == 0, "nothing could be recorded meanwhile"
+
+    refusing.clear()
+
+    def recorded_again() -> None:
+        current = state.read_live(settings.state_file)
+        assert current is not None and current.components[0].restarts == 1 and current.components[0].state == "running"
+
+    eventually(recorded_again, timeout=30)
+    supervisor.stop_event.set()
+    monitor.join(timeout=10)
+    log.rmdir()

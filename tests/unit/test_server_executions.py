@@ -924,3 +924,33 @@ def test_the_size_limits_nest() -> None:
     assert validation.MAX_RESOURCE_BYTES <= pagination.PAGE_BYTES
     assert 2 * validation.MAX_RESOURCE_BYTES <= executions.MAX_EXECUTION_BYTES
     assert executions.MAX_EXECUTION_BYTES < limits.MAX_MESSAGE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("reported", "error", "said"),
+    [
+        (COMPLETED, "", "it completed as the cancel took effect"),
+        (
+            FAILED,
+            "child refused: parent cancelled",
+            "it failed as the cancel took effect: child refused: parent cancelled",
+        ),
+    ],
+)
+def test_an_execution_whose_cancel_was_acknowledged_ends_cancelled_whatever_its_last_report_says(
+    store: Store, feed: ExecutionFeed, hooks: Any, reported: int, error: str, said: str
+) -> None:
+    """A report racing with the cancel (a last answer in flight; a child refused because the parent is
+    being cancelled) does not undo the cancel the user was told about; a retry of it changes nothing."""
+    registry, _calls = hooks
+    execution_id = create(store).metadata.id
+    executions.mark_dispatched(store, feed, execution_id, "q")
+    update(store, feed, execution_id, phase=IN_PROGRESS)
+    executions.cancel_execution(store, feed, AGENT, execution_id, registry)
+
+    ended = update(store, feed, execution_id, phase=reported, error=error, output_json='{"response": "done"}')
+    assert ended.status.phase == CANCELLED
+    assert ended.status.error == f"cancelled as requested ({said})"
+    assert ended.status.output_json == '{"response": "done"}'
+    with pytest.raises(Conflict):
+        update(store, feed, execution_id, phase=reported, error=error)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import httpx
 import pytest
+from temporalio.activity import ActivityCancellationDetails
+from temporalio.testing import ActivityEnvironment
 
 from stigmer.api import json_values
 from stigmer.api.v1 import execution_pb2 as pb
@@ -349,3 +353,78 @@ def test_a_loaded_execution_carries_its_input_as_text_and_reads_old_records() ->
     assert back.input_value() == {"id": 123456789012345678901, "rows": [1, 2]}
     assert isinstance(json_values.loads(payload.data.decode())["input_json"], str)  # one string, not a tree
     assert LoadedExecution("wex-1", input={"old": True}).input_value() == {"old": True}  # recorded before
+
+
+class HangingStub(CancelStub):
+    """An execution service whose child never ends (Subscribe stays open) and whose Cancel succeeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribed = asyncio.Event()
+
+    async def Subscribe(self, ref: Any, metadata: Any) -> AsyncIterator[Any]:
+        self.subscribed.set()
+        await asyncio.Event().wait()
+        yield ref  # pragma: no cover - never reached
+
+
+class ParentStub:
+    """The parent's execution service: ``Get`` answers with the given phase and cancel request."""
+
+    def __init__(self, phase: int, cancel_requested: bool = False) -> None:
+        self.execution = pb.WorkflowExecution()
+        self.execution.status.phase = phase  # type: ignore[assignment]
+        self.execution.status.cancel_requested = cancel_requested
+
+    async def Get(self, ref: Any, metadata: Any, timeout: float) -> pb.WorkflowExecution:
+        return self.execution
+
+
+RUNNING = ParentStub(pb.EXECUTION_PHASE_IN_PROGRESS)
+BEING_CANCELLED = ParentStub(pb.EXECUTION_PHASE_IN_PROGRESS, cancel_requested=True)
+
+
+@pytest.mark.parametrize(
+    ("details", "parent", "cancels"),
+    [
+        (ActivityCancellationDetails(cancel_requested=True), RUNNING, True),
+        (ActivityCancellationDetails(timed_out=True), RUNNING, False),
+        (ActivityCancellationDetails(worker_shutdown=True), RUNNING, False),
+        (ActivityCancellationDetails(paused=True), RUNNING, False),
+        (ActivityCancellationDetails(not_found=True), RUNNING, False),
+        (ActivityCancellationDetails(not_found=True), BEING_CANCELLED, True),
+        (ActivityCancellationDetails(not_found=True), ParentStub(pb.EXECUTION_PHASE_CANCELLED), True),
+    ],
+    ids=[
+        "workflow-cancel",
+        "heartbeat-timeout",
+        "worker-shutdown",
+        "paused",
+        "superseded-attempt",
+        "workflow-gone-parent-cancelling",
+        "workflow-gone-parent-cancelled",
+    ],
+)
+def test_only_a_cancel_for_the_parents_sake_cancels_the_child(
+    details: ActivityCancellationDetails, parent: ParentStub, cancels: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporal abandoning an attempt (heartbeat timeout after an outage, shutdown, a superseded attempt)
+    must leave the child running for the retried attempt to follow; the workflow's cancel, or its
+    workflow gone while the parent execution ends, cancels it."""
+    monkeypatch.setattr(children, "PARENT_ENDING_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(children, "RESUBSCRIBE_SECONDS", 0.01)
+    stub = HangingStub()
+    environment = ActivityEnvironment()
+    server = SimpleNamespace(metadata=(), workflow_executions=parent)
+
+    async def scenario() -> None:
+        awaiting = asyncio.ensure_future(
+            environment.run(children.await_child, server, stub, "aex-child", lambda *_: None, "wex-parent")
+        )
+        await asyncio.wait_for(stub.subscribed.wait(), 10)
+        environment.cancel(details)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(awaiting, 10)
+
+    asyncio.run(scenario())
+    assert stub.calls == (["aex-child"] if cancels else [])
