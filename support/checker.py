@@ -12,7 +12,8 @@ fixture's records) into a ``World``, and ``count(history, world)`` — a pure fu
   child executions for one task of a parent (``run`` / ``agent_call``: request IDs that differ only
   past the task path), one logical side effect delivered under two different keys, a tool or MCP
   call executed twice;
-- redelivered: the same HTTP delivery key seen twice (at-least-once: reported, not a failure);
+- redelivered: the same delivery key seen twice (an HTTP Idempotency-Key, an MCP call's idempotency
+  key: at-least-once, reported, not a failure; the receiver can tell it is the same call);
 - unexpected: an execution, workflow, stored resource or side effect no one asked for;
 - restarted: an agent conversation whose first model turn came again after the model had seen its
   tool results (the agent was re-run from scratch instead of resuming its durable progress);
@@ -613,7 +614,10 @@ def _count_deliveries(history: History, world: World, by_id: dict[str, Execution
                 if seen > 1:
                     add(Finding("redelivered", subject, f"key {key} delivered {seen} times"))
         elif len(deliveries) > allowed:
-            add(Finding("duplicated", subject, f"executed {len(deliveries)} times for one logical call"))
+            if len(keys) == 1 and "" not in keys:  # one call, delivered again under its idempotency key
+                add(Finding("redelivered", subject, f"key {next(iter(keys))} delivered {len(deliveries)} times"))
+            else:
+                add(Finding("duplicated", subject, f"executed {len(deliveries)} times for one logical call"))
     for (kind, execution_id, logical), _times in expected.items():
         execution = by_id.get(execution_id)
         if execution is not None and execution.phase == "COMPLETED" and not groups.get((kind, execution_id, logical)):

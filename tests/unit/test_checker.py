@@ -477,3 +477,14 @@ def test_a_cancelled_execution_whose_workflow_ended_otherwise_agrees_only_when_i
         "wex-3", "workflow", "CANCELLED", request_id="req-wex-3", dispatched=True, cancel_requested=True
     )
     assert count(history, world).clean
+
+
+def test_an_mcp_call_delivered_again_under_its_idempotency_key_is_redelivered_under_two_keys_duplicated() -> None:
+    history, world = baseline()
+    world.deliveries = [d for d in world.deliveries if d.kind != "mcp"]
+    world.deliveries += [Delivery("mcp", "wex-1", 'lookup {"city": "Paris"}', "wex-1/call-1")] * 2
+    report = count(history, world)
+    assert [f.reason for f in report.of("redelivered")] == ["key wex-1/call-1 delivered 2 times"]
+    assert report.clean
+    world.deliveries[-1] = Delivery("mcp", "wex-1", 'lookup {"city": "Paris"}', "wex-1/call-2")
+    assert [f.subject for f in count(history, world).of("duplicated")] == ['mcp wex-1/lookup {"city": "Paris"}']
