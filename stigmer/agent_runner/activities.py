@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from temporalio import activity
@@ -27,10 +26,10 @@ from stigmer.agent_runner.reporting import Reporter
 from stigmer.agent_runner.server_api import ExecutionFinishedError, ExecutionGoneError, RunnerTokenError, ServerApi
 from stigmer.agent_runner.settings import RunnerSettings
 from stigmer.api.v1 import execution_pb2 as pb
+from stigmer.heartbeats import heartbeating
 
 log = logging.getLogger("stigmer.agent_runner")
 
-HEARTBEAT_SECONDS = 1.0
 # Error types of failed run_agent attempts (retried; the last one's message becomes the execution's error).
 RUNNER_ERROR = "RunnerError"
 LLM_UNAVAILABLE = "LlmUnavailable"
@@ -48,22 +47,6 @@ def single(error: BaseException) -> BaseException:
 
 def phase_name(phase: int) -> str:
     return pb.ExecutionPhase.Name(phase).removeprefix("EXECUTION_PHASE_")
-
-
-@asynccontextmanager
-async def heartbeating(interval: float = HEARTBEAT_SECONDS) -> AsyncIterator[None]:
-    """Heartbeat (without details) while the block runs, so Temporal can deliver a cancel."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(interval)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
 
 
 class AgentActivities:

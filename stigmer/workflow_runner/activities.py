@@ -19,8 +19,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +34,7 @@ from stigmer.api import json_values
 from stigmer.api.v1 import common_pb2
 from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.validation import task_to_dict
+from stigmer.heartbeats import heartbeating
 from stigmer.runner_api import RUNNER_TOKEN_FILE
 from stigmer.workflow_runner import children, grpc_calls, http_calls
 from stigmer.workflow_runner.call_errors import CallFailed, failed
@@ -57,7 +56,6 @@ PHASES = {
 }
 TERMINAL = (pb.EXECUTION_PHASE_COMPLETED, pb.EXECUTION_PHASE_FAILED, pb.EXECUTION_PHASE_CANCELLED)
 ENV_CACHE_SECONDS = 300.0
-HEARTBEAT_SECONDS = 1.0
 ENV_CACHE_SIZE = 256
 # server answers that retrying cannot change
 FINAL_CODES = (
@@ -67,23 +65,6 @@ FINAL_CODES = (
     grpc.StatusCode.PERMISSION_DENIED,
     grpc.StatusCode.UNAUTHENTICATED,
 )
-
-
-@asynccontextmanager
-async def heartbeating(interval: float = HEARTBEAT_SECONDS) -> AsyncIterator[None]:
-    """Heartbeat while the block runs (the call is in flight), so a dead runner's call is retried soon
-    and a cancel reaches the call."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(interval)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
 
 
 @dataclass
