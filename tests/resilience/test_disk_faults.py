@@ -16,7 +16,7 @@ import pytest
 from stigmer.api.v1 import agent_pb2, apply_pb2, common_pb2
 from support.faults import FaultUnavailable
 from support.faults.disk import DiskFull, ReadOnlyDir, SmallFs, mount_problem, mounted_home, require_mount
-from support.faults.processes import Kill
+from support.faults.processes import ComponentTarget, Kill
 from support.pytest_plugin import register_stack
 from support.stack import Stack, StackFactory
 from support.waits import wait_until
@@ -89,6 +89,15 @@ def test_disk_fault(scenario: Scenario, home_disk: dict[str, SmallFs], mode: str
             with Kill(scenario.stack, "stigmer-server", ledger=scenario.ledger):
                 pass  # it restarts into the read-only directory
             write_during_fault()
+        # it may be between two restarts (started on the read-only data and refused, or crashed): once it
+        # runs again, restart it so it reopens its data writable
+        server = ComponentTarget(scenario.stack, "stigmer-server")
+        wait_until(
+            lambda: server.info().state == "running",
+            "stigmer-server did not run again after the read-only fault",
+            timeout=RESTART_BOUND,
+            interval=0.5,
+        )
         Kill(scenario.stack, "stigmer-server", ledger=scenario.ledger).start().wait_restarted(RESTART_BOUND)
 
     scenario.run({"control": None, "full": full, "read_only": read_only}[mode])
