@@ -17,7 +17,7 @@ import shutil
 import socket
 import sys
 import sysconfig
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -68,16 +68,26 @@ def require_binary(environ: Mapping[str, str]) -> Path:
     return binary
 
 
-def free_ports(host: str, count: int) -> list[int]:
-    """``count`` distinct ports on ``host`` that the OS says are free right now."""
+def free_ports(host: str, count: int, avoid: Collection[int] = ()) -> list[int]:
+    """``count`` distinct ports on ``host`` that the OS says are free right now, none of them in ``avoid``.
+
+    ``avoid`` holds the ports this home's other components are about to bind: stigmer-server is launched
+    alongside Temporal and may not listen yet, so the OS would hand its port out again.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        ports: list[int] = []
+        while len(ports) < count:
             sock = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
             sock.bind((host, 0))
-            ports.append(sock.getsockname()[1])
+            port = sock.getsockname()[1]
+            if port not in avoid:
+                ports.append(port)
         return ports
+
+
+def _home_ports(settings: Settings) -> set[int]:
+    return {parse_address(value).port for value in (settings.server_addr, settings.temporal_addr)}
 
 
 def _preflight(settings: Settings, environ: Mapping[str, str]) -> None:
@@ -94,7 +104,7 @@ def _preflight(settings: Settings, environ: Mapping[str, str]) -> None:
 def _launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
     address = parse_address(settings.temporal_addr)
     host = "127.0.0.1" if address.host == "localhost" else address.host
-    http_port, metrics_port = free_ports(host, 2)
+    http_port, metrics_port = free_ports(host, 2, avoid=_home_ports(settings))
     make_private_dir(settings.temporal_dir)
     command = [
         str(require_binary(environ)),

