@@ -63,7 +63,7 @@ def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
     """
     tier = TIERS[name]
     _reject_other_tiers(session, ROOT / tier.path)
-    _install(session, "test", *(("dev",) if name == "unit" else ()), lowest=lowest)
+    _install(session, "test", *tier.extras, *(("dev",) if name == "unit" else ()), lowest=lowest)
     session.run("python", "--version")
     session.run("python", "-m", "pytest", "--version")
     REPORTS.mkdir(exist_ok=True)
@@ -158,7 +158,7 @@ def protos(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False, tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Measure start-up, apply, CLI, execution and memory against their targets; print the numbers."""
-    _install(session, "test")
+    _install(session, "test", "local-llm")
     session.run("python", "-m", "support.bench", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 

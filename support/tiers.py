@@ -12,6 +12,8 @@ class Tier:
     # tests, so teardown and the JUnit report still happen), over the per-test timeout in pyproject.toml.
     timeout_s: int
     pytest_args: tuple[str, ...] = ()
+    # pyproject.toml extras the tier's session installs beside `test`
+    extras: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -25,8 +27,8 @@ TIERS = {
         Tier("smoke", 600),
         # one worker per core; loadfile keeps a module, and so its stack, on one worker
         Tier("apply", 900, ("-n", "2", "--dist", "loadfile")),
-        Tier("full", 1200, ("-n", "2", "--dist", "loadfile")),
+        Tier("full", 1200, ("-n", "2", "--dist", "loadfile"), ("local-llm",)),
         # one stack per scenario module; faults hold components down for a minute, so the ceiling is wide
-        Tier("resilience", 1500, ("-n", "2", "--dist", "loadfile")),
+        Tier("resilience", 1500, ("-n", "2", "--dist", "loadfile"), ("local-llm",)),
     )
 }
