@@ -27,6 +27,9 @@ from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
 from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
 
+# strict mode (missing prerequisites fail in CI) and the list of skips at the end of a run
+pytest_plugins = ["support.strict"]
+
 STACKS = pytest.StashKey[list[diagnostics.HasLogs]]()
 CLI_CALLS = pytest.StashKey[list[CliResult]]()
 FINDINGS = pytest.StashKey[dict[str, Finding]]()
@@ -54,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="reports",
         help="folder for failing tests' stack logs, kept as CI artifacts under <folder>/logs/<test id>/",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the plugin's own marker, known wherever the plugin is loaded (strict markers reject unknown ones)
+    config.addinivalue_line("markers", "needs(component): the test needs this stack component (prerequisite check)")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -28,6 +28,7 @@ from support.prereqs import TIER_COMPONENTS
 from support.processes import RunId
 from support.pytest_plugin import mark_tier, register_stack
 from support.stack import Stack
+from support.strict import skip_outside_cell
 from support.temporal_history import export_histories
 
 
@@ -56,12 +57,9 @@ def standin(request: pytest.FixtureRequest, llm: LlmUnderTest) -> StandinClient:
     Against a real Ollama such tests skip: a model's answers cannot be scripted.
     """
     if llm.standin is None:
-        pytest.skip(
-            f"Missing: the LLM stand-in ({llm.describe()} is in use)\n"
-            f"Needed by: {request.node.name}: it scripts the model's replies and tool calls and reads what "
-            "the model received\n"
-            "Provide it:\n    nox -s full -- --llm=standin\n"
-            "Without it: the tests that do not script the model run against the real one"
+        skip_outside_cell(
+            f"{request.node.name} scripts the model's replies and reads what it received, which needs the LLM "
+            f"stand-in ({llm.describe()} is in use): nox -s full -- --llm=standin"
         )
     llm.standin.control.reset()
     return llm.standin.control

@@ -24,6 +24,7 @@ from support.llm_standin.recording import RecordedRequest
 from support.output import assert_lines, run_lines
 from support.projects import EXAMPLES_DIR
 from support.stack import Stack
+from support.strict import skip_outside_cell
 from tests.full.helpers import DURATION, agent_summary, apply_project, apply_projects, run, secret_args, view_lines
 
 PROJECTS = (
@@ -297,11 +298,9 @@ def test_a_docker_mcp_server_without_a_docker_engine_fails_the_run_clearly(
 ) -> None:
     engine = docker_engine()
     if engine is not None:
-        pytest.skip(
-            f"Missing: a machine without a Docker engine (Docker {engine} answers here)\n"
-            "Needed by: this test, which checks the error of a docker MCP server when no engine runs\n"
-            "Provide it:\n    run the full tier where `docker info` fails (or stop the engine)\n"
-            "Without it: the other MCP transports are tested by the tests next to this one"
+        skip_outside_cell(
+            f"this test checks the error of a docker MCP server when no engine runs, and Docker {engine} answers "
+            "here; the docker MCP tests run instead"
         )
     secrets = {"GITHUB_TOKEN": "ghp_Docker0Test1", "DOCS_API_KEY": "dk-Docker2Test3"}
 

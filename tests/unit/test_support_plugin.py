@@ -104,6 +104,7 @@ COMPONENT_PREREQUISITES["warp-drive"] = (
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A pytester folder whose sessions load the pipeline's plugin (and know an optional 'warp-drive')."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("CI", raising=False)
     pytester.makeconftest(INNER_CONFTEST)
     return pytester
 
@@ -128,7 +129,7 @@ def test_a_missing_optional_prerequisite_skips_with_the_four_part_message(inner:
     result = inner.runpytest_subprocess("-rs", "-p", "no:cacheprovider", timeout=60)
     result.assert_outcomes(skipped=2)
     text = result.stdout.str()
-    assert text.count("Missing: warp drive: no drive at /dev/warp") == 2, text
+    assert text.count(": Missing: warp drive: no drive at /dev/warp") == 2, text
     for part in ("Needed by: tests that leave the solar system", "apt-get install warp-drive", "Without it: pytest -m"):
         assert part in text, text
 
@@ -194,3 +195,66 @@ def test_session_start_undoes_the_faults_of_dead_runs(tmp_path: Path, monkeypatc
     finally:
         frozen.kill()
         frozen.wait(timeout=5)
+
+
+# --- strict mode (support.strict) ---
+
+STRICT_TESTS = """
+import pytest
+
+from support.strict import skip_outside_cell
+
+@pytest.mark.needs("warp-drive")
+def test_needs_the_drive():
+    raise AssertionError("must not run")
+
+def test_of_another_cell():
+    skip_outside_cell("runs only with --runner=docker")
+
+def test_runs():
+    pass
+"""
+
+
+@pytest.mark.parametrize("how", ["CI=true", "--strict"])
+def test_strict_mode_fails_a_missing_prerequisite_but_not_another_cells_skip(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    inner.makepyfile(STRICT_TESTS)
+    args = ["-p", "no:cacheprovider"]
+    if how == "CI=true":
+        monkeypatch.setenv("CI", "true")
+    else:
+        args.append("--strict")
+    result = inner.runpytest_subprocess(*args, timeout=60)
+    # the prerequisite is checked at set-up, so the test errors there
+    result.assert_outcomes(passed=1, errors=1, skipped=1)
+    text = result.stdout.str()
+    assert f"strict mode ({how}): a missing prerequisite fails the tier" in text, text
+    assert "Missing: warp drive: no drive at /dev/warp" in text, text
+
+
+def test_without_strict_mode_every_skip_is_listed_by_reason(inner: pytest.Pytester) -> None:
+    inner.makepyfile(STRICT_TESTS)
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(passed=1, skipped=2)
+    text = result.stdout.str()
+    assert "2 skipped, by reason" in text, text
+    assert "1 × Missing: warp drive: no drive at /dev/warp" in text, text
+    assert "1 × Not in this run's cell: runs only with --runner=docker" in text, text
+
+
+def test_strict_mode_fails_a_run_whose_tests_all_skipped(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner.makepyfile(
+        "from support.strict import skip_outside_cell\n\n"
+        "def test_a():\n    skip_outside_cell('elsewhere')\n\n"
+        "def test_b():\n    skip_outside_cell('elsewhere')\n"
+    )
+    assert inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60).ret == 0
+    monkeypatch.setenv("CI", "true")
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(skipped=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "all 2 test(s) of this run skipped" in result.stdout.str()
