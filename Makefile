@@ -10,7 +10,7 @@ BOOTSTRAP := $(VENV)/.bootstrapped
 UV_VERSION := $(shell sed -n 's/^ *"uv==\([^"]*\)",*$$/\1/p' pyproject.toml)
 INSTALL_UV := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: help e2e test smoke apply full resilience replay unit lint minimums doctor bench protos lock clean
+.PHONY: help e2e test cell smoke apply full resilience replay unit lint minimums doctor bench protos lock clean
 
 help:
 	@echo "make e2e     run the end-to-end tiers against the embedded stack (skips what this machine lacks)"
@@ -36,11 +36,13 @@ lock: | $(UV)
 e2e: $(BOOTSTRAP)
 	$(NOX) -t e2e
 
+# every cell of ci/matrix.json (the GitHub workflow's jobs), then the replay gate; a table of outcomes at the end
 test: $(BOOTSTRAP)
-	$(NOX) -s lint unit smoke apply
-	$(NOX) -s full -- --llm=standin
-	$(NOX) -s resilience -- --llm=standin
-	$(NOX) -s replay
+	$(VENV)/bin/python -m support.ci_matrix run
+
+# one cell of ci/matrix.json, as one CI job runs it: make cell CELL=smoke
+cell: $(BOOTSTRAP)
+	$(VENV)/bin/python -m support.ci_matrix run --cell $(CELL)
 
 smoke apply full resilience replay unit lint minimums doctor bench protos: $(BOOTSTRAP)
 	$(NOX) -s $@
