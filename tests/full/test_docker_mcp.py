@@ -8,7 +8,9 @@ module is skipped with the four-part message otherwise (``support.fixtures.mcp_d
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ if _missing is not None:
 
 EXECUTION_ID = "io.stigmer.execution-id"  # the agent-runner's labels on an MCP server's container
 MCP_SERVER = "io.stigmer.mcp-server"
+RUNNER = "io.stigmer.agent-runner"  # the ID of the runner process that started the container
 RECORD_IN_CONTAINER = "/record/calls.jsonl"
 MISSING_IMAGE = "stigmer-e2e-no-such-image:never"
 WITHOUT_IMAGE = "devops-assistant-without-image"
@@ -163,6 +166,28 @@ def test_a_cancelled_run_removes_its_docker_mcp_server_container(
     assert cancelled.exit_code == 0, cancelled
     execution = executions.wait_finished(api, exec_id, timeout=60, alive=stack.assert_alive)
     assert executions.execution_phase(execution) == "CANCELLED", execution["status"]
+    no_container_left(stack)
+
+
+def test_the_container_of_an_agent_runner_that_was_killed_goes_away(
+    cli: Cli, api: StackClient, stack: Stack, standin: StandinClient, agents: None
+) -> None:
+    standin.add_rules(reply("too late", delay=120.0))
+    exec_id = start(cli, "devops-assistant", "Take your time")
+    (first,) = eventually(lambda: _one(containers_of(stack, exec_id)), timeout=60, interval=0.1)
+    runner = stack.running_pid("agent-runner")
+    assert runner is not None, stack.status()
+
+    os.kill(runner, signal.SIGKILL)
+
+    def gone() -> None:
+        left = [c for c in mcp_docker.mcp_containers(stack.home) if c["labels"].get(RUNNER) == first["labels"][RUNNER]]
+        assert left == [], f"the killed runner's MCP server container is still there: {left}"
+
+    eventually(gone, timeout=60, interval=0.2)
+    # the run goes on with the restarted runner (and a container of its own) until it is cancelled
+    assert cli("cancel", exec_id).exit_code == 0
+    executions.wait_finished(api, exec_id, timeout=90, alive=stack.assert_alive)
     no_container_left(stack)
 
 
