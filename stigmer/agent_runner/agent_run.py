@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -10,6 +11,7 @@ from stigmer import secret_logs
 from stigmer.agent_runner.env_values import Redactor, RuntimeEnv
 from stigmer.agent_runner.llm import ChatOptions
 from stigmer.agent_runner.loop import Answer, Loop
+from stigmer.agent_runner.mcp_container import execution_labels
 from stigmer.agent_runner.mcp_tools import mcp_tools
 from stigmer.agent_runner.model_choice import choose_model
 from stigmer.agent_runner.progress import Progress
@@ -48,6 +50,7 @@ class AgentRun:
     def __post_init__(self) -> None:
         self._workspace = Workspace(self.settings.workspace_root / self.execution.metadata.id)
         self._key = self.execution.metadata.id  # tools' idempotency keys: <execution id>/<call id>
+        self._labels = execution_labels(str(self.settings.home), self._key, os.environ)  # docker MCP servers'
 
     @property
     def config(self) -> execution_pb2.ExecutionConfig:
@@ -79,7 +82,13 @@ class AgentRun:
             override=self.settings.model_override, call_model=self.config.model, agent_model=self.agent.model
         )
         self._mcp = await mcp_tools(
-            self.stack, self.agent.mcp_servers, self.env.values, workspace.root, self.env.redactor(), self._key
+            self.stack,
+            self.agent.mcp_servers,
+            self.env.values,
+            workspace.root,
+            self.env.redactor(),
+            self._key,
+            self._labels,
         )
         toolbox = ToolBox([*workspace_tools(workspace), *self._mcp])
         descriptions = await self._sub_agent_descriptions()
@@ -115,7 +124,7 @@ class AgentRun:
                 toolbox.add(tool)
         if plan.name not in self._sub_mcp:
             self._sub_mcp[plan.name] = await mcp_tools(
-                self.stack, plan.own_servers, env.values, self._workspace.root, redact, self._key
+                self.stack, plan.own_servers, env.values, self._workspace.root, redact, self._key, self._labels
             )
         for tool in self._sub_mcp[plan.name]:
             toolbox.add(tool)

@@ -3,10 +3,10 @@
 Transports: ``stdio`` (a subprocess; it gets only the variables of the server's own ``env``, with
 ``${ $env.NAME }`` expanded from the execution's runtime env, plus the few the MCP SDK always passes
 (``PATH``, ``HOME``, ...), and runs in the workspace folder), ``http`` (streamable HTTP; a URL whose path
-ends with ``/sse`` uses the older SSE transport) and ``docker`` (``docker run -i`` of the image over
-stdio, with ``-e`` for the variables of the server's own ``env`` only; refused with a clear error when
-no Docker engine answers). Everything is resolved inside the activity: server env and headers may hold
-secrets.
+ends with ``/sse`` uses the older SSE transport) and ``docker`` (a container of the image, through the
+docker SDK, spoken to over its attach stream: see ``mcp_container`` and ``mcp_docker``; it gets only the
+variables of the server's own ``env``; refused with a clear error when no Docker engine answers).
+Everything is resolved inside the activity: server env and headers may hold secrets.
 
 Every ``tools/call`` carries an idempotency key, ``<execution id>/<call id>``, in its params' ``_meta``
 under ``IDEMPOTENCY_META_KEY`` (the same in every attempt of the run: a retried attempt that has to run
@@ -19,13 +19,13 @@ every agent-runner start (and so every ``stigmer server start``) would pay for a
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from stigmer.agent_runner.env_values import expand, expand_all
+from stigmer.agent_runner.mcp_container import ContainerSpec, ContainerStartError, EngineUnavailableError, server_labels
 from stigmer.agent_runner.stderr_pipe import RedactingPipe
 from stigmer.agent_runner.tools import Tool, ToolError, mcp_source
 from stigmer.api.v1 import agent_pb2
@@ -33,54 +33,15 @@ from stigmer.api.v1 import agent_pb2
 if TYPE_CHECKING:
     from mcp import ClientSession
 
+    from stigmer.agent_runner.mcp_docker import ServerOutput
+
 CONNECT_TIMEOUT_SECONDS = 60.0
 CALL_TIMEOUT_SECONDS = 300.0
-DOCKER_PROBE_SECONDS = 10.0
 IDEMPOTENCY_META_KEY = "io.stigmer/idempotency-key"
 
 
 class McpSetupError(Exception):
     """An MCP server could not be started or reached, or lacks a tool the agent enables."""
-
-
-async def docker_engine_error() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return "the docker command is not installed"
-    try:
-        process = await asyncio.create_subprocess_exec(
-            docker,
-            "info",
-            "--format",
-            "{{.ServerVersion}}",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        return f"cannot run docker: {exc}"
-    try:
-        _, err = await asyncio.wait_for(process.communicate(), DOCKER_PROBE_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        return f"`docker info` did not answer within {DOCKER_PROBE_SECONDS:g} s"
-    if process.returncode != 0:
-        return err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else "`docker info` failed"
-    return None
-
-
-def docker_command(server: agent_pb2.McpServer, env_names: Iterable[str]) -> tuple[str, list[str]]:
-    """``docker run -i --rm`` of the server's image; env values travel in the docker CLI's environment."""
-    spec = server.docker
-    args = ["run", "-i", "--rm", "--label", "stigmer.mcp-server=" + server.name]
-    for name in sorted(env_names):
-        args += ["-e", name]
-    for volume in spec.volumes:
-        args += ["-v", volume]
-    if spec.network:
-        args += ["--network", spec.network]
-    return "docker", [*args, spec.image, *spec.args]
 
 
 def server_env(server: agent_pb2.McpServer, env: Mapping[str, str]) -> dict[str, str]:
@@ -90,14 +51,30 @@ def server_env(server: agent_pb2.McpServer, env: Mapping[str, str]) -> dict[str,
     return expand_all(own, env, f"MCP server {server.name!r} env")
 
 
+def docker_spec(server: agent_pb2.McpServer, env: Mapping[str, str], labels: Mapping[str, str]) -> ContainerSpec:
+    """The container of a docker MCP server: its image, args and volumes expanded from ``env``, only its
+    own variables, labelled with ``labels`` (``mcp_container.execution_labels``) and its name."""
+    where, spec = f"MCP server {server.name!r}", server.docker
+    return ContainerSpec(
+        image=expand(spec.image, env, f"{where} image"),
+        command=[expand(arg, env, f"{where} args") for arg in spec.args],
+        volumes=[expand(volume, env, f"{where} volumes") for volume in spec.volumes],
+        labels=server_labels(labels, server.name),
+        network_mode=spec.network or "host",
+        environment=server_env(server, env),
+    )
+
+
 async def connect_server(
     stack: AsyncExitStack,
     server: agent_pb2.McpServer,
     env: Mapping[str, str],
     workspace: Path,
     redact: Callable[[str], str],
+    labels: Mapping[str, str] | None = None,
 ) -> ClientSession:
-    """Start or reach ``server`` and return its initialized session (closed with ``stack``)."""
+    """Start or reach ``server`` and return its initialized session (closed with ``stack``); a docker
+    server's container is labelled with ``labels`` (``mcp_container.execution_labels``)."""
     import httpx2
     from mcp import ClientSession, StdioServerParameters, stdio_client
     from mcp.client.sse import sse_client
@@ -106,6 +83,7 @@ async def connect_server(
 
     where = f"MCP server {server.name!r}"
     transport = server.WhichOneof("transport")
+    output: ServerOutput | None = None  # a docker server's stderr: why its container ended, if it did
     # The server's contexts live on their own stack, so a failed start is unwound here, before the error
     # is raised (otherwise the SDK's task groups would wrap it in an ExceptionGroup on the way out).
     own = AsyncExitStack()
@@ -115,16 +93,18 @@ async def connect_server(
         params = StdioServerParameters(command=server.stdio.command, args=args, env=process_env, cwd=workspace)
         streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
     elif transport == "docker":
-        problem = await docker_engine_error()
-        if problem is not None:
+        from stigmer.agent_runner.mcp_container import connect_engine
+        from stigmer.agent_runner.mcp_docker import ServerOutput, docker_streams
+
+        container = docker_spec(server, env, labels or {})
+        try:
+            client = await asyncio.to_thread(connect_engine)
+        except EngineUnavailableError as exc:
             raise McpSetupError(
-                f"{where} needs a Docker engine ({problem}): start Docker (or use a stdio/http MCP server instead)"
-            )
-        process_env = server_env(server, env)
-        command, args = docker_command(server, process_env)
-        args = [expand(arg, env, f"{where} args") for arg in args]
-        params = StdioServerParameters(command=command, args=args, env=process_env, cwd=workspace)
-        streams = stdio_client(params, errlog=_stderr(own, server.name, redact))
+                f"{where} needs a Docker engine ({exc}): start Docker (or use a stdio/http MCP server instead)"
+            ) from None
+        output = ServerOutput(server.name, redact)
+        streams = docker_streams(client, container, output)
     elif transport == "http":
         url = expand(server.http.url, env, f"{where} url")
         headers = expand_all(server.http.headers, env, f"{where} header")
@@ -143,6 +123,10 @@ async def connect_server(
             await session.initialize()
     except BaseException as exc:
         cause = await _close_after_failure(own)
+        if isinstance(exc, ContainerStartError):
+            raise McpSetupError(f"{where} (docker) failed to start: {exc}") from None
+        if output is not None and output.ended:
+            raise McpSetupError(f"{where} (docker) failed to start: {output.describe()}") from None
         if isinstance(exc, TimeoutError):
             raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None
         if isinstance(exc, asyncio.CancelledError) and not _cancelling():
@@ -226,11 +210,13 @@ async def mcp_tools(
     workspace: Path,
     redact: Callable[[str], str],
     key_prefix: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> list[Tool]:
-    """The tools of ``servers``; their calls' idempotency keys are ``<key_prefix>/<call id>``."""
+    """The tools of ``servers``; their calls' idempotency keys are ``<key_prefix>/<call id>``; docker
+    servers' containers are labelled with ``labels``."""
     tools: list[Tool] = []
     for server in servers:
-        session = await connect_server(stack, server, env, workspace, redact)
+        session = await connect_server(stack, server, env, workspace, redact, labels)
         tools += await server_tools(session, server, key_prefix)
     return tools
 

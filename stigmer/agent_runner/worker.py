@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from stigmer import secret_logs
 from stigmer.agent_runner import TASK_QUEUE
 from stigmer.agent_runner.activities import AgentActivities
+from stigmer.agent_runner.mcp_container import sweep_if_engine
 from stigmer.agent_runner.settings import RunnerSettings, from_environ
 from stigmer.agent_runner.workflow import AgentExecutionWorkflow
 from stigmer.liveness import while_alive
@@ -115,12 +116,30 @@ async def serve(settings: RunnerSettings, stop: asyncio.Event) -> None:
             settings.server_addr,
             settings.ollama_host,
         )
+        sweeping = asyncio.create_task(sweep_leftovers(settings))
         try:
             await stop.wait()
         finally:
+            sweeping.cancel()
             ready.unlink(missing_ok=True)
             log.info("agent-runner stopping")
     log.info("agent-runner stopped")
+
+
+async def sweep_leftovers(settings: RunnerSettings) -> None:
+    """Remove the docker MCP server containers that runners of this stack killed before us left behind
+    (ours, of executions already running, are spared: see ``mcp_container.sweep``)."""
+    try:
+        removed = await asyncio.to_thread(sweep_if_engine, str(settings.home))
+    except Exception as exc:  # a sweep that fails leaves containers, not the runner, behind
+        log.warning("removing the MCP server containers of earlier runners failed: %s", exc)
+        return
+    if removed:
+        log.info(
+            "removed %d MCP server container(s) earlier runners left: %s",
+            len(removed),
+            ", ".join(i[:12] for i in removed),
+        )
 
 
 async def main_async(settings: RunnerSettings) -> int:

@@ -13,6 +13,15 @@ from support.projects import EXAMPLES_DIR, copy_project
 from support.stack import Stack
 
 PROJECTS_DIR = Path(__file__).parent / "projects"
+# Example 03's docker MCP server, as its main.py writes it (replaced or removed by the tests' variants).
+DOCKER_SERVER = """                McpServer.docker(
+                    "filesystem",
+                    image="mcp/filesystem:latest",
+                    args=["/workspace"],
+                    volumes=["/tmp/stigmer-workspace:/workspace"],
+                    env={"LOG_LEVEL": "info"},
+                ),
+"""
 
 # The run view's lines that vary from run to run.
 PENDING = re.compile(r"⏳ Execution pending\.\.\.( \(waiting for the engine: .+\))?")

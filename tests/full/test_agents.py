@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,6 +14,7 @@ from stigmer.api.v1 import execution_pb2
 from support import executions
 from support.cli import Cli
 from support.client import StackClient
+from support.fixtures.mcp_docker import engine_version
 from support.fixtures.mcp_process import McpHttpServer, McpRecord
 from support.fixtures.mcp_server import digest
 from support.llm import LlmUnderTest
@@ -25,7 +24,16 @@ from support.output import assert_lines, run_lines
 from support.projects import EXAMPLES_DIR
 from support.stack import Stack
 from support.strict import skip_outside_cell
-from tests.full.helpers import DURATION, agent_summary, apply_project, apply_projects, run, secret_args, view_lines
+from tests.full.helpers import (
+    DOCKER_SERVER,
+    DURATION,
+    agent_summary,
+    apply_project,
+    apply_projects,
+    run,
+    secret_args,
+    view_lines,
+)
 
 PROJECTS = (
     "01_basic_agent",
@@ -36,14 +44,6 @@ PROJECTS = (
     "06_agent_with_instructions_from_files",
     "12_agent_with_typed_context",
 )
-DOCKER_SERVER = """                McpServer.docker(
-                    "filesystem",
-                    image="mcp/filesystem:latest",
-                    args=["/workspace"],
-                    volumes=["/tmp/stigmer-workspace:/workspace"],
-                    env={"LOG_LEVEL": "info"},
-                ),
-"""
 # Example 03 without its Docker MCP server: the github (stdio) and docs-search (HTTP) servers at work.
 LOCAL_DEVOPS = "devops-assistant-local"
 # How the stand-in tells example 04's lead agent from its fact-checker: their instructions.
@@ -282,21 +282,10 @@ def test_mcp_servers_over_stdio_and_http_serve_the_agent_with_the_secrets_it_was
     assert_lines(run_lines(result.stdout)[-4:], agent_summary(messages=2, tool_calls=2)[1:], "the run summary")
 
 
-def docker_engine() -> str | None:
-    """What ``docker info`` says about the engine, or None when there is none."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return None
-    done = subprocess.run(
-        [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def test_a_docker_mcp_server_without_a_docker_engine_fails_the_run_clearly(
     cli: Cli, api: StackClient, standin: StandinClient, agents: dict[str, str]
 ) -> None:
-    engine = docker_engine()
+    engine = engine_version()
     if engine is not None:
         skip_outside_cell(
             f"this test checks the error of a docker MCP server when no engine runs, and Docker {engine} answers "
