@@ -24,7 +24,12 @@ def strict_enabled(config: pytest.Config) -> bool:
     """Whether this run is strict: CI=true, or pytest's ``--strict`` (its ``strict`` ini option)."""
     if os.environ.get("CI", "").strip().lower() in TRUE_VALUES:
         return True
-    return bool(config.getoption("strict", False)) or bool(config.getini("strict"))
+    if config.getoption("strict", False):
+        return True
+    try:
+        return bool(config.getini("strict"))
+    except ValueError:  # pytest before 9 has no `strict` ini option
+        return False
 
 
 def skip_outside_cell(reason: str) -> None:
