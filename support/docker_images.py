@@ -12,8 +12,10 @@
 wheels in ``wheels/`` (``support.wheelhouse``) and any extra files; build arguments ``BASE_IMAGE`` and
 ``PYTHON_VERSION`` (the host's, which the Dockerfiles check). Every image carries the label
 ``io.stigmer.e2e.content-hash``, a hash of its whole context and arguments: when an image with that
-label exists the build is skipped (the tag is moved onto it). The build log streams as progress; a
-failed build raises with the log's tail. Build containers are always removed (``rm``, ``forcerm``).
+label exists the build is skipped (the tag is moved onto it); a built image is saved in the persistent
+cache (``support.build_cache``), so the fresh engine of a later run loads it instead of building it.
+The build log streams as progress; a failed build raises with the log's tail. Build containers are
+always removed (``rm``, ``forcerm``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 import docker
 import requests
 
-from support.build_cache import files_under, hash_files, progress
+from support.build_cache import cache_dir, files_under, hash_files, progress
 from support.debian_base import ensure_base_image
 from support.wheelhouse import ROOT, ensure_wheelhouse
 
@@ -100,9 +102,11 @@ def build_image(
     wheels: Sequence[Path] = (),
     extra_files: Mapping[str, Path] | None = None,
     timeout: int = BUILD_TIMEOUT,
+    cache: bool = True,
 ) -> str:
     """Build ``dockerfile_dir``'s image offline as ``name`` (``repo:tag``, or ``repo`` to tag it with
-    the content hash); skip the build when an image of the same content exists. Returns the tag."""
+    the content hash); skip the build when an image of the same content exists in the engine, or load
+    it when an earlier run saved it in the cache (``cache``). Returns the tag."""
     files = _context_files(dockerfile_dir, wheels, extra_files or {})
     buildargs = {"BASE_IMAGE": base_image, "PYTHON_VERSION": python_version()}
     content_hash = hash_files(files, *(f"{key}={value}" for key, value in sorted(buildargs.items())))
@@ -112,6 +116,8 @@ def build_image(
         repository, version = tag.rsplit(":", 1)
         existing.tag(repository, version)
         progress(f"{tag}: unchanged (content {content_hash[:12]}), not rebuilt")
+        return tag
+    if cache and load_cached(client, content_hash, tag):
         return tag
     progress(f"building {tag} from {dockerfile_dir.name}/ ({len(files)} files, network none)")
     started = time.monotonic()
@@ -137,7 +143,49 @@ def build_image(
             ),
         )
     progress(f"built {tag} in {time.monotonic() - started:.1f}s")
+    if cache:
+        save_to_cache(client, content_hash, tag)
     return tag
+
+
+def _cached_tar(tag: str, content_hash: str) -> Path:
+    return cache_dir() / f"image-{_repository(tag)}-{content_hash[:12]}.tar"
+
+
+def _repository(tag: str) -> str:
+    return tag.rsplit(":", 1)[0].replace("/", "_")
+
+
+def load_cached(client: docker.DockerClient, content_hash: str, tag: str) -> bool:
+    """Load the image of ``content_hash`` saved by an earlier run into this engine (tagged ``tag``)."""
+    tar = _cached_tar(tag, content_hash)
+    if not tar.is_file():
+        return False
+    started = time.monotonic()
+    with tar.open("rb") as data:
+        loaded = client.images.load(data)
+    if not any(content_hash == image.labels.get(HASH_LABEL) for image in loaded):
+        progress(f"{tar} did not hold an image of content {content_hash[:12]}: building it")
+        return False
+    repository, version = tag.rsplit(":", 1)
+    loaded[0].tag(repository, version)
+    progress(f"{tag}: loaded from {tar.name} ({tar.stat().st_size / 1e6:.0f} MB) in {time.monotonic() - started:.1f}s")
+    return True
+
+
+def save_to_cache(client: docker.DockerClient, content_hash: str, tag: str) -> None:
+    """Save the image ``tag`` to the persistent cache, so a fresh engine loads it instead of building it."""
+    tar = _cached_tar(tag, content_hash)
+    started = time.monotonic()
+    partial = tar.with_name(f"{tar.name}.part-{os.getpid()}")
+    with partial.open("wb") as out:
+        for chunk in client.images.get(tag).save(named=True):
+            out.write(chunk)
+    partial.replace(tar)
+    for older in tar.parent.glob(f"image-{_repository(tag)}-*.tar"):
+        if older != tar:
+            older.unlink(missing_ok=True)  # one saved image per repository: the cache does not grow
+    progress(f"{tag}: saved to {tar} ({tar.stat().st_size / 1e6:.0f} MB) in {time.monotonic() - started:.1f}s")
 
 
 def _stream_build(client: docker.DockerClient, tag: str, arguments: dict[str, Any]) -> None:

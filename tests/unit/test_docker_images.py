@@ -10,8 +10,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from support.build_cache import CACHE_ENV
+from support.docker_engine import start_engine
 from support.docker_images import HASH_LABEL, ImageBuildError, build_image
-from tests.unit.docker_engines import client, engine, tiny_image
+from tests.unit.docker_engines import client, engine, import_tiny_image, tiny_image
 
 __all__ = ["client", "engine", "tiny_image"]
 
@@ -22,6 +24,14 @@ ARG PYTHON_VERSION
 COPY wheels/ /wheels/
 RUN ["/bin/sh", "-c", "ls /sys/class/net > /interfaces && ls /wheels > /wheel-list && echo ${PYTHON_VERSION} > /python"]
 """
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Built images are saved to a cache of the test's own."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -91,3 +101,25 @@ def test_a_failing_build_shows_the_end_of_its_log(client: docker.DockerClient, t
     assert "the-last-words-of-the-build" in message
     assert "returned a non-zero code: 3" in message
     assert client.containers.list(all=True) == [], "the failed step's container is removed"
+
+
+def test_a_fresh_engine_loads_the_saved_image_instead_of_building_it(
+    client: docker.DockerClient, tiny_image: str, context: Path, tmp_path: Path, private_cache: Path
+) -> None:
+    wheel = _wheel(tmp_path, "demo-1.0-py3-none-any.whl", "saved")
+    built = build_image(client, "stigmer-e2e-test-saved", context, base_image=tiny_image, wheels=[wheel])
+    saved = sorted(path.name for path in private_cache.glob("image-*.tar"))
+    assert saved == [f"image-stigmer-e2e-test-saved-{built.split(':')[1]}.tar"]
+    with start_engine(tmp_path / "fresh-engine") as fresh:
+        other = fresh.client(timeout=120)
+        try:
+            base = import_tiny_image(other)
+            started = time.monotonic()
+            loaded = build_image(other, "stigmer-e2e-test-saved", context, base_image=base, wheels=[wheel])
+            elapsed = time.monotonic() - started
+            assert loaded == built
+            assert _cat(other, loaded, "/wheel-list").split() == ["demo-1.0-py3-none-any.whl"]
+            assert other.images.get(loaded).id == client.images.get(built).id, "it was built again, not loaded"
+        finally:
+            other.close()
+    print(f"tiny image loaded from the cache into a fresh engine in {elapsed:.2f}s")
