@@ -9,6 +9,7 @@ and its state removed, and it is checked that no process or mount of it is left.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ def leftovers(engine: Engine) -> list[str]:
 @contextmanager
 def docker_provisioned(run_dir: Path) -> Iterator[dict[str, str]]:
     """A running engine with the images built, for the block; its environment for pytest."""
+    for chatty in ("urllib3", "docker"):  # nox logs at debug level: one line per API call otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     install_prerequisites()
     started = time.monotonic()
     engine = start_engine(run_dir / "docker")
