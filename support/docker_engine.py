@@ -323,10 +323,18 @@ def sweep_dead_engines(base: Path = RUNTIME_BASE) -> list[str]:
     return done
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve(root: Path) -> int:
+    # Ctrl-C and SIGTERM both stop the engine in order (SIGINT is ignored in a background job otherwise)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     engine = start_engine(root)
     print(f"export DOCKER_HOST={engine.host}", flush=True)
-    print(f"(dockerd pid {engine.process.pid}, log {engine.log_path}; Ctrl-C stops it and removes its state)")
+    note = f"dockerd pid {engine.process.pid}, log {engine.log_path}; Ctrl-C stops it and removes its state"
+    print(f"({note})", flush=True)
     try:
         while engine.process.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
