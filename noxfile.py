@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from support.tiers import TIERS
+from support.tiers import DOCKER_TIERS, TIERS, Tier, runner_choice
 
 nox.needs_version = ">=2024.10.9"
 # uv creates the session environments and installs them from uv.lock (`make lock` rewrites it).
@@ -67,6 +69,23 @@ def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
     session.run("python", "--version")
     session.run("python", "-m", "pytest", "--version")
     REPORTS.mkdir(exist_ok=True)
+    with _docker(session, name) as docker_env:
+        _run_pytest(session, tier, docker_env)
+
+
+@contextlib.contextmanager
+def _docker(session: nox.Session, tier: str) -> Iterator[dict[str, str]]:
+    """With `--runner=docker` (full, resilience): a private Docker engine and the images, for the run."""
+    if tier not in DOCKER_TIERS or runner_choice(session.posargs) != "docker":
+        yield {}
+        return
+    from support.docker_provision import docker_provisioned
+
+    with docker_provisioned(Path(session.create_tmp())) as env:
+        yield env
+
+
+def _run_pytest(session: nox.Session, tier: Tier, extra_env: dict[str, str]) -> None:
     session.run(
         "python",
         "-m",
@@ -81,7 +100,7 @@ def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
         *tier.pytest_args,
         *session.posargs,
         # nox accepts exit code 0 only: 5 (no tests collected) fails the session like a failing test
-        env={"STIGMER_E2E_TIER": name, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={"STIGMER_E2E_TIER": tier.name, "PYTHONDONTWRITEBYTECODE": "1", **extra_env},
     )
 
 

@@ -9,20 +9,29 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from support.prereqs import TIER_COMPONENTS, CheckContext, Finding, Prerequisite, check, prerequisites_for
+from support.prereqs import (
+    DOCKER_ENGINE,
+    TIER_COMPONENTS,
+    CheckContext,
+    Finding,
+    Prerequisite,
+    check,
+    prerequisites_for,
+)
 
 
 def _extra(tier: str) -> list[Prerequisite]:
     """What a tier needs besides its stack components: the full tier's LLM (shown, never missing), the
-    resilience tier's permission to mount (its disk faults skip without it)."""
+    resilience tier's permission to mount (its disk faults skip without it), and for both the Docker
+    engine of ``--runner=docker``."""
     if tier == "full":
         from support.llm import auto_llm_prerequisite
 
-        return [auto_llm_prerequisite()]
+        return [auto_llm_prerequisite(), DOCKER_ENGINE]
     if tier == "resilience":
         from support.faults.disk import MOUNT_PERMISSION
 
-        return [MOUNT_PERMISSION]
+        return [MOUNT_PERMISSION, DOCKER_ENGINE]
     return []
 
 

@@ -174,3 +174,28 @@ def check(prereq: Prerequisite, context: CheckContext) -> Finding:
     """Run one prerequisite's check."""
     present, detail = prereq.check(context)
     return Finding(prereq, present, detail)
+
+
+def _check_docker_engine(context: CheckContext) -> tuple[bool, str]:
+    from support.docker_host import engine_problem, find_tool
+
+    problem = engine_problem()
+    if problem is not None:
+        return False, problem
+    return True, f"root, dockerd at {find_tool('dockerd')}, debootstrap at {find_tool('debootstrap')}, cgroups"
+
+
+DOCKER_ENGINE = Prerequisite(
+    name="Docker engine (the pipeline's own dockerd)",
+    needed_by=(
+        "`--runner=docker` of the full and resilience tiers: the agent-runner container and docker MCP "
+        "servers run on a private dockerd the session starts (root, dockerd, debootstrap, cgroups), from "
+        "images it builds offline"
+    ),
+    provide=(
+        "sudo ci/provision-docker                 # installs docker.io and debootstrap with apt-get (root)",
+        "nox -s full -- --runner=docker           # as root: starts the engine, builds the images, runs",
+    ),
+    without="run the agent-runner as a process: `nox -s full -- --runner=process` (the default)",
+    check=_check_docker_engine,
+)

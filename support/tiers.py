@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -32,3 +33,16 @@ TIERS = {
         Tier("resilience", 1500, ("-n", "2", "--dist", "loadfile"), ("local-llm",)),
     )
 }
+
+# The tiers whose session provisions a Docker engine and the images when given `--runner=docker`.
+DOCKER_TIERS = ("full", "resilience")
+
+
+def runner_choice(pytest_args: Sequence[str]) -> str | None:
+    """The value of ``--runner`` among pytest arguments (``--runner=docker`` or ``--runner docker``)."""
+    for index, arg in enumerate(pytest_args):
+        if arg.startswith("--runner="):
+            return arg.split("=", 1)[1]
+        if arg == "--runner" and index + 1 < len(pytest_args):
+            return pytest_args[index + 1]
+    return None
