@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from stigmer.container_labels import COMPONENT, HOME, container_labels
 
 if TYPE_CHECKING:
-    from docker import DockerClient  # type: ignore[import-untyped]  # no stubs in the dev group yet
+    from docker import DockerClient
 
 log = logging.getLogger("stigmer.agent_runner.mcp")
 

@@ -31,7 +31,7 @@ from stigmer.agent_runner.mcp_container import ContainerSpec, ServerContainer
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
-    from docker import DockerClient  # type: ignore[import-untyped]  # no stubs in the dev group yet
+    from docker import DockerClient
     from mcp.client._transport import TransportStreams
 
 log = logging.getLogger("stigmer.agent_runner.mcp")
