@@ -3,9 +3,9 @@
 ``ensure_images(client)`` returns the tags of:
 
 * ``stigmer-e2e-base:<hash12>``: the Debian base (``support.debian_base``: debootstrap + import);
-* ``stigmer-agent-runner:<stigmer version>``: ``docker/agent-runner/Dockerfile``, the project installed
+* ``stigmer-agent-runner:<stigmer version>``: ``images/agent-runner/Dockerfile``, the project installed
   in a venv at /opt/stigmer, entry point ``python -m stigmer.agent_runner``;
-* ``stigmer-e2e-mcp-fixture:<hash12>``: ``docker/mcp-fixture/Dockerfile``, the MCP fixture server
+* ``stigmer-e2e-mcp-fixture:<hash12>``: ``images/mcp-fixture/Dockerfile``, the MCP fixture server
   (``python -m support.fixtures.mcp_server``, arguments given at ``docker run``).
 
 ``build_image`` builds with ``network_mode="none"`` from a context of the Dockerfile's folder, the
@@ -38,7 +38,7 @@ from support.build_cache import cache_dir, files_under, hash_files, progress
 from support.debian_base import ensure_base_image
 from support.wheelhouse import ROOT, ensure_wheelhouse
 
-DOCKER_DIR = ROOT / "docker"
+DOCKER_DIR = ROOT / "images"
 HASH_LABEL = "io.stigmer.e2e.content-hash"
 AGENT_RUNNER_REPOSITORY = "stigmer-agent-runner"
 MCP_FIXTURE_REPOSITORY = "stigmer-e2e-mcp-fixture"
