@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 
 from support import bench_streams
+from support.bench_docker import bench_docker
 from support.bench_exec import Report, bench_execution
 from support.bench_list import time_listings
 from support.bench_loops import bench_loops
@@ -54,6 +55,7 @@ GROUPS: dict[str, int] = {
     "concurrent": 1,  # one batch of --concurrency executions, with the memory peaks
     "recovery": 3,  # SIGKILLs of each component under load (support.bench_recovery)
     "loops": 1,  # for-loops of 1,000 and 10,000 items, a 4 MiB input (issue 10)
+    "docker": 1,  # a private Docker engine's start and stop, the images cold and cached (root; issue 11)
     "tiers": 1,
 }
 EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
@@ -307,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         if "recovery" in selected:
             message = f"measuring recovery after {runs('recovery')} SIGKILL(s) of each component under load"
             step("recovery", message, partial(bench_recovery, factory, Path(tmp), run_id, runs("recovery"), report))
+        if "docker" in selected:
+            message = "measuring the Docker engine and the image builds (cold: a debootstrap of a minimal Debian)"
+            step("docker", message, partial(bench_docker, Path(tmp), report))
     if "tiers" in selected and args.tiers:
 
         def tiers() -> None:
