@@ -55,6 +55,8 @@ class ContainerSpec:
     user: str = ""
     group_add: list[str] = field(default_factory=list)
     stop_timeout: int = 8
+    # Replaces the image's ENTRYPOINT when set (empty: the image's own).
+    entrypoint: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -96,6 +98,7 @@ class Keeper:
         try:
             container = client.containers.create(
                 spec.image,
+                entrypoint=spec.entrypoint or None,
                 name=spec.name,
                 environment=dict(spec.env),
                 labels=dict(spec.labels),
