@@ -23,6 +23,7 @@ DEFAULT_LLM_MODEL = "llama3.2:1b"
 DEFAULT_AGENT_RUNNER_MODE = "process"
 DEFAULT_HEALTH_GRACE_SECONDS = 30.0
 AGENT_RUNNER_MODES = ("process", "docker")
+AGENT_RUNNER_IMAGE_NAME = "stigmer-agent-runner"
 
 # environment variable -> config.yaml key
 ENV_KEYS = {
@@ -31,6 +32,7 @@ ENV_KEYS = {
     "OLLAMA_HOST": "ollama_host",
     "STIGMER_LLM_MODEL": "llm_model",
     "STIGMER_AGENT_RUNNER_MODE": "agent_runner_mode",
+    "STIGMER_AGENT_RUNNER_IMAGE": "agent_runner_image",
     "STIGMER_COMPONENTS": "components",
     "STIGMER_SERVER_TEMPORAL_ADDR": "server_temporal_addr",
     "STIGMER_RUNNER_TEMPORAL_ADDR": "runner_temporal_addr",
@@ -56,6 +58,8 @@ class Settings:
     # Empty: each agent runs its own model; set (STIGMER_LLM_MODEL), it replaces the agents' models.
     llm_model: str = ""
     agent_runner_mode: str = DEFAULT_AGENT_RUNNER_MODE
+    # The image of the agent-runner in docker mode (empty: stigmer-agent-runner:<this version>).
+    agent_runner_image: str = ""
     # What `stigmer server start` runs when not told (all by default; dependencies are added).
     components: tuple[str, ...] = COMPONENTS
     # Dial overrides (empty: the listen address). Where stigmer-server dials Temporal, and where both
@@ -81,6 +85,11 @@ class Settings:
     def runner_server_dial(self) -> str:
         """Where the runners dial stigmer-server."""
         return self.runner_server_addr or self.server_addr
+
+    @property
+    def agent_runner_image_ref(self) -> str:
+        """The image the agent-runner container runs in docker mode."""
+        return self.agent_runner_image or default_agent_runner_image()
 
     @property
     def config_file(self) -> Path:
@@ -137,6 +146,17 @@ class Settings:
 
     def pid_file(self, component: str) -> Path:
         return self.pids_dir / f"{component}.pid"
+
+    def container_file(self, component: str) -> Path:
+        """The container a component runs in (docker mode): its ID and image, written by its keeper."""
+        return self.run_dir / f"{component}.container.json"
+
+
+def default_agent_runner_image() -> str:
+    """``stigmer-agent-runner:<version>``: the image the project's docker images step builds."""
+    from stigmer import __version__
+
+    return f"{AGENT_RUNNER_IMAGE_NAME}:{__version__}"
 
 
 def home_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -25,6 +25,9 @@ from support.llm import LLM_CHOICES, LLM_USED
 from support.prereqs import CheckContext, Finding, Prerequisite, check, prerequisites_for
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
+from support.runner_mode import DEFAULT_RUNNER, RUNNER_CHOICES, stack_env_for
+from support.runner_mode import describe as describe_runner
+from support.runner_mode import prerequisites as runner_prerequisites
 from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
 
 # strict mode (missing prerequisites fail in CI) and the list of skips at the end of a run
@@ -53,6 +56,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "stand-in, or auto (Ollama when one answers with the model, else the stand-in); default auto",
     )
     group.addoption(
+        "--runner",
+        choices=RUNNER_CHOICES,
+        default=DEFAULT_RUNNER,
+        help="how stacks run the agent-runner: a process, or a container of $STIGMER_E2E_AGENT_RUNNER_IMAGE "
+        "on the engine at DOCKER_HOST (STIGMER_AGENT_RUNNER_MODE=docker); default process",
+    )
+    group.addoption(
         "--e2e-reports",
         default="reports",
         help="folder for failing tests' stack logs, kept as CI artifacts under <folder>/logs/<test id>/",
@@ -75,7 +85,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     binary = resolve_binary(config.getoption("stigmer_bin"))
-    lines = [f"stigmer binary: {binary or 'not found'}"]
+    lines = [f"stigmer binary: {binary or 'not found'}", describe_runner(config.getoption("runner"))]
     swept = config.stash.get(SWEPT, [])
     if swept:
         lines.append(f"swept {len(swept)} leftover process(es) of dead runs: {swept}")
@@ -107,12 +117,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     used = config.stash.get(LLM_USED, None)
     if used is not None:
         terminalreporter.write_line(f"LLM used by the agents: {used}")
+    terminalreporter.write_line(f"runner mode: {describe_runner(config.getoption('runner'))}")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     components = [arg for mark in item.iter_markers("needs") for arg in mark.args]
     if components:
-        require(item.config, prerequisites_for(components))
+        require(item.config, stack_prerequisites(item.config, components))
+
+
+def stack_prerequisites(config: pytest.Config, components: Iterable[str]) -> list[Prerequisite]:
+    """What a stack of ``components`` needs here, the ``--runner`` mode's needs included."""
+    names = tuple(components)
+    return [*prerequisites_for(names), *runner_prerequisites(config.getoption("runner"), names)]
+
+
+def runner_env(config: pytest.Config, components: Iterable[str], env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` plus what the ``--runner`` mode gives a stack of ``components`` (``env`` wins)."""
+    return {**stack_env_for(config.getoption("runner"), components), **env}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -203,8 +225,9 @@ def stack(
     A failed ``stigmer server stop``, or a process of the stack left running after it, is an error
     of the module's last test (``StackLeftoverError`` at teardown), not a warning.
     """
-    require(request.config, prerequisites_for(stack_components))
-    created = stack_factory.create(request.module.__name__.rpartition(".")[2], stack_components, stack_env)
+    require(request.config, stack_prerequisites(request.config, stack_components))
+    env = runner_env(request.config, stack_components, stack_env)
+    created = stack_factory.create(request.module.__name__.rpartition(".")[2], stack_components, env)
     register_stack(request.node, created)
     try:
         created.start()
@@ -221,11 +244,12 @@ def make_stack(
     stack_env: Mapping[str, str],
 ) -> Iterator[Callable[[], Stack]]:
     """Factory of extra private stacks for one test (not started); all are torn down after it."""
-    require(request.config, prerequisites_for(stack_components))
+    require(request.config, stack_prerequisites(request.config, stack_components))
     created: list[Stack] = []
+    env = runner_env(request.config, stack_components, stack_env)
 
     def make() -> Stack:
-        new = stack_factory.create(request.node.name, stack_components, stack_env)
+        new = stack_factory.create(request.node.name, stack_components, env)
         register_stack(request.node, new)
         created.append(new)
         return new

@@ -1,7 +1,7 @@
 """An isolated Stigmer stack: its own STIGMER_HOME under a temp dir, its own free ports, its own label.
 
 It is started with ``stigmer server start`` and stopped with ``stigmer server stop`` (the user's way);
-teardown then kills whatever still carries the stack's label.
+teardown then kills whatever still carries the stack's label, and removes its containers.
 """
 
 from __future__ import annotations
@@ -192,6 +192,11 @@ class Stack:
             wait_process_gone(record.pid, create_time=record.create_time, timeout=self.stop_timeout)
         return record.pid
 
+    @property
+    def runs_containers(self) -> bool:
+        """Whether the stack runs a component in a container (the agent-runner in docker mode)."""
+        return self.extra_env.get("STIGMER_AGENT_RUNNER_MODE") == "docker"
+
     def labelled(self) -> list[psutil.Process]:
         """Processes carrying this stack's label."""
         return processes_of(self.run_id)
@@ -231,6 +236,12 @@ class Stack:
         killed = kill_processes(leftovers)
         if killed:
             problems.append(f"{len(killed)} process(es) still ran after stop (now killed): {'; '.join(described)}")
+        if self.runs_containers:
+            from support import labelled_containers
+
+            removed = labelled_containers.remove(labelled_containers.of_home(self.home))
+            if removed:
+                problems.append(f"{len(removed)} container(s) were left after stop (now removed): {'; '.join(removed)}")
         if problems:
             raise StackLeftoverError(f"stack {self.name!r}: " + "\n".join(problems) + f"\n{self.tail()}")
         return killed

@@ -113,6 +113,10 @@ def _no_preflight(settings: Settings, environ: Mapping[str, str]) -> None:
     return None
 
 
+def _nothing_to_clean(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Component:
     """A process the daemon starts, watches, restarts and stops."""
@@ -128,6 +132,9 @@ class Component:
     preflight: Callable[[Settings, Mapping[str, str]], None] = _no_preflight
     # For components without gRPC health: the probe built from (ready file, pid).
     ready_file_probe: Callable[[Path, int], ReadinessProbe] | None = None
+    # Removes what a launch may leave outside its process tree (a container whose keeper was SIGKILLed);
+    # called before each launch and after each stop; returns what it removed, DaemonError when it cannot.
+    cleanup: Callable[[Settings, Mapping[str, str]], list[str]] = _nothing_to_clean
 
     def readiness(self, settings: Settings, launch: Launch, pid: int) -> ReadinessProbe:
         """The probe that tells when this launch (process ``pid``) is ready."""

@@ -68,6 +68,8 @@ class Stopped:
     name: str
     pid: int
     killed: bool = False
+    # A container of the component removed (its short ID and name) instead of a process stopped.
+    container: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class ComponentStatus:
     - ``health_restarts``: how many times it was killed for failing its health check past the grace.
     - ``unhealthy_since``: ISO time since which its health check fails (the supervisor's view), or null.
     - ``last_restart_reason``: why it was last restarted, or null.
+    - ``container_id``, ``image``: the container it runs in (the agent-runner in docker mode), else null.
     """
 
     name: str
@@ -106,6 +109,8 @@ class ComponentStatus:
     health_restarts: int = 0
     unhealthy_since: str | None = None
     last_restart_reason: str | None = None
+    container_id: str | None = None
+    image: str | None = None
 
 
 class Daemon:
@@ -316,6 +321,10 @@ class Daemon:
             assert component.pid is not None
             result = terminate_tree(component.pid, timeout=timeout)
             stopped.append(Stopped(name, component.pid, killed=result.killed))
+        if state.read_live(self.settings.state_file) is None:  # a live supervisor's containers are its own
+            for name in COMPONENTS:
+                removed = ALL[name].cleanup(self.settings, self.environ)
+                stopped.extend(Stopped(name, 0, killed=True, container=container) for container in removed)
         self._remove_run_files()
         return stopped
 
@@ -336,6 +345,7 @@ class Daemon:
                 pidfile.remove(self.settings.pid_file(name))
             state.remove(self.settings.ready_file(name))
             state.remove(self.settings.liveness_file(name))
+            state.remove(self.settings.container_file(name))
 
     # --- status --------------------------------------------------------------------------
 
@@ -377,6 +387,8 @@ class Daemon:
             health_restarts=record.health_restarts,
             unhealthy_since=record.unhealthy_since,
             last_restart_reason=record.last_restart_reason,
+            container_id=record.container_id if alive else None,
+            image=record.image if alive else None,
         )
 
     def _unsupervised_status(self, name: str, stale: ComponentState | None, probe_timeout: float) -> ComponentStatus:

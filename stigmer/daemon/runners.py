@@ -22,19 +22,33 @@ Contract for the runner modules (``python -m stigmer.workflow_runner``, ``python
 * SIGTERM means stop: finish or abandon the current activity, stop polling, exit 0 within 10 s (after
   that the process group gets SIGKILL). A non-zero exit or a crash is restarted (bounded), so exit
   only on purpose.
+
+In docker mode (``STIGMER_AGENT_RUNNER_MODE=docker``) the agent-runner runs in a container of
+``settings.agent_runner_image_ref``, kept by :mod:`.container_keeper` (the process the supervisor
+launches): host networking (it dials 127.0.0.1 as a process does), the home mounted at the same path
+(runner.token, its ready and liveness files, the workspace), the engine's socket mounted at the same
+path with ``DOCKER_HOST`` (it starts docker MCP servers), labelled with
+:func:`stigmer.container_labels.container_labels`, running as the supervisor's user. Its environment is
+the one above without the host's paths (``PATH``, ``HOME``, ``TMPDIR``, ``PYTHONPATH``: the image has
+its own). It writes its ready file to ``run/agent-runner.container.ready``; the keeper relays it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlparse
 
 import psutil
 
+from stigmer import container_labels
 from stigmer.config import Settings
 from stigmer.daemon import docker
 from stigmer.daemon.components import Component, Launch, ReadinessProbe, stack_env
+from stigmer.daemon.container_keeper import SPEC_ENV, ContainerSpec
 from stigmer.daemon.errors import DaemonError
 from stigmer.liveness import LIVENESS_ENV
 
@@ -85,8 +99,15 @@ def runner_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environ.items() if name in KEPT_NAMES or name.startswith(KEPT_PREFIXES)}
 
 
-def _launch_runner(settings: Settings, environ: Mapping[str, str], name: str, module: str) -> Launch:
-    env = {
+# Host paths that mean nothing in a container (the image brings its own).
+HOST_ONLY_NAMES = frozenset({"PATH", "HOME", "TMPDIR", "PYTHONPATH"})
+DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
+# The image's ENTRYPOINT runs `/opt/stigmer/bin/python -m <module>`; the keeper passes no command.
+CONTAINER_STOP_TIMEOUT = 8  # below the supervisor's stop grace, so the keeper is not killed first
+
+
+def _runner_env(settings: Settings, environ: Mapping[str, str], name: str) -> dict[str, str]:
+    return {
         **runner_env(environ),
         **stack_env(settings),
         "STIGMER_SERVER_ADDR": settings.runner_server_dial,
@@ -95,7 +116,57 @@ def _launch_runner(settings: Settings, environ: Mapping[str, str], name: str, mo
         "STIGMER_READY_FILE": str(settings.ready_file(name)),
         LIVENESS_ENV: str(settings.liveness_file(name)),
     }
-    return Launch(command=[sys.executable, "-m", module], env=env, inherit_env=False)
+
+
+def _launch_runner(settings: Settings, environ: Mapping[str, str], name: str, module: str) -> Launch:
+    return Launch(command=[sys.executable, "-m", module], env=_runner_env(settings, environ, name), inherit_env=False)
+
+
+def engine_socket(environ: Mapping[str, str]) -> str | None:
+    """The path of the engine's unix socket per ``DOCKER_HOST`` (None for a tcp:// engine)."""
+    url = urlparse(environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}")
+    return url.path if url.scheme == "unix" else None
+
+
+def container_name(home: Path, component: str) -> str:
+    """One container name per home and component (``stigmer-agent-runner-<hash of the home>``)."""
+    return f"stigmer-{component}-{hashlib.sha256(str(home).encode()).hexdigest()[:12]}"
+
+
+def container_spec(settings: Settings, environ: Mapping[str, str], name: str) -> ContainerSpec:
+    """The container of runner ``name`` in docker mode (see the module docstring)."""
+    home = str(settings.home)
+    inner_ready = settings.run_dir / f"{name}.container.ready"
+    env = {key: value for key, value in _runner_env(settings, environ, name).items() if key not in HOST_ONLY_NAMES}
+    env["STIGMER_READY_FILE"] = str(inner_ready)
+    mounts = {home: home}
+    group_add: list[str] = []
+    socket_path = engine_socket(environ)
+    if socket_path is not None:
+        mounts[socket_path] = socket_path
+        env["DOCKER_HOST"] = f"unix://{socket_path}"
+        socket_gid = os.stat(socket_path).st_gid
+        if os.getuid() != 0 and socket_gid != os.getgid():
+            group_add.append(str(socket_gid))  # access to the socket through its group, as on the host
+    return ContainerSpec(
+        image=settings.agent_runner_image_ref,
+        name=container_name(settings.home, name),
+        labels=container_labels.container_labels(home, name, environ),
+        env=env,
+        mounts=mounts,
+        ready_file=str(settings.ready_file(name)),
+        inner_ready_file=str(inner_ready),
+        container_file=str(settings.container_file(name)),
+        user=f"{os.getuid()}:{os.getgid()}",
+        group_add=group_add,
+        stop_timeout=CONTAINER_STOP_TIMEOUT,
+    )
+
+
+def _launch_container(settings: Settings, environ: Mapping[str, str], name: str) -> Launch:
+    spec = container_spec(settings, environ, name)
+    env = {**runner_env(environ), "STIGMER_COMPONENT": name, SPEC_ENV: spec.to_json()}
+    return Launch(command=[sys.executable, "-m", "stigmer.daemon.container_keeper"], env=env, inherit_env=False)
 
 
 def _workflow_runner_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
@@ -103,7 +174,18 @@ def _workflow_runner_launch(settings: Settings, environ: Mapping[str, str]) -> L
 
 
 def _agent_runner_launch(settings: Settings, environ: Mapping[str, str]) -> Launch:
+    if settings.agent_runner_mode == "docker":
+        return _launch_container(settings, environ, "agent-runner")
     return _launch_runner(settings, environ, "agent-runner", AGENT_RUNNER_MODULE)
+
+
+def _agent_runner_cleanup(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """Remove agent-runner containers of this home a SIGKILLed keeper left (docker mode only)."""
+    if settings.agent_runner_mode != "docker":
+        return []
+    from stigmer.daemon.containers import remove_labelled
+
+    return remove_labelled(environ, str(settings.home), "agent-runner")
 
 
 def _require_module(component: str, module: str) -> None:
@@ -128,10 +210,14 @@ def _agent_runner_preflight(settings: Settings, environ: Mapping[str, str]) -> N
                 f"cannot start agent-runner: docker mode needs a Docker engine, and there is {detail}. "
                 "Start Docker (or set DOCKER_HOST), or use STIGMER_AGENT_RUNNER_MODE=process"
             )
-        raise DaemonError(
-            f"cannot start agent-runner: docker mode is not supported by this stigmer yet (engine found at "
-            f"{detail}); use STIGMER_AGENT_RUNNER_MODE=process"
-        )
+        from stigmer.daemon.containers import engine, require_image
+
+        client = engine(environ)
+        try:
+            require_image(client, settings.agent_runner_image_ref, "agent-runner")
+        finally:
+            client.close()
+        return
     _require_module("agent-runner", AGENT_RUNNER_MODULE)
 
 
@@ -151,4 +237,5 @@ AGENT_RUNNER = Component(
     health_service=None,
     preflight=_agent_runner_preflight,
     ready_file_probe=ReadyFileReadiness,
+    cleanup=_agent_runner_cleanup,
 )

@@ -85,6 +85,9 @@ class ComponentState:
     unhealthy_since: str | None = None
     # Why it was last restarted (how it exited, or the failed health check).
     last_restart_reason: str | None = None
+    # The container it runs in (docker mode): ID and image, while it runs.
+    container_id: str | None = None
+    image: str | None = None
 
     def alive(self) -> bool:
         """Whether its recorded process runs (checked against the process table, not trusted)."""

@@ -201,6 +201,7 @@ class Supervisor:
         return component.health(address, ANSWERING_CHECK_TIMEOUT) is HealthState.SERVING
 
     def _spawn(self, slot: Slot, new_state: str) -> None:
+        self._clean_up(slot, before_launch=True)
         launch = slot.component.launch(self.settings, self.environ)
         log_path = self.settings.log_file(slot.name)
         state.remove(self.settings.ready_file(slot.name))
@@ -272,7 +273,8 @@ class Supervisor:
             slot.probe.close()
             slot.probe = None
         slot.ready_deadline = None
-        self._set(slot, state.RUNNING, error=None, held=False, unhealthy_since=None)
+        container = _container_of(self.settings.container_file(slot.name))
+        self._set(slot, state.RUNNING, error=None, held=False, unhealthy_since=None, **container)
         if slot.process is not None:
             check = slot.component.health_check(self.settings, slot.record.address)
             slot.watchdog = Watchdog(check, self._probes, time.monotonic())
@@ -360,6 +362,7 @@ class Supervisor:
         if slot.process is not None:
             _kill_group(slot.process.pid)  # what it started may still run in its process group
         slot.process = None  # already reaped: its pid is never signalled again (it may be reused)
+        self._clean_up(slot)
         delay = slot.budget.next_delay(now)
         common: dict[str, Any] = {
             "last_exit": code,
@@ -367,6 +370,8 @@ class Supervisor:
             "create_time": None,
             "unhealthy_since": None,
             "last_restart_reason": how,
+            "container_id": None,
+            "image": None,
         }
         if delay is None:
             message = f"{how}; not restarted: it crashed too often ({slot.budget.describe()})"
@@ -412,7 +417,18 @@ class Supervisor:
         slot.restart_at = None
         pid = slot.record.pid
         forced = self._stop_process(slot, grace=grace) if slot.process is not None else False
-        self._set(slot, state.STOPPED, held=True, pid=None, create_time=None, unhealthy_since=None, error=None)
+        self._clean_up(slot)
+        self._set(
+            slot,
+            state.STOPPED,
+            held=True,
+            pid=None,
+            create_time=None,
+            unhealthy_since=None,
+            error=None,
+            container_id=None,
+            image=None,
+        )
         self._remove_pidfile(slot)
         state.remove(self.settings.ready_file(slot.name))
         state.remove(self.settings.liveness_file(slot.name))
@@ -457,6 +473,7 @@ class Supervisor:
             slot.process = None
         else:
             self._stop_process(slot, grace=2.0)
+        self._clean_up(slot)
         message = f"{slot.name} {how}"
         self._set(slot, state.STOPPED, held=True, pid=None, create_time=None, error=f"start failed: {how}")
         self._remove_pidfile(slot)
@@ -497,7 +514,8 @@ class Supervisor:
                         self._log(f"{slot.name}: stopped{note}")
             for slot in wave:
                 if slot.record.managed:
-                    self._set(slot, state.STOPPED, pid=None, create_time=None)
+                    self._clean_up(slot)
+                    self._set(slot, state.STOPPED, pid=None, create_time=None, container_id=None, image=None)
                 self._remove_pidfile(slot)
                 state.remove(self.settings.ready_file(slot.name))
                 state.remove(self.settings.liveness_file(slot.name))
@@ -523,6 +541,25 @@ class Supervisor:
             slot.process.wait(timeout=1.0)
         slot.process = None
         return result.killed
+
+    def _clean_up(self, slot: Slot, before_launch: bool = False) -> None:
+        """Remove what the component's last launch left outside its process tree (a container).
+
+        Before a launch a failure is the launch's (a DaemonError); after a stop it is only logged.
+        """
+        try:
+            removed = slot.component.cleanup(self.settings, self.environ)
+        except DaemonError as exc:
+            if before_launch:
+                raise
+            self._log(f"{slot.name}: {exc}")
+            return
+        finally:
+            state.remove(self.settings.container_file(slot.name))
+        if removed:
+            message = f"removed container(s) its earlier launch left: {', '.join(removed)}"
+            self._log(f"{slot.name}: {message}")
+            self._component_log(slot, message)
 
     def _drop_probes(self, slot: Slot) -> None:
         if slot.probe is not None:
@@ -592,6 +629,15 @@ def _requested_timeout(path: Path) -> float | None:
         return max(float(json.loads(path.read_text())["timeout"]), 0.0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _container_of(path: Path) -> dict[str, str | None]:
+    """The container ID and image a keeper recorded in ``path`` (both None for a process component)."""
+    try:
+        data = json.loads(path.read_text())
+        return {"container_id": str(data["id"]), "image": str(data["image"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"container_id": None, "image": None}
 
 
 def _kill_group(pgid: int) -> None:

@@ -3,7 +3,8 @@
 Mounts and SIGSTOPped processes outlive the test process that made them. Each is noted in a small JSON
 file named after the run's ID (``<state dir>/<owner pid>-<start ms>.json``) while it is in place, and
 forgotten once undone. ``sweep_dead_runs()`` (call it at session start) undoes what runs whose owner is
-gone left behind, as testcontainers' reaper does; ``sweep_run()`` undoes this run's own (teardown).
+gone left behind (their labelled containers too), as testcontainers' reaper does; ``sweep_run()``
+undoes this run's own (teardown).
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ def sweep_run(run: RunId | None = None) -> list[str]:
 
 
 def sweep_dead_runs() -> list[str]:
-    """Undo what runs whose owner process is gone left behind (their mounts, their stopped processes)."""
-    done: list[str] = []
+    """Undo what runs whose owner process is gone left behind (their mounts, their stopped processes,
+    and the containers labelled with their run ID when an engine answers at ``DOCKER_HOST``)."""
+    from support import labelled_containers
+
+    done: list[str] = labelled_containers.sweep_dead_runs()
     folder = state_dir()
     if not folder.is_dir():
         return done

@@ -204,6 +204,7 @@ def test_typed_context_values_configure_the_agent(cli: Cli, standin: StandinClie
     assert "- REVIEW_TEAM" in prompt.splitlines()
 
 
+@pytest.mark.usefixtures("stdio_mcp_on_host")
 def test_runtime_env_reaches_the_agent_and_its_mcp_server(
     cli: Cli, api: StackClient, standin: StandinClient, mcp_record: McpRecord, agents: dict[str, str]
 ) -> None:
@@ -243,6 +244,7 @@ def test_runtime_env_reaches_the_agent_and_its_mcp_server(
     assert "ran: aws ecs list-services" in call["result"]
 
 
+@pytest.mark.usefixtures("stdio_mcp_on_host")
 def test_mcp_servers_over_stdio_and_http_serve_the_agent_with_the_secrets_it_was_given(
     cli: Cli,
     api: StackClient,

@@ -66,6 +66,7 @@ def runs(
     tmp_path_factory: pytest.TempPathFactory,
     http_api: HttpApi,
     mcp_record: McpRecord,
+    stdio_mcp_on_host: None,
 ) -> Iterator[Runs]:
     """The three examples applied and run to COMPLETED with fresh secrets."""
     cli = stack.cli()

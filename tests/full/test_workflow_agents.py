@@ -145,6 +145,7 @@ def test_an_agent_called_by_slug_is_the_one_another_project_deployed(
     assert child["spec"]["agent_id"] == deployed["code-reviewer"]
 
 
+@pytest.mark.usefixtures("stdio_mcp_on_host")
 def test_runtime_secrets_reach_the_agent_its_mcp_server_and_the_next_call(
     cli: Cli,
     api: StackClient,
@@ -185,6 +186,7 @@ def test_runtime_secrets_reach_the_agent_its_mcp_server_and_the_next_call(
     assert child["spec"]["config"]["timeout_seconds"] == 300
 
 
+@pytest.mark.usefixtures("stdio_mcp_on_host")
 def test_a_retried_agent_resumes_and_its_agent_call_returns_the_final_attempts_answer(
     cli: Cli,
     api: StackClient,

@@ -66,6 +66,8 @@ def test_start_status_logs_stop(stigmer: tuple[Run, Path, str]) -> None:
         "health_restarts": 0,
         "unhealthy_since": None,
         "last_restart_reason": None,
+        "container_id": None,
+        "image": None,
     }
 
     started = run("server", "start", "--timeout", "30")
@@ -98,6 +100,8 @@ def test_start_status_logs_stop(stigmer: tuple[Run, Path, str]) -> None:
         "health_restarts": 0,
         "unhealthy_since": None,
         "last_restart_reason": None,
+        "container_id": None,
+        "image": None,
     }
     assert "stigmer-server listening on" in run("server", "logs", "--lines", "5").stdout
     assert "all components ready" in run("server", "logs", "-c", "supervisor").stdout

@@ -209,6 +209,9 @@ def stop_command(env: Environment, components: tuple[str, ...], timeout: float) 
     if not results:
         env.out(f"The local stack is not running (STIGMER_HOME {env.settings.home}); nothing to stop")
     for result in results:
+        if result.container is not None:
+            env.out(f"Removed the {result.name} container {result.container}")
+            continue
         forced = " (killed after the timeout)" if result.killed else ""
         env.out(f"Stopped {result.name} (pid {result.pid}){forced}")
 
@@ -226,7 +229,8 @@ def status_command(env: Environment, output: str) -> ExitStatus:
 
     JSON: {"home": ..., "components": [...]}, each component with the fields documented in
     stigmer.daemon.manager.ComponentStatus (name, state, running, managed, pid, address, healthy,
-    restarts, ports, last_exit, note, held, health_restarts, unhealthy_since, last_restart_reason).
+    restarts, ports, last_exit, note, held, health_restarts, unhealthy_since, last_restart_reason,
+    container_id, image). The NOTE of a component in a container starts with its ID and image.
     """
     from dataclasses import asdict
 
@@ -236,9 +240,14 @@ def status_command(env: Environment, output: str) -> ExitStatus:
     if output == JSON:
         env.out(to_json({"home": str(env.settings.home), "components": [asdict(s) for s in statuses]}))
     else:
-        rows = [(s.name, s.state, s.pid, s.restarts, s.address, _health(s), s.note or "") for s in statuses]
+        rows = [(s.name, s.state, s.pid, s.restarts, s.address, _health(s), _note(s)) for s in statuses]
         env.out(table(("COMPONENT", "STATE", "PID", "RESTARTS", "ADDRESS", "HEALTH", "NOTE"), rows))
     return ExitStatus.OK if all(s.running for s in statuses) else ExitStatus.SERVER_UNAVAILABLE
+
+
+def _note(status: ComponentStatus) -> str:
+    container = f"container {status.container_id[:12]} ({status.image})" if status.container_id else ""
+    return "; ".join(part for part in (container, status.note or "") if part)
 
 
 def _health(status: ComponentStatus) -> str:
