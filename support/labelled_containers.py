@@ -22,7 +22,7 @@ PING_TIMEOUT = 5
 @contextlib.contextmanager
 def engine(timeout: int = 30) -> Iterator[Any]:
     """A client of the engine at ``DOCKER_HOST`` (or the default socket), closed afterwards."""
-    import docker  # type: ignore[import-untyped]
+    import docker
 
     client = docker.DockerClient(base_url=docker_host(), timeout=timeout)
     try:

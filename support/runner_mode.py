@@ -39,7 +39,7 @@ def stack_env_for(runner: str, components: Iterable[str]) -> dict[str, str]:
 
 
 def _check_engine_and_image(context: CheckContext) -> tuple[bool, str]:
-    import docker  # type: ignore[import-untyped]
+    import docker
 
     image, host = runner_image(), docker_host()
     try:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from stigmer.daemon.errors import DaemonError
 
 if TYPE_CHECKING:
-    from docker.models.containers import Container  # type: ignore[import-untyped]
+    from docker.models.containers import Container
 
 SPEC_ENV = "STIGMER_CONTAINER_SPEC"
 READY_POLL = 0.05
@@ -87,7 +87,7 @@ class Keeper:
         self.exit_code = EXIT_ENGINE_ERROR
 
     def run(self) -> int:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         from stigmer.daemon.containers import engine
 

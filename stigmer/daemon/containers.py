@@ -16,7 +16,7 @@ from stigmer import container_labels
 from stigmer.daemon.errors import DaemonError
 
 if TYPE_CHECKING:
-    import docker  # type: ignore[import-untyped]
+    import docker
 
 ENGINE_TIMEOUT = 30  # seconds for one API call (a container stop waits its own grace on top)
 

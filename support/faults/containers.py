@@ -52,7 +52,7 @@ class KillContainer(Injector):
                 f"cannot kill the container of {self.target}: state={info.state}, container={container_id} "
                 "(does it run in a container? --runner=docker)"
             )
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         with labelled_containers.engine() as client:
             try:
