@@ -173,7 +173,7 @@ def test_a_constrained_answer_streams_its_text_as_the_json_arrives() -> None:
 def test_a_constrained_tool_call_becomes_ollama_tool_calls() -> None:
     reply = '{\n  "tool": "search_docs",\n  "arguments": {"query": "release"}\n}'
 
-    chunks = translate(pieces(reply, 5) + [text_event("", "stop")], constrained_reply=True)
+    chunks = translate([*pieces(reply, 5), text_event("", "stop")], constrained_reply=True)
 
     assert [c["message"]["content"] for c in chunks] == ["", ""]
     assert chunks[0]["message"]["tool_calls"] == [
