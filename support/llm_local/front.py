@@ -4,10 +4,13 @@
 (NDJSON stream by default, one object with ``"stream": false``). Errors are ``{"error": "..."}`` with
 Ollama's statuses: 400 for a bad request, 404 for another model, 500 when llama.cpp fails (mid-stream:
 an error line, as Ollama does). Every answer names the front in its ``Server`` header.
+
+``GET /_local/chats`` lists every chat so far with the model's reply (``journal``), for tests.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Generator
@@ -19,11 +22,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from support.llm_local import catalog, reply
+from support.llm_local.journal import Journal
 from support.llm_local.model_file import MODEL_NAME, ModelFile
 from support.llm_local.request import Plan, RequestError, plan
 from support.llm_standin.wire import OLLAMA_VERSION, canonical_model, error_body, model_not_found_for_chat
 
 SERVER_NAME = "stigmer-llm-local"
+JOURNAL_PATH = "/_local/chats"
 GENERATION_TIMEOUT = 600.0
 Log = Callable[[str], None]
 
@@ -45,6 +50,7 @@ class Front:
         self.model = model
         self.constrain_tools = constrain_tools
         self.log = log or (lambda line: None)
+        self.journal = Journal()
         self._httpd = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -142,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._show(body)
             elif route == ("POST", "/api/chat"):
                 self._chat(body)
+            elif route == ("GET", JOURNAL_PATH):
+                self._send(HTTPStatus.OK, {"chats": [record.to_json() for record in front.journal.chats()]})
             else:
                 self._send(HTTPStatus.NOT_FOUND, "404 page not found")
         except (BrokenPipeError, ConnectionResetError):
@@ -173,35 +181,47 @@ class _Handler(BaseHTTPRequestHandler):
         except RequestError as exc:
             self._send(HTTPStatus.BAD_REQUEST, error_body(str(exc)))
             return
-        chunks = front.generate(chat, body["model"])
-        if chat.stream:
-            self._stream(chunks)
-            return
+        sent: list[dict[str, Any]] = []
+        failure = ""
         try:
-            self._send(HTTPStatus.OK, reply.whole(chunks))
-        except (reply.LlamaError, httpx.HTTPError) as exc:
-            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, error_body(f"the model failed: {exc}"))
+            if chat.stream:
+                failure = self._stream(front.generate(chat, body["model"]), sent)
+            else:
+                try:
+                    sent.append(reply.whole(front.generate(chat, body["model"])))
+                except (reply.LlamaError, httpx.HTTPError) as exc:
+                    failure = f"the model failed: {exc}"
+                    self._send(HTTPStatus.INTERNAL_SERVER_ERROR, error_body(failure))
+                else:
+                    self._send(HTTPStatus.OK, sent[-1])
+        finally:
+            done = sent and sent[-1].get("done")
+            front.journal.add(body, chat.constrained, reply.whole(sent) if done else {}, failure)
 
-    def _stream(self, chunks: Generator[dict[str, Any]]) -> None:
+    def _stream(self, chunks: Generator[dict[str, Any]], sent: list[dict[str, Any]]) -> str:
+        """Send ``chunks`` as they come (each also appended to ``sent``); the error that ended them, if any."""
         try:
             first = next(chunks)
         except (reply.LlamaError, httpx.HTTPError) as exc:
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, error_body(f"the model failed: {exc}"))
-            return
+            return f"the model failed: {exc}"
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self._write_chunk(first)
+        failure = ""
         try:
-            for part in chunks:
+            for part in itertools.chain([first], chunks):
+                sent.append(part)
                 self._write_chunk(part)
         except (reply.LlamaError, httpx.HTTPError) as exc:
-            self._write_chunk(error_body(f"the model failed: {exc}"))
+            failure = f"the model failed: {exc}"
+            self._write_chunk(error_body(failure))
         finally:
             chunks.close()  # a client that went away ends llama.cpp's generation too
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+        return failure
 
     def _write_chunk(self, obj: dict[str, Any]) -> None:
         line = json.dumps(obj).encode() + b"\n"

@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.llm_local.front import JOURNAL_PATH
+from support.llm_local.journal import ChatRecord
 from support.llm_local.model_file import MODEL_NAME
 from support.processes import RunId, kill_tree, label_env
 from support.waits import ProcessDiedError, eventually
@@ -39,6 +41,11 @@ class LocalModelProcess:
     constrain_tools: bool
     url: str = ""
     name: str = "llm-local"
+
+    def chats(self) -> list[ChatRecord]:
+        """Every chat the model served so far, with its reply (the front's journal)."""
+        with urllib.request.urlopen(f"{self.url}{JOURNAL_PATH}", timeout=10.0) as response:
+            return [ChatRecord.from_json(item) for item in json.loads(response.read())["chats"]]
 
     def log_paths(self) -> dict[str, Path]:
         """Its log, by component name (what ``support.diagnostics`` attaches on failure)."""
