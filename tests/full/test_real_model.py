@@ -24,15 +24,19 @@ from support.prereqs import missing_message
 from support.stack import Stack
 from tests.full.helpers import apply_project, run
 
+NOT_CHOSEN = "--llm=local was not chosen"
+pytestmark = [
+    # decided at collection, so that no stack starts only to skip
+    pytest.mark.skipif('config.getoption("llm") != "local"', reason=missing_message(local_prerequisite(), NOT_CHOSEN)),
+    pytest.mark.timeout(300),  # a few model turns each, on one thread of a shared CPU
+]
 DOCS_RESULT = "Docs about"  # what the MCP fixture's search_docs returns: "Docs about <query>"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def real_model(llm: LlmUnderTest) -> LlmUnderTest:
-    """The local real model; every test here skips under another LLM."""
-    if llm.kind != "local":
-        detail = f"{llm.describe()} is in use"
-        pytest.skip(missing_message(local_prerequisite(detail), f"--llm=local was not chosen ({detail})"))
+    """The local real model (``start_llm`` skipped already when it cannot run here)."""
+    assert llm.kind == "local", f"{NOT_CHOSEN}, yet the module runs: {llm.describe()}"
     return llm
 
 

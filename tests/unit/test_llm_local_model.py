@@ -71,7 +71,7 @@ def test_an_answer_streams_in_several_chunks(client: ollama.Client) -> None:
         )
     )
 
-    texts = [chunk.message.content for chunk in chunks if not chunk.done]
+    texts = [chunk.message.content or "" for chunk in chunks if not chunk.done]
     assert len([text for text in texts if text]) > 1, texts
     assert "".join(texts).strip(), "an empty answer"
     last = chunks[-1]
@@ -113,7 +113,7 @@ def test_a_format_schema_shapes_the_answer(client: ollama.Client) -> None:
         options={"num_predict": 32},
     )
 
-    value = json.loads(answer.message.content)
+    value = json.loads(answer.message.content or "")
     assert set(value) == {"color"} and isinstance(value["color"], str)
 
 

@@ -4,13 +4,11 @@ chunks, and constrained replies into ``tool_calls``."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support.llm_local import constrained
-from support.llm_local.model_file import cpu_has_avx2
 from support.llm_local.reply import LlamaError, Translation, sse_events, whole
 from support.llm_local.request import CONSTRAIN_OPTION, MODEL_DEFAULTS, RequestError, plan
 
@@ -233,12 +231,3 @@ def test_read_reply_refuses_what_is_not_a_reply() -> None:
     assert constrained.read_reply('{"answer": "x') is None
     assert constrained.read_reply('{"other": 1}') is None
     assert constrained.read_reply("[]") is None
-
-
-def test_avx2_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor : 0\nflags : fpu sse2 avx avx2 fma\n")
-    assert cpu_has_avx2(cpuinfo) is True
-    cpuinfo.write_text("processor : 0\nflags : fpu sse2 avx\n")
-    assert cpu_has_avx2(cpuinfo) is False
-    assert cpu_has_avx2(tmp_path / "absent") is None
