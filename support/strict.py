@@ -89,6 +89,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ran = sum(len(reporter.stats.get(kind, [])) for kind in ("passed", "failed", "error", "xfailed", "xpassed"))
     skipped = len(reporter.stats.get("skipped", []))
     if skipped and not ran:
+        reporter.ensure_newline()
         reporter.write_line(
             f"strict mode ({_why_strict()}): all {skipped} test(s) of this run skipped; a tier that tests nothing fails",  # noqa: E501
             red=True,

@@ -25,7 +25,7 @@ from support.fixtures.http_api import HttpApi
 from support.fixtures.mcp_process import MCP_FIXTURE, McpHttpServer, McpRecord, start_mcp_http
 from support.llm import LlmUnderTest, start_llm
 from support.llm_standin import StandinClient
-from support.prereqs import TIER_COMPONENTS, Prerequisite, missing_message
+from support.prereqs import TIER_COMPONENTS
 from support.processes import RunId
 from support.pytest_plugin import mark_tier, register_stack
 from support.stack import Stack
@@ -105,23 +105,14 @@ def mcp_http(
         yield server
 
 
-STDIO_MCP_ON_HOST = Prerequisite(
-    name="the agent-runner on the host",
-    needed_by=(
-        "tests whose agents start the stdio MCP fixture (the github and aws servers of examples 03 and 05): "
-        "its command is this checkout's python and script, which exist on the host only"
-    ),
-    provide=("nox -s full -- --runner=process",),
-    without="the docker-mode tests run agents with HTTP, docker or no MCP servers",
-    check=lambda _context: (False, "the agent-runner runs in a container (--runner=docker)"),
-)
-
-
 @pytest.fixture(scope="session")
 def stdio_mcp_on_host(pytestconfig: pytest.Config) -> None:
     """Skips (four parts) a test whose agents run the stdio MCP fixture when the agent-runner is a container."""
     if pytestconfig.getoption("runner") == "docker":
-        pytest.skip(missing_message(STDIO_MCP_ON_HOST, "the agent-runner runs in a container (--runner=docker)"))
+        skip_outside_cell(
+            "its agents start the stdio MCP fixture from this checkout, which exists on the host only, and the "
+            "agent-runner runs in a container (--runner=docker): nox -s full -- --runner=process"
+        )
 
 
 def mcp_command(record: McpRecord) -> tuple[str, str]:

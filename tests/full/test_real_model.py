@@ -16,18 +16,21 @@ from support import executions
 from support.cli import Cli
 from support.client import StackClient, to_dict
 from support.fixtures.mcp_process import McpHttpServer
-from support.llm import LlmUnderTest, local_prerequisite
+from support.llm import LlmUnderTest
 from support.llm_local import LocalModelProcess
 from support.llm_local.journal import ChatRecord
 from support.output import run_lines
-from support.prereqs import missing_message
 from support.stack import Stack
+from support.strict import OUTSIDE_CELL_PREFIX
 from tests.full.helpers import apply_project, run
 
 NOT_CHOSEN = "--llm=local was not chosen"
 pytestmark = [
     # decided at collection, so that no stack starts only to skip
-    pytest.mark.skipif('config.getoption("llm") != "local"', reason=missing_message(local_prerequisite(), NOT_CHOSEN)),
+    pytest.mark.skipif(
+        'config.getoption("llm") != "local"',
+        reason=f"{OUTSIDE_CELL_PREFIX}these tests run a real model: nox -s full -- --llm=local",
+    ),
     pytest.mark.timeout(300),  # a few model turns each, on one thread of a shared CPU
 ]
 DOCS_RESULT = "Docs about"  # what the MCP fixture's search_docs returns: "Docs about <query>"

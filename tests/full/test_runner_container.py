@@ -24,13 +24,14 @@ from support.llm_standin import StandinClient, reply
 from support.processes import RunId
 from support.runner_mode import runner_image
 from support.stack import Stack
+from support.strict import OUTSIDE_CELL_PREFIX
 from support.waits import eventually
 from tests.full.helpers import apply_projects, component_status, run
 
 pytestmark = pytest.mark.skipif(
     "config.getoption('runner') != 'docker'",
-    reason="the agent-runner runs as a process (--runner=process); these tests are about its container: "
-    "nox -s full -- --runner=docker",
+    reason=f"{OUTSIDE_CELL_PREFIX}the agent-runner runs as a process (--runner=process); these tests are about "
+    "its container: nox -s full -- --runner=docker",
 )
 
 RUNNER = "agent-runner"

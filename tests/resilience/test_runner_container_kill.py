@@ -10,13 +10,14 @@ import time
 import pytest
 
 from support.faults.containers import KillContainer
+from support.strict import OUTSIDE_CELL_PREFIX
 from support.waits import eventually
 from tests.resilience.harness import Scenario
 from tests.resilience.test_runner_kills import MOMENT_BOUND, MOMENTS, RESTART_BOUND, Moment
 
 pytestmark = pytest.mark.skipif(
     "config.getoption('runner') != 'docker'",
-    reason="the agent-runner runs as a process (--runner=process); its container is killed with: "
+    reason=f"{OUTSIDE_CELL_PREFIX}the agent-runner runs as a process (--runner=process); its container is killed with: "
     "nox -s resilience -- --runner=docker",
 )
 
