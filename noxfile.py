@@ -137,9 +137,10 @@ def resilience(session: nox.Session) -> None:
 # Not `requires=["full"]`: the full tier takes its own posargs. `make test` and `nox -t e2e` run it after full.
 @nox.session(python=PYTHON, default=False, tags=["e2e"])
 def replay(session: nox.Session) -> None:
-    """Replay every Temporal history the tiers exported (reports/histories) against the current runners."""
+    """Replay the histories the tiers exported (reports/histories) and the gold set against the current runners."""
     _install(session, "test")
-    session.run("python", "-m", "support.replay", *(session.posargs or [str(REPORTS / "histories")]))
+    folders = [str(REPORTS / "histories"), str(TESTS / "gold_histories")]
+    session.run("python", "-m", "support.replay", *(session.posargs or folders))
 
 
 @nox.session(python=PYTHON, default=False)

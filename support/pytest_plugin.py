@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from support import diagnostics
+from support import diagnostics, touched_executions
 from support.cli import Cli, CliResult, resolve_binary
 from support.client import StackClient
 from support.llm import LLM_CHOICES, LLM_USED
@@ -150,7 +150,11 @@ def pytest_runtest_makereport(
         if stacks or calls:
             root = Path(item.config.getoption("e2e_reports"))
             root = root if root.is_absolute() else item.config.rootpath / root
-            diagnostics.save_artifacts(root / "logs" / diagnostics.artifact_dir_name(item.nodeid), stacks, calls)
+            dest = root / "logs" / diagnostics.artifact_dir_name(item.nodeid)
+            diagnostics.save_artifacts(dest, stacks, calls)
+            # the final state and Temporal history of each execution it touched (never raises)
+            texts = touched_executions.texts_of(calls, report.longreprtext)
+            report.sections.extend(touched_executions.collect(dest, stacks, texts))
     return report
 
 

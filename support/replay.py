@@ -2,13 +2,14 @@
 
 ``python -m support.replay DIR [DIR ...]`` finds every ``*.json`` history under the folders (the full
 and resilience tiers export theirs to ``reports/histories/<module>/<workflow id>.json``, see
-``support.temporal_history``), replays each with temporalio's ``Replayer`` and the sandbox its runner
+``support.temporal_history``; ``nox -s replay`` adds the committed gold set, ``tests/gold_histories/``,
+see ``support.history_coverage``), replays each with temporalio's ``Replayer`` and the sandbox its runner
 uses, and prints one line per failure and a summary by workflow type. It exits 1 when a history no
 longer replays (a change to workflow code would break executions in flight) and 2 when it found no
 history at all: a replay gate that checks nothing must not pass.
 
-This is the one part of the pipeline that imports the stack's code: replaying needs the workflow
-definitions themselves.
+This and ``support.history_coverage`` are the parts of the pipeline that import the stack's code:
+replaying needs the workflow definitions themselves.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NO_HISTORIES = 2
+# The gold set's list of what each history covers (support.history_coverage): not a history.
+INDEX_NAME = "index.json"
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,13 @@ class Summary:
 
 
 def find_histories(folders: Iterable[Path]) -> list[Path]:
-    """Every ``*.json`` under the folders (recursively), in a stable order."""
+    """Every ``*.json`` under the folders (recursively; a gold set's ``index.json`` aside), in a stable order."""
     found: set[Path] = set()
     for folder in folders:
         if folder.is_file():
             found.add(folder)
         elif folder.is_dir():
-            found.update(folder.rglob("*.json"))
+            found.update(path for path in folder.rglob("*.json") if path.name != INDEX_NAME)
     return sorted(found)
 
 
@@ -113,7 +116,7 @@ async def _replay_one(path: Path, workflows: dict[str, tuple[type, Any]], runtim
     return Outcome(path, workflow_type, "" if failure is None else f"{type(failure).__name__}: {failure}")
 
 
-def _quiet_runtime() -> Any:
+def quiet_runtime() -> Any:
     """A Temporal runtime whose core logs errors only: a failure is reported once, in the summary."""
     from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
@@ -126,7 +129,7 @@ def replay(paths: Sequence[Path]) -> Summary:
     workflows = _workflows()
 
     async def run_all() -> list[Outcome]:
-        runtime = _quiet_runtime()
+        runtime = quiet_runtime()
         return [await _replay_one(path, workflows, runtime) for path in paths]
 
     return Summary(asyncio.run(run_all()))
@@ -147,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_NO_HISTORIES
+    for folder in args.folders:
+        if not find_histories([folder]):
+            print(f"note: no histories under {folder}; the others are replayed", file=sys.stderr)
     summary = replay(paths)
     print(summary.text())
     return EXIT_FAILED if summary.failed else EXIT_OK
