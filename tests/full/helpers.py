@@ -22,6 +22,15 @@ DOCKER_SERVER = """                McpServer.docker(
                     env={"LOG_LEVEL": "info"},
                 ),
 """
+# Example 03's stdio MCP server: its command is this checkout's python, which a containerized agent-runner lacks.
+STDIO_GITHUB_SERVER = """                McpServer.stdio(
+                    "github",
+                    command=GITHUB_MCP_COMMAND,
+                    args=GITHUB_MCP_ARGS,
+                    env={"GITHUB_PERSONAL_ACCESS_TOKEN": env_ref("GITHUB_TOKEN")},
+                    enabled_tools=["get_pull_request", "list_issues", "add_issue_comment"],
+                ),
+"""
 
 # The run view's lines that vary from run to run.
 PENDING = re.compile(r"⏳ Execution pending\.\.\.( \(waiting for the engine: .+\))?")

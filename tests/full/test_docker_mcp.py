@@ -27,7 +27,7 @@ from support.llm_standin import StandinClient, reply, tool_call
 from support.stack import Stack
 from support.strict import OUTSIDE_CELL_PREFIX
 from support.waits import eventually
-from tests.full.helpers import DOCKER_SERVER, apply_project, secret_args
+from tests.full.helpers import DOCKER_SERVER, STDIO_GITHUB_SERVER, apply_project, secret_args
 
 pytestmark = pytest.mark.skipif(
     "config.getoption('runner') != 'docker'",
@@ -52,7 +52,7 @@ MISSING_IMAGE = "stigmer-e2e-no-such-image:never"
 WITHOUT_IMAGE = "devops-assistant-without-image"
 SECRETS = {"GITHUB_TOKEN": "ghp_Dk7Lq2Vx9Tz4Ws1", "DOCS_API_KEY": "dk-8Hm3Rq5Yt2Pz"}
 COMMITS = {"owner": "stigmer", "repo": "stigmer"}
-# A tool the github (stdio) and docs-search (HTTP) servers do not offer: the call reaches the container.
+# Tools the docs-search (HTTP) server does not offer: the call reaches the container.
 CONTAINER_TOOLS = "list_commits,list_pull_requests"
 
 
@@ -78,20 +78,27 @@ def container_record(tmp_path_factory: pytest.TempPathFactory) -> McpRecord:
 
 @pytest.fixture(scope="module")
 def agents(stack: Stack, tmp_path_factory: pytest.TempPathFactory, container_record: McpRecord) -> None:
-    """Example 03 with the fixture image, and a variant whose docker server names an image nobody has."""
+    """Example 03 with the fixture image, and a variant whose docker server names an image nobody has.
+
+    Both without the stdio server: its command is this checkout's python, which the agent-runner's
+    container (``--runner=docker``) does not have; the stdio transport is tested by test_agents.py."""
     cli, dest = stack.cli(), tmp_path_factory.mktemp("projects")
     folder = container_record.path.parent
     apply_project(
         cli,
         "03_agent_with_mcp_servers",
         dest / "03",
-        {DOCKER_SERVER: fixture_server(mcp_docker.fixture_image(), folder)},
+        {DOCKER_SERVER: fixture_server(mcp_docker.fixture_image(), folder), STDIO_GITHUB_SERVER: ""},
     )
     apply_project(
         cli,
         "03_agent_with_mcp_servers",
         dest / "03-without-image",
-        {DOCKER_SERVER: fixture_server(MISSING_IMAGE, folder), 'name="devops-assistant"': f'name="{WITHOUT_IMAGE}"'},
+        {
+            DOCKER_SERVER: fixture_server(MISSING_IMAGE, folder),
+            STDIO_GITHUB_SERVER: "",
+            'name="devops-assistant"': f'name="{WITHOUT_IMAGE}"',
+        },
     )
 
 
