@@ -57,6 +57,11 @@ def _reject_other_tiers(session: nox.Session, tier_dir: Path) -> None:
             session.error(f"{arg} is outside {tier_dir.relative_to(ROOT)}: run it with its own tier's session")
 
 
+def _install_tier(session: nox.Session, name: str, *, lowest: bool = False) -> None:
+    """Install what the tier's tests need: the `test` extra, the tier's own extras (support/tiers.py)."""
+    _install(session, "test", *TIERS[name].extras, *(("dev",) if name == "unit" else ()), lowest=lowest)
+
+
 def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
     """Run one tier's tests (its own pytest arguments come from support/tiers.py).
 
@@ -65,7 +70,7 @@ def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
     """
     tier = TIERS[name]
     _reject_other_tiers(session, ROOT / tier.path)
-    _install(session, "test", *tier.extras, *(("dev",) if name == "unit" else ()), lowest=lowest)
+    _install_tier(session, name, lowest=lowest)
     session.run("python", "--version")
     session.run("python", "-m", "pytest", "--version")
     REPORTS.mkdir(exist_ok=True)
@@ -86,22 +91,10 @@ def _docker(session: nox.Session, tier: str) -> Iterator[dict[str, str]]:
 
 
 def _run_pytest(session: nox.Session, tier: Tier, extra_env: dict[str, str]) -> None:
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-o",
-        f"testpaths={tier.path}",
-        # pytest-timeout stops the run between tests, so teardown and the JUnit report still happen
-        f"--session-timeout={tier.timeout_s}",
-        f"--junitxml={REPORTS / f'junit-{session.name}.xml'}",
-        "-o",
-        f"junit_suite_name={session.name}",
-        *tier.pytest_args,
-        *session.posargs,
-        # nox accepts exit code 0 only: 5 (no tests collected) fails the session like a failing test
-        env={"STIGMER_E2E_TIER": tier.name, "PYTHONDONTWRITEBYTECODE": "1", **extra_env},
-    )
+    junitxml = REPORTS / f"junit-{session.name}.xml"
+    # nox accepts exit code 0 only: 5 (no tests collected) fails the session like a failing test
+    args = tier.pytest_args_for(junitxml, session.name, session.posargs)
+    session.run("python", "-m", "pytest", *args, env={**tier.env, **extra_env})
 
 
 @nox.session(python=PYTHON, tags=["checks"])
@@ -124,7 +117,7 @@ def unit(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["e2e", "full"])
 def full(session: nox.Session) -> None:
-    """Run tier 3: real execution on Temporal with the runners and an LLM (pass -- --llm=standin|ollama)."""
+    """Run tier 3: real execution on Temporal (-- --runner=process|docker --llm=standin|local|ollama)."""
     _pytest(session, "full")
 
 
@@ -159,6 +152,19 @@ def smoke(session: nox.Session) -> None:
 def apply(session: nox.Session) -> None:
     """Run tier 2: persistence through apply / get / delete / restart."""
     _pytest(session, "apply")
+
+
+@nox.session(python=PYTHON, default=False, tags=["flake"])
+def flake(session: nox.Session) -> None:
+    """Run a tier N times (-- TIER [--count N] [--threshold RATE]) and gate on each test's flake rate."""
+    name = session.posargs[0] if session.posargs else ""
+    if name not in TIERS:
+        session.error(f"name the tier first: nox -s flake -- TIER [--count N]; the tiers: {', '.join(TIERS)}")
+    _reject_other_tiers(session, ROOT / TIERS[name].path)
+    _install_tier(session, name)
+    session.run("python", "-m", "pytest", "--version")
+    with _docker(session, name) as docker_env:  # `--runner=docker`: one engine for all the runs
+        session.run("python", "-m", "support.flake", *session.posargs, env=docker_env)
 
 
 @nox.session(python=PYTHON, default=False)

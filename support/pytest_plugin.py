@@ -31,7 +31,7 @@ from support.runner_mode import prerequisites as runner_prerequisites
 from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
 
 # strict mode (missing prerequisites fail in CI) and the list of skips at the end of a run
-pytest_plugins = ["support.strict"]
+pytest_plugins = ["support.strict", "support.reruns", "support.quarantine"]
 
 STACKS = pytest.StashKey[list[diagnostics.HasLogs]]()
 CLI_CALLS = pytest.StashKey[list[CliResult]]()

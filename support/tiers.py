@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from support.known_infra_errors import rerun_args
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,31 @@ class Tier:
     @property
     def path(self) -> str:
         return f"tests/{self.name}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment of the tier's pytest run (beside the caller's)."""
+        return {"STIGMER_E2E_TIER": self.name, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def pytest_args_for(self, junitxml: Path, suite_name: str, extra: Sequence[str] = ()) -> list[str]:
+        """The arguments of ``python -m pytest`` for one run of the tier, ``extra`` (posargs) last.
+
+        With no test path among ``extra`` the tier's directory is collected (it is pytest's
+        ``testpaths``); a path or node ID inside the tier narrows the run to it. A failure matching a
+        known infrastructure error (ci/known-infra-errors.txt) is rerun once, and reported as such.
+        """
+        return [
+            "-o",
+            f"testpaths={self.path}",
+            # pytest-timeout stops the run between tests, so teardown and the JUnit report still happen
+            f"--session-timeout={self.timeout_s}",
+            f"--junitxml={junitxml}",
+            "-o",
+            f"junit_suite_name={suite_name}",
+            *rerun_args(),
+            *self.pytest_args,
+            *extra,
+        ]
 
 
 TIERS = {
