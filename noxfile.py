@@ -80,8 +80,14 @@ def _pytest(session: nox.Session, name: str, *, lowest: bool = False) -> None:
 
 @contextlib.contextmanager
 def _docker(session: nox.Session, tier: str) -> Iterator[dict[str, str]]:
-    """With `--runner=docker` (full, resilience): a private Docker engine and the images, for the run."""
-    if tier not in DOCKER_TIERS or runner_choice(session.posargs) != "docker":
+    """A private Docker engine and the images, for the run: with `--runner=docker` (full, resilience), and
+    for the unit tier as root (its engine and container tests need what the project installs; set
+    STIGMER_E2E_UNIT_DOCKER=0 to skip them instead)."""
+    if tier in DOCKER_TIERS:
+        wanted = runner_choice(session.posargs) == "docker"
+    else:
+        wanted = tier == "unit" and os.geteuid() == 0 and os.environ.get("STIGMER_E2E_UNIT_DOCKER", "1") != "0"
+    if not wanted:
         yield {}
         return
     from support.docker_provision import docker_provisioned
