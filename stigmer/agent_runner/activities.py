@@ -115,9 +115,9 @@ class AgentActivities:
                     "(config timeout_seconds); raise it or give the agent a smaller task",
                     timeout=True,
                 ) from None
-            await reporter.completed(answer.message_id, answer.text)
-            log.info("execution %s COMPLETED after %d turn(s) with %s", execution_id, answer.turns, run.model)
-            return "COMPLETED"
+            recorded = phase_name(await reporter.completed(answer.message_id, answer.text))
+            log.info("execution %s %s after %d turn(s) with %s", execution_id, recorded, answer.turns, run.model)
+            return recorded
         except LlmError as exc:
             if not exc.retryable:
                 return await self._failed(reporter, execution_id, redact(str(exc)), "timeout" if exc.timeout else "")
@@ -133,7 +133,7 @@ class AgentActivities:
             return await self._failed(reporter, execution_id, redact(str(exc)))
         except ExecutionFinishedError as exc:
             log.info("execution %s ended meanwhile: %s", execution_id, redact(str(exc)))
-            return "FINISHED"
+            return await self._recorded_end(api, execution_id)
         except asyncio.CancelledError:
             log.info("execution %s: run cancelled", execution_id)
             raise
@@ -142,6 +142,16 @@ class AgentActivities:
             log.error("execution %s: runner error (attempt %d): %s", execution_id, attempt, message)
             # No chained cause: the original exception's text could hold a secret.
             raise ApplicationError(message, type=RUNNER_ERROR) from None
+
+    async def _recorded_end(self, api: ServerApi, execution_id: str) -> str:
+        """The phase the server recorded for an execution that ended without this run (cancelled while
+        the run started, say): the workflow returns it, so Temporal's record agrees with the store's.
+        ``FINISHED`` when it is not terminal (this attempt was superseded), ``GONE`` when deleted."""
+        try:
+            phase = (await api.execution(execution_id)).status.phase
+        except ExecutionGoneError:
+            return "GONE"
+        return phase_name(phase) if phase in TERMINAL else "FINISHED"
 
     async def _failed(self, reporter: Reporter, execution_id: str, message: str, kind: str = "") -> str:
         log.warning("execution %s FAILED: %s", execution_id, message)

@@ -14,18 +14,29 @@ an unfinished call again sends it again, so the server can recognise the repeat)
 
 The SDK is imported on first use, not with this module: it takes about a CPU second to import, which
 every agent-runner start (and so every ``stigmer server start``) would pay for agents without MCP servers.
+It is imported in a worker thread: on the event loop, that second (several on a loaded machine) would
+stop every run's heartbeats, and Temporal would time the runs out.
+
+An HTTP server that refuses, resets or drops the connection (one restarting, say: see ``mcp_transient``)
+is tried again with backoff for ``CONNECT_RETRY_SECONDS``; any other failure to start is an
+``McpSetupError`` at once. A cancellation of the run during the start stays a cancellation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from temporalio import activity
+
 from stigmer.agent_runner.env_values import expand, expand_all
 from stigmer.agent_runner.mcp_container import ContainerSpec, ContainerStartError, EngineUnavailableError, server_labels
+from stigmer.agent_runner.mcp_transient import is_transient
 from stigmer.agent_runner.stderr_pipe import RedactingPipe
 from stigmer.agent_runner.tools import Tool, ToolError, mcp_source
 from stigmer.api.v1 import agent_pb2
@@ -35,13 +46,30 @@ if TYPE_CHECKING:
 
     from stigmer.agent_runner.mcp_docker import ServerOutput
 
+log = logging.getLogger("stigmer.agent_runner")
+
 CONNECT_TIMEOUT_SECONDS = 60.0
+CONNECT_RETRY_SECONDS = 20.0
+FIRST_RETRY_DELAY_SECONDS = 0.5
+MAX_RETRY_DELAY_SECONDS = 4.0
 CALL_TIMEOUT_SECONDS = 300.0
 IDEMPOTENCY_META_KEY = "io.stigmer/idempotency-key"
 
 
 class McpSetupError(Exception):
     """An MCP server could not be started or reached, or lacks a tool the agent enables."""
+
+
+class _TransientSetupError(McpSetupError):
+    """A start that failed in a way that may go away on its own (see ``mcp_transient``)."""
+
+
+SDK_MODULES = ("httpx2", "mcp", "mcp.client.sse", "mcp.client.streamable_http", "mcp.shared._httpx_utils")
+
+
+def _import_sdk() -> None:
+    for name in SDK_MODULES:
+        importlib.import_module(name)
 
 
 def server_env(server: agent_pb2.McpServer, env: Mapping[str, str]) -> dict[str, str]:
@@ -74,7 +102,33 @@ async def connect_server(
     labels: Mapping[str, str] | None = None,
 ) -> ClientSession:
     """Start or reach ``server`` and return its initialized session (closed with ``stack``); a docker
-    server's container is labelled with ``labels`` (``mcp_container.execution_labels``)."""
+    server's container is labelled with ``labels`` (``mcp_container.execution_labels``). An HTTP server
+    is tried again while it fails transiently, for up to ``CONNECT_RETRY_SECONDS``."""
+    await asyncio.to_thread(_import_sdk)
+    if server.WhichOneof("transport") != "http":
+        return await _connect_once(stack, server, env, workspace, redact, labels)
+    loop = asyncio.get_running_loop()
+    started, delay, attempts = loop.time(), FIRST_RETRY_DELAY_SECONDS, 1
+    while True:
+        try:
+            return await _connect_once(stack, server, env, workspace, redact, labels)
+        except _TransientSetupError as exc:
+            waited = loop.time() - started
+            if waited + delay > CONNECT_RETRY_SECONDS:
+                raise McpSetupError(f"{exc} ({attempts} attempts in {waited:.0f} s)") from None
+            log.warning("%s; trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay, attempts = min(delay * 2, MAX_RETRY_DELAY_SECONDS), attempts + 1
+
+
+async def _connect_once(
+    stack: AsyncExitStack,
+    server: agent_pb2.McpServer,
+    env: Mapping[str, str],
+    workspace: Path,
+    redact: Callable[[str], str],
+    labels: Mapping[str, str] | None,
+) -> ClientSession:
     import httpx2
     from mcp import ClientSession, StdioServerParameters, stdio_client
     from mcp.client.sse import sse_client
@@ -113,7 +167,7 @@ async def connect_server(
             streams = sse_client(url, headers=headers, timeout=seconds)
         else:
             client = create_mcp_http_client(headers=headers, timeout=httpx2.Timeout(seconds, read=CALL_TIMEOUT_SECONDS))
-            streams = streamable_http_client(url, http_client=await stack.enter_async_context(client))
+            streams = streamable_http_client(url, http_client=await own.enter_async_context(client))
     else:
         raise McpSetupError(f"{where} has no transport (stdio, http or docker)")
     try:
@@ -123,19 +177,23 @@ async def connect_server(
             await session.initialize()
     except BaseException as exc:
         cause = await _close_after_failure(own)
+        if _cancelling():
+            raise exc if isinstance(exc, asyncio.CancelledError) else asyncio.CancelledError() from None
         if isinstance(exc, ContainerStartError):
             raise McpSetupError(f"{where} (docker) failed to start: {exc}") from None
         if output is not None and output.ended:
             raise McpSetupError(f"{where} (docker) failed to start: {output.describe()}") from None
         if isinstance(exc, TimeoutError):
             raise McpSetupError(f"{where} ({transport}) did not answer within {CONNECT_TIMEOUT_SECONDS:g} s") from None
-        if isinstance(exc, asyncio.CancelledError) and not _cancelling():
+        if isinstance(exc, asyncio.CancelledError):
             # The transport's own task group was cancelled because it failed (an unreachable URL ends
             # streamable HTTP this way): a setup error, not a cancellation of this activity.
             reason = _describe(cause) if cause is not None else "the connection was closed"
-            raise McpSetupError(f"{where} ({transport}) failed to start: {reason}") from None
+            error = _TransientSetupError if cause is None or is_transient(cause) else McpSetupError
+            raise error(f"{where} ({transport}) failed to start: {reason}") from None
         if isinstance(exc, Exception):  # the SDK raises anything from OSError to ExceptionGroup
-            raise McpSetupError(f"{where} ({transport}) failed to start: {_describe(exc)}") from None
+            error = _TransientSetupError if is_transient(exc) else McpSetupError
+            raise error(f"{where} ({transport}) failed to start: {_describe(exc)}") from None
         raise
     stack.push_async_callback(own.aclose)
     return session
@@ -151,9 +209,16 @@ async def _close_after_failure(own: AsyncExitStack) -> BaseException | None:
 
 
 def _cancelling() -> bool:
-    """Whether this task is being cancelled (by Temporal or a timeout), not just a transport's scope."""
+    """Whether this run is being cancelled (by Temporal or a timeout), not just a transport's scope.
+
+    Asked after the transport's task groups have closed: while they close, their own cancellation of
+    the task counts too. Closing can also clear a cancel from outside (anyio uncancels the task once
+    too often, seen under load), so in an activity Temporal's record of the cancel decides as well.
+    """
     task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+    if task is not None and task.cancelling() > 0:
+        return True
+    return activity.in_activity() and activity.is_cancelled()
 
 
 def _stderr(stack: AsyncExitStack, name: str, redact: Callable[[str], str]) -> TextIO:

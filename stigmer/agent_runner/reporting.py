@@ -56,7 +56,7 @@ def tool_call(
 
 
 class Updates(Protocol):
-    async def update(self, request: pb.UpdateStatusRequest) -> None: ...
+    async def update(self, request: pb.UpdateStatusRequest) -> pb.AgentExecution | None: ...
 
 
 class Throttle:
@@ -93,8 +93,8 @@ class Reporter:
     def __init__(self, api: Updates, execution_id: str, redact: Callable[[str], str], attempt: int = 0) -> None:
         self._api, self._id, self._redact, self._attempt = api, execution_id, redact, attempt
 
-    async def _send(self, **fields: Any) -> None:
-        await self._api.update(pb.UpdateStatusRequest(execution_id=self._id, attempt=self._attempt, **fields))
+    async def _send(self, **fields: Any) -> pb.AgentExecution | None:
+        return await self._api.update(pb.UpdateStatusRequest(execution_id=self._id, attempt=self._attempt, **fields))
 
     def _message(self, message_id: str, text: str, kind: pb.MessageType = pb.MESSAGE_TYPE_AGENT) -> pb.Message:
         return pb.Message(id=message_id, type=kind, content=self._redact(text))
@@ -137,12 +137,14 @@ class Reporter:
         redacted.result = self._redact(call.result)
         return redacted
 
-    async def completed(self, message_id: str, text: str) -> None:
-        await self._send(
+    async def completed(self, message_id: str, text: str) -> int:
+        """Report the answer; the phase the server recorded (CANCELLED when a cancel came first)."""
+        stored = await self._send(
             phase=pb.EXECUTION_PHASE_COMPLETED,
             messages=[self._message(message_id, text)],
             output_json=self._redact(response_output(text)),
         )
+        return stored.status.phase if stored is not None else pb.EXECUTION_PHASE_COMPLETED
 
     async def failed(self, error: str, kind: str = "") -> None:
         """Report FAILED; ``kind`` names a standard error type (``"timeout"``) sent as ``error_info``."""

@@ -66,9 +66,10 @@ class ServerApi(ServerConnection):
         secret_logs.remember(env.secret_values)
         return env
 
-    async def update(self, request: execution_pb2.UpdateStatusRequest) -> None:
+    async def update(self, request: execution_pb2.UpdateStatusRequest) -> execution_pb2.AgentExecution:
+        """Apply ``request``; the execution as stored after it."""
         try:
-            await self._retrying(self._executions.UpdateStatus, request)
+            return await self._retrying(self._executions.UpdateStatus, request)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise ExecutionFinishedError(exc.details() or "the execution is finished") from None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
+from stigmer.agent_runner import mcp_tools
 from stigmer.agent_runner.env_values import Redactor
 from stigmer.agent_runner.mcp_container import EXECUTION_ID, MCP_SERVER, execution_labels
 from stigmer.agent_runner.mcp_docker import ServerOutput
@@ -25,14 +27,19 @@ async def _connect(server: agent_pb2.McpServer, workspace: Path) -> None:
         await connect_server(stack, server, {}, workspace, str)
 
 
-def test_an_unreachable_http_server_is_a_setup_error_not_a_cancellation(tmp_path: Path) -> None:
+def test_an_unreachable_http_server_is_a_setup_error_not_a_cancellation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # streamable HTTP ends its own task group when the URL does not answer; that cancellation must not
     # pass for a cancellation of the run (the real platform's runner reported "Cancelled via cancel scope")
+    monkeypatch.setattr(mcp_tools, "CONNECT_RETRY_SECONDS", 1.0)
     server = agent_pb2.McpServer(name="docs-search")
     server.http.url = f"http://{LOOPBACK}:{free_port()}/mcp"
     with pytest.raises(McpSetupError) as raised:
         asyncio.run(_connect(server, tmp_path))
-    assert str(raised.value).startswith("MCP server 'docs-search' (http) failed to start: ConnectError"), raised.value
+    message = str(raised.value)
+    assert message.startswith("MCP server 'docs-search' (http) failed to start: ConnectError"), message
+    assert re.search(r" \(\d+ attempts in \d+ s\)$", message), message
 
 
 def test_a_real_cancellation_still_cancels(tmp_path: Path) -> None:

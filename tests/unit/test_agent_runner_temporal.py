@@ -23,7 +23,7 @@ from stigmer.agent_runner.settings import RunnerSettings
 from stigmer.api.error_types import ERROR_TYPES
 from stigmer.api.v1 import agent_pb2
 from stigmer.api.v1 import execution_pb2 as pb
-from stigmer.api.v1.common_pb2 import EnvVar
+from stigmer.api.v1.common_pb2 import EnvVar, Ref
 from stigmer.config import Settings
 from stigmer.server.serve import StigmerServer, build_server
 from support.client import authorized_channel
@@ -333,6 +333,47 @@ def test_a_cancelled_execution_is_reported_cancelled(
     assert status.phase == pb.EXECUTION_PHASE_CANCELLED
     streamed = next(m.content for m in status.messages if m.id == "agent-1")
     assert streamed.startswith("slow ") and len(streamed) < len("slow " * 50)
+
+
+def _streaming(api: Api, execution_id: str) -> None:
+    messages = api.get(execution_id).status.messages
+    assert any(m.id == "agent-1" for m in messages), "no streamed text yet"
+
+
+def test_a_run_that_completes_after_a_cancel_was_acknowledged_returns_the_cancelled_phase_the_store_recorded(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings
+) -> None:
+    # the cancel is acknowledged by the server, but does not reach the workflow in time: the answer
+    # arrives, the execution ends CANCELLED, and the workflow must say so too (not COMPLETED)
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    llm.add_rules(reply("slow " * 8, chunks=8, chunk_delay=0.4))
+    with temporal.worker(settings) as queue:
+        created = api.create("helper", "Take your time")
+        handle = temporal.start_execution(created.metadata.id, queue)
+        eventually(lambda: _streaming(api, created.metadata.id), timeout=30, interval=0.1)
+        api.executions.Cancel(Ref(value=created.metadata.id), timeout=10)
+        returned = temporal.result(handle)
+    stored = api.get(created.metadata.id).status
+    assert (stored.phase, stored.cancel_requested) == (pb.EXECUTION_PHASE_CANCELLED, True)
+    assert returned == "CANCELLED"
+
+
+def test_a_run_whose_execution_ended_meanwhile_returns_the_phase_the_store_recorded(
+    temporal: Temporal, api: Api, llm: LLMStandin, settings: RunnerSettings
+) -> None:
+    # seen in the cancel-during-faults tier: a child cancelled while its run started ended CANCELLED in
+    # the store, and its workflow COMPLETED returning "FINISHED" (a store/Temporal disagreement)
+    api.deploy("helper", agent_pb2.AgentSpec(instructions="Help.", model="llama3.2:1b"))
+    llm.add_rules(reply("slow " * 8, chunks=8, chunk_delay=0.4))
+    with temporal.worker(settings) as queue:
+        created = api.create("helper", "Take your time")
+        handle = temporal.start_execution(created.metadata.id, queue)
+        eventually(lambda: _streaming(api, created.metadata.id), timeout=30, interval=0.1)
+        ended = pb.UpdateStatusRequest(execution_id=created.metadata.id, phase=pb.EXECUTION_PHASE_CANCELLED)
+        api.executions.UpdateStatus(ended, timeout=10)
+        returned = temporal.result(handle)
+    assert api.get(created.metadata.id).status.phase == pb.EXECUTION_PHASE_CANCELLED
+    assert returned == "CANCELLED"
 
 
 def test_endless_tool_calls_fail_after_ten_turns(
