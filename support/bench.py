@@ -32,9 +32,11 @@ from support import bench_streams
 from support.bench_docker import bench_docker
 from support.bench_exec import Report, bench_execution
 from support.bench_list import time_listings
+from support.bench_llm import bench_real_model
 from support.bench_loops import bench_loops
 from support.bench_metrics import Metric, render
 from support.bench_recovery import bench_recovery
+from support.bench_runner_container import bench_runner_modes
 from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
@@ -56,6 +58,8 @@ GROUPS: dict[str, int] = {
     "recovery": 3,  # SIGKILLs of each component under load (support.bench_recovery)
     "loops": 1,  # for-loops of 1,000 and 10,000 items, a 4 MiB input (issue 10)
     "docker": 1,  # a private Docker engine's start and stop, the images cold and cached (root; issue 11)
+    "runner_container": 30,  # agent runs with the agent-runner as a process and in a container (root)
+    "llm": 5,  # the local real model: tokens/s, first token, an agent run with it
     "tiers": 1,
 }
 EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
@@ -312,6 +316,15 @@ def main(argv: list[str] | None = None) -> int:
         if "docker" in selected:
             message = "measuring the Docker engine and the image builds (cold: a debootstrap of a minimal Debian)"
             step("docker", message, partial(bench_docker, Path(tmp), report))
+        if "runner_container" in selected:
+            message = (
+                f"measuring {runs('runner_container')} agent runs with the agent-runner as a process and in a container"
+            )
+            measure = partial(bench_runner_modes, factory, Path(tmp), run_id, runs("runner_container"), 5, report)
+            step("runner_container", message, measure)
+        if "llm" in selected:
+            message = "measuring the local real model (SmolLM2-135M on llama.cpp, 1 thread)"
+            step("llm", message, partial(bench_real_model, factory, Path(tmp), run_id, runs("llm"), report))
     if "tiers" in selected and args.tiers:
 
         def tiers() -> None:

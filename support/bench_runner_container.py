@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -85,6 +86,26 @@ def bench_mode(factory: StackFactory, mode: str, llm_url: str, runs: int, starts
             )
     finally:
         stack.teardown()
+
+
+def bench_runner_modes(
+    factory: StackFactory, workdir: Path, run_id: RunId, runs: int, starts: int, report: Report
+) -> None:
+    """The agent-runner as a process and in a container, on an engine provisioned for the measurement."""
+    from support.docker_provision import docker_provisioned
+
+    with docker_provisioned(workdir / "runner-docker") as env, standin(workdir, run_id.with_tag("bench-llm")) as llm:
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)  # the stacks' CLI and the checks read DOCKER_HOST and the image's tag
+        try:
+            for mode in ("process", "docker"):
+                bench_mode(factory, mode, llm.url, runs, starts, report)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
