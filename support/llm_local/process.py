@@ -14,16 +14,17 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from support.llm_local.front import JOURNAL_PATH
 from support.llm_local.journal import ChatRecord
 from support.llm_local.model_file import MODEL_NAME
-from support.processes import RunId, kill_tree, label_env
+from support.processes import RunId, label_env
+from support.served_process import ServedProcess
 from support.waits import ProcessDiedError, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
-TAIL_LINES = 40
 START_TIMEOUT = 90.0  # the model loads in 1-3 s; a loaded CI machine takes much longer
 
 
@@ -32,51 +33,19 @@ class LocalModelStartError(Exception):
 
 
 @dataclass
-class LocalModelProcess:
+class LocalModelProcess(ServedProcess):
     """A running ``python -m support.llm_local``: its Ollama-API URL, how it runs, and its log."""
 
-    proc: subprocess.Popen[bytes]
-    log_path: Path
+    name: ClassVar[str] = "llm-local"
+    describes: ClassVar[str] = "the local model"
     threads: int
     constrain_tools: bool
     url: str = ""
-    name: str = "llm-local"
 
     def chats(self) -> list[ChatRecord]:
         """Every chat the model served so far, with its reply (the front's journal)."""
         with urllib.request.urlopen(f"{self.url}{JOURNAL_PATH}", timeout=10.0) as response:
             return [ChatRecord.from_json(item) for item in json.loads(response.read())["chats"]]
-
-    def log_paths(self) -> dict[str, Path]:
-        """Its log, by component name (what ``support.diagnostics`` attaches on failure)."""
-        return {self.name: self.log_path}
-
-    def tail(self, lines: int = TAIL_LINES) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no output)"
-
-    def assert_alive(self) -> None:
-        """Raise ``ProcessDiedError`` (with its last output) when the process has exited."""
-        code = self.proc.poll()
-        if code is not None:
-            raise ProcessDiedError(f"the local model exited with code {code}; its last output:\n{self.tail()}")
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Kill the process tree and reap it. Idempotent."""
-        kill_tree(self.proc.pid, timeout)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-
-    def __enter__(self) -> LocalModelProcess:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def start_local_model(

@@ -12,15 +12,16 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from support.llm_standin.control import StandinClient, StandinControlError
 from support.llm_standin.rules import Rule, rules_to_json
-from support.processes import RunId, kill_tree, label_env
+from support.processes import RunId, label_env
+from support.served_process import ServedProcess
 from support.waits import ProcessDiedError, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
-TAIL_LINES = 40
 
 
 class StandinStartError(Exception):
@@ -28,48 +29,16 @@ class StandinStartError(Exception):
 
 
 @dataclass
-class StandinProcess:
+class StandinProcess(ServedProcess):
     """A running stand-in process: its URL (for ``OLLAMA_HOST``), control client and log."""
 
-    proc: subprocess.Popen[bytes]
-    log_path: Path
+    name: ClassVar[str] = "llm-standin"
+    describes: ClassVar[str] = "the LLM stand-in"
     url: str = ""
-    name: str = "llm-standin"
     control: StandinClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.control = StandinClient(self.url)
-
-    def log_paths(self) -> dict[str, Path]:
-        """Its log, by component name (what ``support.diagnostics`` attaches on failure)."""
-        return {self.name: self.log_path}
-
-    def tail(self, lines: int = TAIL_LINES) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no output)"
-
-    def assert_alive(self) -> None:
-        """Raise ``ProcessDiedError`` (with its last output) when the process has exited."""
-        code = self.proc.poll()
-        if code is not None:
-            raise ProcessDiedError(f"the LLM stand-in exited with code {code}; its last output:\n{self.tail()}")
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Kill the process tree and reap it. Idempotent."""
-        kill_tree(self.proc.pid, timeout)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-
-    def __enter__(self) -> StandinProcess:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def start_standin_process(

@@ -1,0 +1,57 @@
+"""A pipeline-side server process (the LLM stand-in, the local model): its log, liveness and teardown.
+
+A subclass names what it is (``describes``, for error messages) and adds how to talk to it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Self
+
+from support.processes import kill_tree
+from support.waits import ProcessDiedError
+
+TAIL_LINES = 40
+
+
+@dataclass
+class ServedProcess:
+    """A subprocess that serves on loopback, writing its output to ``log_path``."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    name: ClassVar[str] = "process"  # the component name of its log
+    describes: ClassVar[str] = "the process"
+
+    def log_paths(self) -> dict[str, Path]:
+        """Its log, by component name (what ``support.diagnostics`` attaches on failure)."""
+        return {self.name: self.log_path}
+
+    def tail(self, lines: int = TAIL_LINES) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no output)"
+
+    def assert_alive(self) -> None:
+        """Raise ``ProcessDiedError`` (with its last output) when the process has exited."""
+        code = self.proc.poll()
+        if code is not None:
+            raise ProcessDiedError(f"{self.describes} exited with code {code}; its last output:\n{self.tail()}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Kill the process tree and reap it. Idempotent."""
+        kill_tree(self.proc.pid, timeout)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
