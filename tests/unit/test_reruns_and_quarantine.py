@@ -13,19 +13,18 @@ import pytest
 from support import known_infra_errors
 from support.flake_report import FAILED, PASSED, read_junit
 from support.quarantine import Entry, load, stale_problems
+from tests.unit.inner_sessions import REPO, inner_session
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
+
 TODAY = date.today()
 
 
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A pytester folder whose sessions load the pipeline's plugin (CI unset: strict mode stays off)."""
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.delenv("CI", raising=False)
-    pytester.makeconftest('pytest_plugins = ["support.pytest_plugin"]\n')
+    inner_session(pytester, monkeypatch)
     return pytester
 
 

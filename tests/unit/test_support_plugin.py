@@ -17,6 +17,7 @@ from support.prereqs import CheckContext, Prerequisite
 from support.processes import LABEL_ENV, RunId, label_of
 from support.pytest_plugin import mark_tier, pytest_report_header, pytest_sessionstart, require
 from support.waits import wait_until
+from tests.unit.inner_sessions import inner_session
 
 
 @dataclass
@@ -79,7 +80,6 @@ def test_mark_tier_marks_only_the_tiers_own_tests(tmp_path: Path) -> None:
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
 INNER_CONFTEST = """
 pytest_plugins = ["support.pytest_plugin"]
 
@@ -103,9 +103,7 @@ COMPONENT_PREREQUISITES["warp-drive"] = (
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A pytester folder whose sessions load the pipeline's plugin (and know an optional 'warp-drive')."""
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.delenv("CI", raising=False)
-    pytester.makeconftest(INNER_CONFTEST)
+    inner_session(pytester, monkeypatch, INNER_CONFTEST)
     return pytester
 
 

@@ -14,11 +14,11 @@ from support.cli import CliResult
 from support.diagnostics import artifact_dir_name
 from support.processes import RunId
 from support.stack import Stack
+from tests.unit.inner_sessions import inner_session
 from tests.unit.temporal_dev import temporal_binary
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
 INNER_TIMEOUT = 240
 
 
@@ -92,9 +92,7 @@ def test_a_failing_test_keeps_the_state_and_history_of_the_execution_it_ran(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     temporal_binary()
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.delenv("CI", raising=False)
-    pytester.makeconftest('pytest_plugins = ["support.pytest_plugin"]\n')
+    inner_session(pytester, monkeypatch)
     pytester.makepyfile(test_inner=INNER_TEST)
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
