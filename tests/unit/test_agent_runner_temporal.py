@@ -391,9 +391,8 @@ def test_endless_tool_calls_fail_after_ten_turns(
 def test_a_docker_mcp_server_without_an_engine_fails_clearly(
     temporal: Temporal, api: Api, settings: RunnerSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    empty = tmp_path / "no-docker-here"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
+    # the engine is reached through its API (DOCKER_HOST), not the docker command: point it at nothing
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
     server = agent_pb2.McpServer(name="files", docker=agent_pb2.DockerServer(image="mcp/filesystem:latest"))
     api.deploy("boxed", agent_pb2.AgentSpec(instructions="Files.", model="llama3.2:1b", mcp_servers=[server]))
     with temporal.worker(settings) as queue:
