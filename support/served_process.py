@@ -5,7 +5,9 @@ A subclass names what it is (``describes``, for error messages) and adds how to 
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Self
@@ -14,6 +16,19 @@ from support.processes import kill_tree
 from support.waits import ProcessDiedError
 
 TAIL_LINES = 40
+_LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
+
+
+def announced_url(log_path: Path) -> str:
+    """The URL the process announced in its log (``listening on http://...``); AssertionError until then."""
+    found = _LISTENING.search(log_path.read_text(errors="replace"))
+    assert found, f"no 'listening on http://...' line in {log_path} yet"
+    return found.group(1)
+
+
+def time_left(deadline: float) -> float:
+    """Seconds until the ``time.monotonic()`` deadline (never zero: a wait still polls once)."""
+    return max(deadline - time.monotonic(), 0.01)
 
 
 @dataclass

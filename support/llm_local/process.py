@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -20,11 +19,10 @@ from support.llm_local.front import JOURNAL_PATH
 from support.llm_local.journal import ChatRecord
 from support.llm_local.model_file import MODEL_NAME
 from support.processes import RunId, label_env
-from support.served_process import ServedProcess
+from support.served_process import ServedProcess, announced_url, time_left
 from support.waits import ProcessDiedError, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
 START_TIMEOUT = 90.0  # the model loads in 1-3 s; a loaded CI machine takes much longer
 
 
@@ -76,22 +74,14 @@ def start_local_model(
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     started = LocalModelProcess(proc, log_path, threads, constrain_tools)
     try:
-        started.url = eventually(lambda: _announced_url(log_path), timeout=_left(deadline), alive=started.assert_alive)
-        eventually(lambda: _serves_model(started.url), timeout=_left(deadline), alive=started.assert_alive)
+        started.url = eventually(
+            lambda: announced_url(log_path), timeout=time_left(deadline), alive=started.assert_alive
+        )
+        eventually(lambda: _serves_model(started.url), timeout=time_left(deadline), alive=started.assert_alive)
     except (AssertionError, ProcessDiedError) as exc:
         started.stop()
         raise LocalModelStartError(f"the local model did not start ({' '.join(command)}): {exc}") from None
     return started
-
-
-def _left(deadline: float) -> float:
-    return max(deadline - time.monotonic(), 0.01)
-
-
-def _announced_url(log_path: Path) -> str:
-    found = _LISTENING.search(log_path.read_text(errors="replace"))
-    assert found, f"no 'listening on http://...' line in {log_path} yet"
-    return found.group(1)
 
 
 def _serves_model(url: str) -> None:

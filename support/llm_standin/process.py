@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -17,11 +16,10 @@ from typing import ClassVar
 from support.llm_standin.control import StandinClient, StandinControlError
 from support.llm_standin.rules import Rule, rules_to_json
 from support.processes import RunId, label_env
-from support.served_process import ServedProcess
+from support.served_process import ServedProcess, announced_url, time_left
 from support.waits import ProcessDiedError, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
 
 
 class StandinStartError(Exception):
@@ -78,24 +76,16 @@ def start_standin_process(
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     started = StandinProcess(proc, log_path)
     try:
-        started.url = eventually(lambda: _announced_url(log_path), timeout=_left(deadline), alive=started.assert_alive)
+        started.url = eventually(
+            lambda: announced_url(log_path), timeout=time_left(deadline), alive=started.assert_alive
+        )
         started.control = StandinClient(started.url, timeout=2.0)
-        eventually(lambda: _answers(started.control), timeout=_left(deadline), alive=started.assert_alive)
+        eventually(lambda: _answers(started.control), timeout=time_left(deadline), alive=started.assert_alive)
     except (AssertionError, ProcessDiedError) as exc:
         started.stop()
         raise StandinStartError(f"the LLM stand-in did not start ({' '.join(command)}): {exc}") from None
     started.control = StandinClient(started.url)
     return started
-
-
-def _left(deadline: float) -> float:
-    return max(deadline - time.monotonic(), 0.01)
-
-
-def _announced_url(log_path: Path) -> str:
-    found = _LISTENING.search(log_path.read_text(errors="replace"))
-    assert found, f"no 'listening on http://...' line in {log_path} yet"
-    return found.group(1)
 
 
 def _answers(control: StandinClient) -> None:
