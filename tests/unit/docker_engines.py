@@ -49,6 +49,22 @@ def tiny_rootfs_tar() -> bytes:
     return data.getvalue()
 
 
+def run_output(client: docker.DockerClient, image: str, command: list[str]) -> str:
+    """What ``command`` printed in a container of ``image``, read after it exited.
+
+    ``containers.run(remove=True)`` streams the output lazily and can remove the container before the stream
+    was read, returning nothing; the logs of an exited container are complete."""
+    container = client.containers.create(image, command, network_mode="host")
+    try:
+        container.start()
+        status = container.wait(timeout=120)["StatusCode"]
+        output = container.logs(stdout=True, stderr=False).decode()
+        assert status == 0, f"{command} exited {status}: {container.logs(stdout=False, stderr=True).decode()}"
+        return output
+    finally:
+        container.remove(force=True)
+
+
 def import_tiny_image(client: docker.DockerClient) -> str:
     """Import the tiny image into ``client``'s engine; its tag."""
     repository, tag = TINY_IMAGE.split(":")

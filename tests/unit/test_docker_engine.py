@@ -23,7 +23,7 @@ from support.docker_engine import (
 from support.docker_provision import leftovers
 from support.mounts import mounts_under
 from support.processes import RunId
-from tests.unit.docker_engines import import_tiny_image, require_engine_host
+from tests.unit.docker_engines import import_tiny_image, require_engine_host, run_output
 
 
 @pytest.fixture
@@ -76,9 +76,9 @@ def test_a_container_shares_the_host_network_and_the_host_keeps_its_firewall(eng
     with start_engine(engine_root) as engine:
         client = engine.client()
         image = import_tiny_image(client)
-        output = client.containers.run(image, ["/bin/ls", "/sys/class/net"], network_mode="host", remove=True)
+        output = run_output(client, image, ["/bin/ls", "/sys/class/net"])
         client.close()
-        assert set(output.decode().split()) == set(psutil.net_if_addrs())
+        assert set(output.split()) == set(psutil.net_if_addrs())
         assert "docker0" not in psutil.net_if_addrs()
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forward
     assert set(psutil.net_if_addrs()) == links

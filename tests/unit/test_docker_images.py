@@ -13,7 +13,7 @@ import pytest
 from support.build_cache import CACHE_ENV
 from support.docker_engine import start_engine
 from support.docker_images import HASH_LABEL, ImageBuildError, build_image
-from tests.unit.docker_engines import client, engine, import_tiny_image, tiny_image
+from tests.unit.docker_engines import client, engine, import_tiny_image, run_output, tiny_image
 
 __all__ = ["client", "engine", "tiny_image"]
 
@@ -43,7 +43,7 @@ def context(tmp_path: Path) -> Path:
 
 
 def _cat(client: docker.DockerClient, image: str, path: str) -> str:
-    return client.containers.run(image, ["/bin/cat", path], network_mode="host", remove=True).decode()
+    return run_output(client, image, ["/bin/cat", path])
 
 
 def _wheel(tmp_path: Path, name: str, content: str) -> Path:
