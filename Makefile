@@ -26,7 +26,7 @@ $(UV):
 # --compile-bytecode as pip does (stacks started from .venv would compile their imports at every start)
 $(BOOTSTRAP): pyproject.toml uv.lock | $(UV)
 	$(INSTALL_UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --compile-bytecode --extra=dev --extra=test
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --compile-bytecode --extra=dev --extra=test --extra=report
 	touch $@
 
 lock: | $(UV)

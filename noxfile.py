@@ -107,7 +107,7 @@ def _run_pytest(session: nox.Session, tier: Tier, extra_env: dict[str, str]) -> 
 def lint(session: nox.Session) -> None:
     """Check the lock file, style and formatting (ruff) and types (mypy)."""
     session.run("uv", "lock", "--check")
-    _install(session, "dev", "test")
+    _install(session, "dev", "test", "report")
     session.run("ruff", "--version")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")

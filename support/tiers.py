@@ -52,7 +52,7 @@ class Tier:
 TIERS = {
     tier.name: tier
     for tier in (
-        Tier("unit", 900, extras=("local-llm",)),  # its real-model tests run SmolLM2 (15 s)
+        Tier("unit", 900, extras=("local-llm", "report")),  # SmolLM2 (15 s); the HTML report
         Tier("smoke", 600),
         # one worker per core; loadfile keeps a module, and so its stack, on one worker
         Tier("apply", 900, ("-n", "2", "--dist", "loadfile")),
