@@ -95,6 +95,14 @@ def _apt(apt_get: str, args: list[str], deadline: float, manual: str) -> None:
         raise InstallError(f"`{' '.join(command)}` exited {done.returncode} (its output is above); by hand: {manual}")
 
 
+def apt_install(apt_get: str, packages: list[str], deadline: float, manual: str) -> None:
+    """``apt-get update`` then install ``packages`` without recommends (no service started meanwhile);
+    ``InstallError`` naming ``manual`` when it fails or passes ``deadline``."""
+    with services_not_started():
+        _apt(apt_get, ["update"], deadline, manual)
+        _apt(apt_get, ["install", "-y", "--no-install-recommends", *packages], deadline, manual)
+
+
 def install_prerequisites(timeout: float = INSTALL_TIMEOUT, say: Say = _say) -> list[str]:
     """Install ``docker.io`` and ``debootstrap`` when their tools are missing (root and apt-get needed).
 
@@ -118,11 +126,8 @@ def install_prerequisites(timeout: float = INSTALL_TIMEOUT, say: Say = _say) -> 
             "(dockerd) and debootstrap with this system's package manager"
         )
     started = time.monotonic()
-    deadline = started + timeout
     say(f"installing {', '.join(missing)} with apt-get (services are not started)")
-    with services_not_started():
-        _apt(apt_get, ["update"], deadline, manual)
-        _apt(apt_get, ["install", "-y", "--no-install-recommends", *missing], deadline, manual)
+    apt_install(apt_get, missing, started + timeout, manual)
     still = missing_packages()
     if still:
         raise InstallError(f"apt-get installed {', '.join(missing)} but {', '.join(still)} is still missing")
