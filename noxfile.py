@@ -97,7 +97,8 @@ def _docker(session: nox.Session, tier: str) -> Iterator[dict[str, str]]:
 
 
 def _run_pytest(session: nox.Session, tier: Tier, extra_env: dict[str, str]) -> None:
-    junitxml = REPORTS / f"junit-{session.name}.xml"
+    # under `make test` / CI, named after the matrix cell: the full tier's cells would overwrite each other
+    junitxml = REPORTS / f"junit-{os.environ.get('STIGMER_E2E_CELL') or session.name}.xml"
     # nox accepts exit code 0 only: 5 (no tests collected) fails the session like a failing test
     args = tier.pytest_args_for(junitxml, session.name, session.posargs)
     session.run("python", "-m", "pytest", *args, env={**tier.env, **extra_env})
@@ -171,6 +172,13 @@ def flake(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "--version")
     with _docker(session, name) as docker_env:  # `--runner=docker`: one engine for all the runs
         session.run("python", "-m", "support.flake", *session.posargs, env=docker_env)
+
+
+@nox.session(python=PYTHON, default=False)
+def report(session: nox.Session) -> None:
+    """Write the run's HTML report, reports/index.html, from what the tiers left in reports/ (-- --help)."""
+    _install(session, "test", "report")
+    session.run("python", "-m", "support.report_html", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

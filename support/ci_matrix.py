@@ -1,14 +1,17 @@
 """The tier matrix of ``ci/matrix.json``: what `make test` runs and what the GitHub workflow's jobs are.
 
 ``python -m support.ci_matrix run`` runs every cell (or ``--cell NAME``) through nox, in order, and ends
-with a table of outcomes; ``github`` prints the matrix for the workflow's ``fromJSON``; ``list`` names
-the cells. A cell's ``then`` session (the replay gate) runs once, after the last cell that asks for it.
+with a table of outcomes, also written to ``reports/matrix.json``, and the run's HTML report
+``reports/index.html`` (``support.report_html``), pass or fail. ``github`` prints the matrix for the
+workflow's ``fromJSON``; ``list`` names the cells. A cell's ``then`` session (the replay gate) runs once,
+after the last cell that asks for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "ci" / "matrix.json"
+REPORTS = ROOT / "reports"
+CELL_ENV = "STIGMER_E2E_CELL"
 
 
 @dataclass(frozen=True)
@@ -70,16 +75,42 @@ def github_matrix(cells: Sequence[Cell]) -> dict[str, list[dict[str, object]]]:
     }
 
 
-def _run(command: list[str], name: str) -> Outcome:
+def _run(command: list[str], name: str, cell: str | None = None) -> Outcome:
     print(f"\n=== {name}: {' '.join(command)}", flush=True)
     start = time.monotonic()
-    exit_code = subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, check=False).returncode
+    # the tier sessions name their JUnit file after the cell (two cells of one session keep both)
+    env = {**os.environ, CELL_ENV: cell} if cell else None
+    exit_code = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False).returncode
     return Outcome(name, exit_code, time.monotonic() - start, command)
 
 
-def run(cells: Sequence[Cell], nox: str) -> int:
-    """Run ``cells`` in order (every one, even after a failure), then their ``then`` sessions once."""
-    outcomes = [_run(cell.nox_command(nox), cell.name) for cell in cells]
+def write_matrix(outcomes: Sequence[Outcome], started: float, path: Path) -> None:
+    """The table of outcomes as JSON (the HTML report's matrix section reads it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cells = [
+        {"name": o.name, "exit_code": o.exit_code, "seconds": round(o.seconds, 1), "command": o.command}
+        for o in outcomes
+    ]
+    path.write_text(json.dumps({"started": started, "finished": time.time(), "cells": cells}, indent=1) + "\n")
+
+
+def write_report(outcomes: Sequence[Outcome], started: float, reports: Path) -> None:
+    """``reports/matrix.json`` and ``reports/index.html``; a failure here is printed, never raised (the
+    run's own verdict stands)."""
+    try:
+        write_matrix(outcomes, started, reports / "matrix.json")
+        from support.report_html import write_report as write_html
+
+        print(f"\nthe run's report: {write_html(reports).resolve()}")
+    except Exception as exc:
+        print(f"\nthe run's report could not be written: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def run(cells: Sequence[Cell], nox: str, reports: Path = REPORTS) -> int:
+    """Run ``cells`` in order (every one, even after a failure), then their ``then`` sessions once; then
+    write the run's report."""
+    started = time.time()
+    outcomes = [_run(cell.nox_command(nox), cell.name, cell.name) for cell in cells]
     for then in dict.fromkeys(cell.then for cell in cells if cell.then):
         outcomes.append(_run([nox, "-s", then], then))
     print("\n=== the matrix")
@@ -91,6 +122,7 @@ def run(cells: Sequence[Cell], nox: str) -> int:
         f"{len(outcomes) - len(failed)} of {len(outcomes)} passed"
         + (f"; failed: {', '.join(failed)}" if failed else "")
     )
+    write_report(outcomes, started, reports)
     return 1 if failed else 0
 
 
@@ -103,6 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="run the cells through nox and print a table of outcomes")
     run_parser.add_argument("--cell", action="append", default=[], help="run only this cell (repeatable)")
     run_parser.add_argument("--nox", default=str(Path(sys.executable).with_name("nox")), help="the nox to run")
+    run_parser.add_argument(
+        "--reports",
+        type=Path,
+        default=REPORTS,
+        help="where matrix.json and the report index.html go (default: reports/)",
+    )
     args = parser.parse_args(argv)
     cells = load(args.matrix)
     if args.command == "list":
@@ -118,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"no cell named {', '.join(unknown)}; the cells: {', '.join(by_name)}")
         chosen = [by_name[name] for name in args.cell]
-    return run(chosen, args.nox)
+    return run(chosen, args.nox, args.reports)
 
 
 if __name__ == "__main__":

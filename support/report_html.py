@@ -71,13 +71,13 @@ def matrix_section(sources: Sources) -> str:
     if sources.matrix is None:
         return _none("no matrix run in this report (reports/matrix.json is written by python -m support.ci_matrix run)")
     rows = []
-    for cell in sources.matrix:
+    for cell in sources.matrix.cells:
         verdict = "passed" if cell.exit_code == 0 else f"FAILED (exit {cell.exit_code})"
         css = "passed" if cell.exit_code == 0 else "failed"
         cells = f"{_cell(cell.name)}{_cell(verdict, css)}{_cell(round(cell.seconds, 1))}"
         rows.append(f"<tr class='cell' data-cell='{escape(cell.name)}'>{cells}</tr>")
-    failed = [cell.name for cell in sources.matrix if cell.exit_code != 0]
-    summary = f"{len(sources.matrix) - len(failed)} of {len(sources.matrix)} passed" + (
+    failed = [cell.name for cell in sources.matrix.cells if cell.exit_code != 0]
+    summary = f"{len(sources.matrix.cells) - len(failed)} of {len(sources.matrix.cells)} passed" + (
         f"; failed: {', '.join(failed)}" if failed else ""
     )
     return _table(("cell", "result", "seconds"), rows, "matrix") + f"<p>{escape(summary)}</p>"
@@ -111,8 +111,11 @@ def tiers_section(sources: Sources) -> str:
     for tier in sources.tiers:
         failed_css = "failed" if tier.failures else ""
         verdict_css = "failed" if tier.failures else ("passed" if tier.count(PASSED) else "skipped")
+        verdict = tier.verdict
+        if sources.matrix is not None and tier.earlier_than(sources.matrix.started):
+            verdict += " (file from an earlier run)"
         rows.append(
-            f"<tr class='tier' data-tier='{escape(tier.name)}'>{_cell(tier.name)}{_cell(tier.verdict, verdict_css)}"
+            f"<tr class='tier' data-tier='{escape(tier.name)}'>{_cell(tier.name)}{_cell(verdict, verdict_css)}"
             f"{_cell(len(tier.results))}{_cell(tier.count(PASSED), 'passed')}{_cell(tier.count(FAILED), failed_css)}"
             f"{_cell(tier.count(SKIPPED), 'skipped')}{_cell(len(tier.reruns))}{_cell(round(tier.seconds, 1))}"
             f"{_cell(tier.timestamp)}{_cell(tier.path.name)}</tr>"
@@ -234,9 +237,9 @@ def headline(sources: Sources) -> str:
     cells = (
         ""
         if sources.matrix is None
-        else f"{sum(c.exit_code == 0 for c in sources.matrix)} of {len(sources.matrix)} cells passed; "
+        else f"{sum(c.exit_code == 0 for c in sources.matrix.cells)} of {len(sources.matrix.cells)} cells passed; "
     )
-    css = "failed" if failed or (sources.matrix and any(c.exit_code for c in sources.matrix)) else "passed"
+    css = "failed" if failed or (sources.matrix and any(c.exit_code for c in sources.matrix.cells)) else "passed"
     text = f"{cells}{len(sources.tiers)} tiers: {passed} passed, {failed} failed, {skipped} skipped"
     return f"<p id='headline' class='{css}'>{escape(text)}</p>"
 

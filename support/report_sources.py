@@ -45,6 +45,10 @@ class TierRun:
     results: list[Result]
     folders: dict[str, str] = field(default_factory=dict)  # failed test -> its folder, relative to the report
 
+    def earlier_than(self, started: float) -> bool:
+        """Whether the file was written before a run that started at ``started`` (left by an earlier run)."""
+        return self.path.stat().st_mtime < started
+
     def count(self, outcome: str) -> int:
         return sum(1 for result in self.results if result.outcome == outcome)
 
@@ -111,6 +115,14 @@ class CellOutcome:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Matrix:
+    """``matrix.json``: when the run started (epoch seconds), and each cell's outcome."""
+
+    started: float
+    cells: list[CellOutcome]
+
+
 @dataclass
 class Sources:
     """Everything the report shows, and the files it could not read."""
@@ -121,7 +133,7 @@ class Sources:
     flakes: list[FlakeRun] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
     benches: list[Bench] = field(default_factory=list)
-    matrix: list[CellOutcome] | None = None
+    matrix: Matrix | None = None
     folders: list[str] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
 
@@ -180,9 +192,10 @@ def read_bench(path: Path) -> Bench:
     return Bench(path.stem, rows, notes)
 
 
-def read_matrix(path: Path) -> list[CellOutcome]:
+def read_matrix(path: Path) -> Matrix:
     data = _json(path)
-    return [CellOutcome(str(cell["name"]), int(cell["exit_code"]), float(cell["seconds"])) for cell in data["cells"]]
+    cells = [CellOutcome(str(cell["name"]), int(cell["exit_code"]), float(cell["seconds"])) for cell in data["cells"]]
+    return Matrix(float(data.get("started", 0.0)), cells)
 
 
 def collect(reports: Path, root: Path = ROOT) -> Sources:
@@ -203,7 +216,7 @@ def collect(reports: Path, root: Path = ROOT) -> Sources:
     each("flake-*.json", read_flake, sources.flakes)
     each("resilience/*.json", read_scenario, sources.scenarios)
     each("bench*.json", read_bench, sources.benches)
-    matrix: list[list[CellOutcome]] = []
+    matrix: list[Matrix] = []
     each(MATRIX_FILE, read_matrix, matrix)
     sources.matrix = matrix[0] if matrix else None
     return sources

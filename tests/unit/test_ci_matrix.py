@@ -81,14 +81,38 @@ def test_run_goes_on_after_a_failure_and_runs_then_once(tmp_path: Path, capsys: 
         {"name": "full-b", "session": "full", "args": ["--llm=local"], "then": "replay"},
     ]
     path.write_text(json.dumps({"cells": cells}))
-    assert main(["--matrix", str(path), "run", "--nox", str(nox_stand_in)]) == 1
+    reports = tmp_path / "reports"
+    assert main(["--matrix", str(path), "run", "--nox", str(nox_stand_in), "--reports", str(reports)]) == 1
     assert log.read_text().splitlines() == [
         "-s smoke",
         "-s full -- --llm=standin",
         "-s full -- --llm=local",
         "-s replay",
     ]
-    assert "3 of 4 passed; failed: smoke" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 of 4 passed; failed: smoke" in out
+    # a failed run still leaves its matrix and its report, and says where
+    matrix = json.loads((reports / "matrix.json").read_text())
+    assert [(cell["name"], cell["exit_code"]) for cell in matrix["cells"]] == [
+        ("smoke", 3),
+        ("full-a", 0),
+        ("full-b", 0),
+        ("replay", 0),
+    ]
+    assert f"the run's report: {(reports / 'index.html').resolve()}" in out
+    assert "FAILED (exit 3)" in (reports / "index.html").read_text()
+
+
+def test_each_cell_runs_with_its_name_for_the_junit_file(tmp_path: Path) -> None:
+    nox_stand_in = tmp_path / "nox"
+    log = tmp_path / "calls"
+    nox_stand_in.write_text(f'#!/bin/sh\necho "$2 $STIGMER_E2E_CELL" >> {log}\n')
+    nox_stand_in.chmod(0o755)
+    path = tmp_path / "matrix.json"
+    cells = [{"name": "full-a", "session": "full", "then": "replay"}, {"name": "full-b", "session": "full"}]
+    path.write_text(json.dumps({"cells": cells}))
+    assert main(["--matrix", str(path), "run", "--nox", str(nox_stand_in), "--reports", str(tmp_path / "r")]) == 0
+    assert log.read_text().splitlines() == ["full full-a", "full full-b", "replay "]
 
 
 def test_github_matrix_has_one_entry_per_cell() -> None:
