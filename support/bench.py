@@ -420,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if scale_results:
             print_tables(scale_results, args.compare)
-        print(render(rows))
+        if rows:
+            print(render(rows))
         print(f"\nload average: before {load_before}; after {load_after}")
         if report.notes:
             print("profile:\n" + "\n".join(f"  {note}" for note in report.notes))
