@@ -15,6 +15,7 @@ rows (one per worker count and level), written as JSON; ``compare`` shows new/ol
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +34,7 @@ from stigmer.api.v1 import execution_pb2 as pb
 from stigmer.api.v1.agent_pb2 import Agent, AgentSpec
 from stigmer.api.v1.common_pb2 import Metadata
 from stigmer.api.v1.workflow_pb2 import Task, Workflow, WorkflowSpec
-from support.bench_exec import COMPONENTS, MODEL, full_stack, standin
+from support.bench_exec import COMPONENTS, MODEL, component_cpu_seconds, full_stack, standin
 from support.bench_metrics import percentile
 from support.bench_rss import RssSampler
 from support.bench_runs import TERMINAL, phase_name, reconcile
@@ -81,6 +82,10 @@ class LevelResult:
     errors: list[str]
     rss_mb: dict[str, float] = field(default_factory=dict)
     wall_target_s: float | None = None
+    # CPU seconds each component used during the batch; median seconds per stage of an execution
+    # (dispatch: created -> handed to Temporal, pickup: -> a runner started it, run: -> terminal).
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    stages_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -189,6 +194,7 @@ def run_level(stack: Stack, workers: int, level: int, progress: Callable[[str], 
         client.apply.Apply(request, timeout=30)
     batch = Batch(level, agent, workflow)
     sampler = RssSampler(stack.home, stack.labelled, interval=0.5)
+    cpu_before = component_cpu_seconds(stack)
     sampler.start()
     try:
         with ExitStack() as channels:
@@ -218,7 +224,29 @@ def run_level(stack: Stack, workers: int, level: int, progress: Callable[[str], 
             executions = batch.listed(agents, workflows)
     finally:
         rss = sampler.stop()
-    return _result(batch, workers, began, executions, rss.per_component_mb)
+    result = _result(batch, workers, began, executions, rss.per_component_mb)
+    cpu_after = component_cpu_seconds(stack)
+    result.cpu_s = {name: round(used - cpu_before.get(name, 0.0), 1) for name, used in cpu_after.items()}
+    result.stages_s = stage_medians(executions)
+    return result
+
+
+def stage_medians(executions: Sequence[Any]) -> dict[str, float]:
+    """Median seconds of each stage over ``executions``, by the server's timestamps."""
+    stages: dict[str, list[float]] = {"dispatch": [], "pickup": [], "run": []}
+    for execution in executions:
+        created = _seconds(execution.metadata.created_at)
+        dispatched = _seconds(execution.status.dispatch.dispatched_at)
+        started = _seconds(execution.status.started_at)
+        completed = _seconds(execution.status.completed_at)
+        for name, begin, end in (
+            ("dispatch", created, dispatched),
+            ("pickup", dispatched, started),
+            ("run", started, completed),
+        ):
+            if begin is not None and end is not None:
+                stages[name].append(end - begin)
+    return {name: round(statistics.median(values), 3) for name, values in stages.items() if values}
 
 
 def _result(batch: Batch, workers: int, began: float, executions: list[Any], rss: dict[str, float]) -> LevelResult:
@@ -369,5 +397,11 @@ def write_json(path: Path, results: Sequence[LevelResult], extra: dict[str, Any]
 def print_tables(results: Sequence[LevelResult], compare: Path | None) -> None:
     console = Console(width=200)
     console.print(table(results))
+    for result in results:
+        stages = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in result.stages_s.items())
+        cpu = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(result.cpu_s.items()))
+        console.print(f"{result.key}: median stages {stages or '-'}; CPU seconds {cpu or '-'}; {result.outcomes}")
+        for error in result.errors[:3]:
+            console.print(f"  error: {error}", markup=False)
     if compare is not None:
         console.print(compare_table(results, load_rows(compare), str(compare)))
