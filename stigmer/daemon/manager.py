@@ -428,6 +428,7 @@ class Daemon:
                 address=stale.address,
                 healthy=self._healthy(name, stale.address, stale.pid, probe_timeout),
                 restarts=stale.restarts,
+                workers=stale.workers,
                 note="its supervisor is gone, so it is not restarted; `stigmer server stop` stops it",
             )
         address = component.address(self.settings)
