@@ -22,6 +22,8 @@ DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_LLM_MODEL = "llama3.2:1b"
 DEFAULT_AGENT_RUNNER_MODE = "process"
 DEFAULT_HEALTH_GRACE_SECONDS = 30.0
+DEFAULT_RUNNER_WORKERS = 1
+MAX_RUNNER_WORKERS = 16
 AGENT_RUNNER_MODES = ("process", "docker")
 AGENT_RUNNER_IMAGE_NAME = "stigmer-agent-runner"
 
@@ -38,6 +40,7 @@ ENV_KEYS = {
     "STIGMER_RUNNER_TEMPORAL_ADDR": "runner_temporal_addr",
     "STIGMER_RUNNER_SERVER_ADDR": "runner_server_addr",
     "STIGMER_HEALTH_GRACE_SECONDS": "health_grace_seconds",
+    "STIGMER_RUNNER_WORKERS": "runner_workers",
 }
 ADDRESS_KEYS = ("server_addr", "temporal_addr", "server_temporal_addr", "runner_temporal_addr", "runner_server_addr")
 
@@ -70,6 +73,8 @@ class Settings:
     runner_server_addr: str = ""
     # How long a running component may fail its health check before the supervisor restarts it.
     health_grace_seconds: float = DEFAULT_HEALTH_GRACE_SECONDS
+    # Worker processes per runner (workflow-runner, agent-runner), all polling the runner's task queues.
+    runner_workers: int = DEFAULT_RUNNER_WORKERS
 
     @property
     def server_temporal_dial(self) -> str:
@@ -212,6 +217,17 @@ def _positive_seconds(text: str, source: str) -> float:
     return seconds
 
 
+def parse_workers(text: str, source: str) -> int:
+    """A worker count from 1 to :data:`MAX_RUNNER_WORKERS`; :class:`ConfigError` naming ``source`` otherwise."""
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_RUNNER_WORKERS:
+        raise ConfigError(f"{source}: expected a whole number of workers from 1 to {MAX_RUNNER_WORKERS}, got {text!r}")
+    return workers
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings for the stack rooted at ``STIGMER_HOME`` (default ``~/.stigmer``)."""
     env = os.environ if environ is None else environ
@@ -234,6 +250,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if "health_grace_seconds" in values:
         key = "health_grace_seconds"
         values[key] = _positive_seconds(values[key], sources[key])
+    if "runner_workers" in values:
+        values["runner_workers"] = parse_workers(values["runner_workers"], sources["runner_workers"])
     settings = Settings(home=home, **values)
     if settings.agent_runner_mode not in AGENT_RUNNER_MODES:
         raise ConfigError(

@@ -6,7 +6,9 @@ with ``add``, 200 open Subscribe streams, ``stigmer list agents`` of 2,000 agent
 of all four components with the LLM stand-in: cold start, agent runs through the API and the CLI,
 example 07's workflow, 100 concurrent executions and the stack's peak memory. Issue 9: recovery after a
 SIGKILL of each component under load (``support.bench_recovery``). Issue 10: for-loops of 1,000 and
-10,000 items and a 4 MiB input (``support.bench_loops``). Then the tiers' wall time.
+10,000 items and a 4 MiB input (``support.bench_loops``). Issue 12: batches of 10 to 1,000 concurrent
+executions with 1 and 2 workers per runner (``support.bench_scale``; ``--levels``, ``--workers``,
+``--worker-levels``, ``--compare``). Then the tiers' wall time.
 
 Prints a table (median, p95 where a target asks for it, runs, target, ok/OVER), the load average and
 profile notes on where the time went; never asserts. ``--only`` picks metric groups, ``--runs`` sets the
@@ -37,6 +39,16 @@ from support.bench_loops import bench_loops
 from support.bench_metrics import Metric, render
 from support.bench_recovery import bench_recovery
 from support.bench_runner_container import bench_runner_modes
+from support.bench_scale import (
+    DEFAULT_LEVELS,
+    DEFAULT_WORKER_LEVELS,
+    DEFAULT_WORKERS,
+    LevelResult,
+    bench_scale,
+    plan_for,
+    print_tables,
+    write_json,
+)
 from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
@@ -60,6 +72,7 @@ GROUPS: dict[str, int] = {
     "docker": 1,  # a private Docker engine's start and stop, the images cold and cached (root; issue 11)
     "runner_container": 30,  # agent runs with the agent-runner as a process and in a container (root)
     "llm": 5,  # the local real model: tokens/s, first token, an agent run with it
+    "scale": 1,  # batches of --levels concurrent executions, per --workers count (issue 12)
     "tiers": 1,
 }
 EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
@@ -234,9 +247,24 @@ def run_count(group: str, override: int | None = None) -> int:
     return default if override is None or default == 1 else override
 
 
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)"
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``10,100`` -> (10, 100); every count at least 1."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
+    return counts
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -250,8 +278,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tiers", nargs="*", default=["smoke", "apply", "full"], help="tiers to time (default smoke apply full)"
     )
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help='the results as JSON: printed, or written to PATH (the scale rows under "scale")',
+    )
+    parser.add_argument(
+        "--levels",
+        type=_counts,
+        default=DEFAULT_LEVELS,
+        help="scale: concurrent executions per batch with 1 worker per runner (default 10,100,500,1000)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_counts,
+        default=DEFAULT_WORKERS,
+        help="scale: worker counts per runner, a fresh stack each (default 1,2)",
+    )
+    parser.add_argument(
+        "--worker-levels",
+        type=_counts,
+        default=DEFAULT_WORKER_LEVELS,
+        help="scale: the batches run with more than 1 worker per runner (default 500,1000)",
+    )
+    parser.add_argument(
+        "--scale-json",
+        type=Path,
+        default=ROOT / "reports" / "bench-scale.json",
+        metavar="PATH",
+        help="scale: where its rows are written (default reports/bench-scale.json)",
+    )
+    parser.add_argument(
+        "--compare", type=Path, metavar="OLD.json", help="scale: print new/old ratios against an earlier JSON file"
+    )
     args = parser.parse_args(argv)
+    if args.compare is not None and not args.compare.is_file():
+        parser.error(f"--compare: no such file {args.compare}")
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
@@ -272,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {load_before}", file=sys.stderr, flush=True)
     report = Report()
     failed: list[str] = []
+    scale_results: list[LevelResult] = []
 
     def step(group: str, message: str, action: Callable[[], None]) -> None:
         """Run one group's measurement; a failure is reported in the table, and the others still run."""
@@ -325,6 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         if "llm" in selected:
             message = "measuring the local real model (SmolLM2-135M on llama.cpp, 1 thread)"
             step("llm", message, partial(bench_real_model, factory, Path(tmp), run_id, runs("llm"), report))
+        if "scale" in selected:
+            plan = plan_for(args.levels, args.workers, args.worker_levels)
+            shown = "; ".join(f"workers={count}: {','.join(map(str, levels))}" for count, levels in plan)
+
+            def scale() -> None:
+                scale_results.extend(bench_scale(factory, Path(tmp), run_id, plan, _progress))
+
+            step("scale", f"measuring batches of concurrent executions ({shown})", scale)
     if "tiers" in selected and args.tiers:
 
         def tiers() -> None:
@@ -334,11 +407,21 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [metric.row() for metric in report.metrics.values()]
     load_after = load_average()
-    if args.json:
-        results = {"load_before": load_before, "load_after": load_after, "metrics": rows, "profile": report.notes}
+    results = {"load_before": load_before, "load_after": load_after, "metrics": rows, "profile": report.notes}
+    if scale_results:
+        write_json(args.scale_json, scale_results, {"load_before": load_before, "load_after": load_after})
+        results["scale"] = [result.to_json() for result in scale_results]
+        print(f"scale rows written to {args.scale_json}", file=sys.stderr)
+    if args.json and args.json != "-":
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"results written to {args.json}", file=sys.stderr)
+    if args.json == "-":
         print(json.dumps(results, indent=2))
     else:
-        print(render(rows))
+        if scale_results:
+            print_tables(scale_results, args.compare)
+        if rows:
+            print(render(rows))
         print(f"\nload average: before {load_before}; after {load_after}")
         if report.notes:
             print("profile:\n" + "\n".join(f"  {note}" for note in report.notes))

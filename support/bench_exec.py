@@ -62,9 +62,10 @@ def repository_api() -> Iterator[str]:
         server.stop()
 
 
-def full_stack(factory: StackFactory, name: str, llm_url: str) -> Stack:
-    """A not yet started stack of every component, its agents pointed at ``llm_url``."""
-    stack = factory.create(name, components=COMPONENTS, extra_env={"OLLAMA_HOST": llm_url, "STIGMER_LLM_MODEL": MODEL})
+def full_stack(factory: StackFactory, name: str, llm_url: str, workers: int = 1) -> Stack:
+    """A not yet started stack of every component (``workers`` per runner), its agents pointed at ``llm_url``."""
+    env = {"OLLAMA_HOST": llm_url, "STIGMER_LLM_MODEL": MODEL}
+    stack = factory.create(name, components=COMPONENTS, extra_env=env, workers=workers)
     stack.start_timeout = START_TIMEOUT
     return stack
 

@@ -55,6 +55,8 @@ class Stack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     start_timeout: float = 30.0
     stop_timeout: float = 10.0
+    # Worker processes per runner (`stigmer server start --workers N`); 1 is the stack's default.
+    workers: int = 1
     history: list[CliResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -103,8 +105,9 @@ class Stack:
         """``stigmer server start`` of the stack's components; returns once the server says SERVING."""
         timeout = self.start_timeout
         components = ",".join(self.components)
+        workers = ("--workers", str(self.workers)) if self.workers != 1 else ()
         result = self.cli()(
-            "server", "start", "--components", components, "--timeout", f"{timeout:g}", timeout=timeout + 15
+            "server", "start", "--components", components, "--timeout", f"{timeout:g}", *workers, timeout=timeout + 15
         )
         if result.exit_code != 0:
             raise StackError(f"stack {self.name!r} did not start:\n{result}\n{self.tail()}")
@@ -268,6 +271,7 @@ class StackFactory:
         name: str,
         components: tuple[str, ...] = (SERVER,),
         extra_env: Mapping[str, str] | None = None,
+        workers: int = 1,
     ) -> Stack:
         """A new, not yet started stack named after ``name`` (made unique)."""
         self.created += 1
@@ -279,6 +283,7 @@ class StackFactory:
             run_id=self.run_id.with_tag(tag),
             components=components,
             extra_env=dict(extra_env or {}),
+            workers=workers,
         )
 
 

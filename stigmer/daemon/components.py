@@ -113,6 +113,10 @@ def _no_preflight(settings: Settings, environ: Mapping[str, str]) -> None:
     return None
 
 
+def _single_process(settings: Settings) -> int | None:
+    return None
+
+
 def _nothing_to_clean(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     return []
 
@@ -135,6 +139,8 @@ class Component:
     # Removes what a launch may leave outside its process tree (a container whose keeper was SIGKILLed);
     # called before each launch and after each stop; returns what it removed, DaemonError when it cannot.
     cleanup: Callable[[Settings, Mapping[str, str]], list[str]] = _nothing_to_clean
+    # How many worker processes it runs per the settings (the runners: ``runner_workers``); None: not a pool.
+    workers: Callable[[Settings], int | None] = _single_process
 
     def readiness(self, settings: Settings, launch: Launch, pid: int) -> ReadinessProbe:
         """The probe that tells when this launch (process ``pid``) is ready."""

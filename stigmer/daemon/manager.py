@@ -18,6 +18,7 @@ process-name pattern.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -92,6 +93,7 @@ class ComponentStatus:
     - ``unhealthy_since``: ISO time since which its health check fails (the supervisor's view), or null.
     - ``last_restart_reason``: why it was last restarted, or null.
     - ``container_id``, ``image``: the container it runs in (the agent-runner in docker mode), else null.
+    - ``workers``: worker processes of a runner (``--workers``; each polls its task queues), else null.
     """
 
     name: str
@@ -111,6 +113,7 @@ class ComponentStatus:
     last_restart_reason: str | None = None
     container_id: str | None = None
     image: str | None = None
+    workers: int | None = None
 
 
 class Daemon:
@@ -144,8 +147,14 @@ class Daemon:
 
     # --- start ---------------------------------------------------------------------------
 
-    def start(self, names: Iterable[str] | None, timeout: float) -> StartResult:
-        """Start ``names`` (default: the configured components) plus what they need; wait until ready."""
+    def start(self, names: Iterable[str] | None, timeout: float, workers: int | None = None) -> StartResult:
+        """Start ``names`` (default: the configured components) plus what they need; wait until ready.
+
+        ``workers`` (``--workers``) replaces the ``runner_workers`` setting; on a running stack it must
+        match what its runners run.
+        """
+        if workers is not None:
+            self.settings = dataclasses.replace(self.settings, runner_workers=workers)
         wanted = resolve(self.settings.components if names is None else names)
         prepare_home(self.settings)
         with self._lock(timeout):
@@ -159,6 +168,8 @@ class Daemon:
                         f"{', '.join(missing)}; to change its components: stigmer server stop, then "
                         f"stigmer server start --components {','.join(wanted)}"
                     )
+                if workers is not None:
+                    self._check_workers(live)
                 if names is None:
                     return StartResult(live, already_running=True)
                 return self._start_held(live, wanted, timeout)
@@ -178,6 +189,7 @@ class Daemon:
             "STIGMER_HOME": str(self.settings.home),
             "STIGMER_SERVER_ADDR": self.settings.server_addr,
             "STIGMER_TEMPORAL_ADDR": self.settings.temporal_addr,
+            "STIGMER_RUNNER_WORKERS": str(self.settings.runner_workers),
         }
         command = [
             sys.executable, "-m", "stigmer", "server", "supervise",
@@ -219,6 +231,18 @@ class Daemon:
                 process.wait(timeout=15.0)  # it stops what it started, then exits
             error = str(verdict.get("error", "the stack failed to start"))
             raise StartTimeoutError(error) if verdict.get("kind") == "timeout" else DaemonError(error)
+
+    def _check_workers(self, live: StackState) -> None:
+        """A running stack whose runners run another number of workers than asked for is an error."""
+        expected = {name: component.workers(self.settings) for name, component in ALL.items()}
+        differ = [c for c in live.components if c.workers is not None and c.workers != expected[c.name]]
+        if differ:
+            shown = ", ".join(f"{c.name} {c.workers}" for c in differ)
+            raise DaemonError(
+                f"the stack of {self.settings.home} already runs with other worker counts ({shown}); to run "
+                f"{self.settings.runner_workers} per runner: stigmer server stop, then "
+                f"stigmer server start --workers {self.settings.runner_workers}"
+            )
 
     def _start_held(self, live: StackState, wanted: tuple[str, ...], timeout: float) -> StartResult:
         """Ask the supervisor to start the held-down (or failed) components of ``wanted``, in start order."""
@@ -389,6 +413,7 @@ class Daemon:
             last_restart_reason=record.last_restart_reason,
             container_id=record.container_id if alive else None,
             image=record.image if alive else None,
+            workers=record.workers,
         )
 
     def _unsupervised_status(self, name: str, stale: ComponentState | None, probe_timeout: float) -> ComponentStatus:
@@ -403,6 +428,7 @@ class Daemon:
                 address=stale.address,
                 healthy=self._healthy(name, stale.address, stale.pid, probe_timeout),
                 restarts=stale.restarts,
+                workers=stale.workers,
                 note="its supervisor is gone, so it is not restarted; `stigmer server stop` stops it",
             )
         address = component.address(self.settings)

@@ -23,6 +23,11 @@ Contract for the runner modules (``python -m stigmer.workflow_runner``, ``python
   that the process group gets SIGKILL). A non-zero exit or a crash is restarted (bounded), so exit
   only on purpose.
 
+With ``runner_workers`` N above 1 (``stigmer server start --workers N``, ``STIGMER_RUNNER_WORKERS``) the
+supervisor launches :mod:`.worker_pool` as the component, which runs N processes of the module above,
+each with its own ready and liveness files, and keeps this contract for all of them together: ready when
+every worker polls, alive while every worker is, a worker that exits fails the component.
+
 In docker mode (``STIGMER_AGENT_RUNNER_MODE=docker``) the agent-runner runs in a container of
 ``settings.agent_runner_image_ref``, kept by :mod:`.container_keeper` (the process the supervisor
 launches): host networking (it dials 127.0.0.1 as a process does), the home mounted at the same path
@@ -119,7 +124,20 @@ def _runner_env(settings: Settings, environ: Mapping[str, str], name: str) -> di
 
 
 def _launch_runner(settings: Settings, environ: Mapping[str, str], name: str, module: str) -> Launch:
-    return Launch(command=[sys.executable, "-m", module], env=_runner_env(settings, environ, name), inherit_env=False)
+    command = [sys.executable, "-m", module]
+    if settings.runner_workers > 1:
+        pool = [sys.executable, "-m", "stigmer.daemon.worker_pool", "--workers", str(settings.runner_workers), "--"]
+        command = pool + command
+    return Launch(command=command, env=_runner_env(settings, environ, name), inherit_env=False)
+
+
+def workflow_runner_workers(settings: Settings) -> int:
+    return settings.runner_workers
+
+
+def agent_runner_workers(settings: Settings) -> int:
+    """In docker mode one container (its keeper is the component), whatever ``runner_workers`` says."""
+    return 1 if settings.agent_runner_mode == "docker" else settings.runner_workers
 
 
 def engine_socket(environ: Mapping[str, str]) -> str | None:
@@ -228,6 +246,7 @@ WORKFLOW_RUNNER = Component(
     health_service=None,
     preflight=_workflow_runner_preflight,
     ready_file_probe=ReadyFileReadiness,
+    workers=workflow_runner_workers,
 )
 
 AGENT_RUNNER = Component(
@@ -238,4 +257,5 @@ AGENT_RUNNER = Component(
     preflight=_agent_runner_preflight,
     ready_file_probe=ReadyFileReadiness,
     cleanup=_agent_runner_cleanup,
+    workers=agent_runner_workers,
 )

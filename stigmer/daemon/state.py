@@ -88,6 +88,8 @@ class ComponentState:
     # The container it runs in (docker mode): ID and image, while it runs.
     container_id: str | None = None
     image: str | None = None
+    # Worker processes it runs (the runners, ``runner_workers``); None for a component that is no pool.
+    workers: int | None = None
 
     def alive(self) -> bool:
         """Whether its recorded process runs (checked against the process table, not trusted)."""

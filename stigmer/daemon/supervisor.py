@@ -127,7 +127,12 @@ class Supervisor:
         self.state = StackState(supervisor_pid=me, supervisor_create_time=state.create_time_of(me))
         self.slots: dict[str, Slot] = {}
         for component in components:
-            record = ComponentState(name=component.name, address=component.address(settings), since=_stamp())
+            record = ComponentState(
+                name=component.name,
+                address=component.address(settings),
+                since=_stamp(),
+                workers=component.workers(settings),
+            )
             self.state.components.append(record)
             self.slots[component.name] = Slot(component, record, budget=budget())
         self.waves = [[self.slots[name] for name in wave] for wave in waves(self.slots)]

@@ -68,6 +68,7 @@ def test_start_status_logs_stop(stigmer: tuple[Run, Path, str]) -> None:
         "last_restart_reason": None,
         "container_id": None,
         "image": None,
+        "workers": None,
     }
 
     started = run("server", "start", "--timeout", "30")
@@ -102,6 +103,7 @@ def test_start_status_logs_stop(stigmer: tuple[Run, Path, str]) -> None:
         "last_restart_reason": None,
         "container_id": None,
         "image": None,
+        "workers": None,
     }
     assert "stigmer-server listening on" in run("server", "logs", "--lines", "5").stdout
     assert "all components ready" in run("server", "logs", "-c", "supervisor").stdout

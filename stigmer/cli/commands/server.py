@@ -73,6 +73,7 @@ Examples:
   stigmer server start
   stigmer server start -c stigmer-server,temporal
   stigmer server start -c temporal      # on a running stack: start a held-down temporal again
+  stigmer server start --workers 2      # each runner as 2 worker processes on the same task queues
   STIGMER_HOME=/tmp/stack stigmer --server 127.0.0.1:7300 server start
 
 
@@ -83,6 +84,7 @@ Settings (environment variable, or key in STIGMER_HOME/config.yaml):
   STIGMER_HEALTH_GRACE_SECONDS / health_grace_seconds
                                             restart a component whose health check fails
                                             longer than this (default 30)
+  STIGMER_RUNNER_WORKERS / runner_workers   worker processes per runner (default 1; --workers)
   STIGMER_SERVER_TEMPORAL_ADDR / server_temporal_addr
                                             where stigmer-server dials Temporal (default temporal_addr)
   STIGMER_RUNNER_TEMPORAL_ADDR / runner_temporal_addr
@@ -98,7 +100,14 @@ Ports: stigmer-server listens on STIGMER_SERVER_ADDR and Temporal's gRPC fronten
 STIGMER_TEMPORAL_ADDR (host:port; choose other ports there, e.g. to run two stacks). Temporal's HTTP API
 and metrics ports are free ports the OS picks at each start (`stigmer server status -o json` shows
 them); its Web UI is off, and the dev server binds a few internal ports of its own that cannot be set.
-The workflow-runner and agent-runner listen on no port.""",
+The workflow-runner and agent-runner listen on no port.
+
+\b
+Workers: with --workers N each runner (workflow-runner, agent-runner) runs as N worker processes polling
+the same Temporal task queues, under one parent process that is the component: it is ready once every
+worker polls, stop and restart cover all its workers, and a worker that dies or freezes fails the
+component, which the supervisor restarts. `stigmer server status` shows the count (WORKERS). The
+agent-runner in docker mode runs one container whatever N is.""",
 )
 @click.option(
     "--components",
@@ -116,8 +125,16 @@ The workflow-runner and agent-runner listen on no port.""",
     show_default=True,
     help="Seconds to wait until every component is ready (exit code 4 after that).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=16),
+    default=None,
+    metavar="N",
+    help="Worker processes per runner, on the same task queues (default: STIGMER_RUNNER_WORKERS, then "
+    "`runner_workers` in config.yaml, then 1). On a running stack it must match what runs.",
+)
 @click.pass_obj
-def start_command(env: Environment, components: tuple[str, ...], timeout: float) -> ExitStatus:
+def start_command(env: Environment, components: tuple[str, ...], timeout: float, workers: int | None) -> ExitStatus:
     """Start the local stack in the background and wait until every component is ready.
 
     Ready means: stigmer-server and Temporal answer their gRPC health check with SERVING, a runner has
@@ -132,11 +149,12 @@ def start_command(env: Environment, components: tuple[str, ...], timeout: float)
 
     names = _component_names(components)
     with spinner(env, "Starting the local stack"):
-        result = _daemon(env).start(names, timeout=timeout)
+        result = _daemon(env).start(names, timeout=timeout, workers=workers)
     for name in result.stopped_leftovers:
         env.err(f"Stopped a leftover {name} of a stack whose supervisor had died")
     lines = [
         _start_line(c.name, c.state, c.address, c.pid, result.already_running and c.name not in result.started)
+        + (f" with {c.workers} workers" if c.workers and c.workers > 1 and c.state == "running" else "")
         for c in result.state.components
     ]
     for line in lines:
@@ -230,7 +248,8 @@ def status_command(env: Environment, output: str) -> ExitStatus:
     JSON: {"home": ..., "components": [...]}, each component with the fields documented in
     stigmer.daemon.manager.ComponentStatus (name, state, running, managed, pid, address, healthy,
     restarts, ports, last_exit, note, held, health_restarts, unhealthy_since, last_restart_reason,
-    container_id, image). The NOTE of a component in a container starts with its ID and image.
+    container_id, image, workers). WORKERS: the worker processes of a runner (--workers). The NOTE of
+    a component in a container starts with its ID and image.
     """
     from dataclasses import asdict
 
@@ -240,8 +259,8 @@ def status_command(env: Environment, output: str) -> ExitStatus:
     if output == JSON:
         env.out(to_json({"home": str(env.settings.home), "components": [asdict(s) for s in statuses]}))
     else:
-        rows = [(s.name, s.state, s.pid, s.restarts, s.address, _health(s), _note(s)) for s in statuses]
-        env.out(table(("COMPONENT", "STATE", "PID", "RESTARTS", "ADDRESS", "HEALTH", "NOTE"), rows))
+        rows = [(s.name, s.state, s.pid, s.workers, s.restarts, s.address, _health(s), _note(s)) for s in statuses]
+        env.out(table(("COMPONENT", "STATE", "PID", "WORKERS", "RESTARTS", "ADDRESS", "HEALTH", "NOTE"), rows))
     return ExitStatus.OK if all(s.running for s in statuses) else ExitStatus.SERVER_UNAVAILABLE
 
 
