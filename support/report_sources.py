@@ -5,7 +5,7 @@ recorded with its error and the rest goes on (``support.report_html`` renders it
   (the ``rerun`` properties of ``support.reruns``), failures and their folders under ``logs/``;
 - ``flake-<tier>.json`` (``support.flake``): per-test flake rates and the gate;
 - ``resilience/<scenario>.json`` (the resilience tier's harness): checker counts and recovery times;
-- ``bench*.json`` (``python -m support.bench --json``): metric rows, or ``{"metrics": [rows]}``;
+- ``bench*.json`` (``python -m support.bench --json``): metric rows, ``{"metrics": [rows]}``, or the scale group's ``{"scale": [levels]}``;
 - ``matrix.json`` (``python -m support.ci_matrix run``): each cell's result and time;
 - ``logs/<test>/``: the failure folders (``support.pytest_plugin``, ``support.touched_executions``).
 """
@@ -177,11 +177,31 @@ def read_scenario(path: Path) -> Scenario:
     )
 
 
+def _scale_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of the bench's ``scale`` group as a metric row: latency by percentile, throughput, lost, RSS."""
+    rss = row.get("rss_mb") or {}
+    return {
+        "metric": f"{row.get('key')}: create to terminal",
+        "unit": "s",
+        "median": row.get("p50_s"),
+        "p95": row.get("p95_s"),
+        "p99": row.get("p99_s"),
+        "wall_s": row.get("wall_s"),
+        "per_second": row.get("per_second"),
+        "lost": row.get("lost"),
+        "peak_rss_mb": ", ".join(f"{name} {mb:.0f}" for name, mb in rss.items()) if isinstance(rss, dict) else rss,
+        "target": None if row.get("wall_target_s") is None else f"<= {row['wall_target_s']:g} s, 0 lost",
+        "verdict": row.get("verdict"),
+    }
+
+
 def read_bench(path: Path) -> Bench:
     data = _json(path)
     rows = data.get("metrics") if isinstance(data, dict) else data
+    if isinstance(data, dict) and rows is None and isinstance(data.get("scale"), list):
+        rows = [_scale_row(row) if isinstance(row, dict) else row for row in data["scale"]]
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise ValueError('expected a list of metric rows, or {"metrics": [rows]}')
+        raise ValueError('expected a list of metric rows, {"metrics": [rows]} or {"scale": [levels]}')
     notes = [str(note) for note in data.get("profile", [])] if isinstance(data, dict) else []
     if isinstance(data, dict):
         notes[:0] = [

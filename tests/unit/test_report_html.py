@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -87,3 +88,22 @@ def test_the_command_refuses_a_folder_that_is_not_there(tmp_path: Path, capsys: 
     with pytest.raises(SystemExit):
         main(["--reports", str(tmp_path / "nowhere")])
     assert "is not a folder: run a tier first" in capsys.readouterr().err
+
+
+def test_the_scale_bench_shows_each_level_with_its_percentiles_and_losses(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    level = {
+        "workers": 2, "level": 1000, "wall_s": 128.1, "per_second": 7.8, "p50_s": 62.66, "p95_s": 122.69,
+        "p99_s": 125.96, "lost": 0, "rss_mb": {"temporal": 297.0, "agent-runner": 237.4}, "wall_target_s": None,
+        "key": "workers=2 level=1000", "verdict": "ok",
+    }  # fmt: skip
+    (reports / "bench-scale.json").write_text(json.dumps({"scale": [level]}))
+    page = write_report(reports).read_text()
+    [row] = table_rows(page, "bench")
+    # the known columns first (metric, unit, median, p95, target, verdict), then the scale group's own
+    assert row == [
+        "workers=2 level=1000: create to terminal", "s", "62.660", "122.7", "-", "ok",
+        "126.0", "128.1", "7.800", "0", "temporal 297, agent-runner 237",
+    ], row  # fmt: skip
+    assert "no bench results" not in page and "bench-scale.json" not in page.split("unreadable", 1)[-1]
