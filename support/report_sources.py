@@ -5,7 +5,8 @@ recorded with its error and the rest goes on (``support.report_html`` renders it
   (the ``rerun`` properties of ``support.reruns``), failures and their folders under ``logs/``;
 - ``flake-<tier>.json`` (``support.flake``): per-test flake rates and the gate;
 - ``resilience/<scenario>.json`` (the resilience tier's harness): checker counts and recovery times;
-- ``bench*.json`` (``python -m support.bench --json``): metric rows, ``{"metrics": [rows]}``, or the scale group's ``{"scale": [levels]}``;
+- ``bench*.json`` (``python -m support.bench --json``): metric rows, ``{"metrics": [rows]}``, or the scale
+  group's ``{"scale": [levels]}``;
 - ``matrix.json`` (``python -m support.ci_matrix run``): each cell's result and time;
 - ``logs/<test>/``: the failure folders (``support.pytest_plugin``, ``support.touched_executions``).
 """
