@@ -34,6 +34,9 @@ from support.stack import Stack, StackFactory
 from support.tiers import TIERS
 
 REMOTE_TIERS = ("smoke", "apply", "full")
+# One server holds every module's data: tests that check "a rejected apply changed nothing" over the whole
+# store must not run beside another module's applies, so the tiers run on one worker here.
+SERIAL = ("-n", "0")
 START_TIMEOUT = 120.0  # every component on a busy 2-core machine, Temporal's first start included
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +93,7 @@ def run_tier(tier: str, target_args: Sequence[str], reports: Path, extra: Sequen
     """One tier's pytest against the remote target; its exit code."""
     spec = TIERS[tier]
     suite = f"remote-{tier}"
-    args = spec.pytest_args_for(reports / f"junit-{suite}.xml", suite, [*target_args, *extra])
+    args = spec.pytest_args_for(reports / f"junit-{suite}.xml", suite, [*SERIAL, *target_args, *extra])
     command = [sys.executable, "-m", "pytest", *args]
     print(f"\n=== remote-stack: {tier}: {' '.join(command)}", flush=True)
     return subprocess.run(command, cwd=ROOT, env=_env(spec.env), stdin=subprocess.DEVNULL, check=False).returncode
