@@ -161,6 +161,15 @@ def apply(session: nox.Session) -> None:
     _pytest(session, "apply")
 
 
+@nox.session(python=PYTHON, default=False, tags=["e2e", "remote"])
+def remote(session: nox.Session) -> None:
+    """Start a stack of its own, run smoke, apply and full against it as --target remote, then stop it."""
+    _install(session, "test")
+    session.run("python", "--version")
+    REPORTS.mkdir(exist_ok=True)
+    session.run("python", "-m", "support.remote_stack", "--reports", str(REPORTS), *session.posargs)
+
+
 @nox.session(python=PYTHON, default=False, tags=["flake"])
 def flake(session: nox.Session) -> None:
     """Run a tier N times (-- TIER [--count N] [--threshold RATE]) and gate on each test's flake rate."""

@@ -7,6 +7,10 @@ A tier declares what it provisions by overriding, in its directory's conftest, t
 fixtures ``stack_components`` (the components ``stack`` runs; their prerequisites are checked first)
 and ``stack_env`` (extra environment for every process of the stack). A single test can declare more
 with ``@pytest.mark.needs("component")``.
+
+``--target remote`` points every ``stack`` at an existing installation (``support.target``,
+``support.remote``): nothing is provisioned, and a test marked ``@pytest.mark.needs("owned-stack")``
+(it kills, restarts or stops processes, or reads the stack's home or logs) skips there.
 """
 
 from __future__ import annotations
@@ -22,13 +26,24 @@ from support import diagnostics, touched_executions
 from support.cli import Cli, CliResult, resolve_binary
 from support.client import StackClient
 from support.llm import LLM_CHOICES, LLM_USED
-from support.prereqs import CheckContext, Finding, Prerequisite, check, prerequisites_for
+from support.prereqs import TEMPORAL, CheckContext, Finding, Prerequisite, check, prerequisites_for
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, copy_project
+from support.remote import RemoteStack
 from support.runner_mode import DEFAULT_RUNNER, RUNNER_CHOICES, stack_env_for
 from support.runner_mode import describe as describe_runner
 from support.runner_mode import prerequisites as runner_prerequisites
 from support.stack import SERVER, Stack, StackError, StackFactory, StackLeftoverError
+from support.target import (
+    OWNED_STACK_MARK,
+    TARGET_CHOICES,
+    Target,
+    TargetError,
+    parse_target,
+    probe,
+    probe_failure,
+    skip_not_owned,
+)
 
 # strict mode (missing prerequisites fail in CI) and the list of skips at the end of a run
 pytest_plugins = ["support.strict", "support.reruns", "support.quarantine"]
@@ -38,6 +53,7 @@ CLI_CALLS = pytest.StashKey[list[CliResult]]()
 FINDINGS = pytest.StashKey[dict[str, Finding]]()
 SWEPT = pytest.StashKey[list[int]]()
 FAULTS_SWEPT = pytest.StashKey[list[str]]()
+TARGET = pytest.StashKey[Target]()
 SLUG_MAX = 63
 
 
@@ -64,6 +80,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "on the engine at DOCKER_HOST (STIGMER_AGENT_RUNNER_MODE=docker); default process",
     )
     group.addoption(
+        "--target",
+        choices=TARGET_CHOICES,
+        default="local",
+        help="local: each test module starts a private stack (the default); remote: run against an existing "
+        "installation at --server-addr and --temporal-addr, provisioning nothing (tests that need a stack of "
+        "their own skip)",
+    )
+    group.addoption("--server-addr", default=None, help="HOST:PORT of the remote stigmer-server (--target remote)")
+    group.addoption("--temporal-addr", default=None, help="HOST:PORT of the remote Temporal (--target remote)")
+    group.addoption(
+        "--client-token-file",
+        default=None,
+        help="the remote stack's client token (its STIGMER_HOME/client.token), for calls that change state "
+        "(--target remote; without it the server refuses them)",
+    )
+    group.addoption(
         "--e2e-reports",
         default="reports",
         help="folder for failing tests' stack logs, kept as CI artifacts under <folder>/logs/<test id>/",
@@ -72,7 +104,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # the plugin's own marker, known wherever the plugin is loaded (strict markers reject unknown ones)
-    config.addinivalue_line("markers", "needs(component): the test needs this stack component (prerequisite check)")
+    config.addinivalue_line(
+        "markers",
+        f"needs(component): the test needs this stack component (prerequisite check); needs({OWNED_STACK_MARK!r}): "
+        "it kills, restarts or stops the stack's processes or reads its home or logs (skips on --target remote)",
+    )
+    try:
+        target = parse_target(
+            config.getoption("target", "local"),
+            config.getoption("server_addr", None),
+            config.getoption("temporal_addr", None),
+            config.getoption("client_token_file", None),
+        )
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[TARGET] = target
+    # one readiness probe per run (on the controller, not per xdist worker), not a timeout per test
+    if target.remote and not config.getoption("help", False) and not hasattr(config, "workerinput"):
+        problem = probe(target)
+        if problem is not None:
+            raise pytest.UsageError(probe_failure(target, problem))
+
+
+def target_of(config: pytest.Config) -> Target:
+    """The run's target (``--target``); local when the plugin's options were not parsed."""
+    return config.stash.get(TARGET, Target())
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -87,6 +143,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     binary = resolve_binary(config.getoption("stigmer_bin"))
     lines = [f"stigmer binary: {binary or 'not found'}", describe_runner(config.getoption("runner"))]
+    lines.append(target_of(config).describe())
     swept = config.stash.get(SWEPT, [])
     if swept:
         lines.append(f"swept {len(swept)} leftover process(es) of dead runs: {swept}")
@@ -121,8 +178,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"runner mode: {describe_runner(config.getoption('runner'))}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before fixtures: a module-scoped stack of a skipped test never starts
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    components = [arg for mark in item.iter_markers("needs") for arg in mark.args]
+    needs = [arg for mark in item.iter_markers("needs") for arg in mark.args]
+    target = target_of(item.config)
+    if OWNED_STACK_MARK in needs and target.remote:
+        skip_not_owned(target, item.nodeid)
+    components = [need for need in needs if need != OWNED_STACK_MARK]
     if components:
         require(item.config, stack_prerequisites(item.config, components))
 
@@ -146,12 +208,13 @@ def pytest_runtest_makereport(
     if report.failed:
         stacks = [stack for node in item.listchain() for stack in node.stash.get(STACKS, [])]
         calls = item.stash.get(CLI_CALLS, [])
-        report.sections.extend(diagnostics.sections(stacks, calls))
+        logged = [stack for stack in stacks if not isinstance(stack, RemoteStack)]  # its logs are not ours
+        report.sections.extend(diagnostics.sections(logged, calls))
         if stacks or calls:
             root = Path(item.config.getoption("e2e_reports"))
             root = root if root.is_absolute() else item.config.rootpath / root
             dest = root / "logs" / diagnostics.artifact_dir_name(item.nodeid)
-            diagnostics.save_artifacts(dest, stacks, calls)
+            diagnostics.save_artifacts(dest, logged, calls)
             # the final state and Temporal history of each execution it touched (never raises)
             texts = touched_executions.texts_of(calls, report.longreprtext)
             report.sections.extend(touched_executions.collect(dest, stacks, texts))
@@ -195,6 +258,12 @@ def stigmer_bin(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    """What this run points at: ``--target local`` (its own stacks) or ``remote`` (an existing installation)."""
+    return target_of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
 def run_id() -> RunId:
     """This pytest process's run ID (the label of everything it spawns)."""
     return RunId.for_process()
@@ -228,8 +297,20 @@ def stack(
     """A started private stack shared by the tests of one module; stopped and swept afterwards.
 
     A failed ``stigmer server stop``, or a process of the stack left running after it, is an error
-    of the module's last test (``StackLeftoverError`` at teardown), not a warning.
+    of the module's last test (``StackLeftoverError`` at teardown), not a warning. On ``--target
+    remote`` it is the remote installation (``RemoteStack``): nothing starts, and teardown deletes what
+    the module's CLI calls created there.
     """
+    target = target_of(request.config)
+    if target.remote:
+        require(request.config, prerequisites_for([SERVER]))  # the CLI only
+        remote = remote_stack(stack_factory, request.module.__name__.rpartition(".")[2], target, stack_env)
+        register_stack(request.node, remote)
+        try:
+            yield remote
+        finally:
+            remote.teardown()
+        return
     require(request.config, stack_prerequisites(request.config, stack_components))
     env = runner_env(request.config, stack_components, stack_env)
     created = stack_factory.create(request.module.__name__.rpartition(".")[2], stack_components, env)
@@ -248,7 +329,13 @@ def make_stack(
     stack_components: tuple[str, ...],
     stack_env: Mapping[str, str],
 ) -> Iterator[Callable[[], Stack]]:
-    """Factory of extra private stacks for one test (not started); all are torn down after it."""
+    """Factory of extra private stacks for one test (not started); all are torn down after it.
+
+    Such a test starts stacks of its own, so it skips on ``--target remote``.
+    """
+    target = target_of(request.config)
+    if target.remote:
+        skip_not_owned(target, f"{request.node.nodeid} (it starts stacks of its own: make_stack)")
     require(request.config, stack_prerequisites(request.config, stack_components))
     created: list[Stack] = []
     env = runner_env(request.config, stack_components, stack_env)
@@ -270,6 +357,21 @@ def make_stack(
                 failures.append(str(exc))
         if failures:
             raise StackLeftoverError("\n\n".join(failures))
+
+
+def remote_stack(factory: StackFactory, name: str, target: Target, env: Mapping[str, str]) -> RemoteStack:
+    """The remote installation as a stack for the tests of ``name``, with ``env`` for its CLI calls."""
+    factory.created += 1
+    tag = f"{name[:40]}-{factory.created}"
+    return RemoteStack(
+        name=tag,
+        root=factory.base_dir / tag,
+        binary=factory.binary,
+        run_id=factory.run_id.with_tag(tag),
+        components=(SERVER, TEMPORAL),
+        extra_env=dict(env),
+        target=target,
+    )
 
 
 @pytest.fixture

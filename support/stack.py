@@ -69,6 +69,11 @@ class Stack:
         return self.root / "home"
 
     @property
+    def client_home(self) -> Path:
+        """Where the CLI and API clients read the stack's client token (its home, for a stack this run owns)."""
+        return self.home
+
+    @property
     def address(self) -> str:
         """host:port of the stack's stigmer-server."""
         return f"{LOOPBACK}:{self.port}"
@@ -99,7 +104,7 @@ class Stack:
 
     def client(self) -> StackClient:
         """gRPC handles for this stack's server (close them, or use as a context manager)."""
-        return StackClient(self.address, home=self.home)
+        return StackClient(self.address, home=self.client_home)
 
     def start(self) -> CliResult:
         """``stigmer server start`` of the stack's components; returns once the server says SERVING."""

@@ -3,8 +3,10 @@
 In CI (``CI`` set to a true value) or with pytest's ``--strict``, a test skipped because a
 prerequisite is missing (the four-part message, which starts with ``Missing:``) fails instead, and a
 tier whose every test skipped fails. A skip because the test belongs to another cell of the matrix
-(``--runner=docker``, ``--llm=local``, ...: see :func:`skip_outside_cell`) stays a skip. Strict or
-not, the end of the run lists every skip with its reason.
+(``--runner=docker``, ``--llm=local``, ...: see :func:`skip_outside_cell`) stays a skip, and so does a
+test that needs a stack this run owns on ``--target remote`` (``support.target.skip_not_owned``: its
+prerequisite is absent by the choice of target, not by a broken install). Strict or not, the end of the
+run lists every skip with its reason.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Generator
+from typing import NoReturn
 
 import pytest
 
 MISSING_PREFIX = "Missing: "
 OUTSIDE_CELL_PREFIX = "Not in this run's cell: "
+# four-part skips of prerequisites the run's target leaves out by design (support.target.OWNED_STACK)
+BY_DESIGN_PREFIXES = (f"{MISSING_PREFIX}a stack this run owns: ",)
 TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 
 
@@ -32,7 +37,7 @@ def strict_enabled(config: pytest.Config) -> bool:
         return False
 
 
-def skip_outside_cell(reason: str) -> None:
+def skip_outside_cell(reason: str) -> NoReturn:
     """Skip a test that belongs to another cell of the tier matrix (never failed by strict mode)."""
     pytest.skip(f"{OUTSIDE_CELL_PREFIX}{reason}")
 
@@ -61,7 +66,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.skipped and not hasattr(report, "wasxfail") and strict_enabled(item.config):
         reason = skip_reason(report)
-        if reason.startswith(MISSING_PREFIX):
+        if reason.startswith(MISSING_PREFIX) and not reason.startswith(BY_DESIGN_PREFIXES):
             report.outcome = "failed"
             report.longrepr = (
                 f"strict mode ({_why_strict()}): a missing prerequisite fails the tier instead of skipping it\n{reason}"

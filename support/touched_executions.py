@@ -66,7 +66,7 @@ def _children(api: StackClient, parents: set[str]) -> list[str]:
 
 def _read_states(stack: Stack, ids: Sequence[str], errors: list[str]) -> dict[str, dict[str, Any]]:
     states: dict[str, dict[str, Any]] = {}
-    with StackClient(stack.address, API_TIMEOUT, home=stack.home) as api:
+    with StackClient(stack.address, API_TIMEOUT, home=stack.client_home) as api:
         for execution_id in ids:
             try:
                 states[execution_id] = executions.get(api, execution_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from support.cli import Cli
 from support.client import ref, settled, to_dict
 from support.matching import assert_subset
@@ -13,6 +15,9 @@ from support.processes import is_gone
 from support.projects import ProjectCopy
 from support.stack import Stack
 from support.waits import eventually
+
+# it stops, starts and kills the server: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
 
 
 def test_data_survives_server_stop_and_start(stack: Stack, cli: Cli, team: ProjectCopy) -> None:

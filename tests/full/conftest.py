@@ -9,10 +9,15 @@ their MCP URLs at an HTTP instance of it; both record calls and the environment 
 
 When a module's tests are done, the Temporal history of every execution it ran is written to
 ``reports/histories/<module>/<execution id>.json`` (artifacts, for replay against later code).
+
+On ``--target remote`` no LLM is started (the installation has its own), tests that script the model
+or read what it received skip, and only the histories of the executions this run's CLI calls named are
+exported (a shared Temporal holds everyone's).
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Iterator, Mapping
@@ -23,14 +28,17 @@ import pytest
 from support.fixtures.grpc_service import GrpcService
 from support.fixtures.http_api import HttpApi
 from support.fixtures.mcp_process import MCP_FIXTURE, McpHttpServer, McpRecord, start_mcp_http
-from support.llm import LlmUnderTest, start_llm
+from support.llm import DEFAULT_MODEL, LLM_USED, LlmUnderTest, start_llm
 from support.llm_standin import StandinClient
 from support.prereqs import TIER_COMPONENTS
 from support.processes import RunId
 from support.pytest_plugin import mark_tier, register_stack
+from support.remote import RemoteStack
 from support.stack import Stack
 from support.strict import skip_outside_cell
-from support.temporal_history import export_histories
+from support.target import Target, skip_not_owned
+from support.temporal_history import export_histories, export_workflow_histories
+from support.touched_executions import execution_ids, texts_of
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,8 +46,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def llm(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, run_id: RunId) -> Iterator[LlmUnderTest]:
+def llm(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, run_id: RunId, target: Target
+) -> Iterator[LlmUnderTest]:
     """The LLM the agents call (see ``support.llm``); its kind is shown in the test report."""
+    if target.remote:
+        model = os.environ.get("STIGMER_LLM_MODEL") or DEFAULT_MODEL
+        remote = LlmUnderTest("remote", "", model, f"the remote installation's own LLM (agents name {model})")
+        pytestconfig.stash[LLM_USED] = remote.describe()
+        yield remote
+        return
     with start_llm(pytestconfig, tmp_path_factory.mktemp("llm"), run_id) as chosen:
         yield chosen
 
@@ -52,11 +68,14 @@ def fresh_llm(llm: LlmUnderTest) -> None:
 
 
 @pytest.fixture
-def standin(request: pytest.FixtureRequest, llm: LlmUnderTest) -> StandinClient:
+def standin(request: pytest.FixtureRequest, llm: LlmUnderTest, target: Target) -> StandinClient:
     """The stand-in's control, with no rules and no recorded requests: for tests that script the LLM.
 
-    Against a real Ollama such tests skip: a model's answers cannot be scripted.
+    Against a real Ollama such tests skip: a model's answers cannot be scripted; on ``--target remote``
+    too: the installation's LLM is not this run's stand-in.
     """
+    if target.remote:
+        skip_not_owned(target, f"{request.node.nodeid} (it scripts the LLM stand-in and reads what it received)")
     if llm.standin is None:
         skip_outside_cell(
             f"{request.node.name} scripts the model's replies and reads what it received, which needs the LLM "
@@ -158,4 +177,8 @@ def temporal_histories(request: pytest.FixtureRequest, stack: Stack) -> Iterator
     """After the module's tests, the history of every execution on its stack's Temporal, as artifacts."""
     dest = histories_dir(request.config, request.module.__name__.rpartition(".")[2])
     yield dest
+    if isinstance(stack, RemoteStack):
+        calls = [call for history in stack.histories for call in history]
+        export_workflow_histories(stack.temporal_address, execution_ids(texts_of(calls)), dest)
+        return
     export_histories(stack.temporal_address, dest)

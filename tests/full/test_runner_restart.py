@@ -37,6 +37,9 @@ from support.stack import Stack
 from support.waits import eventually
 from tests.full.helpers import apply_project, component_status, run
 
+# it kills runners and the server: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
+
 LEAK_NAME = "LEAK_ME"
 LEAK_VALUE = "the-shell-of-whoever-started-the-stack"
 FINISH_TIMEOUT = 180.0  # a killed runner's heartbeating activity (run, agent_call) is retried after 30 s

@@ -183,6 +183,7 @@ def test_no_secret_in_the_temporal_histories(runs: Runs, stack: Stack, temporal_
         assert exec_id in readable_text(by_id[exec_id].read_text())
 
 
+@pytest.mark.needs("owned-stack")
 def test_no_secret_in_any_component_log(runs: Runs, stack: Stack) -> None:
     logs = stack.log_paths()
     assert set(logs) >= {"stigmer-server", "temporal", "workflow-runner", "agent-runner"}, sorted(logs)

@@ -414,6 +414,7 @@ def test_cancel_stops_a_waiting_workflow_and_its_run_exits_6(
     assert executions.tasks(execution)["start"]["output"] == {"job": "j-1"}
 
 
+@pytest.mark.needs("owned-stack")
 def test_a_big_input_and_a_long_loop_run_without_stalling_the_runner(
     cli: Cli, api: StackClient, stack: Stack, tmp_path: Path
 ) -> None:

@@ -20,6 +20,9 @@ from support.faults.network import LinkProxy
 from support.faults.processes import ComponentTarget, Freeze, Kill
 from support.stack import SERVER, Stack
 
+# it kills, freezes and proxies the stack's processes: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
+
 
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:

@@ -30,6 +30,7 @@ def agent(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
     return next(row.name for row in parse_apply(result.stdout).rows if row.kind == "agent")
 
 
+@pytest.mark.needs("owned-stack")
 def test_no_follow_returns_the_execution_id_of_a_pending_execution(
     cli: Cli, api: StackClient, stack: Stack, agent: str
 ) -> None:
@@ -60,6 +61,7 @@ def test_no_follow_returns_the_execution_id_of_a_pending_execution(
     assert api.agent_executions.Get(ref(exec_id)).status.phase == PENDING
 
 
+@pytest.mark.needs("owned-stack")
 def test_follow_times_out_naming_the_phase(cli: Cli, agent: str) -> None:
     result = cli("run", agent, "-m", "Hi", "--timeout", "2", timeout=30)
     assert result.exit_code == 4, result

@@ -20,6 +20,9 @@ from support.processes import is_gone
 from support.stack import SERVER, Stack
 from support.waits import eventually
 
+# it holds down, freezes and restarts components: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
+
 TEMPORAL = "temporal"
 WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 GRACE = 8.0

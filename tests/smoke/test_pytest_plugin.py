@@ -12,6 +12,9 @@ import pytest
 from support.diagnostics import artifact_dir_name
 from support.processes import is_gone
 
+# it starts stacks in inner pytest sessions: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]

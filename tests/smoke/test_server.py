@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import psutil
+import pytest
 
 from support.cli import Cli
 from support.client import StackClient
@@ -31,6 +32,7 @@ def test_health_check_says_serving(api: StackClient) -> None:
     assert api.health_status() == "SERVING"
 
 
+@pytest.mark.needs("owned-stack")
 def test_status_json_reports_the_running_server(stack: Stack, cli: Cli) -> None:
     result = cli("server", "status", "-o", "json")
     assert result.exit_code == 0, result
@@ -48,6 +50,7 @@ def test_status_json_reports_the_running_server(stack: Stack, cli: Cli) -> None:
     assert listener.environ().get("STIGMER_HOME") == str(stack.home), "the server serves another STIGMER_HOME"
 
 
+@pytest.mark.needs("owned-stack")
 def test_start_when_running_says_so_and_keeps_the_server(stack: Stack, cli: Cli) -> None:
     pid = stack.running_pid()
     result = cli("server", "start")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psutil
+import pytest
 
 from support.client import StackClient
 from support.processes import is_gone
 from support.stack import SERVER, Stack
+
+# it starts and stops stacks: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
 
 
 def _commands(processes: list[psutil.Process]) -> list[str]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from support.cli import Cli
 from support.ports import LOOPBACK, free_port
 from support.stack import SERVER, Stack
 
 
+@pytest.mark.needs("owned-stack")
 def test_commands_find_a_stack_started_on_a_custom_address(make_stack: Callable[[], Stack]) -> None:
     stack = make_stack()
     env = {k: v for k, v in stack.env().items() if k != "STIGMER_SERVER_ADDR"}
@@ -29,6 +32,7 @@ def test_commands_find_a_stack_started_on_a_custom_address(make_stack: Callable[
     assert after.exit_code == 3 and "127.0.0.1:7234" in after.stderr, f"expected the default address:\n{after}"
 
 
+@pytest.mark.needs("owned-stack")
 def test_status_of_a_server_started_by_another_home(stack: Stack, make_stack: Callable[[], Stack]) -> None:
     other = make_stack()
     cli = other.cli().with_env(STIGMER_SERVER_ADDR=stack.address)

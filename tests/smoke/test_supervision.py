@@ -8,11 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
+import pytest
 
 from support.ports import free_port
 from support.processes import is_gone
 from support.stack import SERVER, Stack
 from support.waits import eventually
+
+# it kills the server and the supervisor: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
 
 
 def _server_status(stack: Stack) -> dict[str, Any]:

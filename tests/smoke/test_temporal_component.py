@@ -12,6 +12,9 @@ import pytest
 from support.client import StackClient
 from support.stack import SERVER, Stack
 
+# it starts and stops a managed Temporal: skips on --target remote
+pytestmark = pytest.mark.needs("owned-stack")
+
 TEMPORAL = "temporal"
 WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 
