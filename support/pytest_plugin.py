@@ -361,8 +361,7 @@ def make_stack(
 
 def remote_stack(factory: StackFactory, name: str, target: Target, env: Mapping[str, str]) -> RemoteStack:
     """The remote installation as a stack for the tests of ``name``, with ``env`` for its CLI calls."""
-    factory.created += 1
-    tag = f"{name[:40]}-{factory.created}"
+    tag = factory.next_tag(name)
     return RemoteStack(
         name=tag,
         root=factory.base_dir / tag,

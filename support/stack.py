@@ -271,6 +271,11 @@ class StackFactory:
     run_id: RunId
     created: int = 0
 
+    def next_tag(self, name: str) -> str:
+        """A name for the next stack of ``name``, unique in this run (its folder and process label)."""
+        self.created += 1
+        return f"{_tag_safe(name)[:40]}-{self.created}"
+
     def create(
         self,
         name: str,
@@ -279,8 +284,7 @@ class StackFactory:
         workers: int = 1,
     ) -> Stack:
         """A new, not yet started stack named after ``name`` (made unique)."""
-        self.created += 1
-        tag = f"{_tag_safe(name)[:40]}-{self.created}"
+        tag = self.next_tag(name)
         return Stack(
             name=tag,
             root=self.base_dir / tag,
