@@ -4,6 +4,7 @@ arguments and environment its nox session uses, timed from outside."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from support.bench_metrics import Metric
 from support.tiers import TIERS
 
 ROOT = Path(__file__).resolve().parent.parent
+_SUMMARY = re.compile(r"\b(passed|failed|errors?|skipped|no tests ran)\b.* in [0-9.]+s")
 TIER_TARGETS = {"smoke": 30.0, "apply": 60.0, "full": 240.0, "resilience": 600.0}
 
 
@@ -54,8 +56,9 @@ def bench_tier(name: str, extra: Sequence[str] = ()) -> TierRun:
         check=False,
     )
     elapsed = time.monotonic() - started
-    lines = completed.stdout.strip().splitlines()
-    summary = lines[-1].strip("= ") if lines else f"exit {completed.returncode}"
+    # pytest's last summary line ("3 passed in 1.2s"); a child's stray stderr line may follow it
+    finals = [line for line in completed.stdout.splitlines() if _SUMMARY.search(line)]
+    summary = finals[-1].strip("= ") if finals else f"exit {completed.returncode}"
     if completed.returncode != 0:
         print(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}", file=sys.stderr)
     return TierRun(elapsed, completed.returncode == 0, summary)
