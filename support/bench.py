@@ -20,13 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -49,11 +47,13 @@ from support.bench_scale import (
     print_tables,
     write_json,
 )
+from support.bench_tiers import bench_tiers
+from support.bench_xdist import DEFAULT_WORKERS as XDIST_WORKERS
+from support.bench_xdist import bench_xdist
 from support.cli import CliResult, resolve_binary
 from support.processes import RunId, sweep_orphans
 from support.projects import EXAMPLES_DIR, list_examples
 from support.stack import Stack, StackFactory
-from support.tiers import TIERS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Metric groups and their default number of runs (--runs overrides them all; 1 = measured once).
@@ -74,9 +74,9 @@ GROUPS: dict[str, int] = {
     "llm": 5,  # the local real model: tokens/s, first token, an agent run with it
     "scale": 1,  # batches of --levels concurrent executions, per --workers count (issue 12)
     "tiers": 1,
+    "xdist": 1,  # each of --xdist-tiers with -n 0 and with -n 2 (pytest-xdist), back to back: the speed-up
 }
 EXECUTION_GROUPS = ("stack_start", "agent_api", "cli_run", "workflow_07", "concurrent")
-TIER_TARGETS = {"smoke": 30.0, "apply": 60.0, "full": 240.0, "resilience": 600.0}
 
 
 class StepFailedError(Exception):
@@ -183,64 +183,6 @@ def bench_workflow_add(tasks_count: int = 1000) -> tuple[float, float]:
     return one_by_one, time.monotonic() - started
 
 
-def tier_available(name: str) -> str:
-    """Why tier ``name`` cannot be timed here ("" when it can)."""
-    if name not in TIERS or not (ROOT / "tests" / name).is_dir():
-        return f"skipped: tests/{name} is not on this branch yet"
-    return ""
-
-
-@dataclass(frozen=True)
-class TierRun:
-    """One pytest run of a tier: its wall time, whether it passed, and pytest's summary line."""
-
-    wall_s: float
-    passed: bool
-    summary: str
-
-
-def bench_tier(name: str) -> TierRun:
-    """One pytest run of a tier, with the arguments its nox session uses."""
-    tier = TIERS[name]
-    started = time.monotonic()
-    command = [sys.executable, "-m", "pytest", tier.path, "-q", "-p", "no:cacheprovider", *tier.pytest_args]
-    completed = subprocess.run(
-        # pytest-timeout ends the run between tests (teardown still happens); the subprocess timeout is
-        # the backstop should that not work
-        [*command, f"--session-timeout={tier.timeout_s}"],
-        cwd=ROOT,
-        timeout=tier.timeout_s + 120,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
-    elapsed = time.monotonic() - started
-    lines = completed.stdout.strip().splitlines()
-    summary = lines[-1].strip("= ") if lines else f"exit {completed.returncode}"
-    if completed.returncode != 0:
-        print(f"tier {name} failed (exit {completed.returncode}):\n{completed.stdout[-4000:]}", file=sys.stderr)
-    return TierRun(elapsed, completed.returncode == 0, summary)
-
-
-def bench_tiers(names: list[str], report: Report) -> list[str]:
-    """Time each tier (a tier missing here gets a row saying so); the names of the tiers that failed."""
-    failed = []
-    for tier in names:
-        title = f"tier {tier} wall (pytest tests/{tier})"
-        missing = tier_available(tier)
-        if missing:
-            report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), note=missing))
-            continue
-        print(f"timing tier {tier} ...", file=sys.stderr, flush=True)
-        run = bench_tier(tier)
-        note = run.summary if run.passed else f"TESTS FAILED: {run.summary}"
-        report.add(f"tier_{tier}", Metric(title, TIER_TARGETS.get(tier), [run.wall_s], note=note))
-        if not run.passed:
-            failed.append(tier)
-    return failed
-
-
 def run_count(group: str, override: int | None = None) -> int:
     """Runs of a group: its default, or ``override`` (--runs) unless the group is measured once."""
     default = GROUPS[group]
@@ -312,6 +254,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--compare", type=Path, metavar="OLD.json", help="scale: print new/old ratios against an earlier JSON file"
+    )
+    parser.add_argument(
+        "--xdist-tiers",
+        nargs="*",
+        default=["smoke"],
+        help="tiers the xdist group runs serially and in parallel (default smoke; unit takes minutes)",
+    )
+    parser.add_argument(
+        "--xdist-workers",
+        nargs="+",
+        default=list(XDIST_WORKERS),
+        help=f"the xdist group's -n values, the first the baseline (default {' '.join(XDIST_WORKERS)})",
     )
     args = parser.parse_args(argv)
     if args.compare is not None and not args.compare.is_file():
@@ -404,6 +358,13 @@ def main(argv: list[str] | None = None) -> int:
             failed.extend(f"tier {name}" for name in bench_tiers(args.tiers, report))
 
         step("tiers", f"timing tiers {', '.join(args.tiers)}", tiers)
+    if "xdist" in selected and args.xdist_tiers:
+
+        def xdist() -> None:
+            failed.extend(bench_xdist(args.xdist_tiers, args.xdist_workers, report))
+
+        message = f"timing tiers {', '.join(args.xdist_tiers)} with -n {' and -n '.join(args.xdist_workers)}"
+        step("xdist", message, xdist)
 
     rows = [metric.row() for metric in report.metrics.values()]
     load_after = load_average()

@@ -9,13 +9,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import bench
+from support import bench, bench_tiers, bench_xdist
 from support.bench_exec import supervisor_ready_times
 from support.bench_metrics import MEGABYTES, Metric, percentile, render
 from support.bench_rss import OTHER, RssPeaks, attribute
 from support.bench_runs import reconcile
 from support.processes import RunId
 from support.stack import Stack
+from support.tiers import TIERS
 
 
 def test_percentile_is_the_nearest_rank() -> None:
@@ -103,5 +104,17 @@ def test_groups_and_runs_from_the_command_line() -> None:
 
 
 def test_a_tier_not_on_this_branch_is_skipped_with_a_note() -> None:
-    assert bench.tier_available("smoke") == ""
-    assert "not on this branch" in bench.tier_available("no-such-tier")
+    assert bench_tiers.tier_available("smoke") == ""
+    assert "not on this branch" in bench_tiers.tier_available("no-such-tier")
+
+
+def test_xdist_runs_use_the_tiers_own_dist_and_no_workers_for_the_baseline() -> None:
+    assert bench_xdist.xdist_args("smoke", "0") == ["-n", "0"]
+    assert bench_xdist.xdist_args("apply", "2") == ["-n", "2"]  # its own --dist loadfile stays
+    smoke = bench_xdist.xdist_args("smoke", "auto")
+    assert smoke[:2] == ["-n", "auto"] and ("--dist" in smoke or "--dist" in TIERS["smoke"].pytest_args)
+
+
+def test_xdist_speed_up_is_the_baseline_over_the_parallel_wall() -> None:
+    serial, parallel = bench_tiers.TierRun(90.0, True, ""), bench_tiers.TierRun(60.0, True, "")
+    assert bench_xdist.speed_up(serial, parallel) == 1.5

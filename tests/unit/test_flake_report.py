@@ -121,8 +121,10 @@ def test_the_gate_fails_a_run_its_tests_do_not_explain(tmp_path: Path) -> None:
 
 
 def test_main_writes_the_json_prints_the_table_and_exits_1_naming_the_test(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the table is as wide as the terminal: an xdist worker's is 80 columns, which wraps the names checked
+    monkeypatch.setenv("COLUMNS", "200")
     first = junit(tmp_path, "1", case("test_a", 1.0), case("test_b", 1.0, failure("AssertionError: [Errno 98] x")))
     second = junit(tmp_path, "2", case("test_a", 1.0), case("test_b", 1.0))
     args = ["smoke", "--from-junit", str(first), str(second), "--reports", str(tmp_path / "reports")]

@@ -214,12 +214,17 @@ def test_runs():
 """
 
 
+# "-n 2": the summaries are the controller's, made of its xdist workers' reports
+XDIST = pytest.mark.parametrize("workers", ["0", "2"])
+
+
+@XDIST
 @pytest.mark.parametrize("how", ["CI=true", "--strict"])
 def test_strict_mode_fails_a_missing_prerequisite_but_not_another_cells_skip(
-    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str, workers: str
 ) -> None:
     inner.makepyfile(STRICT_TESTS)
-    args = ["-p", "no:cacheprovider"]
+    args = ["-p", "no:cacheprovider", "-n", workers]
     if how == "CI=true":
         monkeypatch.setenv("CI", "true")
     else:
@@ -232,9 +237,10 @@ def test_strict_mode_fails_a_missing_prerequisite_but_not_another_cells_skip(
     assert "Missing: warp drive: no drive at /dev/warp" in text, text
 
 
-def test_without_strict_mode_every_skip_is_listed_by_reason(inner: pytest.Pytester) -> None:
+@XDIST
+def test_without_strict_mode_every_skip_is_listed_by_reason(inner: pytest.Pytester, workers: str) -> None:
     inner.makepyfile(STRICT_TESTS)
-    result = inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-n", workers, timeout=60)
     result.assert_outcomes(passed=1, skipped=2)
     text = result.stdout.str()
     assert "2 skipped, by reason" in text, text
@@ -242,17 +248,18 @@ def test_without_strict_mode_every_skip_is_listed_by_reason(inner: pytest.Pytest
     assert "1 × Not in this run's cell: runs only with --runner=docker" in text, text
 
 
+@XDIST
 def test_strict_mode_fails_a_run_whose_tests_all_skipped(
-    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     inner.makepyfile(
         "from support.strict import skip_outside_cell\n\n"
         "def test_a():\n    skip_outside_cell('elsewhere')\n\n"
         "def test_b():\n    skip_outside_cell('elsewhere')\n"
     )
-    assert inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60).ret == 0
+    assert inner.runpytest_subprocess("-p", "no:cacheprovider", "-n", workers, timeout=60).ret == 0
     monkeypatch.setenv("CI", "true")
-    result = inner.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-n", workers, timeout=60)
     result.assert_outcomes(skipped=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "all 2 test(s) of this run skipped" in result.stdout.str()

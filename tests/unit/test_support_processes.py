@@ -55,18 +55,30 @@ def _sleeper(label: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
 
 
-def test_sweep_kills_orphans_and_spares_live_runs() -> None:
+def _sweep_once() -> tuple[int, list[int]]:
+    """Start an orphan (its run's owner is gone) and a process of a live run, sweep; the orphan's PID and
+    what this sweep killed. The process of the live run must survive."""
     live = RunId.for_process(tag="live")
     orphan_label = RunId(live.owner_pid, live.owner_started_ms - 3_600_000, "dead")
     orphan, spared = _sleeper(str(orphan_label)), _sleeper(str(live))
     try:
         wait_until(lambda: label_of(psutil.Process(orphan.pid)) == orphan_label, "label not visible", timeout=10)
         swept = sweep_orphans(timeout=5)
-        assert orphan.pid in swept
-        assert orphan.wait(timeout=5) is not None
+        assert orphan.wait(timeout=5) is not None, "the orphan outlived the sweep"
         assert spared.poll() is None, "the sweep killed a process of a live run"
         assert spared.pid not in swept
+        return orphan.pid, swept
     finally:
         for proc in (orphan, spared):
             proc.kill()
             proc.wait(timeout=5)
+
+
+def test_sweep_kills_orphans_and_spares_live_runs() -> None:
+    # Every pytest session on the machine (an xdist worker beside this one, an inner session) sweeps at its
+    # start and may take the orphan first; only that case is tried again.
+    for _ in range(3):
+        pid, swept = _sweep_once()
+        if pid in swept:
+            return
+    raise AssertionError("three sweeps never killed their own orphan: another sweep always came first")
