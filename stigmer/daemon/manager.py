@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,8 @@ LOG_LINES_ON_FAILURE = 20
 STOP_POLL_INTERVAL = 0.02
 STOP_MARGIN = 0.5  # of --timeout, left for the supervisor itself after its components stopped
 NOT_MANAGED = "running, not managed by this STIGMER_HOME"
+# a health probe of `server status`: long enough for a healthy component on a busy machine
+STATUS_PROBE_TIMEOUT = 3.0
 
 
 @dataclass(frozen=True)
@@ -373,14 +376,19 @@ class Daemon:
 
     # --- status --------------------------------------------------------------------------
 
-    def status(self, probe_timeout: float = 1.0) -> list[ComponentStatus]:
-        """Every component: its state as the supervisor records it, checked against the process table."""
+    def status(self, probe_timeout: float = STATUS_PROBE_TIMEOUT) -> list[ComponentStatus]:
+        """Every component: its state as the supervisor records it, checked against the process table.
+
+        The components' health probes run side by side: a hung one costs ``probe_timeout`` once, and a
+        slow but healthy one (a busy machine) gets the whole of it.
+        """
         current = state.read(self.settings.state_file)
-        if current is not None and current.supervisor_alive():
-            return [self._managed_status(c, probe_timeout) for c in current.components]
-        stale = {c.name: c for c in current.components} if current is not None else {}
-        names = resolve(self.settings.components)
-        return [self._unsupervised_status(name, stale.get(name), probe_timeout) for name in names]
+        with ThreadPoolExecutor(max_workers=len(COMPONENTS), thread_name_prefix="status-probe") as pool:
+            if current is not None and current.supervisor_alive():
+                return list(pool.map(lambda c: self._managed_status(c, probe_timeout), current.components))
+            stale = {c.name: c for c in current.components} if current is not None else {}
+            names = resolve(self.settings.components)
+            return list(pool.map(lambda n: self._unsupervised_status(n, stale.get(n), probe_timeout), names))
 
     def _managed_status(self, record: ComponentState, probe_timeout: float) -> ComponentStatus:
         alive = record.managed and record.alive()
