@@ -205,6 +205,17 @@ class Stack:
         """Whether the stack runs a component in a container (the agent-runner in docker mode)."""
         return self.extra_env.get("STIGMER_AGENT_RUNNER_MODE") == "docker"
 
+    def _run_files(self) -> str:
+        """The supervisor's state file and the pid files, as text (each cut short)."""
+        files = [self.home / "run" / "stack.json", *sorted((self.home / "pids").glob("*.pid"))]
+        parts = []
+        for path in files:
+            try:
+                parts.append(f"{path.relative_to(self.home)}: {path.read_text(errors='replace')[:1500]}")
+            except OSError as exc:
+                parts.append(f"{path.relative_to(self.home)}: unreadable ({exc.strerror})")
+        return "\n".join(parts)
+
     def labelled(self) -> list[psutil.Process]:
         """Processes carrying this stack's label."""
         return processes_of(self.run_id)
@@ -230,7 +241,9 @@ class Stack:
         so nothing is left either way.
         """
         problems = []
+        stopped: CliResult | None = None
         recorded = (self.home / "run" / "stack.json").exists() or any((self.home / "pids").glob("*.pid"))
+        run_files = self._run_files() if recorded else "(nothing recorded)"
         if recorded or self.running_pid(SERVER) is not None:
             try:
                 stopped = self.stop(check=False)
@@ -244,6 +257,10 @@ class Stack:
         killed = kill_processes(leftovers)
         if killed:
             problems.append(f"{len(killed)} process(es) still ran after stop (now killed): {'; '.join(described)}")
+            # what stop saw and said: the evidence of why it left them
+            problems.append(f"the stack's run files before stop:\n{run_files}")
+            if stopped is not None and stopped.exit_code == 0:
+                problems.append(f"`stigmer server stop` had said:\n{stopped}")
         if self.runs_containers:
             from support import labelled_containers
 

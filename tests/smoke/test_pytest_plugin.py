@@ -73,6 +73,9 @@ def test_a_process_left_behind_is_an_error_of_the_owning_test(inner: pytest.Pyte
     assert "ERROR at teardown of test_leaves_a_process" in text, text
     assert "StackLeftoverError" in text and "1 process(es) still ran after stop" in text, text
     assert f"pid {left} " in text, "the error does not name the process left behind"
+    # the evidence of what stop saw: the supervisor's records before it ran, and what it said
+    assert "the stack's run files before stop:" in text and "pids/stigmer-server.pid: {" in text, text
+    assert "`stigmer server stop` had said:" in text, text
     assert is_gone(left), "teardown reported the leftover but did not kill it"
 
 
