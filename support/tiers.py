@@ -53,8 +53,8 @@ TIERS = {
     tier.name: tier
     for tier in (
         Tier("unit", 900, extras=("local-llm", "report")),  # SmolLM2 (15 s); the HTML report
-        Tier("smoke", 600),
         # one worker per core; loadfile keeps a module, and so its stack, on one worker
+        Tier("smoke", 600, ("-n", "2", "--dist", "loadfile")),
         Tier("apply", 900, ("-n", "2", "--dist", "loadfile")),
         Tier("full", 1200, ("-n", "2", "--dist", "loadfile"), ("local-llm",)),
         # one stack per scenario module; faults hold components down for a minute, so the ceiling is wide
