@@ -46,7 +46,7 @@ def start_standin_process(
     rules: Iterable[Rule] = (),
     port: int = 0,
     run_id: RunId | None = None,
-    timeout: float = 15.0,
+    timeout: float = 60.0,
     python: str = sys.executable,
     extra_args: Sequence[str] = (),
 ) -> StandinProcess:
