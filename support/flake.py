@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -26,14 +27,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from support.child_runs import KILL_AFTER_S, RunTimeoutError, exit_on_sigterm, run_child
 from support.flake_report import FlakeStats, Gate, RunFile, aggregate, gate, read_junit
-from support.processes import kill_tree
 from support.tiers import TIERS
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
-# a run's own --session-timeout ends it between tests; this is the backstop should that not work
-KILL_AFTER_S = 120
 
 
 def run_once(tier: str, index: int, folder: Path, pytest_args: Sequence[str]) -> RunFile:
@@ -46,15 +45,20 @@ def run_once(tier: str, index: int, folder: Path, pytest_args: Sequence[str]) ->
     with log.open("w", encoding="utf-8") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **spec.env}, stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
+        env = {**os.environ, **spec.env}
         try:
-            exit_code = proc.wait(timeout=spec.timeout_s + KILL_AFTER_S)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc.pid)
-            exit_code = proc.wait(timeout=30)
-            out.write(f"\nkilled by support.flake after {spec.timeout_s + KILL_AFTER_S} s\n")
+            exit_code = run_child(
+                command,
+                timeout=spec.timeout_s + KILL_AFTER_S,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
+        except RunTimeoutError as exc:
+            exit_code = -signal.SIGKILL
+            out.write(f"\nsupport.flake: {exc}\n")
     seconds = time.monotonic() - started
     try:
         results = read_junit(junit, ROOT) if junit.is_file() else None
@@ -163,6 +167,7 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, pytest_args = parse(sys.argv[1:] if argv is None else argv)
+    exit_on_sigterm()  # a run in progress is interrupted and torn down, not left running
     console = Console(width=shutil.get_terminal_size((180, 24)).columns)
     started = time.monotonic()
     runs: list[RunFile] = []

@@ -23,8 +23,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
+from support.child_runs import KILL_AFTER_S, RunTimeoutError, exit_on_sigterm, run_child
 from support.cli import resolve_binary
 from support.llm import ALTERNATE_MODEL, DEFAULT_MODEL
 from support.llm_standin.process import StandinProcess, start_standin_process
@@ -96,15 +96,17 @@ def run_tier(tier: str, target_args: Sequence[str], reports: Path, extra: Sequen
     args = spec.pytest_args_for(reports / f"junit-{suite}.xml", suite, [*SERIAL, *target_args, *extra])
     command = [sys.executable, "-m", "pytest", *args]
     print(f"\n=== remote-stack: {tier}: {' '.join(command)}", flush=True)
-    return subprocess.run(command, cwd=ROOT, env=_env(spec.env), stdin=subprocess.DEVNULL, check=False).returncode
+    try:
+        return run_child(
+            command, timeout=spec.timeout_s + KILL_AFTER_S, cwd=ROOT, env=_env(spec.env), stdin=subprocess.DEVNULL
+        )
+    except RunTimeoutError as exc:
+        print(f"remote-stack: {tier}: {exc}", flush=True)
+        return -signal.SIGKILL
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **extra}
-
-
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks: the stack is stopped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     binary = resolve_binary(args.stigmer_bin)
     if binary is None:
         parser.error("no stigmer binary: install the project (`make .venv/.bootstrapped`) or pass --stigmer-bin")
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()  # unwinds through the finally blocks: the stack is stopped
     args.reports.mkdir(parents=True, exist_ok=True)
     outcomes: list[tuple[str, int, float]] = []
     with contextlib.ExitStack() as cleanup:
