@@ -36,7 +36,9 @@ def exit_on_sigterm() -> None:
 
 def run_child(command: Sequence[str], *, timeout: float, **popen: Any) -> int:
     """Run ``command`` to its end and return its exit code; raise ``RunTimeoutError`` past ``timeout``."""
-    proc = subprocess.Popen(list(command), **popen)
+    # a background job (nohup, CI without a terminal) starts with SIGINT ignored, which the child would
+    # inherit: then the interrupt below would not reach pytest and it would not tear its stacks down
+    proc = subprocess.Popen(list(command), preexec_fn=_default_sigint, **popen)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -61,3 +63,7 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

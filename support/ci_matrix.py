@@ -79,7 +79,10 @@ def _run(command: list[str], name: str, cell: str | None = None) -> Outcome:
     print(f"\n=== {name}: {' '.join(command)}", flush=True)
     start = time.monotonic()
     # the tier sessions name their JUnit file after the cell (two cells of one session keep both)
-    env = {**os.environ, CELL_ENV: cell} if cell else None
+    # (a session after the cells, such as replay, has none, even if this run itself is inside a cell)
+    env = {key: value for key, value in os.environ.items() if key != CELL_ENV}
+    if cell:
+        env[CELL_ENV] = cell
     exit_code = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False).returncode
     return Outcome(name, exit_code, time.monotonic() - start, command)
 
