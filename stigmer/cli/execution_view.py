@@ -19,7 +19,9 @@ for what changed since the previous one:
   line when nothing came in between, else as ``🔧 Tool: NAME → result``);
 - task statuses by path, on each phase change: ``⚙️ Task: PATH [Running]``, ``✓ Task: PATH
   [Completed]``, ``✗ Task: PATH [Failed]`` + ``  Error: …``, ``⊘ Task: PATH [Skipped]``; a task that ends
-  in the same update as tasks inside it (``PATH/...``) gets its line after theirs.
+  in the same update as tasks inside it (``PATH/...``) gets its line after theirs. A task that started
+  (``started_at``) but is first seen ended still gets its Running line, before its end and before the
+  lines of the tasks inside it: the view is the same however late it subscribed.
 
 :func:`summary_lines` are the closing lines (outcome, error, duration, counts): each task counts in one
 bucket, completed, failed, errors caught (a failed task inside a task that completed: a ``try`` caught its
@@ -206,7 +208,9 @@ class ExecutionView:
             self._message(message.id or f"#{index}", message)
         for index, call in enumerate(status.tool_calls):
             self._tool_call(call.id or f"#{index}", call)
-        for task in children_first(list(status.tasks)):
+        tasks = list(status.tasks)
+        for task in children_first(tasks):
+            self._started_late(task, tasks)
             self._task(task)
         if self.finished:
             self._end_line()
@@ -307,6 +311,18 @@ class ExecutionView:
             else:
                 self._line(f"🔧 Tool: {call.name}{tool_call_outcome(call)}")
             self._tools[key] = True
+
+    def _started_late(self, task: pb.TaskStatus, tasks: list[pb.TaskStatus]) -> None:
+        """The Running line of a task first seen already ended (it ran between two states the view got, or
+        before the view subscribed), and first those of the tasks around it in the same case: every task
+        that ran shows its start, whatever the timing."""
+        key = task_key(task)
+        for outer in [*(t for t in tasks if _is_inside(key, task_key(t))), task]:
+            outer_key = task_key(outer)
+            unseen = outer_key not in self._tasks and outer.phase in _DONE_TOOL_PHASES
+            if unseen and outer.HasField("started_at"):
+                self._tasks[outer_key] = pb.EXECUTION_PHASE_IN_PROGRESS
+                self._line(f"{_TASK_MARKS[pb.EXECUTION_PHASE_IN_PROGRESS][0]} Task: {outer_key} [Running]")
 
     def _task(self, task: pb.TaskStatus) -> None:
         key = task_key(task)

@@ -108,7 +108,7 @@ def test_an_agent_answer_flows_into_the_next_task(
         "",
         "▶️ Execution started",
         *task_lines(("issue", "run"), ("issue", "done"), ("summarize", "run"), ("summarize", "done")),
-        *task_lines(("result", "done")),
+        *task_lines(("result", "run"), ("result", "done")),
         "",
         "✅ Execution completed",
         DURATION,

@@ -61,7 +61,7 @@ def test_basic_workflow_run_is_shown_line_by_line_and_its_outputs_are_kept(
     expected = [
         "",
         "▶️ Execution started",
-        *task_lines(("fetch", "run"), ("fetch", "done"), ("summarize", "done")),
+        *task_lines(("fetch", "run"), ("fetch", "done"), ("summarize", "run"), ("summarize", "done")),
         *workflow_summary(2),
     ]
     assert_lines(view_lines(result.stdout), expected, "the run view")
@@ -199,7 +199,8 @@ def test_conditional_workflow_aborts_with_its_error_and_exit_code_5(
     expected = [
         "",
         "▶️ Execution started",
-        *task_lines(("health", "run"), ("health", "done"), ("route", "done"), ("abort", "fail"), (error, "error")),
+        *task_lines(("health", "run"), ("health", "done"), ("route", "run"), ("route", "done")),
+        *task_lines(("abort", "run"), ("abort", "fail"), (error, "error")),
         "",
         "❌ Execution failed",
         f"Error: task abort: {error}",

@@ -201,6 +201,42 @@ def test_task_lines_by_path_on_each_phase_change() -> None:
     assert view.update(execution) == ""
 
 
+def test_a_task_that_ran_before_the_view_subscribed_still_shows_its_start() -> None:
+    execution = pb.WorkflowExecution()
+    execution.status.phase = RUNNING
+    execution.status.tasks.add(path="issue", phase=COMPLETED, started_at=ts(10), completed_at=ts(10.2))
+    execution.status.tasks.add(path="summarize", phase=RUNNING, started_at=ts(10.2))
+    execution.status.tasks.add(path="result", phase=PENDING)
+    # the same lines as a view that saw every state
+    assert ExecutionView().update(execution).splitlines()[1:] == [
+        "⚙️ Task: issue [Running]",
+        "✓ Task: issue [Completed]",
+        "⚙️ Task: summarize [Running]",
+    ]
+
+
+def test_a_parent_first_seen_ended_starts_before_and_ends_after_the_tasks_inside_it() -> None:
+    view = ExecutionView()
+    execution = pb.WorkflowExecution()
+    status = execution.status
+    status.phase = RUNNING
+    status.tasks.add(path="skipped", phase=SKIPPED)
+    status.tasks.add(path="charge", phase=COMPLETED, started_at=ts(1), completed_at=ts(3))
+    status.tasks.add(path="charge/submit", phase=FAILED, error="declined", started_at=ts(1), completed_at=ts(2))
+    status.tasks.add(path="charge/catch", phase=COMPLETED, started_at=ts(2), completed_at=ts(3))
+    assert view.update(execution).splitlines()[1:] == [
+        "⊘ Task: skipped [Skipped]",  # never started: no Running line
+        "⚙️ Task: charge [Running]",
+        "⚙️ Task: charge/submit [Running]",
+        "✗ Task: charge/submit [Failed]",
+        "  Error: declined",
+        "⚙️ Task: charge/catch [Running]",
+        "✓ Task: charge/catch [Completed]",
+        "✓ Task: charge [Completed]",
+    ]
+    assert view.update(execution) == "", "a Running line is printed once"
+
+
 def test_a_first_state_that_is_already_finished_is_shown_whole() -> None:
     execution = grow(agent_execution(COMPLETED), "m1", "Done")
     execution.status.started_at.CopyFrom(ts(10))
