@@ -121,12 +121,17 @@ def in_progress(api: StackClient, exec_id: str, kind: Kind) -> None:
     eventually(holding, timeout=60, interval=0.05)
 
 
-def kill_workflow_runner(stack: Stack) -> tuple[int, float]:
-    """SIGKILL the workflow-runner (its pid from ``stigmer server status``); its pid and the kill time."""
+def workflow_runner_pid(stack: Stack) -> int:
+    """The workflow-runner's pid, from ``stigmer server status``."""
     runner = component_status(stack, "workflow-runner")
     assert runner["state"] == "running" and runner["pid"], runner
-    os.kill(runner["pid"], signal.SIGKILL)
-    return runner["pid"], time.time()
+    return int(runner["pid"])
+
+
+def kill_workflow_runner(pid: int) -> float:
+    """SIGKILL the workflow-runner; the kill time."""
+    os.kill(pid, signal.SIGKILL)
+    return time.time()
 
 
 def wait_restarted(stack: Stack, old_pid: int) -> dict[str, Any]:
@@ -154,11 +159,12 @@ def execute(
     """Run ``kind``'s workflow to its end (SIGKILLing the workflow-runner mid-task when ``kill``);
     returns the final execution and how many child executions it created."""
     before = children_count(api)
+    old_pid = workflow_runner_pid(stack) if kill else 0  # asked first: the kill must land inside a 6 s hold
     exec_id = start(cli, kind)
     killed_at = 0.0
     if kill:
         in_progress(api, exec_id, kind)
-        old_pid, killed_at = kill_workflow_runner(stack)
+        killed_at = kill_workflow_runner(old_pid)
         wait_restarted(stack, old_pid)
     execution = executions.wait_finished(api, exec_id, timeout=FINISH_TIMEOUT, alive=stack.assert_alive)
     if kill:
