@@ -203,6 +203,11 @@ class ExecutionView:
         """The text for the changes in ``execution`` (an AgentExecution or WorkflowExecution)."""
         self.last = execution
         status = execution.status
+        # the prompt the execution was created with comes before its start, however late the view saw it
+        for index, message in enumerate(status.messages):
+            if message.type != pb.MESSAGE_TYPE_HUMAN:
+                break
+            self._message(message.id or f"#{index}", message)
         self._phase_lines(status)
         for index, message in enumerate(status.messages):
             self._message(message.id or f"#{index}", message)

@@ -158,7 +158,7 @@ def test_messages_with_different_ids_are_separate_lines() -> None:
     execution = agent_execution()
     execution.status.messages.add(id="h", type=pb.MESSAGE_TYPE_HUMAN, content="Hi")
     grow(execution, "a", "Hello")
-    assert view.update(execution) == "▶️ Execution started\n👤 Human: Hi\n🤖 Agent: Hello"
+    assert view.update(execution) == "👤 Human: Hi\n▶️ Execution started\n🤖 Agent: Hello"
 
 
 def test_human_and_system_messages_are_whole_lines_at_once() -> None:
@@ -235,6 +235,19 @@ def test_a_parent_first_seen_ended_starts_before_and_ends_after_the_tasks_inside
         "✓ Task: charge [Completed]",
     ]
     assert view.update(execution) == "", "a Running line is printed once"
+
+
+def test_the_prompt_comes_before_the_start_even_when_first_seen_running() -> None:
+    execution = agent_execution(RUNNING)
+    execution.status.messages.add(id="h1", type=pb.MESSAGE_TYPE_HUMAN, content="Review: def f(): return 1")
+    grow(execution, "m1", "Rename f")
+    execution.status.messages.add(id="h2", type=pb.MESSAGE_TYPE_HUMAN, content="And g?")
+    assert ExecutionView().update(execution).splitlines() == [
+        "👤 Human: Review: def f(): return 1",
+        "▶️ Execution started",
+        "🤖 Agent: Rename f",
+        "👤 Human: And g?",  # a later turn stays in its place
+    ]
 
 
 def test_a_first_state_that_is_already_finished_is_shown_whole() -> None:
