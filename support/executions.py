@@ -8,7 +8,7 @@ Views are the JSON documents the CLI prints (``support.client.to_dict``): phases
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +77,15 @@ class Followed:
         return self.states[-1]
 
 
-def subscribe(api: StackClient, execution_id: str, *, timeout: float = 60.0) -> Followed:
-    """Follow the execution with Subscribe until the server ends the stream (at a terminal phase).
+def subscribe(
+    api: StackClient,
+    execution_id: str,
+    *,
+    timeout: float = 60.0,
+    on_state: Callable[[dict[str, Any]], None] | None = None,
+) -> Followed:
+    """Follow the execution with Subscribe until the server ends the stream (at a terminal phase);
+    ``on_state`` sees each state as it arrives.
 
     Fails when the stream outlives ``timeout`` or ends before a terminal phase.
     """
@@ -88,6 +95,8 @@ def subscribe(api: StackClient, execution_id: str, *, timeout: float = 60.0) -> 
     try:
         for message in stream:
             states.append(to_dict(message))
+            if on_state is not None:
+                on_state(states[-1])
     except grpc.RpcError as exc:
         shown = [phase(s["status"].get("phase", 0)) for s in states]
         raise AssertionError(

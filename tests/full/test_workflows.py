@@ -95,14 +95,28 @@ def test_run_output_json_is_the_final_execution(cli: Cli, http: HttpApi, workflo
 
 
 def test_subscribe_sees_pending_then_in_progress_then_completed(
-    api: StackClient, http: HttpApi, workflows: dict[str, str]
+    cli: Cli, api: StackClient, http: HttpApi, workflows: dict[str, str]
 ) -> None:
     http.add(Route("GET", "/repos/stigmer/stigmer", REPO))
-    created = api.workflow_executions.Create(
-        execution_pb2.CreateWorkflowExecutionRequest(workflow_ref="github/repo-stats")
-    )
+    # the workflow-runner is held down until the stream has shown PENDING: no race with a quick run
+    held = cli("server", "stop", "-c", "workflow-runner")
+    assert held.exit_code == 0, held
+    started: list[int] = []
 
-    followed = executions.subscribe(api, created.metadata.id)
+    def start_runner_once_pending(state: dict[str, object]) -> None:
+        if not started:
+            again = cli("server", "start", "-c", "workflow-runner")
+            started.append(again.exit_code)
+
+    try:
+        created = api.workflow_executions.Create(
+            execution_pb2.CreateWorkflowExecutionRequest(workflow_ref="github/repo-stats")
+        )
+        followed = executions.subscribe(api, created.metadata.id, on_state=start_runner_once_pending)
+    finally:
+        if not started:
+            cli("server", "start", "-c", "workflow-runner")
+    assert started == [0], "the workflow-runner did not start again"
 
     assert followed.phases == ["PENDING", "IN_PROGRESS", "COMPLETED"]
     # each task went through its phases in order, as the states streamed by
