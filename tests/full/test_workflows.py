@@ -94,6 +94,7 @@ def test_run_output_json_is_the_final_execution(cli: Cli, http: HttpApi, workflo
     assert execution["status"]["started_at"] <= execution["status"]["completed_at"]
 
 
+@pytest.mark.needs("owned-stack")  # it holds the workflow-runner down
 def test_subscribe_sees_pending_then_in_progress_then_completed(
     cli: Cli, api: StackClient, http: HttpApi, workflows: dict[str, str]
 ) -> None:
