@@ -162,7 +162,25 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         parser.error("--count must be at least 1")
     if not 0 <= args.threshold <= 1:
         parser.error("--threshold is a rate between 0 and 1")
+    if args.from_junit and (unknown or after):
+        parser.error(f"--from-junit runs nothing: pytest arguments make no sense with it: {' '.join(unknown + after)}")
+    for path in args.from_junit or ():
+        if not path.is_file():
+            parser.error(f"--from-junit: no such file: {path}")
     return args, [*unknown, *after]
+
+
+def read_junit_files(paths: Sequence[Path]) -> list[RunFile]:
+    """One ``RunFile`` per JUnit file, in order; a file that is not JUnit XML is a usage error naming it."""
+    runs = []
+    for index, path in enumerate(paths, start=1):
+        try:
+            runs.append(RunFile(index, 0, 0.0, path, read_junit(path, ROOT)))
+        except (ET.ParseError, OSError) as exc:
+            message = f"--from-junit: {path} is not a JUnit XML file: {exc}"
+            print(f"python -m support.flake: error: {message}", file=sys.stderr)
+            raise SystemExit(2) from exc
+    return runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,8 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     runs: list[RunFile] = []
     if args.from_junit:
-        for index, path in enumerate(args.from_junit, start=1):
-            runs.append(RunFile(index, 0, 0.0, path, read_junit(path, ROOT)))
+        runs = read_junit_files(args.from_junit)
     else:
         folder = args.reports / f"flake-{args.tier}"
         folder.mkdir(parents=True, exist_ok=True)

@@ -120,6 +120,41 @@ def test_the_gate_fails_a_run_its_tests_do_not_explain(tmp_path: Path) -> None:
     assert "no failing test" in verdict.messages()[0] and "no readable JUnit" in verdict.messages()[1]
 
 
+def test_the_gate_fails_a_run_in_which_no_test_ran(tmp_path: Path) -> None:
+    skipped = case("test_a", 0, '<skipped message="no temporal"/>')
+    runs = runs_of(tmp_path, junit(tmp_path, "1", case("test_a")), junit(tmp_path, "2"), junit(tmp_path, "3", skipped))
+    assert gate(aggregate(runs), runs, 0.0).messages() == [
+        "run 2 ran no test (0 collected, all skipped): see its log",
+        "run 3 ran no test (1 collected, all skipped): see its log",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [(None, "no such file"), ("", "is not a JUnit XML file"), ("<testsuites", "is not a JUnit XML file")],
+)
+def test_from_junit_names_a_file_it_cannot_read_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, error: str
+) -> None:
+    path = tmp_path / "run.xml"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SystemExit) as exited:
+        main(["smoke", "--from-junit", str(path), "--reports", str(tmp_path / "reports")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and error in err, err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_from_junit_refuses_pytest_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = junit(tmp_path, "1", case("test_a"))
+    with pytest.raises(SystemExit) as exited:
+        main(["smoke", "--from-junit", str(path), "--", "-k", "test_a"])
+    assert exited.value.code == 2
+    assert "pytest arguments make no sense" in capsys.readouterr().err
+
+
 def test_main_writes_the_json_prints_the_table_and_exits_1_naming_the_test(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
