@@ -28,6 +28,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from stigmer.config import MAX_RUNNER_WORKERS
 from support import bench_streams
 from support.bench_docker import bench_docker
 from support.bench_exec import Report, bench_execution
@@ -272,6 +273,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--compare: no such file {args.compare}")
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be at least 1")
+    if max(args.workers) > MAX_RUNNER_WORKERS:
+        parser.error(f"--workers: at most {MAX_RUNNER_WORKERS} worker processes per runner (stigmer server start)")
     return args
 
 

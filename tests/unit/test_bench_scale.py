@@ -45,6 +45,8 @@ def test_levels_and_workers_from_the_command_line() -> None:
     for bad in ("0", "ten", ""):
         with pytest.raises(SystemExit):
             bench.parse_args(["--levels", bad])
+    with pytest.raises(SystemExit):  # more than `stigmer server start --workers` takes: refused before any stack
+        bench.parse_args(["--workers", "1,17"])
 
 
 def test_verdict_is_over_when_anything_is_lost_or_the_500_target_is_missed() -> None:

@@ -9,6 +9,7 @@ import click
 from stigmer.cli.environment import Environment
 from stigmer.cli.exit_status import ExitStatus
 from stigmer.cli.options import JSON, output_option
+from stigmer.config import MAX_RUNNER_WORKERS
 
 if TYPE_CHECKING:
     from stigmer.config import Settings
@@ -127,7 +128,7 @@ agent-runner in docker mode runs one container whatever N is.""",
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1, max=16),
+    type=click.IntRange(min=1, max=MAX_RUNNER_WORKERS),
     default=None,
     metavar="N",
     help="Worker processes per runner, on the same task queues (default: STIGMER_RUNNER_WORKERS, then "
