@@ -56,9 +56,11 @@ class Target:
 def parse_target(kind: str, server: str | None, temporal: str | None, token_file: str | None = None) -> Target:
     """The target the options name; ``TargetError`` for a missing, malformed or misplaced option."""
     if kind == LOCAL:
-        given = [name for name, value in (("--server-addr", server), ("--temporal-addr", temporal)) if value]
+        options = (("--server-addr", server), ("--temporal-addr", temporal), ("--client-token-file", token_file))
+        given = [name for name, value in options if value]
         if given:
-            raise TargetError(f"{' and '.join(given)} need --target remote (the local target starts its own stacks)")
+            verb = "needs" if len(given) == 1 else "need"
+            raise TargetError(f"{', '.join(given)} {verb} --target remote (the local target starts its own stacks)")
         return Target()
     if kind != REMOTE:
         raise TargetError(f"--target {kind!r}: expected one of {', '.join(TARGET_CHOICES)}")

@@ -31,8 +31,10 @@ def remote_server() -> Iterator[GrpcService]:
 
 def test_the_local_target_is_the_default_and_refuses_remote_addresses() -> None:
     assert parse_target("local", None, None) == Target()
-    with pytest.raises(TargetError, match="--server-addr need --target remote"):
+    with pytest.raises(TargetError, match=r"^--server-addr needs --target remote"):
         parse_target("local", "127.0.0.1:7234", None)
+    with pytest.raises(TargetError, match=r"^--temporal-addr, --client-token-file need --target remote"):
+        parse_target("local", None, "127.0.0.1:7233", "token")
 
 
 @pytest.mark.parametrize(
