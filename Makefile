@@ -10,12 +10,13 @@ BOOTSTRAP := $(VENV)/.bootstrapped
 UV_VERSION := $(shell sed -n 's/^ *"uv==\([^"]*\)",*$$/\1/p' pyproject.toml)
 INSTALL_UV := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: help e2e test cell smoke apply full resilience replay unit lint minimums doctor bench protos lock clean
+.PHONY: help e2e test cell flake smoke apply full resilience replay unit lint minimums doctor bench protos lock clean
 
 help:
 	@echo "make e2e     run the end-to-end tiers against the embedded stack (skips what this machine lacks)"
 	@echo "make test    run the project's full test suite: lint (ruff, mypy, lock check), unit tests and every tier"
 	@echo "make lock    rewrite uv.lock after a change to the dependencies in pyproject.toml"
+	@echo "make flake   the weekly flake job: each tier of ci/matrix.json with flake_runs, run that many times (CELL=...)"
 	@echo "make smoke | apply | full | resilience | replay | unit | lint | minimums | doctor | bench | protos | clean"
 
 $(UV):
@@ -43,6 +44,11 @@ test: $(BOOTSTRAP)
 # one cell of ci/matrix.json, as one CI job runs it: make cell CELL=smoke
 cell: $(BOOTSTRAP)
 	$(VENV)/bin/python -m support.ci_matrix run --cell $(CELL)
+
+# the weekly flake job: each cell of ci/matrix.json with flake_runs, its tier run that many times and gated
+# on flake rates (nox -s flake); make flake CELL=smoke for one
+flake: $(BOOTSTRAP)
+	$(VENV)/bin/python -m support.ci_matrix flake $(if $(CELL),--cell $(CELL))
 
 smoke apply full resilience replay unit lint minimums doctor bench protos: $(BOOTSTRAP)
 	$(NOX) -s $@

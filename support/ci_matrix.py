@@ -5,6 +5,10 @@ with a table of outcomes, also written to ``reports/matrix.json``, and the run's
 ``reports/index.html`` (``support.report_html``), pass or fail. ``github`` prints the matrix for the
 workflow's ``fromJSON``; ``list`` names the cells. A cell's ``then`` session (the replay gate) runs once,
 after the last cell that asks for it.
+
+A cell with ``flake_runs`` is also a job of the weekly flake workflow: ``flake`` runs ``nox -s flake --
+TIER --count N -- ARGS`` for each such cell (or ``--cell NAME``), and ``github --flake`` prints that
+workflow's matrix.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "ci" / "matrix.json"
 REPORTS = ROOT / "reports"
 CELL_ENV = "STIGMER_E2E_CELL"
+GITHUB_JOB_MAX_MINUTES = 360
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,21 @@ class Cell:
     timeout_minutes: int = 30
     root: bool = False
     then: str | None = None
+    flake_runs: int = 0  # runs of the tier in the weekly flake job (0: not in it)
 
     def nox_command(self, nox: str) -> list[str]:
         return [nox, "-s", self.session, *(("--", *self.args) if self.args else ())]
+
+    def flake_command(self, nox: str) -> list[str]:
+        """``nox -s flake`` over the cell's tier, ``flake_runs`` times, with the cell's arguments."""
+        assert self.tier and self.flake_runs, self
+        pytest_args = ("--", *self.args) if self.args else ()
+        return [nox, "-s", "flake", "--", self.tier, "--count", str(self.flake_runs), *pytest_args]
+
+    @property
+    def flake_timeout_minutes(self) -> int:
+        """The flake job's ceiling: the cell's own, once per run (GitHub allows a job 360 minutes)."""
+        return min(self.timeout_minutes * self.flake_runs, GITHUB_JOB_MAX_MINUTES)
 
 
 @dataclass
@@ -62,7 +79,15 @@ def load(path: Path = MATRIX) -> list[Cell]:
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise ValueError(f"{path}: cells named twice: {duplicated}")
+    for cell in cells:
+        if cell.flake_runs and not cell.tier:
+            raise ValueError(f"{path}: cell {cell.name!r} has flake_runs but no tier to run")
     return cells
+
+
+def flake_cells(cells: Sequence[Cell]) -> list[Cell]:
+    """The cells of the weekly flake job."""
+    return [cell for cell in cells if cell.flake_runs]
 
 
 def github_matrix(cells: Sequence[Cell]) -> dict[str, list[dict[str, object]]]:
@@ -71,6 +96,22 @@ def github_matrix(cells: Sequence[Cell]) -> dict[str, list[dict[str, object]]]:
         "include": [
             {"cell": cell.name, "timeout": cell.timeout_minutes, "root": cell.root, "then": cell.then or ""}
             for cell in cells
+        ]
+    }
+
+
+def github_flake_matrix(cells: Sequence[Cell]) -> dict[str, list[dict[str, object]]]:
+    """The ``strategy.matrix`` of the weekly flake workflow: one entry per cell with ``flake_runs``."""
+    return {
+        "include": [
+            {
+                "cell": cell.name,
+                "tier": cell.tier,
+                "runs": cell.flake_runs,
+                "timeout": cell.flake_timeout_minutes,
+                "root": cell.root,
+            }
+            for cell in flake_cells(cells)
         ]
     }
 
@@ -109,12 +150,14 @@ def write_report(outcomes: Sequence[Outcome], started: float, reports: Path) -> 
         print(f"\nthe run's report could not be written: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
-def run(cells: Sequence[Cell], nox: str, reports: Path = REPORTS) -> int:
+def run(cells: Sequence[Cell], nox: str, reports: Path = REPORTS, *, flake: bool = False) -> int:
     """Run ``cells`` in order (every one, even after a failure), then their ``then`` sessions once; then
-    write the run's report."""
+    write the run's report. With ``flake``, each cell's flake loop instead, and no ``then``."""
     started = time.time()
-    outcomes = [_run(cell.nox_command(nox), cell.name, cell.name) for cell in cells]
-    for then in dict.fromkeys(cell.then for cell in cells if cell.then):
+    outcomes = [
+        _run(cell.flake_command(nox) if flake else cell.nox_command(nox), cell.name, cell.name) for cell in cells
+    ]
+    for then in dict.fromkeys(cell.then for cell in cells if cell.then and not flake):
         outcomes.append(_run([nox, "-s", then], then))
     print("\n=== the matrix")
     for outcome in outcomes:
@@ -134,32 +177,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--matrix", type=Path, default=MATRIX, help="the matrix file (default: ci/matrix.json)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="name the cells, one per line")
-    commands.add_parser("github", help="print the GitHub workflow's matrix (JSON) for fromJSON")
+    github_parser = commands.add_parser("github", help="print the GitHub workflow's matrix (JSON) for fromJSON")
+    github_parser.add_argument("--flake", action="store_true", help="the weekly flake workflow's matrix instead")
     run_parser = commands.add_parser("run", help="run the cells through nox and print a table of outcomes")
-    run_parser.add_argument("--cell", action="append", default=[], help="run only this cell (repeatable)")
-    run_parser.add_argument("--nox", default=str(Path(sys.executable).with_name("nox")), help="the nox to run")
-    run_parser.add_argument(
-        "--reports",
-        type=Path,
-        default=REPORTS,
-        help="where matrix.json and the report index.html go (default: reports/)",
+    flake_parser = commands.add_parser(
+        "flake", help="run the flake loop (nox -s flake) of each cell with flake_runs, and print a table of outcomes"
     )
+    for each in (run_parser, flake_parser):
+        each.add_argument("--cell", action="append", default=[], help="run only this cell (repeatable)")
+        each.add_argument("--nox", default=str(Path(sys.executable).with_name("nox")), help="the nox to run")
+        each.add_argument(
+            "--reports",
+            type=Path,
+            default=REPORTS,
+            help="where matrix.json and the report index.html go (default: reports/)",
+        )
     args = parser.parse_args(argv)
     cells = load(args.matrix)
     if args.command == "list":
         print("\n".join(cell.name for cell in cells))
         return 0
     if args.command == "github":
-        print(json.dumps(github_matrix(cells)))
+        print(json.dumps(github_flake_matrix(cells) if args.flake else github_matrix(cells)))
         return 0
-    chosen = cells
+    flake = args.command == "flake"
+    choices = flake_cells(cells) if flake else cells
+    chosen = choices
     if args.cell:
-        by_name = {cell.name: cell for cell in cells}
+        by_name = {cell.name: cell for cell in choices}
         unknown = [name for name in args.cell if name not in by_name]
         if unknown:
-            parser.error(f"no cell named {', '.join(unknown)}; the cells: {', '.join(by_name)}")
+            parser.error(
+                f"no {'flake ' if flake else ''}cell named {', '.join(unknown)}; they are: {', '.join(by_name)}"
+            )
         chosen = [by_name[name] for name in args.cell]
-    return run(chosen, args.nox, args.reports)
+    return run(chosen, args.nox, args.reports, flake=flake)
 
 
 if __name__ == "__main__":

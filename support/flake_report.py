@@ -47,8 +47,10 @@ class RunFile:
         """Why this run is not explained by its tests' outcomes, or None."""
         if self.results is None:
             return f"run {self.index} (exit {self.exit_code}) wrote no readable JUnit file {self.junit}"
-        if not any(result.outcome != SKIPPED for result in self.results):
-            return f"run {self.index} ran no test ({len(self.results)} collected, all skipped): see its log"
+        if not self.results:
+            return f"run {self.index} (exit {self.exit_code}) collected no test: see its log"
+        if all(result.outcome == SKIPPED for result in self.results):
+            return f"run {self.index} ran no test (all {len(self.results)} skipped): see its log"
         if self.exit_code not in (0, 1):
             return f"run {self.index} ended with exit code {self.exit_code} (interrupted, internal or usage error)"
         if self.exit_code == 1 and not any(result.outcome == FAILED for result in self.results):

@@ -10,9 +10,12 @@ import nox
 import pytest
 import yaml
 
-from support.ci_matrix import MATRIX, ROOT, Cell, github_matrix, load, main
+from support.ci_matrix import MATRIX, ROOT, Cell, github_flake_matrix, github_matrix, load, main
 
 WORKFLOW = ROOT / ".github" / "workflows" / "e2e.yml"
+FLAKE_WORKFLOW = ROOT / ".github" / "workflows" / "flake.yml"
+# issue 12: the flake rates a note reports come from at least this many runs per tier
+FLAKE_RUNS_AT_LEAST = {"smoke": 20, "apply": 20, "full": 10, "resilience": 10}
 
 
 def _tier_dirs() -> set[str]:
@@ -121,3 +124,59 @@ def test_github_matrix_has_one_entry_per_cell() -> None:
     assert [entry["cell"] for entry in entries] == [cell.name for cell in cells]
     assert all(isinstance(entry["timeout"], int) and entry["timeout"] > 0 for entry in entries)
     assert Cell("x", "full", args=("--llm=local",)).nox_command("nox") == ["nox", "-s", "full", "--", "--llm=local"]
+
+
+def test_the_weekly_flake_workflow_takes_its_jobs_from_the_matrix_file() -> None:
+    workflow = yaml.safe_load(FLAKE_WORKFLOW.read_text(encoding="utf-8"))
+    text = FLAKE_WORKFLOW.read_text(encoding="utf-8")
+    assert "cron" in text and "python3 -m support.ci_matrix github --flake" in text
+    assert workflow["jobs"]["flake"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert "make flake CELL=${{ matrix.cell }}" in text
+    for cell in load():
+        assert cell.name not in text
+
+
+def test_every_tier_has_a_flake_job_with_enough_runs() -> None:
+    runs = {entry["tier"]: entry["runs"] for entry in github_flake_matrix(load())["include"]}
+    for tier, least in FLAKE_RUNS_AT_LEAST.items():
+        assert runs.get(tier, 0) >= least, (tier, runs)
+
+
+def test_a_flake_job_runs_the_cells_tier_with_its_arguments(tmp_path: Path) -> None:
+    cell = Cell("full-x", "full", tier="full", args=("--runner=process",), timeout_minutes=30, flake_runs=10)
+    assert cell.flake_command("nox") == ["nox", "-s", "flake", "--", "full", "--count", "10", "--", "--runner=process"]
+    assert cell.flake_timeout_minutes == 300
+    assert Cell("x", "full", tier="full", timeout_minutes=60, flake_runs=10).flake_timeout_minutes == 360
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps({"cells": [{"name": "lint", "session": "lint", "flake_runs": 3}]}))
+    with pytest.raises(ValueError, match="flake_runs but no tier"):
+        load(path)
+
+
+def test_make_flake_runs_only_the_flake_cells_and_no_then(tmp_path: Path) -> None:
+    nox_stand_in = tmp_path / "nox"
+    log = tmp_path / "calls"
+    nox_stand_in.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    nox_stand_in.chmod(0o755)
+    path = tmp_path / "matrix.json"
+    cells = [
+        {"name": "lint", "session": "lint"},
+        {"name": "smoke", "session": "smoke", "tier": "smoke", "flake_runs": 2},
+        {
+            "name": "full-a",
+            "session": "full",
+            "tier": "full",
+            "args": ["--llm=standin"],
+            "then": "replay",
+            "flake_runs": 3,
+        },
+    ]
+    path.write_text(json.dumps({"cells": cells}))
+    common = ["--matrix", str(path), "flake", "--nox", str(nox_stand_in), "--reports", str(tmp_path / "r")]
+    assert main(common) == 0
+    assert log.read_text().splitlines() == [
+        "-s flake -- smoke --count 2",
+        "-s flake -- full --count 3 -- --llm=standin",
+    ]
+    with pytest.raises(SystemExit):
+        main([*common, "--cell", "lint"])

@@ -124,8 +124,8 @@ def test_the_gate_fails_a_run_in_which_no_test_ran(tmp_path: Path) -> None:
     skipped = case("test_a", 0, '<skipped message="no temporal"/>')
     runs = runs_of(tmp_path, junit(tmp_path, "1", case("test_a")), junit(tmp_path, "2"), junit(tmp_path, "3", skipped))
     assert gate(aggregate(runs), runs, 0.0).messages() == [
-        "run 2 ran no test (0 collected, all skipped): see its log",
-        "run 3 ran no test (1 collected, all skipped): see its log",
+        "run 2 (exit 0) collected no test: see its log",
+        "run 3 ran no test (all 1 skipped): see its log",
     ]
 
 
