@@ -13,12 +13,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.processes import kill_tree
+import psutil
+
+from support.processes import kill_processes
 
 DEFAULT_TIMEOUT = 30.0
 # Variables of the user's own setup that would leak into a test stack.
 _ISOLATED_PREFIXES = ("STIGMER_", "OLLAMA_")
 _ISOLATED_NAMES = ("COLUMNS", "LINES", "FORCE_COLOR", "CLICOLOR_FORCE")
+
+
+def _kill_and_drain(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Kill the call's whole tree; what it printed, if its pipes close in time."""
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    proc.kill()  # through its Popen, which reaps it: its exit code stays the kill's
+    kill_processes(descendants, timeout=2)
+    try:
+        return proc.communicate(timeout=2)
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait(timeout=2)
+        return "", ""
 
 
 class CliTimeoutError(Exception):
@@ -123,21 +143,24 @@ class Cli:
             stdout, stderr = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             raise self._timed_out(proc, argv, limit, started) from None
+        except BaseException as exc:  # the test's own timeout, ^C: the call must not outlive the test
+            self._interrupted(proc, argv, started, exc)
+            raise
         result = CliResult(argv, proc.returncode, stdout, stderr, time.monotonic() - started)
         self.history.append(result)
         return result
 
+    def _interrupted(
+        self, proc: subprocess.Popen[str], argv: tuple[str, ...], started: float, exc: BaseException
+    ) -> None:
+        """Kill the call's tree and keep it in the history, marked, for the failure report."""
+        stdout, stderr = _kill_and_drain(proc)
+        note = f"\n(interrupted by {type(exc).__name__}: its process tree was killed)"
+        self.history.append(CliResult(argv, proc.returncode, stdout, stderr + note, time.monotonic() - started))
+
     def _timed_out(self, proc: subprocess.Popen[str], argv: tuple[str, ...], limit: float, started: float) -> Exception:
         exited = proc.poll()
-        kill_tree(proc.pid, timeout=2)
-        try:
-            stdout, stderr = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
-            proc.wait(timeout=2)
-            stdout, stderr = "", ""
+        stdout, stderr = _kill_and_drain(proc)
         why = (
             f"exited with {exited} but a process it started still holds its stdout/stderr open"
             if exited is not None

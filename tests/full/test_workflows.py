@@ -431,6 +431,7 @@ def test_cancel_stops_a_waiting_workflow_and_its_run_exits_6(
 
 
 @pytest.mark.needs("owned-stack")
+@pytest.mark.timeout(2 * 150 + 30)  # its two runs' own limits, not the tier's 120 s (over it once at load 29)
 def test_a_big_input_and_a_long_loop_run_without_stalling_the_runner(
     cli: Cli, api: StackClient, stack: Stack, tmp_path: Path
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,42 @@ def test_timeout_kills_the_process_tree(tmp_path: Path) -> None:
     with pytest.raises(CliTimeoutError, match=r"did not finish within 1s(.|\n)*started"):
         _python_cli(tmp_path)("-c", script, timeout=1)
     assert is_gone(int(pid_file.read_text()))
+
+
+class Interrupted(Exception):
+    """What pytest-timeout's signal method raises in the test, here from a SIGALRM handler."""
+
+
+@pytest.fixture
+def alarm_in_one_second() -> Iterator[None]:
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted("the test's own timeout")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_call_interrupted_by_the_tests_timeout_kills_its_tree_and_is_recorded(
+    tmp_path: Path, alarm_in_one_second: None
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "print('started', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    cli = _python_cli(tmp_path)
+    with pytest.raises(Interrupted):
+        cli("-c", script, timeout=30)
+    assert is_gone(int(pid_file.read_text()))
+    [call] = cli.history
+    assert call.stdout == "started\n" and call.exit_code == -signal.SIGKILL, call
+    assert "interrupted by Interrupted: its process tree was killed" in call.stderr, call
 
 
 def test_isolated_env_drops_the_users_stigmer_settings() -> None:
