@@ -41,7 +41,7 @@ def kill_and_measure(stack: Stack, workload: Workload, component: str) -> tuple[
     workload.start(JOBS, cli_every=JOBS + 1, workers=4)
 
     def under_way() -> None:
-        seen = [c for c in workload.standin.chats() if workload.prefix in c.last_user_message]
+        seen = workload.standin.chats(user_contains=workload.prefix)
         assert len(seen) >= 3, f"the workload has not reached the model yet ({len(seen)} chats)"
 
     eventually(under_way, timeout=60, interval=0.2)

@@ -289,5 +289,5 @@ class Workload:
 
     def observe(self) -> Observation:
         """The final state: executions, and the model's chats of this workload's jobs."""
-        chats = [chat for chat in self.standin.chats() if self.prefix in chat.last_user_message]
+        chats = self.standin.chats(user_contains=self.prefix)
         return Observation(self.read_executions(), chats)

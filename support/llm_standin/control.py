@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from support.llm_standin.recording import RecordedRequest
 from support.llm_standin.rules import Rule, rules_to_json
@@ -47,13 +47,15 @@ class StandinClient:
         """The rules in order, in JSON form, each with its ``label`` and uses ``remaining``."""
         return list(self._call("GET", "rules")["rules"])
 
-    def requests(self, path: str | None = None) -> list[RecordedRequest]:
-        """Every API request the stand-in received (to ``path`` only, when given), in order."""
-        found = [RecordedRequest.from_json(item) for item in self._call("GET", "requests")["requests"]]
-        return [r for r in found if path is None or r.path == path]
+    def requests(self, path: str | None = None, user_contains: str | None = None) -> list[RecordedRequest]:
+        """Every API request the stand-in received, in order (to ``path`` only, and whose last user
+        message holds ``user_contains`` only, when given: the stand-in filters, so little is sent)."""
+        filters = {key: value for key, value in (("path", path), ("user_contains", user_contains)) if value is not None}
+        route = f"requests?{urlencode(filters)}" if filters else "requests"
+        return [RecordedRequest.from_json(item) for item in self._call("GET", route)["requests"]]
 
-    def chats(self) -> list[RecordedRequest]:
-        return self.requests("/api/chat")
+    def chats(self, user_contains: str | None = None) -> list[RecordedRequest]:
+        return self.requests("/api/chat", user_contains)
 
     def reset(self) -> None:
         """Drop every rule and recorded request."""

@@ -64,10 +64,12 @@ class Recorder:
             self._requests.append(request)
             return request
 
-    def requests(self, path: str | None = None) -> list[RecordedRequest]:
-        """The requests so far (to ``path`` only, when given)."""
+    def requests(self, path: str | None = None, user_contains: str | None = None) -> list[RecordedRequest]:
+        """The requests so far (to ``path`` only, and whose last user message holds ``user_contains``
+        only, when given)."""
         with self._lock:
-            return [r for r in self._requests if path is None or r.path == path]
+            found = [r for r in self._requests if path is None or r.path == path]
+        return [r for r in found if user_contains is None or user_contains in r.last_user_message]
 
     def clear(self) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from support.llm_standin import wire
 from support.llm_standin.chat import Chat
@@ -135,13 +135,14 @@ class LLMStandin:
         """The rules in order, in JSON form, each with its ``label`` and uses ``remaining``."""
         return self.rulebook.snapshot()
 
-    def requests(self, path: str | None = None) -> list[RecordedRequest]:
-        """Every API request received so far (to ``path`` only, when given), in order."""
-        return self.recorder.requests(path)
+    def requests(self, path: str | None = None, user_contains: str | None = None) -> list[RecordedRequest]:
+        """Every API request received so far, in order (to ``path`` only, and whose last user message
+        holds ``user_contains`` only, when given)."""
+        return self.recorder.requests(path, user_contains)
 
-    def chats(self) -> list[RecordedRequest]:
-        """The ``/api/chat`` requests received so far."""
-        return self.recorder.requests("/api/chat")
+    def chats(self, user_contains: str | None = None) -> list[RecordedRequest]:
+        """The ``/api/chat`` requests received so far (whose last user message holds ``user_contains``)."""
+        return self.recorder.requests("/api/chat", user_contains)
 
     def reset(self) -> None:
         """Drop every rule and recorded request."""
@@ -366,7 +367,11 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.server.standin
         route = (method, path.removeprefix(CONTROL_PREFIX))
         if route == ("GET", "requests"):
-            self._send(HTTPStatus.OK, {"requests": [r.to_json() for r in standin.requests()]})
+            # filtered here: a long scenario's whole log is megabytes of chat bodies
+            query = parse_qs(urlsplit(self.path).query)
+            path_filter, contains = (query.get(key, [None])[0] for key in ("path", "user_contains"))
+            found = standin.requests(path_filter, contains)
+            self._send(HTTPStatus.OK, {"requests": [r.to_json() for r in found]})
         elif route == ("GET", "rules"):
             self._send(HTTPStatus.OK, {"rules": standin.rules()})
         elif route == ("POST", "rules"):

@@ -57,7 +57,7 @@ class Scenario:
         prefix = self.workload.prefix
 
         def mid_run() -> None:
-            seen = [c for c in self.workload.standin.chats() if prefix in c.last_user_message]
+            seen = self.workload.standin.chats(user_contains=prefix)
             landed = [r for r in self.http.requests() if r.method == "POST" and prefix in str(r.body)]
             assert len(seen) >= chats and len(landed) >= posts, (
                 f"the workload has not progressed yet: {len(seen)} model turns (want {chats}), "

@@ -110,7 +110,7 @@ class Gate:
             ops = list(self.workload.operations)
             created = [op for op in ops if op.acknowledged or op.rejected or op.indeterminate]
             assert len(created) == len(ops) == self.jobs, f"{len(created)} of {self.jobs} jobs created so far"
-            asked = {c.last_user_message for c in self.workload.standin.chats()}
+            asked = {c.last_user_message for c in self.workload.standin.chats(user_contains=self.workload.prefix)}
             phases = {i: execution_phase(e) for i, e in self.workload.read_executions().items()}
             waiting = [
                 op.token

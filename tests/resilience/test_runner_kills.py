@@ -32,10 +32,8 @@ class Moment:
 
 
 def _chats_after(scenario: Scenario, tool: str | None) -> bool:
-    for chat in scenario.workload.standin.chats():
+    for chat in scenario.workload.standin.chats(user_contains=scenario.workload.prefix):
         last = chat.messages[-1] if chat.messages else {}
-        if scenario.workload.prefix not in chat.last_user_message:
-            continue
         if tool is None and last.get("role") == "user":
             return True  # the model was asked the first turn: it answers with the workspace tool call
         if tool is not None and last.get("role") == "tool" and tool in str(chat.messages[-2:]):

@@ -39,6 +39,11 @@ def test_control_sets_rules_and_reads_requests_like_the_in_process_api(llm: LLMS
     chats = control.chats()
     assert [(r.last_user_message, r.rule) for r in chats] == [("find x", "rule 0"), ("again", "rule 1")]
     assert control.requests() == llm.requests()  # the control calls themselves are not recorded
+    # filtered by the stand-in, the same way in process and over HTTP
+    assert [r.last_user_message for r in control.chats(user_contains="gain")] == ["again"]
+    assert control.chats(user_contains="gain") == llm.chats(user_contains="gain")
+    assert control.requests("/api/tags") == [] and len(control.requests("/api/chat")) == 2
+    assert control.chats(user_contains="& ?=") == []  # a filter is sent encoded, not as more query
 
     control.clear_rules()
     assert llm.rules() == []
