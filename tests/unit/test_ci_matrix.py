@@ -18,6 +18,20 @@ FLAKE_WORKFLOW = ROOT / ".github" / "workflows" / "flake.yml"
 FLAKE_RUNS_AT_LEAST = {"smoke": 20, "apply": 20, "full": 10, "resilience": 10}
 
 
+def recording_nox(tmp_path: Path, then: str = "", record: str = "$*") -> tuple[Path, Path]:
+    """A stand-in for nox that appends ``record`` (its arguments) to a log, then runs ``then``; (it, the log)."""
+    nox_stand_in, log = tmp_path / "nox", tmp_path / "calls"
+    nox_stand_in.write_text(f'#!/bin/sh\necho "{record}" >> {log}\n{then}')
+    nox_stand_in.chmod(0o755)
+    return nox_stand_in, log
+
+
+def matrix_file(tmp_path: Path, cells: list[dict[str, object]]) -> Path:
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps({"cells": cells}))
+    return path
+
+
 def _tier_dirs() -> set[str]:
     return {path.parent.name for path in (ROOT / "tests").glob("*/test_*.py")}
 
@@ -73,17 +87,13 @@ def test_a_bad_matrix_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_run_goes_on_after_a_failure_and_runs_then_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nox_stand_in = tmp_path / "nox"
-    log = tmp_path / "calls"
-    nox_stand_in.write_text(f'#!/bin/sh\necho "$@" >> {log}\n[ "$2" = smoke ] && exit 3\nexit 0\n')
-    nox_stand_in.chmod(0o755)
-    path = tmp_path / "matrix.json"
-    cells = [
+    nox_stand_in, log = recording_nox(tmp_path, '[ "$2" = smoke ] && exit 3\nexit 0\n')
+    cells: list[dict[str, object]] = [
         {"name": "smoke", "session": "smoke"},
         {"name": "full-a", "session": "full", "args": ["--llm=standin"], "then": "replay"},
         {"name": "full-b", "session": "full", "args": ["--llm=local"], "then": "replay"},
     ]
-    path.write_text(json.dumps({"cells": cells}))
+    path = matrix_file(tmp_path, cells)
     reports = tmp_path / "reports"
     assert main(["--matrix", str(path), "run", "--nox", str(nox_stand_in), "--reports", str(reports)]) == 1
     assert log.read_text().splitlines() == [
@@ -107,13 +117,10 @@ def test_run_goes_on_after_a_failure_and_runs_then_once(tmp_path: Path, capsys: 
 
 
 def test_each_cell_runs_with_its_name_for_the_junit_file(tmp_path: Path) -> None:
-    nox_stand_in = tmp_path / "nox"
-    log = tmp_path / "calls"
-    nox_stand_in.write_text(f'#!/bin/sh\necho "$2 $STIGMER_E2E_CELL" >> {log}\n')
-    nox_stand_in.chmod(0o755)
-    path = tmp_path / "matrix.json"
-    cells = [{"name": "full-a", "session": "full", "then": "replay"}, {"name": "full-b", "session": "full"}]
-    path.write_text(json.dumps({"cells": cells}))
+    nox_stand_in, log = recording_nox(tmp_path, record="$2 $STIGMER_E2E_CELL")
+    path = matrix_file(
+        tmp_path, [{"name": "full-a", "session": "full", "then": "replay"}, {"name": "full-b", "session": "full"}]
+    )
     assert main(["--matrix", str(path), "run", "--nox", str(nox_stand_in), "--reports", str(tmp_path / "r")]) == 0
     assert log.read_text().splitlines() == ["full full-a", "full full-b", "replay "]
 
@@ -154,12 +161,8 @@ def test_a_flake_job_runs_the_cells_tier_with_its_arguments(tmp_path: Path) -> N
 
 
 def test_make_flake_runs_only_the_flake_cells_and_no_then(tmp_path: Path) -> None:
-    nox_stand_in = tmp_path / "nox"
-    log = tmp_path / "calls"
-    nox_stand_in.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
-    nox_stand_in.chmod(0o755)
-    path = tmp_path / "matrix.json"
-    cells = [
+    nox_stand_in, log = recording_nox(tmp_path)
+    cells: list[dict[str, object]] = [
         {"name": "lint", "session": "lint"},
         {"name": "smoke", "session": "smoke", "tier": "smoke", "flake_runs": 2},
         {
@@ -171,8 +174,15 @@ def test_make_flake_runs_only_the_flake_cells_and_no_then(tmp_path: Path) -> Non
             "flake_runs": 3,
         },
     ]
-    path.write_text(json.dumps({"cells": cells}))
-    common = ["--matrix", str(path), "flake", "--nox", str(nox_stand_in), "--reports", str(tmp_path / "r")]
+    common = [
+        "--matrix",
+        str(matrix_file(tmp_path, cells)),
+        "flake",
+        "--nox",
+        str(nox_stand_in),
+        "--reports",
+        str(tmp_path / "r"),
+    ]
     assert main(common) == 0
     assert log.read_text().splitlines() == [
         "-s flake -- smoke --count 2",

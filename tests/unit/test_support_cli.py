@@ -17,6 +17,17 @@ def _python_cli(tmp_path: Path) -> Cli:
     return Cli(Path(sys.executable), isolated_env(), cwd=tmp_path, timeout=20)
 
 
+def _parent_of_a_sleeper(pid_file: Path) -> str:
+    """A script that starts a sleeping child (its pid into ``pid_file``), prints ``started`` and sleeps."""
+    return (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "print('started', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+
+
 def test_result_repr_shows_command_exit_and_output() -> None:
     result = CliResult(("apply", "--dry-run"), 1, "out line\n", "Error: boom\n", 0.25)
     text = repr(result)
@@ -40,13 +51,7 @@ def test_call_records_output_and_history(tmp_path: Path) -> None:
 
 def test_timeout_kills_the_process_tree(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    script = (
-        "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
-        "print('started', flush=True)\n"
-        "time.sleep(60)\n"
-    )
+    script = _parent_of_a_sleeper(pid_file)
     with pytest.raises(CliTimeoutError, match=r"did not finish within 1s(.|\n)*started"):
         _python_cli(tmp_path)("-c", script, timeout=1)
     assert is_gone(int(pid_file.read_text()))
@@ -72,13 +77,7 @@ def test_a_call_interrupted_by_the_tests_timeout_kills_its_tree_and_is_recorded(
     tmp_path: Path, alarm_in_one_second: None
 ) -> None:
     pid_file = tmp_path / "child.pid"
-    script = (
-        "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
-        "print('started', flush=True)\n"
-        "time.sleep(60)\n"
-    )
+    script = _parent_of_a_sleeper(pid_file)
     cli = _python_cli(tmp_path)
     with pytest.raises(Interrupted):
         cli("-c", script, timeout=30)
