@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     console.print("flake gate FAILED:", style="bold red")
     for line in verdict.messages():
-        console.print(f"  {line}", style="red")
+        console.print(f"  {line}", style="red", markup=False)
     return 1
 
 

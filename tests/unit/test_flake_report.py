@@ -160,16 +160,16 @@ def test_main_writes_the_json_prints_the_table_and_exits_1_naming_the_test(
 ) -> None:
     # the table is as wide as the terminal: an xdist worker's is 80 columns, which wraps the names checked
     monkeypatch.setenv("COLUMNS", "200")
-    first = junit(tmp_path, "1", case("test_a", 1.0), case("test_b", 1.0, failure("AssertionError: [Errno 98] x")))
-    second = junit(tmp_path, "2", case("test_a", 1.0), case("test_b", 1.0))
+    first = junit(tmp_path, "1", case("test_a", 1.0), case("test_b[p-1]", 1.0, failure("AssertionError: [Errno 98] x")))
+    second = junit(tmp_path, "2", case("test_a", 1.0), case("test_b[p-1]", 1.0))
     args = ["smoke", "--from-junit", str(first), str(second), "--reports", str(tmp_path / "reports")]
     assert main(args) == 1
     out = capsys.readouterr().out
-    assert "flake gate FAILED" in out and "tests.nowhere.test_fake::test_b (1/2)" in out, out
+    assert "flake gate FAILED" in out and "flake rate above 0: tests.nowhere.test_fake::test_b[p-1] (1/2)" in out, out
     assert "1× AssertionError: [Errno 98] x" in out, out
     report = json.loads((tmp_path / "reports" / "flake-smoke.json").read_text())
     assert report["gate"]["passed"] is False
-    [flaky] = [each for each in report["tests"] if each["test"].endswith("test_b")]
+    [flaky] = [each for each in report["tests"] if each["test"].endswith("test_b[p-1]")]
     assert (flaky["runs"], flaky["failures"], flaky["flake_rate"]) == (2, 1, 0.5)
     assert flaky["failure_messages"] == [{"message": "AssertionError: [Errno 98] x", "count": 1}]
     assert main([*args, "--threshold", "0.5"]) == 0
