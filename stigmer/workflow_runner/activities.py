@@ -1,7 +1,8 @@
 """The runner's Temporal activities: every side effect of a workflow execution.
 
 - ``load_execution`` (local): the execution's pinned workflow, input and *non-secret* env, and
-  the execution reported IN_PROGRESS.
+  the execution reported IN_PROGRESS; a big input is parsed here, ahead of the workflow thread
+  (``parsed_inputs``).
 - ``report_status`` (local): one ``UpdateStatus`` (idempotent; a conflict with a terminal
   execution is logged and dropped: the execution already ended, e.g. it was cancelled).
 - ``http_call``, ``grpc_call``, ``run_workflow``, ``agent_call``: the calls of those tasks. Each
@@ -16,7 +17,6 @@ is scrubbed of secret values before it leaves (see ``secrets``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -40,6 +40,7 @@ from stigmer.workflow_runner import children, grpc_calls, http_calls
 from stigmer.workflow_runner.call_errors import CallFailed, failed
 from stigmer.workflow_runner.effects import CallRequest
 from stigmer.workflow_runner.expressions import ExpressionError, fill_in, references_env
+from stigmer.workflow_runner.parsed_inputs import PARSED_INPUTS
 from stigmer.workflow_runner.reporting import StatusReport
 from stigmer.workflow_runner.secrets import Scrubber, env_real
 from stigmer.workflow_runner.server_client import ServerClient
@@ -85,8 +86,9 @@ class LoadedExecution:
     input_json: str = ""
 
     def input_value(self) -> Any:
-        """The execution's input (an empty object when it has none)."""
-        return json.loads(self.input_json) if self.input_json else self.input
+        """The execution's input (an empty object when it has none), parsed ahead when it is big
+        (``parsed_inputs``)."""
+        return PARSED_INPUTS.take(self.execution_id, self.input_json) if self.input_json else self.input
 
 
 @dataclass
@@ -238,6 +240,7 @@ class RunnerActivities:
                 if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
                     raise
                 return LoadedExecution(execution_id, terminal=True)  # ended (cancelled) meanwhile
+        PARSED_INPUTS.keep(execution_id, loaded.input_json)
         return loaded
 
     @activity.defn(name="report_status")

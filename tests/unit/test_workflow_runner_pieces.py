@@ -433,3 +433,39 @@ def test_only_a_cancel_for_the_parents_sake_cancels_the_child(
 
     asyncio.run(scenario())
     assert stub.calls == (["aex-child"] if cancels else [])
+
+
+def test_a_big_input_kept_ahead_is_taken_once_and_only_for_its_own_text() -> None:
+    from stigmer.workflow_runner.parsed_inputs import ParsedInputs
+
+    store = ParsedInputs(min_chars=10, max_chars=100)
+    text = json.dumps({"id": 7, "rows": list(range(5))})
+    store.keep("wex-1", text)
+    value = store.take("wex-1", text)
+    assert value == {"id": 7, "rows": [0, 1, 2, 3, 4]}
+    assert store.take("wex-1", text) == value and store.take("wex-1", text) is not value  # once; then parsed
+    assert (store.counts.kept, store.counts.taken, store.counts.parsed_by_workflow) == (1, 1, 2)
+
+    store.keep("wex-2", text)
+    other = json.dumps({"id": 8, "rows": []})
+    assert store.take("wex-2", other) == {"id": 8, "rows": []}  # not the value kept for another text
+    assert len(store) == 0 and store.counts.taken == 1
+
+    store.keep("wex-3", "[1]")  # too small to be worth keeping
+    store.take("wex-3", "[1]")
+    assert store.counts.kept == 2 and store.counts.parsed_by_workflow == 3  # a small parse is not counted
+
+
+def test_parsed_inputs_hold_at_most_their_bound_of_text_the_oldest_going_first() -> None:
+    from stigmer.workflow_runner.parsed_inputs import ParsedInputs
+
+    store = ParsedInputs(min_chars=1, max_chars=100)
+    texts = {f"wex-{n}": json.dumps(["x" * 30, n]) for n in range(5)}  # 38 characters each
+    for execution_id, text in texts.items():
+        store.keep(execution_id, text)
+    assert len(store) == 2
+    assert store.take("wex-0", texts["wex-0"]) == ["x" * 30, 0]  # evicted: parsed again, still right
+    assert store.counts.taken == 0
+    assert store.take("wex-4", texts["wex-4"]) == ["x" * 30, 4] and store.counts.taken == 1
+    store.keep("wex-big", json.dumps(["y" * 200]))  # longer than the bound: never kept
+    assert store.counts.kept == 5 and len(store) == 1

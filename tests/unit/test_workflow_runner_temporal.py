@@ -18,15 +18,16 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from pytest_httpserver import HTTPServer
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import CancelledError
+from temporalio.worker import Replayer
 from werkzeug import Request, Response
 
 from stigmer.api import json_values
@@ -39,8 +40,10 @@ from stigmer.sdk import EnvVar, Workflow, tasks
 from stigmer.server.serve import StigmerServer, build_server
 from stigmer.workflow_runner import TASK_QUEUE, WORKFLOW_TYPE
 from stigmer.workflow_runner.activities import RunnerActivities
+from stigmer.workflow_runner.parsed_inputs import PARSED_INPUTS
 from stigmer.workflow_runner.server_client import ServerClient
-from stigmer.workflow_runner.worker import build_worker
+from stigmer.workflow_runner.worker import build_worker, sandbox_runner
+from stigmer.workflow_runner.workflow import WorkflowExecution
 from support.client import authorized_channel
 from support.ports import free_port
 from support.processes import kill_tree
@@ -535,6 +538,35 @@ def test_a_cancelled_workflow_reports_cancelled(stack: Stack) -> None:
         "before": "COMPLETED",
         "nap": "CANCELLED",
     }
+
+
+def test_a_big_input_reaches_the_workflow_parsed_and_its_history_replays_with_a_parse(stack: Stack) -> None:
+    """A 1 MiB input is parsed by ``load_execution``, not by the workflow thread (Temporal's 2 s deadlock
+    detector); a replay, which has no such value at hand, parses the recorded text to the same result."""
+    workflow = Workflow(name="count-records", namespace="big", version="1.0.0")
+    workflow.add(tasks.set_vars("count", {"id": "${ .id }", "records": "${ .records | length }"}))
+    stack.apply(workflow)
+    records = [{"name": "record", "value": n, "tags": ["a", "b"]} for n in range(20_000)]
+    before = replace(PARSED_INPUTS.counts)
+
+    async def scenario() -> tuple[pb.WorkflowExecution, WorkflowHistory]:
+        async with running_worker(stack) as runner:
+            execution, handle = await runner.execute("big/count-records", input={"id": 7, "records": records})
+            return execution, await handle.fetch_history()
+
+    execution, history = asyncio.run(scenario())
+    assert phase(execution.status.phase) == "COMPLETED", execution.status.error
+    assert json_values.loads(execution.status.output_json) == {"id": 7, "records": 20_000}
+    assert (PARSED_INPUTS.counts.taken, PARSED_INPUTS.counts.parsed_by_workflow) == (
+        before.taken + 1,
+        before.parsed_by_workflow,
+    )
+    assert execution.metadata.id not in PARSED_INPUTS
+
+    replayer = Replayer(workflows=[WorkflowExecution], workflow_runner=sandbox_runner())
+    replayed = asyncio.run(replayer.replay_workflow(history, raise_on_replay_failure=False))
+    assert replayed.replay_failure is None, replayed.replay_failure
+    assert PARSED_INPUTS.counts.parsed_by_workflow == before.parsed_by_workflow + 1
 
 
 def test_example_09_shape_loops_with_iteration_paths_and_durable_waits(stack: Stack, httpserver: HTTPServer) -> None:
